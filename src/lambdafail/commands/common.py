@@ -1,0 +1,62 @@
+"""Helpers every command shares: loading the topology, consoles, confirmation, JSON output.
+
+Rule: no heavy import at module level; the core never imports this (it is CLI-only).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from lambdafail import settings
+from lambdafail.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from lambdafail.aws import AwsContext
+    from lambdafail.topology import Topology
+
+
+def load_topology(path: str) -> Topology:
+    from lambdafail.loader import load
+
+    return load(path)
+
+
+def aws_for(topo: Topology | None) -> AwsContext:
+    from lambdafail.aws import AwsContext
+
+    return AwsContext.from_settings(default_region=topo.region if topo else None)
+
+
+def console(stderr: bool = False) -> Console:
+    """A rich console honouring --no-color / NO_COLOR. Tables go to stdout, the rest to stderr."""
+    from rich.console import Console
+
+    s = settings.current()
+    return Console(stderr=stderr, no_color=not s.color_enabled(),
+                   highlight=False, soft_wrap=False)
+
+
+def emit_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def is_json() -> bool:
+    return settings.current().json
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask on a terminal; refuse (exit 2) without one unless --yes was given."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"{question} needs confirmation and stdin is not a terminal",
+                         hint="re-run with --yes to confirm non-interactively")
+    import click
+
+    if not click.confirm(question, default=False, err=True):
+        raise UsageError("cancelled; nothing was changed")

@@ -1,0 +1,376 @@
+"""The topology: the YAML file's model, its loading with locations, and its compilation.
+
+Rules: the pydantic models are the single definition of the format (`lambdafail schema` prints
+them); `load()` turns any input, however hostile, into a `Topology` or a `TopologyError` listing
+every problem with file:line:col, YAML path and hint; `compile_topology()` produces the JSON the
+orchestrator runs (the contract with `lambdafail.runtime`, documented in docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from lambdafail import naming
+from lambdafail.schedule import interval_seconds, validate_schedule
+
+NAME_RE = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
+SERVICE_RE = r"^[a-z0-9]([a-z0-9_-]{0,38}[a-z0-9])?$"
+REGION_RE = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx|cn|us-gov)-[a-z]+-\d$")
+LAMBDA_NAME_RE = re.compile(
+    r"^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$"
+)
+ARN_RE = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:.+$")
+RULE_NAME_RE = re.compile(r"^[.\-_A-Za-z0-9]{1,64}$")
+SSM_NAME_RE = re.compile(r"^/?[A-Za-z0-9_.\-/]{1,1011}$")
+ALARM_NAME_MAX = 255
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Health(Strict):
+    """How targets are probed. Any field may be set in defaults or per service."""
+
+    interval: str = Field("rate(1 minute)", description="EventBridge schedule expression "
+                          "for the probe tick: rate(...) or 6-field cron(...).")
+    timeout_seconds: float = Field(3, gt=0, le=60, description="Per-probe timeout.")
+    failure_threshold: int = Field(3, ge=1, le=100, description="Consecutive primary "
+                                   "failures that trigger a failover.")
+    recovery_threshold: int = Field(3, ge=1, le=100, description="Consecutive primary "
+                                    "successes needed before an automatic failback.")
+    probes_per_tick: int = Field(1, ge=1, le=6, description="Probe rounds inside one tick "
+                                 "(spread over the interval's first 50 s): faster detection "
+                                 "than the 1-minute schedule floor, for longer Lambda time.")
+
+    @field_validator("interval")
+    @classmethod
+    def _schedule(cls, v: str) -> str:
+        validate_schedule(v)
+        return v
+
+
+class HealthOverride(Strict):
+    interval: str | None = None
+    timeout_seconds: float | None = Field(None, gt=0, le=60)
+    failure_threshold: int | None = Field(None, ge=1, le=100)
+    recovery_threshold: int | None = Field(None, ge=1, le=100)
+    probes_per_tick: int | None = Field(None, ge=1, le=6)
+
+    @field_validator("interval")
+    @classmethod
+    def _schedule(cls, v: str | None) -> str | None:
+        if v is not None:
+            validate_schedule(v)
+        return v
+
+
+class Policy(Strict):
+    cooldown_seconds: int = Field(300, ge=0, le=86400, description="No transition sooner "
+                                  "than this after the last one (no flapping).")
+    failback: Literal["manual", "auto"] = Field("manual", description="auto: return to the "
+                                                "primary after recovery_threshold successes.")
+    rto_seconds: int = Field(180, ge=1, le=86400, description="Recovery time objective, "
+                             "graded by `lambdafail drill`.")
+
+
+class PolicyOverride(Strict):
+    cooldown_seconds: int | None = Field(None, ge=0, le=86400)
+    failback: Literal["manual", "auto"] | None = None
+    rto_seconds: int | None = Field(None, ge=1, le=86400)
+
+
+class Defaults(Strict):
+    health: Health = Health()
+    policy: Policy = Policy()
+
+
+class UrlTarget(Strict):
+    url: str = Field(description="HTTP(S) URL probed with GET.")
+    expect_status: int = Field(200, ge=100, le=599)
+    body_contains: str | None = Field(None, description="Healthy only if the body has this.")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {v!r}")
+        try:
+            _ = parts.port
+        except ValueError as e:
+            raise ValueError(f"bad port in URL {v!r}") from e
+        return v
+
+
+class LambdaTarget(Strict):
+    lambda_: str = Field(alias="lambda", description="Function name or ARN, invoked with a "
+                         "ping payload; a FunctionError means unhealthy.")
+
+    @field_validator("lambda_")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not LAMBDA_NAME_RE.match(v):
+            raise ValueError(f"not a Lambda function name or ARN: {v!r}")
+        return v
+
+
+Target = UrlTarget | LambdaTarget
+
+
+class AlarmSignal(Strict):
+    alarm: str = Field(description="CloudWatch alarm name: ALARM fails over, OK recovers.")
+    mode: Literal["failover", "failure"] = Field("failover", description="failover: act at "
+                                                 "once; failure: count as one failed probe.")
+
+    @field_validator("alarm")
+    @classmethod
+    def _alarm(cls, v: str) -> str:
+        if not v or len(v) > ALARM_NAME_MAX:
+            raise ValueError("alarm names are 1-255 characters")
+        return v
+
+
+class EventSignal(Strict):
+    event: dict[str, Any] = Field(description="EventBridge event pattern matched on the "
+                                  "topology's bus.")
+    mode: Literal["failover", "failure"] = "failover"
+
+    @field_validator("event")
+    @classmethod
+    def _pattern(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from lambdafail.runtime.patterns import PatternError, validate_pattern
+
+        try:
+            validate_pattern(v)
+        except PatternError as e:
+            raise ValueError(f"invalid event pattern: {e}") from None
+        return v
+
+
+Signal = AlarmSignal | EventSignal
+
+
+class SsmRouter(Strict):
+    ssm_parameter: str = Field(description="String parameter holding the active endpoint.")
+    values: dict[Literal["primary", "standby"], str] | None = Field(
+        None, description="Values to write; default: each target's URL or function.")
+
+    @field_validator("ssm_parameter")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not SSM_NAME_RE.match(v) or "//" in v:
+            raise ValueError(f"not a valid SSM parameter name: {v!r}")
+        return v
+
+
+class Route53Spec(Strict):
+    zone_id: str = Field(pattern=r"^(/hostedzone/)?Z[A-Z0-9]{1,31}$")
+    record: str = Field(min_length=1, max_length=253)
+    type: Literal["CNAME", "A", "AAAA"] = "CNAME"
+    ttl: int = Field(60, ge=0, le=86400)
+    primary: str = Field(min_length=1)
+    standby: str = Field(min_length=1)
+
+
+class Route53Router(Strict):
+    route53: Route53Spec
+
+
+class RulesSpec(Strict):
+    primary: list[str] = Field(default_factory=list)
+    standby: list[str] = Field(default_factory=list)
+    bus: str = "default"
+
+    @field_validator("primary", "standby")
+    @classmethod
+    def _names(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not RULE_NAME_RE.match(name):
+                raise ValueError(f"not a valid EventBridge rule name: {name!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _some(self) -> RulesSpec:
+        if not self.primary and not self.standby:
+            raise ValueError("name at least one rule for primary or standby")
+        return self
+
+
+class RulesRouter(Strict):
+    rules: RulesSpec
+
+
+class HookRouter(Strict):
+    hook: str = Field(description="Lambda function (ARN or name) invoked synchronously with "
+                      "the transition; it must return without FunctionError.")
+
+    @field_validator("hook")
+    @classmethod
+    def _fn(cls, v: str) -> str:
+        if not LAMBDA_NAME_RE.match(v):
+            raise ValueError(f"not a Lambda function name or ARN: {v!r}")
+        return v
+
+
+Router = SsmRouter | Route53Router | RulesRouter | HookRouter
+
+
+class Service(Strict):
+    primary: Target
+    standby: Target
+    signals: list[Signal] = Field(default_factory=list)
+    router: Router
+    health: HealthOverride = HealthOverride()
+    policy: PolicyOverride = PolicyOverride()
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Service:
+        if self.primary == self.standby:
+            raise ValueError("primary and standby are the same target; a failover would "
+                             "change nothing")
+        return self
+
+
+class Notify(Strict):
+    sns_topic_arn: str | None = None
+
+    @field_validator("sns_topic_arn")
+    @classmethod
+    def _arn(cls, v: str | None) -> str | None:
+        if v is not None and not (ARN_RE.match(v) and v.split(":")[2] == "sns"):
+            raise ValueError(f"not an SNS topic ARN: {v!r}")
+        return v
+
+
+class Topology(Strict):
+    """A lambdafail topology file (version 1)."""
+
+    version: Literal[1] = 1
+    name: str = Field(pattern=NAME_RE, description="Prefix of every physical name: "
+                      "lambdafail-<name>-...; lowercase letters, digits, dashes, ≤ 32.")
+    region: str | None = Field(None, description="AWS region (or --region / AWS_REGION).")
+    notify: Notify = Notify()
+    defaults: Defaults = Defaults()
+    services: dict[Annotated[str, Field(pattern=SERVICE_RE)], Service] = Field(min_length=1)
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str | None) -> str | None:
+        if v is not None and not REGION_RE.match(v):
+            raise ValueError(f"not an AWS region: {v!r} (e.g. us-east-1)")
+        return v
+
+    def health(self, service: str) -> Health:
+        override = self.services[service].health.model_dump(exclude_none=True)
+        return self.defaults.health.model_copy(update=override)
+
+    def policy(self, service: str) -> Policy:
+        override = self.services[service].policy.model_dump(exclude_none=True)
+        return self.defaults.policy.model_copy(update=override)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Topology:
+        problems: list[str] = []
+        for name in self.services:
+            h = self.health(name)
+            try:
+                validate_schedule(h.interval)
+            except ValueError:
+                continue  # reported on the field itself
+            secs = interval_seconds(h.interval)
+            budget = secs / h.probes_per_tick if h.probes_per_tick > 1 else min(secs, 900) - 5
+            if h.timeout_seconds >= budget:
+                problems.append(
+                    f"services.{name}: timeout_seconds {h.timeout_seconds:g} does not fit in "
+                    f"the probe interval ({h.interval}, {h.probes_per_tick} probe(s) per tick)"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def target_value(t: Target) -> str:
+    return t.url if isinstance(t, UrlTarget) else t.lambda_
+
+
+def _target_json(t: Target) -> dict[str, Any]:
+    if isinstance(t, UrlTarget):
+        return {"kind": "url", "url": t.url, "expect_status": t.expect_status,
+                "body_contains": t.body_contains}
+    return {"kind": "lambda", "function": t.lambda_}
+
+
+def _router_json(svc: Service) -> dict[str, Any]:
+    r = svc.router
+    if isinstance(r, SsmRouter):
+        values = r.values or {}
+        return {"kind": "ssm", "parameter": r.ssm_parameter,
+                "values": {"primary": values.get("primary", target_value(svc.primary)),
+                           "standby": values.get("standby", target_value(svc.standby))}}
+    if isinstance(r, Route53Router):
+        s = r.route53
+        zone = s.zone_id.removeprefix("/hostedzone/")
+        record = s.record if s.record.endswith(".") else s.record + "."
+        return {"kind": "route53", "zone_id": zone, "record": record, "type": s.type,
+                "ttl": s.ttl, "values": {"primary": s.primary, "standby": s.standby}}
+    if isinstance(r, RulesRouter):
+        return {"kind": "rules", "bus": r.rules.bus,
+                "rules": {"primary": list(r.rules.primary), "standby": list(r.rules.standby)}}
+    return {"kind": "hook", "function": r.hook}
+
+
+def compile_topology(topo: Topology) -> dict[str, Any]:
+    """The runtime's view of the topology (JSON-ready, deterministic key order).
+
+    This document is embedded in the orchestrator's zip; its shape is the contract described
+    in docs/architecture.md ("Compiled topology").
+    """
+    services: dict[str, Any] = {}
+    schedules: dict[str, dict[str, Any]] = {}
+    for name in sorted(topo.services):
+        svc = topo.services[name]
+        h = topo.health(name)
+        p = topo.policy(name)
+        secs = interval_seconds(h.interval)
+        rule = naming.schedule_rule_name(topo.name, secs)
+        sched = schedules.setdefault(rule, {"expression": h.interval, "interval_seconds": secs,
+                                            "services": []})
+        sched["services"].append(name)
+        signals: list[dict[str, Any]] = []
+        for i, sig in enumerate(svc.signals):
+            if isinstance(sig, AlarmSignal):
+                signals.append({"kind": "alarm", "alarm_name": sig.alarm, "mode": sig.mode,
+                                "rule": naming.alarm_rule_name(topo.name, name, i)})
+            else:
+                signals.append({"kind": "event", "pattern": sig.event, "mode": sig.mode,
+                                "rule": naming.event_rule_name(topo.name, name, i)})
+        services[name] = {
+            "primary": _target_json(svc.primary),
+            "standby": _target_json(svc.standby),
+            "health": {"interval": h.interval, "interval_seconds": secs,
+                       "timeout_seconds": h.timeout_seconds,
+                       "failure_threshold": h.failure_threshold,
+                       "recovery_threshold": h.recovery_threshold,
+                       "probes_per_tick": h.probes_per_tick},
+            "policy": {"cooldown_seconds": p.cooldown_seconds, "failback": p.failback,
+                       "rto_seconds": p.rto_seconds},
+            "signals": signals,
+            "router": _router_json(svc),
+        }
+    return {
+        "format": 1,
+        "topology": topo.name,
+        "region": topo.region,
+        "table": naming.table_name(topo.name),
+        "bus": naming.bus_name(topo.name),
+        "function": naming.function_name(topo.name),
+        "sns_topic_arn": topo.notify.sns_topic_arn,
+        "schedules": schedules,
+        "services": services,
+    }
