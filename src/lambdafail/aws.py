@@ -11,12 +11,9 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lambdafail.errors import AwsError, LambdafailError, UsageError
-
-if TYPE_CHECKING:
-    import boto3
 
 # Operations that change something. Used to count mutating calls (a no-op deploy makes none).
 _READ_PREFIXES = ("Describe", "Get", "List", "Query", "Scan", "BatchGet", "Test", "Head")
@@ -60,14 +57,16 @@ class AwsContext:
         return cls(region=region, profile=s.profile, endpoint_url=endpoint, credentials=creds)
 
     @property
-    def session(self) -> boto3.session.Session:
+    def session(self) -> Any:
         if self._session is None:
             import boto3
 
+            creds = self.credentials or {}
             try:
-                self._session = boto3.session.Session(profile_name=self.profile,
-                                                      region_name=self.region,
-                                                      **(self.credentials or {}))
+                self._session = boto3.session.Session(
+                    profile_name=self.profile, region_name=self.region,
+                    aws_access_key_id=creds.get("aws_access_key_id"),
+                    aws_secret_access_key=creds.get("aws_secret_access_key"))
             except Exception as e:  # ProfileNotFound and friends
                 raise AwsError(f"cannot open AWS session: {e}",
                                hint="check --profile / AWS_PROFILE and ~/.aws/config") from e

@@ -163,7 +163,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         return int(e.exit_code)
     except BrokenPipeError:
         return int(ExitCode.OK)
-    except Exception as e:  # noqa: BLE001 - the one catch-all, by design
+    except Exception as e:
         translated = _translate_foreign(e)
         if translated is not None:
             if settings.current().debug:

@@ -79,3 +79,12 @@ def tags(topology: str, service: str | None = None) -> dict[str, str]:
     if service:
         t[TAG_SERVICE] = service
     return t
+
+
+INLINE_POLICY = "lambdafail-orchestrator"
+TARGET_ID = "lambdafail-orchestrator"
+
+
+def permission_id(rule: str) -> str:
+    """StatementId of the Lambda permission that lets rule `rule` invoke the alias (≤ 100)."""
+    return f"lambdafail-{rule}"

@@ -8,10 +8,21 @@ orchestrator runs (the contract with `lambdafail.runtime`, documented in docs/ar
 
 from __future__ import annotations
 
+import contextlib
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from lambdafail import naming
 from lambdafail.schedule import interval_seconds, validate_schedule
@@ -24,8 +35,13 @@ LAMBDA_NAME_RE = re.compile(
 )
 ARN_RE = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:.+$")
 RULE_NAME_RE = re.compile(r"^[.\-_A-Za-z0-9]{1,64}$")
+BUS_NAME_RE = re.compile(r"^([/.\-_A-Za-z0-9]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus/"
+                         r"[/.\-_A-Za-z0-9]{1,256})$")
 SSM_NAME_RE = re.compile(r"^/?[A-Za-z0-9_.\-/]{1,1011}$")
 ALARM_NAME_MAX = 255
+#: The orchestrator probes every target within one tick; the Lambda's own limit is 900 s and
+#: several probe rounds are spread over the first 50 s of a tick (see Health.probes_per_tick).
+PROBE_SPREAD_SECONDS = 50
 
 
 class Strict(BaseModel):
@@ -35,14 +51,14 @@ class Strict(BaseModel):
 class Health(Strict):
     """How targets are probed. Any field may be set in defaults or per service."""
 
-    interval: str = Field("rate(1 minute)", description="EventBridge schedule expression "
+    interval: str = Field(default="rate(1 minute)", description="EventBridge schedule expression "
                           "for the probe tick: rate(...) or 6-field cron(...).")
-    timeout_seconds: float = Field(3, gt=0, le=60, description="Per-probe timeout.")
-    failure_threshold: int = Field(3, ge=1, le=100, description="Consecutive primary "
+    timeout_seconds: float = Field(default=3, gt=0, le=60, description="Per-probe timeout.")
+    failure_threshold: int = Field(default=3, ge=1, le=100, description="Consecutive primary "
                                    "failures that trigger a failover.")
-    recovery_threshold: int = Field(3, ge=1, le=100, description="Consecutive primary "
+    recovery_threshold: int = Field(default=3, ge=1, le=100, description="Consecutive primary "
                                     "successes needed before an automatic failback.")
-    probes_per_tick: int = Field(1, ge=1, le=6, description="Probe rounds inside one tick "
+    probes_per_tick: int = Field(default=1, ge=1, le=6, description="Probe rounds inside one tick "
                                  "(spread over the interval's first 50 s): faster detection "
                                  "than the 1-minute schedule floor, for longer Lambda time.")
 
@@ -55,10 +71,10 @@ class Health(Strict):
 
 class HealthOverride(Strict):
     interval: str | None = None
-    timeout_seconds: float | None = Field(None, gt=0, le=60)
-    failure_threshold: int | None = Field(None, ge=1, le=100)
-    recovery_threshold: int | None = Field(None, ge=1, le=100)
-    probes_per_tick: int | None = Field(None, ge=1, le=6)
+    timeout_seconds: float | None = Field(default=None, gt=0, le=60)
+    failure_threshold: int | None = Field(default=None, ge=1, le=100)
+    recovery_threshold: int | None = Field(default=None, ge=1, le=100)
+    probes_per_tick: int | None = Field(default=None, ge=1, le=6)
 
     @field_validator("interval")
     @classmethod
@@ -69,18 +85,18 @@ class HealthOverride(Strict):
 
 
 class Policy(Strict):
-    cooldown_seconds: int = Field(300, ge=0, le=86400, description="No transition sooner "
+    cooldown_seconds: int = Field(default=300, ge=0, le=86400, description="No transition sooner "
                                   "than this after the last one (no flapping).")
-    failback: Literal["manual", "auto"] = Field("manual", description="auto: return to the "
+    failback: Literal["manual", "auto"] = Field(default="manual", description="auto: return to the "
                                                 "primary after recovery_threshold successes.")
-    rto_seconds: int = Field(180, ge=1, le=86400, description="Recovery time objective, "
+    rto_seconds: int = Field(default=180, ge=1, le=86400, description="Recovery time objective, "
                              "graded by `lambdafail drill`.")
 
 
 class PolicyOverride(Strict):
-    cooldown_seconds: int | None = Field(None, ge=0, le=86400)
+    cooldown_seconds: int | None = Field(default=None, ge=0, le=86400)
     failback: Literal["manual", "auto"] | None = None
-    rto_seconds: int | None = Field(None, ge=1, le=86400)
+    rto_seconds: int | None = Field(default=None, ge=1, le=86400)
 
 
 class Defaults(Strict):
@@ -90,8 +106,8 @@ class Defaults(Strict):
 
 class UrlTarget(Strict):
     url: str = Field(description="HTTP(S) URL probed with GET.")
-    expect_status: int = Field(200, ge=100, le=599)
-    body_contains: str | None = Field(None, description="Healthy only if the body has this.")
+    expect_status: int = Field(default=200, ge=100, le=599)
+    body_contains: str | None = Field(default=None, description="Healthy only if the body has this.")
 
     @field_validator("url")
     @classmethod
@@ -125,7 +141,7 @@ Target = UrlTarget | LambdaTarget
 
 class AlarmSignal(Strict):
     alarm: str = Field(description="CloudWatch alarm name: ALARM fails over, OK recovers.")
-    mode: Literal["failover", "failure"] = Field("failover", description="failover: act at "
+    mode: Literal["failover", "failure"] = Field(default="failover", description="failover: act at "
                                                  "once; failure: count as one failed probe.")
 
     @field_validator("alarm")
@@ -133,6 +149,8 @@ class AlarmSignal(Strict):
     def _alarm(cls, v: str) -> str:
         if not v or len(v) > ALARM_NAME_MAX:
             raise ValueError("alarm names are 1-255 characters")
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in v):
+            raise ValueError(f"alarm name {v!r} contains control characters")
         return v
 
 
@@ -158,7 +176,7 @@ Signal = AlarmSignal | EventSignal
 
 class SsmRouter(Strict):
     ssm_parameter: str = Field(description="String parameter holding the active endpoint.")
-    values: dict[Literal["primary", "standby"], str] | None = Field(
+    values: dict[Literal["primary", "standby"], str] | None = Field(default=
         None, description="Values to write; default: each target's URL or function.")
 
     @field_validator("ssm_parameter")
@@ -173,7 +191,7 @@ class Route53Spec(Strict):
     zone_id: str = Field(pattern=r"^(/hostedzone/)?Z[A-Z0-9]{1,31}$")
     record: str = Field(min_length=1, max_length=253)
     type: Literal["CNAME", "A", "AAAA"] = "CNAME"
-    ttl: int = Field(60, ge=0, le=86400)
+    ttl: int = Field(default=60, ge=0, le=86400)
     primary: str = Field(min_length=1)
     standby: str = Field(min_length=1)
 
@@ -193,6 +211,13 @@ class RulesSpec(Strict):
         for name in v:
             if not RULE_NAME_RE.match(name):
                 raise ValueError(f"not a valid EventBridge rule name: {name!r}")
+        return v
+
+    @field_validator("bus")
+    @classmethod
+    def _bus(cls, v: str) -> str:
+        if not BUS_NAME_RE.match(v):
+            raise ValueError(f"not an EventBridge bus name or ARN: {v!r}")
         return v
 
     @model_validator(mode="after")
@@ -221,20 +246,63 @@ class HookRouter(Strict):
 Router = SsmRouter | Route53Router | RulesRouter | HookRouter
 
 
+def _kind_by_key(keys: dict[str, str]) -> Any:
+    """A discriminator picking the union member by which key is present, so a mistake is
+    reported against the member the user meant instead of against every member."""
+
+    def pick(value: Any) -> str | None:
+        if isinstance(value, dict):
+            for key, tag in keys.items():
+                if key in value:
+                    return tag
+            return None
+        name = type(value).__name__
+        return name if name in keys.values() else None
+
+    return pick
+
+
+_TargetField = Annotated[
+    Annotated[UrlTarget, Tag("UrlTarget")] | Annotated[LambdaTarget, Tag("LambdaTarget")],
+    Discriminator(
+        _kind_by_key({"url": "UrlTarget", "lambda": "LambdaTarget"}),
+        custom_error_type="target_kind",
+        custom_error_message="a target is a mapping with `url` (HTTP probe) or `lambda` "
+        "(function probe)",
+    ),
+]
+_SignalField = Annotated[
+    Annotated[AlarmSignal, Tag("AlarmSignal")] | Annotated[EventSignal, Tag("EventSignal")],
+    Discriminator(
+        _kind_by_key({"alarm": "AlarmSignal", "event": "EventSignal"}),
+        custom_error_type="signal_kind",
+        custom_error_message="a signal is a mapping with `alarm` (CloudWatch alarm name) or "
+        "`event` (EventBridge event pattern)",
+    ),
+]
+_RouterField = Annotated[
+    Annotated[SsmRouter, Tag("SsmRouter")]
+    | Annotated[Route53Router, Tag("Route53Router")]
+    | Annotated[RulesRouter, Tag("RulesRouter")]
+    | Annotated[HookRouter, Tag("HookRouter")],
+    Discriminator(
+        _kind_by_key({"ssm_parameter": "SsmRouter", "route53": "Route53Router",
+                      "rules": "RulesRouter", "hook": "HookRouter"}),
+        custom_error_type="router_kind",
+        custom_error_message="a router is a mapping with one of `ssm_parameter`, `route53`, "
+        "`rules` or `hook`",
+    ),
+]
+
+
 class Service(Strict):
-    primary: Target
-    standby: Target
-    signals: list[Signal] = Field(default_factory=list)
-    router: Router
+    primary: _TargetField = Field(description="Where traffic goes normally.")
+    standby: _TargetField = Field(description="Where traffic goes after a failover.")
+    signals: list[_SignalField] = Field(default_factory=list, description="Alarms and events "
+                                        "that trigger a failover besides the probes.")
+    router: _RouterField = Field(description="How traffic is switched.")
     health: HealthOverride = HealthOverride()
     policy: PolicyOverride = PolicyOverride()
-
-    @model_validator(mode="after")
-    def _distinct(self) -> Service:
-        if self.primary == self.standby:
-            raise ValueError("primary and standby are the same target; a failover would "
-                             "change nothing")
-        return self
 
 
 class Notify(Strict):
@@ -254,7 +322,7 @@ class Topology(Strict):
     version: Literal[1] = 1
     name: str = Field(pattern=NAME_RE, description="Prefix of every physical name: "
                       "lambdafail-<name>-...; lowercase letters, digits, dashes, ≤ 32.")
-    region: str | None = Field(None, description="AWS region (or --region / AWS_REGION).")
+    region: str | None = Field(default=None, description="AWS region (or --region / AWS_REGION).")
     notify: Notify = Notify()
     defaults: Defaults = Defaults()
     services: dict[Annotated[str, Field(pattern=SERVICE_RE)], Service] = Field(min_length=1)
@@ -275,24 +343,126 @@ class Topology(Strict):
         return self.defaults.policy.model_copy(update=override)
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> Topology:
-        problems: list[str] = []
-        for name in self.services:
-            h = self.health(name)
-            try:
-                validate_schedule(h.interval)
-            except ValueError:
-                continue  # reported on the field itself
-            secs = interval_seconds(h.interval)
-            budget = secs / h.probes_per_tick if h.probes_per_tick > 1 else min(secs, 900) - 5
-            if h.timeout_seconds >= budget:
-                problems.append(
-                    f"services.{name}: timeout_seconds {h.timeout_seconds:g} does not fit in "
-                    f"the probe interval ({h.interval}, {h.probes_per_tick} probe(s) per tick)"
-                )
+    def _cross_checks(self, info: ValidationInfo) -> Topology:
+        # The loader defers these to report each one at its own file:line (semantic_problems);
+        # any other caller gets them as one validation error.
+        if isinstance(info.context, dict) and info.context.get("defer_checks"):
+            return self
+        problems = semantic_problems(self)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("; ".join(f"{_dotted(p.path)}: {p.message}" for p in problems))
         return self
+
+
+@dataclass(frozen=True)
+class SemanticProblem:
+    """A problem that needs the whole topology to see (defaults merged, services compared)."""
+
+    path: tuple[str | int, ...]
+    message: str
+    hint: str = ""
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def semantic_problems(topo: Topology) -> list[SemanticProblem]:
+    """Checks across fields: distinct targets, timeouts that fit, no shared alarms or router
+    resources between services, physical names within AWS limits."""
+    out: list[SemanticProblem] = []
+    alarms: dict[str, str] = {}
+    routes: dict[str, str] = {}
+    for name, svc in topo.services.items():
+        base: tuple[str | int, ...] = ("services", name)
+        if type(svc.primary) is type(svc.standby) and target_value(svc.primary) == target_value(
+            svc.standby
+        ):
+            out.append(SemanticProblem(
+                (*base, "standby"), "standby is the same target as primary "
+                f"({target_value(svc.primary)}); a failover would change nothing",
+                "point standby at a different URL or function"))
+        h = topo.health(name)
+        try:
+            validate_schedule(h.interval)
+        except ValueError:
+            continue  # reported on the field itself
+        secs = interval_seconds(h.interval)
+        budget = (PROBE_SPREAD_SECONDS / h.probes_per_tick if h.probes_per_tick > 1
+                  else min(secs, 900) - 5)
+        if h.timeout_seconds >= budget:
+            where = ("services", name, "health") if svc.health.timeout_seconds is not None \
+                else ("defaults", "health")
+            out.append(SemanticProblem(
+                (*where, "timeout_seconds"),
+                f"timeout_seconds {h.timeout_seconds:g} does not fit in the probe interval of "
+                f"service {name!r} ({h.interval}, {h.probes_per_tick} probe round(s) per tick: "
+                f"{budget:g} s each)",
+                f"use a timeout below {budget:g} s, fewer probes_per_tick or a longer interval"))
+        for i, sig in enumerate(svc.signals):
+            if isinstance(sig, AlarmSignal):
+                if sig.alarm in alarms and alarms[sig.alarm] != name:
+                    out.append(SemanticProblem(
+                        (*base, "signals", i, "alarm"),
+                        f"alarm {sig.alarm!r} is already a signal of service "
+                        f"{alarms[sig.alarm]!r}; the orchestrator finds the service by alarm "
+                        "name", "give each service its own alarm"))
+                alarms.setdefault(sig.alarm, name)
+        route = _route_key(svc)
+        if route is not None:
+            if route in routes:
+                out.append(SemanticProblem(
+                    (*base, "router"), f"service {routes[route]!r} already switches {route}; "
+                    "two services would fight over it", "give each service its own router"))
+            routes.setdefault(route, name)
+    out.extend(_physical_name_problems(topo))
+    return out
+
+
+def _route_key(svc: Service) -> str | None:
+    r = svc.router
+    if isinstance(r, SsmRouter):
+        return f"SSM parameter {'/' + r.ssm_parameter.lstrip('/')}"
+    if isinstance(r, Route53Router):
+        record = r.route53.record.rstrip(".").lower()
+        return f"record {record} {r.route53.type} in zone {r.route53.zone_id}"
+    return None
+
+
+_PHYSICAL_LIMITS = {
+    "function": naming.FUNCTION_NAME_MAX, "rule": naming.RULE_NAME_MAX,
+    "table": naming.TABLE_NAME_MAX, "bus": naming.BUS_NAME_MAX,
+}
+
+
+def _physical_name_problems(topo: Topology) -> list[SemanticProblem]:
+    """Every name lambdafail will create, checked against AWS's limits and characters.
+
+    naming.py shortens long names with a hash, so this only fires if that contract breaks; it
+    is the offline guarantee that deploy will not meet a ValidationException on a name."""
+    names: list[tuple[str, str]] = [
+        ("function", naming.function_name(topo.name)),
+        ("function", naming.role_name(topo.name)),
+        ("table", naming.table_name(topo.name)),
+        ("bus", naming.bus_name(topo.name)),
+    ]
+    for name, svc in topo.services.items():
+        h = topo.health(name)
+        with contextlib.suppress(ValueError):
+            names.append(("rule", naming.schedule_rule_name(topo.name, interval_seconds(
+                h.interval))))
+        for i, sig in enumerate(svc.signals):
+            make = naming.alarm_rule_name if isinstance(sig, AlarmSignal) \
+                else naming.event_rule_name
+            names.append(("rule", make(topo.name, name, i)))
+    out: list[SemanticProblem] = []
+    for kind, physical in names:
+        limit = _PHYSICAL_LIMITS[kind]
+        if len(physical) > limit or not RULE_NAME_RE.match(physical[:64] or "-"):
+            out.append(SemanticProblem(
+                ("name",), f"the {kind} name {physical!r} would break AWS's limit "
+                f"({limit} characters of [.-_A-Za-z0-9])", "use a shorter topology name"))
+    return out
 
 
 def target_value(t: Target) -> str:

@@ -1,4 +1,9 @@
-"""`lambdafail validate`: check a topology file offline and list every problem."""
+"""`lambdafail validate`: check a topology file offline and list every problem.
+
+Rule: no AWS call; exit 0 with a one-line summary when valid, exit 2 listing every problem
+(file:line:col, YAML path, message, hint) otherwise. With --output json the same result is also
+a JSON document on stdout (`valid`, `problems`), so CI can read it.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +16,25 @@ from lambdafail.cli import global_options, topology_file_option
 @topology_file_option
 @global_options
 def command(file: str) -> int:
-    from lambdafail.commands.common import emit_json, is_json, load_topology
+    from dataclasses import asdict
 
-    topo = load_topology(file)
-    n = len(topo.services)
+    from lambdafail.commands.common import emit_json, is_json, load_topology
+    from lambdafail.errors import TopologyError
+
+    try:
+        topo = load_topology(file)
+    except TopologyError as err:
+        if is_json():
+            emit_json({"valid": False, "file": file,
+                       "problems": [asdict(p) for p in err.problems]})
+        raise
+    names = sorted(topo.services)
+    n = len(names)
+    signals = sum(len(s.signals) for s in topo.services.values())
     if is_json():
-        emit_json({"valid": True, "file": file, "topology": topo.name,
-                   "services": sorted(topo.services)})
+        emit_json({"valid": True, "file": file, "topology": topo.name, "region": topo.region,
+                   "services": names, "signals": signals})
     else:
         click.echo(f"{file}: valid — topology {topo.name!r}, {n} service{'s' if n != 1 else ''}"
-                   f" ({', '.join(sorted(topo.services))})")
+                   f" ({', '.join(names)}), {signals} signal{'s' if signals != 1 else ''}")
     return 0

@@ -1,0 +1,115 @@
+"""Wall time and API calls of `lambdafail status` for N services against a moto server.
+
+Usage: .venv/bin/python bench/status_bench.py [N ...]   (default: 1 100)
+Starts its own moto server on a free port, seeds N services with the runtime's StateStore (table,
+service items, heartbeat, rules), then times `gather_status` in-process (median of 5) and the
+real CLI (`python -m lambdafail status`, which includes interpreter start-up).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ["AWS_MAX_ATTEMPTS"] = "1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_moto() -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
+                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("moto server did not start")
+
+
+def seed(url: str, n: int, workdir: Path) -> tuple[Path, dict[str, object]]:
+    from lambdafail import oncall
+    from lambdafail.aws import AwsContext
+    from lambdafail.loader import load
+    from lambdafail.runtime.state import StateStore, table_definition
+
+    name = f"bench{uuid.uuid4().hex[:6]}"
+    lines = ["version: 1", f"name: {name}", "region: us-east-1", "services:"]
+    for i in range(n):
+        lines += [f"  svc{i:03d}:", "    primary: {url: \"http://127.0.0.1:9/p\"}",
+                  "    standby: {url: \"http://127.0.0.1:9/s\"}",
+                  "    signals:", f"      - event: {{source: [{name}.svc{i}]}}",
+                  f"    router: {{ssm_parameter: /{name}/svc{i:03d}/active}}"]
+    f = workdir / f"{name}.yaml"
+    f.write_text("\n".join(lines) + "\n")
+    ctx = AwsContext(region="us-east-1", endpoint_url=url)
+    compiled = oncall.compiled_for(load(str(f)), "us-east-1")
+    ddb = ctx.client("dynamodb")
+    ddb.create_table(**table_definition(str(compiled["table"])))
+    store = StateStore(str(compiled["table"]), ddb)
+    services: dict[str, dict[str, object]] = compiled["services"]  # type: ignore[assignment]
+    for svc in services:
+        store.seed(svc, time.time())
+    store.heartbeat(time.time(), oncall.config_sha256(compiled), "1")
+    events = ctx.client("events")
+    events.create_event_bus(Name=str(compiled["bus"]))
+    for rule in compiled["schedules"]:  # type: ignore[attr-defined]
+        events.put_rule(Name=rule, ScheduleExpression="rate(1 minute)")
+    for cfg in services.values():
+        for sig in cfg["signals"]:  # type: ignore[attr-defined]
+            events.put_rule(Name=sig["rule"], EventBusName=str(compiled["bus"]),
+                            EventPattern='{"source": ["x"]}')
+    return f, compiled
+
+
+def main(sizes: list[int]) -> None:
+    from lambdafail import oncall
+    from lambdafail.aws import AwsContext
+
+    proc, url = start_moto()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(f"{'services':>8} {'api calls':>9} {'in-process ms (median)':>24} "
+                  f"{'CLI wall ms':>12}")
+            for n in sizes:
+                f, compiled = seed(url, n, Path(tmp))
+                times = []
+                calls = 0
+                for _ in range(5):
+                    ctx = AwsContext(region="us-east-1", endpoint_url=url)
+                    t0 = time.perf_counter()
+                    report = oncall.gather_status(ctx, compiled)
+                    times.append((time.perf_counter() - t0) * 1000)
+                    calls = report.api_calls
+                t0 = time.perf_counter()
+                r = subprocess.run([sys.executable, "-m", "lambdafail", "status", "-f", str(f),
+                                    "--endpoint-url", url, "-o", "json"],
+                                   capture_output=True, text=True)
+                cli_ms = (time.perf_counter() - t0) * 1000
+                assert r.returncode in (0, 7), r.stderr
+                print(f"{n:>8} {calls:>9} {statistics.median(times):>24.0f} {cli_ms:>12.0f}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main([int(a) for a in sys.argv[1:]] or [1, 100])

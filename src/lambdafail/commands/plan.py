@@ -1,0 +1,108 @@
+"""`lambdafail plan`: show what deploy would change, read-only.
+
+Also holds what `deploy` and `destroy` share: showing a plan, refusing conflicts, running the
+executor behind a progress display on stderr.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from lambdafail.cli import global_options, topology_file_option
+
+if TYPE_CHECKING:
+    from lambdafail.aws import AwsContext
+    from lambdafail.executor import Outcome
+    from lambdafail.package import Package
+    from lambdafail.planner import Plan
+
+
+def show_plan(plan: Plan, *, show_noop: bool = False) -> None:
+    """Table on stdout (people); JSON mode prints nothing here (the caller emits one doc)."""
+    from lambdafail.commands.common import console
+    from lambdafail.render_plan import plan_renderable
+
+    console().print(plan_renderable(plan, show_noop=show_noop))
+
+
+def refuse_conflicts(plan: Plan) -> None:
+    from lambdafail.errors import OwnershipError
+
+    if plan.conflicts:
+        names = ", ".join(f"{x.kind} {x.name}" for x in plan.conflicts)
+        raise OwnershipError(
+            f"{len(plan.conflicts)} resource name(s) already taken by resources lambdafail does "
+            f"not own: {names}",
+            hint="lambdafail never takes over untagged resources: rename or delete them, or "
+                 "choose another topology name")
+
+
+def execute(ctx: AwsContext, plan: Plan, pkg: Package | None) -> Outcome:
+    """Apply with a rich progress display on stderr; errors say that re-running converges."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+    from lambdafail.commands.common import console
+    from lambdafail.errors import AwsError
+    from lambdafail.executor import Executor
+    from lambdafail.planner import Change
+
+    err = console(stderr=True)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  MofNCompleteColumn(), console=err, transient=True) as progress:
+        task = progress.add_task("applying", total=len(plan.pending))
+
+        def report(c: Change, status: str) -> None:
+            label = f"{c.action} {c.kind} {c.name}"
+            if status == "start":
+                progress.update(task, description=label)
+            elif status == "done":
+                progress.console.print(f"[green]✓[/] {label}")
+                progress.advance(task)
+            else:
+                progress.console.print(f"[red]✗[/] {label}")
+
+        try:
+            return Executor(ctx, plan, pkg, progress=report).apply()
+        except AwsError as e:
+            e.hint = (f"{e.hint}; " if e.hint else "") + ("nothing is lost: re-running the "
+                                                          "command continues from here")
+            raise
+
+
+def outcome_json(plan: Plan, outcome: Outcome | None, ctx: AwsContext,
+                 applied: bool) -> dict[str, Any]:
+    from lambdafail.render_plan import change_to_json, plan_to_json
+
+    return {"plan": plan_to_json(plan), "applied": applied,
+            "done": [change_to_json(c) for c in (outcome.done if outcome else [])],
+            "seconds": round(outcome.seconds, 3) if outcome else 0.0,
+            "aws_calls": {"total": len(ctx.calls), "mutating": len(ctx.mutating_calls())}}
+
+
+@click.command("plan", help="Show what deploy would change (read-only). With "
+               "--detailed-exitcode: exit 4 when changes are pending, 0 when none.")
+@topology_file_option
+@click.option("--detailed-exitcode", is_flag=True, default=False,
+              help="Exit 4 when changes are pending, 0 when there are none.")
+@click.option("--show-unchanged", is_flag=True, default=False,
+              help="Also list resources that need no change.")
+@global_options
+def command(file: str, detailed_exitcode: bool, show_unchanged: bool) -> int:
+    from lambdafail.commands.common import aws_for, emit_json, is_json, load_topology
+    from lambdafail.errors import ExitCode
+    from lambdafail.inventory import plan_for
+    from lambdafail.render_plan import plan_to_json
+
+    topo = load_topology(file)
+    ctx = aws_for(topo)
+    plan, _ = plan_for(ctx, topo)
+    if is_json():
+        emit_json(plan_to_json(plan))
+    else:
+        show_plan(plan, show_noop=show_unchanged)
+    refuse_conflicts(plan)
+    if detailed_exitcode and plan.pending:
+        return int(ExitCode.CHANGES_PENDING)
+    return 0

@@ -1,0 +1,319 @@
+"""Turn on-call results into rich renderables (tables for people) or plain dicts (--output json).
+
+Rules: pure — no I/O, no AWS, no clock (ages come precomputed in the results); state is always
+said in words and marked with a symbol, colour only reinforces it, so `--no-color` output and a
+screen reader lose nothing; the JSON documents are versioned (`"format": 1`) and documented in
+docs/commands.md — add fields, never rename or remove them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lambdafail.oncall import (
+    DeploymentRollbackPlan,
+    LogEntry,
+    ServiceStatus,
+    SideStatus,
+    StatusReport,
+    SwitchOutcome,
+)
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+    from rich.table import Table
+
+FORMAT = 1
+
+
+def human_age(seconds: float | None) -> str:
+    """12s ago, 5m ago, 3h ago, 2d ago; "never" when unknown."""
+    if seconds is None:
+        return "never"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s ago"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s ago" if s < 600 else f"{s // 60}m ago"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m ago"
+    return f"{s // 86400}d{(s % 86400) // 3600}h ago"
+
+
+# --------------------------------------------------------------------------------------------
+# status
+
+
+def _side_doc(s: SideStatus) -> dict[str, Any]:
+    doc: dict[str, Any] = {"ok": s.ok, "at": s.at, "age_seconds": s.age_seconds,
+                           "detail": s.detail, "failures": s.failures,
+                           "successes": s.successes, "latency_ms": s.latency_ms,
+                           "fault_until": s.fault_until}
+    if s.live is not None:
+        doc["probe"] = {"ok": s.live.ok, "detail": s.live.detail,
+                        "latency_ms": s.live.latency_ms}
+    return doc
+
+
+def _service_doc(s: ServiceStatus) -> dict[str, Any]:
+    lt = s.last_transition
+    return {
+        "name": s.name,
+        "deployed": s.deployed,
+        "active": s.active,
+        "since": s.since,
+        "since_age_seconds": s.since_age_seconds,
+        "phase": s.phase,
+        "pending": s.pending,
+        "primary": _side_doc(s.primary),
+        "standby": _side_doc(s.standby),
+        "last_transition": None if lt is None else {
+            "id": lt.id, "at": lt.at, "age_seconds": lt.age_seconds, "from": lt.from_,
+            "to": lt.to, "reason": lt.reason, "actor": lt.actor},
+        "drill": None if s.drill is None else {
+            "drill_id": s.drill.drill_id, "owner": s.drill.owner,
+            "started_at": s.drill.started_at, "age_seconds": s.drill.age_seconds},
+        "rules": dict(s.rules),
+        "blocked": s.blocked,
+        "problems": list(s.problems),
+        "healthy": s.healthy,
+    }
+
+
+def status_document(r: StatusReport) -> dict[str, Any]:
+    """The `status --output json` document (format 1, docs/commands.md)."""
+    o = r.orchestrator
+    return {
+        "format": FORMAT,
+        "topology": r.topology,
+        "region": r.region,
+        "generated_at": r.generated_at,
+        "orchestrator": {
+            "function": o.function,
+            "deployed_version": o.deployed_version,
+            "last_tick_at": o.last_tick_at,
+            "last_tick_age_seconds": o.last_tick_age_seconds,
+            "stale_after_seconds": o.stale_after_seconds,
+            "fresh": o.fresh,
+            "drift": o.drift,
+            "deployed_config_sha256": o.deployed_config_sha256,
+            "file_config_sha256": o.file_config_sha256,
+            "problems": list(o.problems),
+        },
+        "services": [_service_doc(s) for s in r.services],
+        "healthy": r.healthy,
+        "api_calls": r.api_calls,
+    }
+
+
+def _active_cell(s: ServiceStatus) -> str:
+    if not s.deployed:
+        return "[bold red]✖ NOT DEPLOYED[/]"
+    if s.phase == "switching":
+        to = (s.pending or {}).get("to", "?")
+        return f"[bold magenta]⇄ SWITCHING → {to}[/]"
+    if s.active == "primary":
+        return "[green]● primary[/]"
+    return f"[bold yellow]▲ {str(s.active).upper()}[/]"
+
+
+def _health_cell(side: SideStatus) -> str:
+    if side.ok is None:
+        text = "[dim]? unknown[/]"
+    elif side.ok:
+        text = "[green]ok[/]"
+    else:
+        text = f"[bold red]FAIL[/] ×{side.failures}" if side.failures else "[bold red]FAIL[/]"
+    text += f" [dim]{human_age(side.age_seconds)}[/]" if side.age_seconds is not None else ""
+    if side.fault_until:
+        text += " [magenta](drill fault)[/]"
+    if side.live is not None:
+        live = "[green]ok[/]" if side.live.ok else "[bold red]FAIL[/]"
+        text += f"\nnow: {live}"
+        if not side.live.ok and side.live.detail:
+            text += f" [dim]{escape(side.live.detail)[:40]}[/]"
+    elif side.ok is False and side.detail:
+        text += f"\n[dim]{escape(side.detail)[:40]}[/]"
+    return text
+
+
+def _rules_cell(rules: dict[str, str]) -> str:
+    if not rules:
+        return "[dim]-[/]"
+    bad = {k: v for k, v in rules.items() if v != "ENABLED"}
+    if not bad:
+        return f"[green]{len(rules)} enabled[/]"
+    parts = [f"[bold red]{v.lower()}[/] {k}" for k, v in sorted(bad.items())]
+    return "\n".join(parts)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def status_table(r: StatusReport) -> Table:
+    from rich.table import Table
+
+    t = Table(show_lines=False, header_style="bold", expand=False, pad_edge=False)
+    # The drill column only when a drill runs: narrow terminals at 3 a.m. need the room.
+    drills = any(s.drill is not None for s in r.services)
+    for col in ("service", "active (since)", "primary", "standby", "last transition",
+                *(("drill",) if drills else ()), "rules", "state"):
+        t.add_column(col, overflow="fold")
+    for s in r.services:
+        since = f"\n[dim]{human_age(s.since_age_seconds)}[/]" if s.since_age_seconds else ""
+        lt = s.last_transition
+        last = "[dim]none[/]" if lt is None else (
+            f"{lt.from_} → {lt.to} [dim]{human_age(lt.age_seconds)}[/]\n{escape(lt.reason)}"
+            + (f" by {escape(_short_actor(lt.actor))}" if lt.actor else ""))
+        drill = "[dim]-[/]" if s.drill is None else (
+            f"[magenta]◆ DRILL[/] {escape(s.drill.drill_id)}\n[dim]{escape(s.drill.owner)}[/]")
+        state = "[green]✓ healthy[/]" if s.healthy else (
+            "[bold red]✗ DEGRADED[/]\n" + "\n".join(escape(p) for p in s.problems))
+        t.add_row(f"[bold]{escape(s.name)}[/]", _active_cell(s) + since,
+                  _health_cell(s.primary), _health_cell(s.standby), last,
+                  *((drill,) if drills else ()), _rules_cell(s.rules), state)
+    return t
+
+
+def _short_actor(arn: str) -> str:
+    # arn:aws:sts::123:assumed-role/OnCall/alice -> assumed-role/OnCall/alice
+    return arn.split(":", 5)[-1] if arn.startswith("arn:") else arn
+
+
+def orchestrator_header(r: StatusReport) -> str:
+    o = r.orchestrator
+    ver = o.deployed_version or "not deployed"
+    tick = human_age(o.last_tick_age_seconds)
+    head = (f"[bold]{escape(r.topology)}[/] ({escape(r.region)}) · orchestrator "
+            f"{escape(o.function)} version [bold]{escape(ver)}[/] · last tick {tick}")
+    lines = [head]
+    if not o.fresh:
+        lines.append(f"[bold white on red] ✖ ORCHESTRATOR NOT RUNNING [/] [bold red]"
+                     f"no tick for {tick.removesuffix(' ago')} (limit "
+                     f"{o.stale_after_seconds}s) — failures are NOT being detected; "
+                     "see docs/runbook.md[/]" if o.last_tick_at else
+                     "[bold white on red] ✖ ORCHESTRATOR NOT RUNNING [/] [bold red]no "
+                     "heartbeat ever recorded — failures are NOT being detected; see "
+                     "docs/runbook.md[/]")
+    if o.drift:
+        lines.append("[bold yellow]▲ DRIFT[/] the deployed configuration differs from the "
+                     "file (run `lambdafail plan` to see how, `lambdafail deploy` to converge)")
+    for p in o.problems:
+        lines.append(f"[yellow]▲[/] {escape(p)}")
+    return "\n".join(lines)
+
+
+def status_summary(r: StatusReport) -> str:
+    bad = [s.name for s in r.services if not s.healthy]
+    if r.healthy:
+        return f"[green]✓ all {len(r.services)} service(s) healthy on their primary[/]"
+    parts = []
+    if bad:
+        parts.append(f"{len(bad)} of {len(r.services)} service(s) degraded: "
+                     f"{', '.join(bad)}")
+    if not r.orchestrator.fresh:
+        parts.append("orchestrator not running")
+    return "[bold red]✗ DEGRADED[/] " + escape("; ".join(parts))
+
+
+def status_renderable(r: StatusReport) -> RenderableType:
+    from rich.console import Group
+    from rich.text import Text
+
+    return Group(Text.from_markup(orchestrator_header(r)), status_table(r),
+                 Text.from_markup(status_summary(r)))
+
+
+# --------------------------------------------------------------------------------------------
+# history
+
+
+def history_document(entries: list[LogEntry], topology: str) -> dict[str, Any]:
+    return {"format": FORMAT, "topology": topology,
+            "transitions": [_entry_doc(e) for e in entries]}
+
+
+def _entry_doc(e: LogEntry) -> dict[str, Any]:
+    return {"committed_at": e.committed_at, "service": e.service,
+            "transition_id": e.transition_id, "from": e.from_, "to": e.to,
+            "reason": e.reason, "actor": e.actor, "started_at": e.started_at,
+            "evidence": e.evidence}
+
+
+def evidence_summary(evidence: dict[str, Any]) -> str:
+    """One short line from the evidence map: the operator's note, probes, forcing, signals."""
+    if not evidence:
+        return ""
+    parts: list[str] = []
+    if evidence.get("note"):
+        parts.append(f"\"{str(evidence['note'])[:60]}\"")
+    if evidence.get("forced"):
+        parts.append("FORCED")
+    probe = evidence.get("probe")
+    if isinstance(probe, dict):
+        parts.append(f"probe {'ok' if probe.get('ok') else 'FAIL'}: {probe.get('detail', '')}")
+    probes = evidence.get("probes")
+    if isinstance(probes, dict):
+        for side in ("primary", "standby"):
+            h = probes.get(side)
+            if isinstance(h, dict) and h.get("ok") is not None:
+                state = "ok" if h.get("ok") else f"FAIL×{h.get('failures', 0)}"
+                parts.append(f"{side} {state}")
+    skip = {"note", "forced", "probe", "probes", "operator", "via", "target_health"}
+    for k in sorted(set(evidence) - skip):
+        v = evidence[k]
+        text = (f"{{{len(v)}}}" if isinstance(v, dict) else f"[{len(v)}]"
+                if isinstance(v, list) else str(v))
+        parts.append(f"{k}={text[:40]}")
+    return ", ".join(parts)[:160]
+
+
+def history_table(entries: list[LogEntry]) -> Table:
+    from rich.table import Table
+
+    t = Table(header_style="bold", pad_edge=False)
+    for col in ("time (UTC)", "service", "from → to", "reason", "actor", "evidence"):
+        t.add_column(col, overflow="fold")
+    for e in entries:
+        to = f"[yellow]{e.to}[/]" if e.to == "standby" else f"[green]{e.to}[/]"
+        t.add_row(e.committed_at.replace("T", " ")[:19], escape(e.service),
+                  f"{e.from_} → {to}", escape(e.reason), escape(_short_actor(e.actor)),
+                  escape(evidence_summary(e.evidence)))
+    return t
+
+
+# --------------------------------------------------------------------------------------------
+# failover / rollback
+
+
+def switch_document(o: SwitchOutcome) -> dict[str, Any]:
+    return {"format": FORMAT, "action": o.action, "service": o.service,
+            "outcome": o.outcome, "from": o.from_, "to": o.to, "active": o.active,
+            "phase": o.phase, "transition_id": o.transition_id, "actor": o.actor,
+            "reason": o.reason, "forced": o.forced, "verified": o.verified,
+            "read_back": o.read_back, "message": o.message, "next_step": o.next_step}
+
+
+def deployment_rollback_document(p: DeploymentRollbackPlan, applied: bool,
+                                 read_back: str | None) -> dict[str, Any]:
+    return {"format": FORMAT, "action": "rollback-deployment", "function": p.function,
+            "alias": p.alias, "from_version": p.current.version,
+            "to_version": p.target.version, "noop": p.noop, "applied": applied,
+            "read_back_version": read_back,
+            "differences": [{"what": w, "now": a, "after": b} for w, a, b in p.differences]}
+
+
+def deployment_diff_table(p: DeploymentRollbackPlan) -> Table:
+    from rich.table import Table
+
+    t = Table(title=f"{p.function}: alias {p.alias} {p.current.version} → {p.target.version}",
+              header_style="bold", pad_edge=False)
+    t.add_column("what")
+    t.add_column(f"now (v{p.current.version})", overflow="fold")
+    t.add_column(f"after (v{p.target.version})", overflow="fold")
+    for what, a, b in p.differences:
+        t.add_row(escape(what), escape(a), f"[yellow]{escape(b)}[/]" if a != b else escape(b))
+    return t

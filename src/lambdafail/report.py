@@ -1,0 +1,418 @@
+"""Drill reports: report.json, report.md, junit.xml and timeline.svg from one report document.
+
+Rule: pure writers over the documented report.json document (docs/drill.md, "report.json"),
+stdlib only (json, xml.etree). Every writer renders from the same dict, so a saved report.json
+can be re-rendered later and the four files never disagree. No AWS, no click, no rich.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+SCHEMA = "lambdafail.drill.report/1"
+PHASES = ("precheck", "inject", "observe", "verify", "restore", "grade")
+PHASE_STATUSES = ("passed", "failed", "skipped", "interrupted")
+MILESTONES = ("injected", "first_failure_seen", "transition_committed", "router_verified",
+              "http_verified", "fault_cleared", "primary_restored", "lock_released")
+RESULTS = ("pass", "fail", "restore-incomplete")
+
+FILES = ("report.json", "report.md", "junit.xml", "timeline.svg")
+
+
+def write_all(report: Mapping[str, Any], directory: str | os.PathLike[str]) -> dict[str, str]:
+    """Write the four files into `directory` (created if missing); return name → path."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    out: dict[str, str] = {}
+    for name, text in (("report.json", to_json(report)), ("report.md", to_markdown(report)),
+                       ("junit.xml", to_junit(report)), ("timeline.svg", to_svg(report))):
+        p = d / name
+        tmp = d / f".{name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, p)  # never a half-written report next to a finished one
+        out[name] = str(p)
+    return out
+
+
+# --------------------------------------------------------------------------------------- JSON
+
+
+def to_json(report: Mapping[str, Any]) -> str:
+    return json.dumps(report, indent=2, sort_keys=False, default=str) + "\n"
+
+
+def validate(doc: Any) -> list[str]:
+    """Check `doc` against the documented report.json schema; return the problems found.
+
+    Hand-written rather than jsonschema (no new dependency); docs/drill.md is the prose form.
+    """
+    problems: list[str] = []
+
+    def need(obj: Any, key: str, types: type | tuple[type, ...], where: str,
+             nullable: bool = False) -> Any:
+        if not isinstance(obj, dict) or key not in obj:
+            problems.append(f"{where}.{key}: missing")
+            return None
+        v = obj[key]
+        if v is None and nullable:
+            return None
+        # bool is an int in Python: never accept it where a number is meant.
+        if isinstance(v, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+            problems.append(f"{where}.{key}: expected {types}, got bool")
+            return None
+        if not isinstance(v, types):
+            problems.append(f"{where}.{key}: expected {types}, got {type(v).__name__}")
+            return None
+        return v
+
+    num = (int, float)
+    if not isinstance(doc, dict):
+        return ["report: not an object"]
+    if need(doc, "schema", str, "report") not in (SCHEMA, None):
+        problems.append(f"report.schema: expected {SCHEMA!r}")
+    for key in ("drill_id", "topology", "service", "scenario", "started_at"):
+        need(doc, key, str, "report")
+    need(doc, "ended_at", str, "report", nullable=True)
+    need(doc, "dry_run", bool, "report")
+    need(doc, "journal", str, "report", nullable=True)
+    need(doc, "rto_seconds", num, "report")
+    phases = need(doc, "phases", list, "report")
+    for i, ph in enumerate(phases or []):
+        w = f"report.phases[{i}]"
+        name = need(ph, "name", str, w)
+        if name is not None and name not in PHASES:
+            problems.append(f"{w}.name: unknown phase {name!r}")
+        status = need(ph, "status", str, w)
+        if status is not None and status not in PHASE_STATUSES:
+            problems.append(f"{w}.status: unknown status {status!r}")
+        need(ph, "started_at", str, w, nullable=True)
+        need(ph, "ended_at", str, w, nullable=True)
+        need(ph, "start_s", num, w, nullable=True)
+        need(ph, "end_s", num, w, nullable=True)
+        need(ph, "detail", str, w)
+        checks = need(ph, "checks", list, w)
+        for j, c in enumerate(checks or []):
+            need(c, "name", str, f"{w}.checks[{j}]")
+            need(c, "ok", bool, f"{w}.checks[{j}]")
+            need(c, "detail", str, f"{w}.checks[{j}]")
+    ms = need(doc, "milestones", dict, "report")
+    if ms is not None:
+        for key in MILESTONES:
+            m = need(ms, key, dict, "report.milestones", nullable=True)
+            if m is not None:
+                need(m, "at", str, f"report.milestones.{key}")
+                need(m, "offset_s", num, f"report.milestones.{key}")
+        for key in ms:
+            if key not in MILESTONES:
+                problems.append(f"report.milestones.{key}: unknown milestone")
+    t = need(doc, "timings", dict, "report")
+    if t is not None:
+        for key in ("time_to_detect_s", "time_to_switch_s", "total_s"):
+            need(t, key, num, "report.timings", nullable=True)
+    r = need(doc, "restore", dict, "report")
+    if r is not None:
+        need(r, "requested", bool, "report.restore")
+        need(r, "ok", bool, "report.restore", nullable=True)
+        need(r, "path", str, "report.restore", nullable=True)
+        for key in ("left", "instructions"):
+            items = need(r, key, list, "report.restore")
+            for k, s in enumerate(items or []):
+                if not isinstance(s, str):
+                    problems.append(f"report.restore.{key}[{k}]: expected a string")
+    g = need(doc, "grade", dict, "report")
+    if g is not None:
+        res = need(g, "result", str, "report.grade")
+        if res is not None and res not in RESULTS:
+            problems.append(f"report.grade.result: unknown result {res!r}")
+        need(g, "passed", bool, "report.grade")
+        need(g, "rto_met", bool, "report.grade", nullable=True)
+        need(g, "exit_code", int, "report.grade")
+        reasons = need(g, "reasons", list, "report.grade")
+        for k, s in enumerate(reasons or []):
+            if not isinstance(s, str):
+                problems.append(f"report.grade.reasons[{k}]: expected a string")
+    other = need(doc, "other_services", dict, "report")
+    if other is not None:
+        need(other, "checked", list, "report.other_services")
+        need(other, "changed", list, "report.other_services")
+    return problems
+
+
+# ----------------------------------------------------------------------------------- Markdown
+
+
+def _s(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.2f} s"
+    return str(v)
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(report: Mapping[str, Any]) -> str:
+    g = report.get("grade", {})
+    t = report.get("timings", {})
+    r = report.get("restore", {})
+    result = str(g.get("result", "fail")).upper()
+    lines = [
+        f"# Drill report: {report.get('service')} ({report.get('topology')}) — {result}",
+        "",
+        f"- Drill id: `{report.get('drill_id')}`",
+        f"- Scenario: `{report.get('scenario')}`" + (" (dry run)" if report.get("dry_run")
+                                                      else ""),
+        f"- Started: {report.get('started_at')}",
+        f"- Ended: {report.get('ended_at') or '— (did not finish)'}",
+        f"- Operator: {report.get('operator') or '—'}",
+        f"- Exit code: {g.get('exit_code')}",
+        "",
+        "## Grade",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| time to detect (injected → first failure seen) | {_s(t.get('time_to_detect_s'))} |",
+        f"| time to switch (first failure seen → router verified) | "
+        f"{_s(t.get('time_to_switch_s'))} |",
+        f"| total (injected → router verified) | {_s(t.get('total_s'))} |",
+        f"| RTO | {float(report.get('rto_seconds') or 0):g} s |",
+        f"| RTO met | {_s(None if g.get('rto_met') is None else ('yes' if g['rto_met'] else 'no'))}"
+        " |",
+        f"| result | **{result}** |",
+        "",
+    ]
+    reasons = g.get("reasons") or []
+    if reasons:
+        lines += ["Why:", ""] + [f"- {x}" for x in reasons] + [""]
+    lines += ["## Phases", "", "| phase | status | start | end | detail |", "|---|---|---|---|---|"]
+    for ph in report.get("phases", []):
+        lines.append(f"| {ph['name']} | {ph['status']} | {_off(ph.get('start_s'))} | "
+                     f"{_off(ph.get('end_s'))} | {_md_escape(ph.get('detail') or '')} |")
+    lines.append("")
+    checks = [(ph["name"], c) for ph in report.get("phases", []) for c in ph.get("checks", [])]
+    if checks:
+        lines += ["## Checks", "", "| phase | check | ok | detail |", "|---|---|---|---|"]
+        for name, c in checks:
+            lines.append(f"| {name} | {_md_escape(c['name'])} | {'yes' if c['ok'] else 'NO'} | "
+                         f"{_md_escape(c.get('detail') or '')} |")
+        lines.append("")
+    lines += ["## Timeline", "", "| offset | milestone | at |", "|---|---|---|"]
+    ms = report.get("milestones", {})
+    for key in sorted((k for k in ms if ms[k]), key=lambda k: ms[k]["offset_s"]):
+        lines.append(f"| {_off(ms[key]['offset_s'])} | {key.replace('_', ' ')} | "
+                     f"{ms[key]['at']} |")
+    lines += ["", "## Restore", ""]
+    if not r.get("requested", True):
+        lines.append("**Restore was skipped on purpose (--no-restore): the service was LEFT "
+                     "FAILED OVER to its standby.**")
+        if r.get("instructions"):
+            lines += [""] + [f"- `{x}`" for x in r["instructions"]]
+    elif r.get("ok"):
+        lines.append(f"Restored through `{r.get('path')}`: fault cleared, primary active again, "
+                     "drill lock released.")
+    elif r.get("ok") is None:
+        lines.append("Nothing to restore: nothing was changed.")
+    else:
+        lines.append("**Restore is INCOMPLETE.** Left over:")
+        lines += [""] + [f"- {x}" for x in r.get("left", [])]
+        if r.get("instructions"):
+            lines += ["", "To finish by hand:", ""]
+            lines += [f"{i}. {x}" for i, x in enumerate(r["instructions"], 1)]
+    other = report.get("other_services") or {}
+    if other.get("checked"):
+        lines += ["", "## Other services", "",
+                  f"Checked untouched: {', '.join(other['checked'])}"
+                  + (f"; CHANGED: {', '.join(other['changed'])}" if other.get("changed")
+                     else " (none changed).")]
+    if report.get("journal"):
+        lines += ["", f"Journal: `{report['journal']}`"]
+    return "\n".join(lines) + "\n"
+
+
+def _off(v: Any) -> str:
+    return "—" if v is None else f"+{float(v):.2f} s"
+
+
+# -------------------------------------------------------------------------------------- JUnit
+
+
+def to_junit(report: Mapping[str, Any]) -> str:
+    """One testsuite (the drill), one testcase per phase plus one for the grade."""
+    g = report.get("grade", {})
+    phases: Sequence[Mapping[str, Any]] = report.get("phases", [])
+    name = f"drill.{report.get('topology')}.{report.get('service')}"
+    cases: list[ET.Element] = []
+    failures = 0
+    skipped = 0
+    for ph in phases:
+        if ph["name"] == "grade":
+            continue
+        tc = ET.Element("testcase", {"classname": name, "name": ph["name"],
+                                     "time": _dur(ph)})
+        if ph["status"] in ("failed", "interrupted"):
+            failures += 1
+            f = ET.SubElement(tc, "failure", {"message": ph.get("detail") or ph["status"],
+                                              "type": ph["status"]})
+            f.text = "\n".join(f"{c['name']}: {'ok' if c['ok'] else 'FAILED'} {c['detail']}"
+                               for c in ph.get("checks", []))
+        elif ph["status"] == "skipped":
+            skipped += 1
+            ET.SubElement(tc, "skipped", {"message": ph.get("detail") or "skipped"})
+        cases.append(tc)
+    t = report.get("timings", {})
+    total = t.get("total_s")
+    tc = ET.Element("testcase", {"classname": name, "name": "rto",
+                                 "time": f"{float(total or 0):.3f}"})
+    if not g.get("passed"):
+        failures += 1
+        f = ET.SubElement(tc, "failure", {"message": f"drill {g.get('result')}",
+                                          "type": str(g.get("result"))})
+        f.text = "\n".join(g.get("reasons") or [])
+    cases.append(tc)
+    suite = ET.Element("testsuite", {
+        "name": name, "tests": str(len(cases)), "failures": str(failures), "errors": "0",
+        "skipped": str(skipped), "time": f"{_total_time(phases):.3f}",
+        "timestamp": str(report.get("started_at") or ""),
+    })
+    props = ET.SubElement(suite, "properties")
+    for key in ("drill_id", "scenario", "rto_seconds"):
+        ET.SubElement(props, "property", {"name": key, "value": str(report.get(key))})
+    for key in ("time_to_detect_s", "time_to_switch_s", "total_s"):
+        ET.SubElement(props, "property", {"name": key, "value": str(t.get(key))})
+    suite.extend(cases)
+    out = ET.SubElement(suite, "system-out")
+    out.text = to_markdown(report)
+    root = ET.Element("testsuites", {"name": "lambdafail drill", "tests": str(len(cases)),
+                                     "failures": str(failures)})
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") \
+        + "\n"
+
+
+def _dur(ph: Mapping[str, Any]) -> str:
+    a, b = ph.get("start_s"), ph.get("end_s")
+    if a is None or b is None:
+        return "0.000"
+    return f"{max(0.0, float(b) - float(a)):.3f}"
+
+
+def _total_time(phases: Sequence[Mapping[str, Any]]) -> float:
+    ends = [float(p["end_s"]) for p in phases if p.get("end_s") is not None]
+    return max(ends) if ends else 0.0
+
+
+# ---------------------------------------------------------------------------------------- SVG
+
+_SVG_NS = "http://www.w3.org/2000/svg"
+_COLORS = {"passed": "#2e7d32", "failed": "#c62828", "skipped": "#9e9e9e",
+           "interrupted": "#ef6c00"}
+
+
+def to_svg(report: Mapping[str, Any]) -> str:
+    """Phases as bars on a time axis (seconds since the drill started), milestones as ticks,
+    and the RTO deadline (injected + rto_seconds) as a dashed red line."""
+    ET.register_namespace("", _SVG_NS)
+    phases: Sequence[Mapping[str, Any]] = report.get("phases", [])
+    ms: Mapping[str, Any] = report.get("milestones", {}) or {}
+    rto = float(report.get("rto_seconds") or 0)
+    injected = ms.get("injected")
+    rto_at = float(injected["offset_s"]) + rto if injected else None
+    horizon = max([_total_time(phases), 1.0] + ([rto_at] if rto_at is not None else [])) * 1.05
+    left, right, top, row = 110, 30, 50, 28
+    width = 860
+    plot = width - left - right
+    n_ms = len([k for k in MILESTONES if ms.get(k)])
+    height = top + row * len(phases) + 40 + 16 * n_ms + 20
+
+    def x(sec: float) -> float:
+        return left + plot * (sec / horizon)
+
+    svg = ET.Element(f"{{{_SVG_NS}}}svg", {"width": str(width), "height": str(height),
+                                          "viewBox": f"0 0 {width} {height}",
+                                          "font-family": "sans-serif", "font-size": "12"})
+    g = report.get("grade", {})
+    title = ET.SubElement(svg, f"{{{_SVG_NS}}}title")
+    title.text = (f"lambdafail drill {report.get('service')}: "
+                  f"{str(g.get('result', '')).upper()}")
+    head = ET.SubElement(svg, f"{{{_SVG_NS}}}text", {"x": str(left), "y": "20",
+                                                     "font-size": "14", "font-weight": "bold"})
+    head.text = (f"{report.get('topology')}/{report.get('service')} — "
+                 f"{report.get('scenario')} — {str(g.get('result', '')).upper()}"
+                 f" (total {_s(report.get('timings', {}).get('total_s'))}, RTO {rto:g} s)")
+    axis_y = top + row * len(phases) + 8
+    ET.SubElement(svg, f"{{{_SVG_NS}}}line", {"x1": str(left), "y1": str(axis_y),
+                                              "x2": str(left + plot), "y2": str(axis_y),
+                                              "stroke": "#333"})
+    step = _nice_step(horizon)
+    tick = 0.0
+    while tick <= horizon:
+        ET.SubElement(svg, f"{{{_SVG_NS}}}line", {"x1": f"{x(tick):.1f}", "y1": str(axis_y),
+                                                  "x2": f"{x(tick):.1f}",
+                                                  "y2": str(axis_y + 4), "stroke": "#333"})
+        lab = ET.SubElement(svg, f"{{{_SVG_NS}}}text", {"x": f"{x(tick):.1f}",
+                                                        "y": str(axis_y + 16),
+                                                        "text-anchor": "middle"})
+        lab.text = f"{tick:g}s"
+        tick += step
+    for i, ph in enumerate(phases):
+        y = top + row * i
+        grp = ET.SubElement(svg, f"{{{_SVG_NS}}}g", {"class": "phase",
+                                                     "data-phase": str(ph["name"]),
+                                                     "data-status": str(ph["status"])})
+        label = ET.SubElement(grp, f"{{{_SVG_NS}}}text", {"x": str(left - 8), "y": str(y + 17),
+                                                          "text-anchor": "end"})
+        label.text = str(ph["name"])
+        a, b = ph.get("start_s"), ph.get("end_s")
+        if a is not None:
+            a_f = float(a)
+            b_f = float(b) if b is not None else a_f
+            rect = ET.SubElement(grp, f"{{{_SVG_NS}}}rect", {
+                "x": f"{x(a_f):.1f}", "y": str(y + 4),
+                "width": f"{max(2.0, x(b_f) - x(a_f)):.1f}", "height": str(row - 8),
+                "fill": _COLORS.get(str(ph["status"]), "#607d8b")})
+            tip = ET.SubElement(rect, f"{{{_SVG_NS}}}title")
+            tip.text = f"{ph['name']}: {ph['status']} — {ph.get('detail') or ''}"
+    if rto_at is not None:
+        ET.SubElement(svg, f"{{{_SVG_NS}}}line", {
+            "x1": f"{x(rto_at):.1f}", "y1": str(top - 6), "x2": f"{x(rto_at):.1f}",
+            "y2": str(axis_y), "stroke": "#c62828", "stroke-dasharray": "6,4",
+            "stroke-width": "2", "class": "rto"})
+        rl = ET.SubElement(svg, f"{{{_SVG_NS}}}text", {"x": f"{x(rto_at) + 4:.1f}",
+                                                       "y": str(top - 8), "fill": "#c62828"})
+        rl.text = f"RTO {rto:g} s"
+    y = axis_y + 36
+    for key in MILESTONES:
+        m = ms.get(key)
+        if not m:
+            continue
+        off = float(m["offset_s"])
+        ET.SubElement(svg, f"{{{_SVG_NS}}}line", {"x1": f"{x(off):.1f}", "y1": str(top),
+                                                  "x2": f"{x(off):.1f}", "y2": str(axis_y),
+                                                  "stroke": "#1565c0", "stroke-width": "1",
+                                                  "opacity": "0.6", "class": "milestone"})
+        # Labels right of the middle hang to the left, so none runs off the picture.
+        anchor = "end" if x(off) > left + plot / 2 else "start"
+        t = ET.SubElement(svg, f"{{{_SVG_NS}}}text", {"x": f"{x(off):.1f}", "y": str(y),
+                                                      "fill": "#1565c0",
+                                                      "text-anchor": anchor})
+        t.text = f"▲ {key.replace('_', ' ')} (+{off:.2f} s)"
+        y += 16
+    ET.indent(svg)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(svg, encoding="unicode") \
+        + "\n"
+
+
+def _nice_step(horizon: float) -> float:
+    raw = horizon / 8
+    for s in (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600):
+        if s >= raw:
+            return float(s)
+    return 3600.0 * (int(raw // 3600) + 1)

@@ -1,0 +1,108 @@
+"""The orchestrator's configuration (the compiled topology) and its lazily created AWS clients.
+
+Rules: the compiled topology is read from `lambdafail_config.json` next to the `lambdafail`
+package (the zip root) or from `$LAMBDAFAIL_CONFIG_PATH`, once per cold start; boto3 is imported
+and clients are created only when first used (a client created before moto starts, or at import
+time, would reach for real AWS and slow the cold start); any client can be injected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE = "lambdafail_config.json"
+ENV_CONFIG_PATH = "LAMBDAFAIL_CONFIG_PATH"
+ENV_TIME_SCALE = "LAMBDAFAIL_TIME_SCALE"
+SIDES = ("primary", "standby")
+
+
+class ConfigError(RuntimeError):
+    """The embedded configuration is missing or unreadable (a packaging bug, not user input)."""
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    data: dict[str, Any]
+    sha256: str
+    path: str
+
+    @property
+    def services(self) -> dict[str, dict[str, Any]]:
+        services: dict[str, dict[str, Any]] = self.data["services"]
+        return services
+
+    @property
+    def topology(self) -> str:
+        return str(self.data.get("topology", ""))
+
+
+def config_path() -> Path:
+    env = os.environ.get(ENV_CONFIG_PATH)
+    if env:
+        return Path(env)
+    import lambdafail
+
+    return Path(lambdafail.__file__).resolve().parent.parent / CONFIG_FILE
+
+
+def load_config(path: Path | None = None) -> LoadedConfig:
+    p = path or config_path()
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"cannot read the compiled topology at {p}: {e}") from e
+    try:
+        data = json.loads(raw)
+    except ValueError as e:
+        raise ConfigError(f"{p} is not valid JSON: {e}") from e
+    if not isinstance(data, dict) or data.get("format") != 1 or "services" not in data:
+        raise ConfigError(f"{p} is not a lambdafail compiled topology (format 1)")
+    return LoadedConfig(data=data, sha256=hashlib.sha256(raw).hexdigest(), path=str(p))
+
+
+def time_scale() -> float:
+    """Probe-round spacing is divided by this (the sandbox runs time sped up). Never cooldowns."""
+    try:
+        scale = float(os.environ.get(ENV_TIME_SCALE, "1") or "1")
+    except ValueError:
+        return 1.0
+    return scale if scale > 0 else 1.0
+
+
+@dataclass
+class Clients:
+    """boto3 clients created on first use; `overrides` injects ready-made ones (tests, the CLI).
+
+    Inside Lambda the region and credentials come from the environment; `endpoint_url` points
+    every client at a moto server in the sandbox.
+    """
+
+    region: str | None = None
+    endpoint_url: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    _made: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, service: str) -> Any:
+        if service in self.overrides:
+            return self.overrides[service]
+        with self._lock:
+            client = self._made.get(service)
+            if client is None:
+                import boto3
+                from botocore.config import Config
+
+                # Short timeouts: a tick must finish well inside the Lambda timeout, and
+                # standard retries already back off on throttling.
+                cfg = Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=15,
+                             max_pool_connections=50)
+                client = boto3.client(service, region_name=self.region,  # type: ignore[call-overload]
+                                      endpoint_url=self.endpoint_url, config=cfg)
+                self._made[service] = client
+            return client

@@ -1,0 +1,401 @@
+"""The orchestrator's Lambda entry point: `handle(event, context)`.
+
+Inputs (docs/architecture.md, "What the orchestrator receives"): a probe tick
+`{"lambdafail": "tick", "rule": ...}`, a CloudWatch alarm state change (source aws.cloudwatch),
+any other event with an `id` (a failure event, matched against each service's patterns), and a
+ping `{"lambdafail": "ping"}`. Rules: stdlib + boto3 only; nothing touches AWS at import time;
+clients, clock, sleep, prober and logger are injectable; decisions come from `transitions`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
+
+from lambdafail import __version__
+from lambdafail.runtime import transitions as tr
+from lambdafail.runtime.config import SIDES, Clients, LoadedConfig, load_config, time_scale
+from lambdafail.runtime.log import Logger
+from lambdafail.runtime.probes import ProbeResult, probe_all, probe_target
+from lambdafail.runtime.routers import Router, make_router
+from lambdafail.runtime.state import ServiceState, StateConflict, StateStore
+
+ACTOR = "orchestrator"
+MAX_ATTEMPTS = 5  # re-reads after losing a conditional write to a concurrent writer
+ROUND_WINDOW_MARGIN = 10.0  # probe rounds spread over interval_seconds minus this
+MIN_REMAINING_MS = 5000  # stop probing rounds when the invocation has less time than this
+
+Prober = Callable[[Mapping[Hashable, tuple[Mapping[str, Any], float]]],
+                  dict[Hashable, ProbeResult]]
+
+
+class Orchestrator:
+    """One cold start's worth of configuration, clients and collaborators."""
+
+    def __init__(self, config: LoadedConfig, clients: Clients | None = None, *,
+                 store: StateStore | None = None, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep, logger: Logger | None = None,
+                 prober: Prober | None = None,
+                 router_factory: Callable[[str, ServiceState], Router] | None = None) -> None:
+        self.config = config
+        self.clients = clients or Clients(region=config.data.get("region"))
+        self.store = store or StateStore(str(config.data["table"]), self.clients.get("dynamodb"))
+        self.clock = clock
+        self.sleep = sleep
+        self.logger = logger or Logger()
+        self.logger.context = {"topology": config.topology}
+        self._prober = prober
+        self._router_factory = router_factory
+        self.notifier = tr.Notifier(config.data.get("sns_topic_arn"),
+                                    lambda: self.clients.get("sns"), self.logger)
+
+    # -- collaborators --
+
+    def router(self, service: str, state: ServiceState) -> Router:
+        if self._router_factory is not None:
+            return self._router_factory(service, state)
+        return make_router(self.config.services[service]["router"], self.clients,
+                           confirmed=state.active)
+
+    def probe_many(self, targets: Mapping[Hashable, tuple[Mapping[str, Any], float]]
+                   ) -> dict[Hashable, ProbeResult]:
+        if self._prober is not None:
+            return self._prober(targets)
+        needs_lambda = any(cfg.get("kind") == "lambda" for cfg, _ in targets.values())
+        return probe_all(targets, self.clients.get("lambda") if needs_lambda else None)
+
+    def probe_side(self, service: str, side: str) -> ProbeResult:
+        cfg = self.config.services[service]
+        if self._prober is not None:
+            return self._prober({(service, side): (cfg[side], 0.0)})[(service, side)]
+        lam = self.clients.get("lambda") if cfg[side].get("kind") == "lambda" else None
+        return probe_target(cfg[side], float(cfg["health"]["timeout_seconds"]), lam)
+
+    # -- entry --
+
+    def handle(self, event: Any, context: Any = None) -> dict[str, Any]:
+        if not isinstance(event, dict):
+            self.logger.error("ignored: event is not an object", type=type(event).__name__)
+            return {"ok": False, "error": "event is not a JSON object"}
+        kind = event.get("lambdafail")
+        if kind == "ping":
+            return {"ok": True, "version": __version__, "config_sha256": self.config.sha256,
+                    "topology": self.config.topology}
+        if kind == "tick":
+            return self.tick(str(event.get("rule", "")), context)
+        if event.get("source") == "aws.cloudwatch":
+            return self.alarm_event(event)
+        if event.get("id"):
+            return self.failure_event(event)
+        self.logger.warning("ignored: unrecognised input", keys=sorted(event)[:20])
+        return {"ok": False, "error": "unrecognised input"}
+
+    # -- ticks --
+
+    def tick(self, rule: str, context: Any = None) -> dict[str, Any]:
+        sched = self.config.data.get("schedules", {}).get(rule)
+        if sched is None:
+            self.logger.error("tick for an unknown schedule rule", rule=rule)
+            return {"ok": False, "error": f"unknown schedule rule {rule!r}"}
+        services = [s for s in sched["services"] if s in self.config.services]
+        interval = float(sched.get("interval_seconds", 60))
+        window = max(interval - ROUND_WINDOW_MARGIN, 0.0)
+        scale = time_scale()
+        # Each service's rounds sit at k * window / probes_per_tick seconds into the tick.
+        offsets: dict[float, list[str]] = {}
+        for s in services:
+            n = int(self.config.services[s]["health"].get("probes_per_tick", 1))
+            for k in range(n):
+                offsets.setdefault(round(k * window / n / scale, 3), []).append(s)
+        start = self.clock()
+        results: list[dict[str, Any]] = []
+        for i, offset in enumerate(sorted(offsets)):
+            if i:
+                remaining = _remaining_ms(context)
+                longest = max(float(self.config.services[s]["health"]["timeout_seconds"])
+                              for s in offsets[offset])
+                if remaining is not None and remaining < MIN_REMAINING_MS + longest * 1000:
+                    self.logger.warning("stopping probe rounds early: invocation time short",
+                                        remaining_ms=remaining, rounds_done=i)
+                    break
+                delay = offset - (self.clock() - start)
+                if delay > 0:
+                    self.sleep(delay)
+            results.append(self.round(offsets[offset], reconcile=(i == 0)))
+            if i == 0:
+                self._heartbeat(context)
+        return {"ok": True, "rule": rule, "rounds": len(results), "services": services,
+                "actions": [a for r in results for a in r["actions"]]}
+
+    def _heartbeat(self, context: Any) -> None:
+        version = str(getattr(context, "function_version", "") or
+                      os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", ""))
+        try:
+            self.store.heartbeat(self.clock(), self.config.sha256, version)
+        except Exception as e:
+            self.logger.error("heartbeat write failed", error=str(e))
+
+    def round(self, services: list[str], reconcile: bool = False) -> dict[str, Any]:
+        """One probe round: resume pending switches, reconcile alarms, probe, decide."""
+        now = self.clock()
+        loaded = self.store.load_all()
+        states: dict[str, ServiceState | None] = {}
+        for s in services:
+            states[s] = loaded.get(s) or self.store.get_or_seed(s, now)
+        actions: list[dict[str, Any]] = []
+        pending_still: set[str] = set()
+        for s in services:
+            st = states[s]
+            if st is not None and st.phase == "switching":
+                # Finish the pending switch before anything else; then re-read.
+                res = tr.resume(self.store, self.router(s, st), s, st, now=now,
+                                notify=self.notifier, logger=self.logger)
+                actions.append(self._result(res))
+                if res.status == "switched":
+                    self._metric_failover(s, res)
+                    states[s] = None  # re-read before recording this round's probes
+                else:
+                    pending_still.add(s)
+        alarm_now = self._reconcile_alarms(services) if reconcile else {}
+        targets: dict[Hashable, tuple[Mapping[str, Any], float]] = {}
+        for s in services:
+            cfg = self.config.services[s]
+            st = states[s]
+            for side in SIDES:
+                if st is None or not st.faulted(side, now):
+                    targets[(s, side)] = (cfg[side], float(cfg["health"]["timeout_seconds"]))
+        probed = self.probe_many(targets)
+        now = self.clock()
+        for s in services:
+            st = states[s]
+            observed = {side: probed.get((s, side))
+                        or (st and tr.forced_failure(st, side, now))
+                        or ProbeResult(False, 0.0, "forced unhealthy by drill")
+                        for side in SIDES}
+            self._emit_health(s, observed)
+            if s in pending_still:
+                continue  # its switch must complete before new decisions (next round/tick)
+            act = self.process(s, observations=observed, alarm_states=alarm_now.get(s),
+                               state=states[s])
+            if act:
+                actions.append(act)
+        return {"actions": actions}
+
+    def _reconcile_alarms(self, services: list[str]) -> dict[str, dict[str, str]]:
+        """Current states of the services' alarms (one cheap DescribeAlarms per 100 names)."""
+        names = sorted({sig["alarm_name"] for s in services
+                        for sig in self.config.services[s].get("signals", [])
+                        if sig.get("kind") == "alarm"})
+        if not names:
+            return {}
+        current: dict[str, str] = {}
+        try:
+            cw = self.clients.get("cloudwatch")
+            for i in range(0, len(names), 100):
+                resp = cw.describe_alarms(AlarmNames=names[i:i + 100], AlarmTypes=[
+                    "MetricAlarm", "CompositeAlarm"])
+                for a in resp.get("MetricAlarms", []) + resp.get("CompositeAlarms", []):
+                    current[a["AlarmName"]] = a["StateValue"]
+        except Exception as e:
+            self.logger.error("alarm reconcile failed", error=str(e))
+            return {}
+        out: dict[str, dict[str, str]] = {}
+        for s in services:
+            for sig in self.config.services[s].get("signals", []):
+                name = sig.get("alarm_name")
+                if sig.get("kind") == "alarm" and name in current:
+                    out.setdefault(s, {})[name] = current[name]
+        return out
+
+    # -- events --
+
+    def alarm_event(self, event: dict[str, Any]) -> dict[str, Any]:
+        detail = event.get("detail") or {}
+        name = detail.get("alarmName")
+        value = (detail.get("state") or {}).get("value")
+        if not name or not value:
+            return {"ok": False, "error": "alarm event without alarmName/state"}
+        targets = [s for s, cfg in self.config.services.items()
+                   if any(sig.get("kind") == "alarm" and sig.get("alarm_name") == name
+                          for sig in cfg.get("signals", []))]
+        if not targets:
+            self.logger.info("alarm concerns no service", alarm=name)
+            return {"ok": True, "skipped": "no service watches this alarm"}
+        return self._once(event, lambda: [
+            self.process(s, alarm_states={name: str(value)}, event_id=str(event.get("id")))
+            for s in targets])
+
+    def failure_event(self, event: dict[str, Any]) -> dict[str, Any]:
+        from lambdafail.runtime.patterns import matches
+
+        hits: list[tuple[str, dict[str, Any]]] = []
+        for s, cfg in self.config.services.items():
+            for sig in cfg.get("signals", []):
+                if sig.get("kind") == "event" and matches(sig["pattern"], event):
+                    hits.append((s, sig))
+                    break
+        if not hits:
+            self.logger.info("event matches no service signal", event_id=event.get("id"),
+                             source=event.get("source"), detail_type=event.get("detail-type"))
+            return {"ok": True, "skipped": "no signal matches"}
+        evidence = {"event_id": event.get("id"), "source": event.get("source"),
+                    "detail-type": event.get("detail-type"), "time": event.get("time")}
+        return self._once(event, lambda: [
+            self.process(s, trigger=tr.Trigger("event", str(sig.get("mode", "failover")),
+                                               {**evidence, "rule": sig.get("rule")}))
+            for s, sig in hits])
+
+    def _once(self, event: dict[str, Any], work: Callable[[], list[dict[str, Any] | None]]
+              ) -> dict[str, Any]:
+        event_id = str(event.get("id") or "")
+        if event_id and not self.store.mark_event(event_id, self.clock()):
+            self.logger.info("duplicate event skipped", event_id=event_id)
+            return {"ok": True, "duplicate": True, "event_id": event_id}
+        try:
+            actions = [a for a in work() if a]
+        except Exception:
+            if event_id:
+                # Let EventBridge's retry process it: a crash must not swallow the event.
+                try:
+                    self.store.unmark_event(event_id)
+                except Exception as e:
+                    self.logger.error("could not unmark event", event_id=event_id, error=str(e))
+            raise
+        return {"ok": True, "event_id": event_id, "actions": actions}
+
+    # -- the per-service step shared by every input --
+
+    def process(self, service: str, *, observations: Mapping[str, ProbeResult] | None = None,
+                alarm_states: Mapping[str, str] | None = None,
+                trigger: tr.Trigger | None = None, event_id: str | None = None,
+                state: ServiceState | None = None) -> dict[str, Any] | None:
+        """Fold observations into the state, decide, and save or switch; retry on conflicts."""
+        cfg = self.config.services[service]
+        for _ in range(MAX_ATTEMPTS):
+            now = self.clock()
+            st = state if state is not None else self.store.get_or_seed(service, now)
+            state = None
+            if st.phase == "switching":
+                res = tr.resume(self.store, self.router(service, st), service, st, now=now,
+                                notify=self.notifier, logger=self.logger)
+                if res.status == "switched":
+                    self._metric_failover(service, res)
+                return self._result(res)
+            expected = st.version
+            old_blocked = st.blocked
+            before = st.to_dict()
+            for side, result in (observations or {}).items():
+                # A drill's fault flag overrides what the probe saw (the real detection path).
+                tr.record_probe(st, side, tr.forced_failure(st, side, now) or result, now)
+            trig = trigger
+            for name, value in (alarm_states or {}).items():
+                prev = st.alarms.get(name)
+                st.alarms[name] = value
+                sig = next((g for g in cfg.get("signals", [])
+                            if g.get("kind") == "alarm" and g.get("alarm_name") == name), None)
+                # Alarms act on the edge into ALARM (from an event, or a reconcile that finds a
+                # missed one): a level check would fail over again right after a manual rollback.
+                if value == "ALARM" and prev != "ALARM" and sig is not None:
+                    ev: dict[str, Any] = {"alarm": name, "state": value, "previous": prev}
+                    if event_id:
+                        ev["event_id"] = event_id
+                    else:
+                        ev["reconciled"] = True
+                    trig = tr.Trigger("alarm", str(sig.get("mode", "failover")), ev)
+            if trig is not None and trig.mode == "failure":
+                tr.record_failure_signal(st, f"{trig.kind} signal: "
+                                         f"{trig.evidence.get('alarm') or trig.evidence.get('event_id')}",
+                                         now)
+            decision = tr.decide(st, cfg, now, trig)
+            if decision.needs_probe:
+                side = decision.needs_probe
+                tr.record_probe(st, side, tr.forced_failure(st, side, now)
+                                or self.probe_side(service, side), now)
+                decision = tr.decide(st, cfg, now, trig)
+            if decision.switch_to:
+                res = tr.request_switch(
+                    self.store, self.router(service, st), cfg, service, decision.switch_to,
+                    reason=decision.reason, actor=ACTOR, evidence=decision.evidence, now=now,
+                    automatic=True, notify=self.notifier, logger=self.logger,
+                    state=_with_version(st, expected))
+                if res.status == "lost_race":
+                    continue
+                if res.status == "switched":
+                    self._metric_failover(service, res)
+                return self._result(res)
+            st.blocked = decision.blocked
+            if st.to_dict() != before:
+                try:
+                    self.store.save(st, expected)
+                except StateConflict:
+                    continue
+            if decision.blocked and decision.blocked != old_blocked:
+                self.logger.warning("switch blocked", service=service, blocked=decision.blocked)
+            if tr.newly_both_down(old_blocked, decision.blocked):
+                self.notifier.publish(f"lambdafail: {service}: both targets down, staying",
+                                      {"event": "both_down", "service": service,
+                                       "active": st.active, "blocked": decision.blocked,
+                                       "health": tr.probe_evidence(st)})
+            if decision.blocked:
+                return {"service": service, "status": "blocked", "message": decision.blocked}
+            return None
+        self.logger.warning("gave up after repeated conflicts", service=service)
+        return {"service": service, "status": "lost_race", "message": "too many conflicts"}
+
+    # -- output --
+
+    def _result(self, res: tr.SwitchResult) -> dict[str, Any]:
+        return {"service": res.service, "status": res.status, "message": res.message}
+
+    def _metric_failover(self, service: str, res: tr.SwitchResult) -> None:
+        item = res.transition or {}
+        self.logger.metrics({"Failovers": (1, "Count")},
+                            {"Topology": self.config.topology, "Service": service},
+                            transition_id=item.get("transition_id"), to=item.get("to"),
+                            reason=item.get("reason"))
+
+    def _emit_health(self, service: str, observed: Mapping[str, ProbeResult]) -> None:
+        for side, result in observed.items():
+            self.logger.metrics({"ProbeLatency": (round(result.latency_ms, 1), "Milliseconds"),
+                                 "Healthy": (1 if result.ok else 0, "Count")},
+                                {"Topology": self.config.topology, "Service": service,
+                                 "Side": side}, detail=result.detail)
+
+
+def _with_version(st: ServiceState, version: int) -> ServiceState:
+    st.version = version
+    return st
+
+
+def _remaining_ms(context: Any) -> int | None:
+    fn = getattr(context, "get_remaining_time_in_millis", None)
+    if fn is None:
+        return None
+    try:
+        return int(fn())
+    except Exception:
+        return None
+
+
+_orchestrator: Orchestrator | None = None
+
+
+def orchestrator() -> Orchestrator:
+    """The cold start's Orchestrator (config read once, clients created on first use)."""
+    global _orchestrator
+    if _orchestrator is None:
+        _orchestrator = Orchestrator(load_config())
+    return _orchestrator
+
+
+def reset() -> None:
+    """Forget the cached Orchestrator (tests, or after the config file changed)."""
+    global _orchestrator
+    _orchestrator = None
+
+
+def handle(event: Any, context: Any = None) -> dict[str, Any]:
+    """Lambda entry point."""
+    return orchestrator().handle(event, context)

@@ -1,0 +1,461 @@
+"""The state table: per-service state, transition log, processed events, drill locks, heartbeat.
+
+Rules: the table layout is the one in docs/architecture.md ("The state table"); every write to a
+service item increments `version`, and every read-modify-write is conditional (on the version
+read, or on the pending switch it completes), so two writers never both win; all services load
+in ONE paginated Query (pk = "service"), the log in ONE Query (pk = "log"). stdlib + boto3 only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from lambdafail.runtime.config import SIDES
+
+EVENT_TTL_SECONDS = 24 * 3600
+LOG_TTL_SECONDS: int | None = None  # the transition log is kept
+
+
+class StateConflict(Exception):
+    """A conditional write lost: someone changed the item since we read it."""
+
+
+def iso(epoch: float) -> str:
+    """Fixed-width UTC ISO-8601 with milliseconds: sorts as text, used in log sort keys."""
+    t = dt.datetime.fromtimestamp(epoch, dt.UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: str) -> float:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+# --- DynamoDB attribute values -----------------------------------------------------------------
+# boto3's TypeSerializer refuses floats (DynamoDB numbers are decimals): convert both ways here.
+
+def _to_ddb(value: Any) -> Any:
+    from boto3.dynamodb.types import TypeSerializer
+
+    return TypeSerializer().serialize(_decimalize(value))
+
+
+def _decimalize(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _decimalize(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_decimalize(v) for v in value]
+    return value
+
+
+def _undecimal(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _undecimal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_undecimal(v) for v in value]
+    if isinstance(value, set):
+        return sorted(_undecimal(v) for v in value)
+    return value
+
+
+def _from_ddb_item(item: dict[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    de = TypeDeserializer()
+    return {k: _undecimal(de.deserialize(v)) for k, v in item.items()}
+
+
+def _item(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: _to_ddb(v) for k, v in d.items()}
+
+
+def _conditional_failed(err: Exception) -> bool:
+    code = getattr(err, "response", {}).get("Error", {}).get("Code", "")
+    # In a transaction of conditional writes any cancellation means "lost the race" (other
+    # reasons, such as a conflicting concurrent transaction, are retryable the same way).
+    return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+# --- the service state -------------------------------------------------------------------------
+
+@dataclass
+class SideHealth:
+    ok: bool | None = None  # None: never probed
+    at: str | None = None
+    latency_ms: float = 0.0
+    detail: str = ""
+    failures: int = 0
+    successes: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "at": self.at, "latency_ms": round(self.latency_ms, 1),
+                "detail": self.detail[:500], "failures": self.failures,
+                "successes": self.successes}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> SideHealth:
+        d = d or {}
+        return cls(ok=d.get("ok"), at=d.get("at"), latency_ms=float(d.get("latency_ms") or 0),
+                   detail=str(d.get("detail") or ""), failures=int(d.get("failures") or 0),
+                   successes=int(d.get("successes") or 0))
+
+
+@dataclass
+class ServiceState:
+    service: str
+    active: str = "primary"
+    phase: str = "steady"
+    version: int = 0  # 0: the item does not exist yet
+    since: str | None = None
+    previous_active: str | None = None
+    last_transition: dict[str, Any] | None = None
+    health: dict[str, SideHealth] = field(
+        default_factory=lambda: {s: SideHealth() for s in SIDES})
+    alarms: dict[str, str] = field(default_factory=dict)
+    faults: dict[str, float] = field(default_factory=dict)
+    blocked: str | None = None
+    pending: dict[str, Any] | None = None
+
+    @property
+    def standby_side(self) -> str:
+        return "standby" if self.active == "primary" else "primary"
+
+    def faulted(self, side: str, now: float) -> bool:
+        deadline = self.faults.get(side)
+        return deadline is not None and now < float(deadline)
+
+    def last_transition_epoch(self) -> float | None:
+        if not self.last_transition or not self.last_transition.get("at"):
+            return None
+        return parse_iso(str(self.last_transition["at"]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"service": self.service, "active": self.active, "phase": self.phase,
+                "version": self.version, "since": self.since,
+                "previous_active": self.previous_active,
+                "last_transition": self.last_transition,
+                "health": {s: h.to_dict() for s, h in self.health.items()},
+                "alarms": dict(self.alarms), "faults": dict(self.faults),
+                "blocked": self.blocked, "pending": self.pending}
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> ServiceState:
+        health = item.get("health") or {}
+        return cls(
+            service=str(item["sk"]), active=str(item.get("active", "primary")),
+            phase=str(item.get("phase", "steady")), version=int(item.get("version", 0)),
+            since=item.get("since"), previous_active=item.get("previous_active"),
+            last_transition=item.get("last_transition"),
+            health={s: SideHealth.from_dict(health.get(s)) for s in SIDES},
+            alarms=dict(item.get("alarms") or {}),
+            faults={k: float(v) for k, v in (item.get("faults") or {}).items()},
+            blocked=item.get("blocked"), pending=item.get("pending"),
+        )
+
+
+def table_definition(table_name: str) -> dict[str, Any]:
+    """CreateTable arguments for the state table (deploy and tests use the same)."""
+    return {
+        "TableName": table_name,
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
+                                 {"AttributeName": "sk", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                      {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
+class StateStore:
+    """All reads and writes of one topology's state table."""
+
+    def __init__(self, table_name: str, dynamodb_client: Any) -> None:
+        self.table = table_name
+        self.ddb = dynamodb_client
+
+    # -- reads --
+
+    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        args: dict[str, Any] = {"TableName": self.table, "ConsistentRead": True, **kwargs}
+        while True:
+            resp = self.ddb.query(**args)
+            for item in resp.get("Items", []):
+                yield _from_ddb_item(item)
+            last = resp.get("LastEvaluatedKey")
+            if not last:
+                return
+            args["ExclusiveStartKey"] = last
+
+    def load_all(self) -> dict[str, ServiceState]:
+        items = self._query(KeyConditionExpression="pk = :pk",
+                            ExpressionAttributeValues={":pk": {"S": "service"}})
+        return {st.service: st for st in map(ServiceState.from_item, items)}
+
+    def get(self, service: str) -> ServiceState | None:
+        resp = self.ddb.get_item(TableName=self.table, ConsistentRead=True,
+                                 Key=_item({"pk": "service", "sk": service}))
+        item = resp.get("Item")
+        return ServiceState.from_item(_from_ddb_item(item)) if item else None
+
+    def get_or_seed(self, service: str, now: float) -> ServiceState:
+        st = self.get(service)
+        if st is None:
+            self.seed(service, now)
+            st = self.get(service)
+        assert st is not None
+        return st
+
+    def heartbeat_item(self) -> dict[str, Any] | None:
+        resp = self.ddb.get_item(TableName=self.table, ConsistentRead=True,
+                                 Key=_item({"pk": "orchestrator", "sk": "heartbeat"}))
+        item = resp.get("Item")
+        return _from_ddb_item(item) if item else None
+
+    def log(self, service: str | None = None, since: float | str | None = None,
+            limit: int | None = None) -> list[dict[str, Any]]:
+        """Transition log items, newest first."""
+        cond = "pk = :pk"
+        values: dict[str, Any] = {":pk": {"S": "log"}}
+        if since is not None:
+            cond += " AND sk >= :since"
+            values[":since"] = {"S": since if isinstance(since, str) else iso(since)}
+        kwargs: dict[str, Any] = {"KeyConditionExpression": cond, "ScanIndexForward": False,
+                                  "ExpressionAttributeValues": values}
+        if service is not None:
+            kwargs["FilterExpression"] = "#svc = :svc"
+            kwargs["ExpressionAttributeNames"] = {"#svc": "service"}
+            values[":svc"] = {"S": service}
+        out: list[dict[str, Any]] = []
+        for item in self._query(**kwargs):
+            out.append(item)
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+    # -- writes --
+
+    def seed(self, service: str, now: float) -> bool:
+        """Create the service item (active = primary) unless it exists. True if created."""
+        item = {"pk": "service", "sk": service, "active": "primary", "phase": "steady",
+                "version": 1, "since": iso(now),
+                "health": {s: SideHealth().to_dict() for s in SIDES},
+                "alarms": {}, "faults": {}}
+        try:
+            self.ddb.put_item(TableName=self.table, Item=_item(item),
+                              ConditionExpression="attribute_not_exists(pk)")
+            return True
+        except Exception as e:
+            if _conditional_failed(e):
+                return False
+            raise
+
+    def save(self, state: ServiceState, expected_version: int) -> ServiceState:
+        """Write observations and decisions (health, alarms, blocked, phase, pending).
+
+        Conditional on `expected_version`; raises StateConflict if someone wrote first. Never
+        touches `active` (only `commit` does) nor `faults` (only the drill does).
+        """
+        sets = ["health = :health", "alarms = :alarms", "phase = :phase", "version = :newv"]
+        removes: list[str] = []
+        values: dict[str, Any] = {
+            ":health": {s: h.to_dict() for s, h in state.health.items()},
+            ":alarms": state.alarms, ":phase": state.phase,
+            ":newv": expected_version + 1, ":v": expected_version,
+        }
+        for attr in ("blocked", "pending"):
+            value = getattr(state, attr)
+            if value is None:
+                removes.append(attr)
+            else:
+                sets.append(f"{attr} = :{attr}")
+                values[f":{attr}"] = value
+        expr = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        self._update(state.service, expr, "version = :v", values)
+        state.version = expected_version + 1
+        return state
+
+    def _update(self, service: str, expr: str, condition: str, values: dict[str, Any],
+                names: dict[str, str] | None = None) -> None:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "Key": _item({"pk": "service", "sk": service}),
+            "UpdateExpression": expr, "ConditionExpression": condition,
+            "ExpressionAttributeValues": _item(values),
+        }
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        try:
+            self.ddb.update_item(**kwargs)
+        except Exception as e:
+            if _conditional_failed(e):
+                raise StateConflict(f"{service}: the state changed concurrently") from e
+            raise
+
+    def take_lease(self, service: str, pending_id: str, lease_until: float, now: float) -> None:
+        """Claim the right to (re)apply the router for a pending switch. StateConflict if held."""
+        self._update(
+            service,
+            "SET pending.lease_until = :lease, pending.attempts = pending.attempts + :one, "
+            "version = version + :one",
+            "phase = :switching AND pending.id = :id AND pending.lease_until < :now",
+            {":lease": lease_until, ":one": 1, ":switching": "switching", ":id": pending_id,
+             ":now": now})
+
+    def release_lease(self, service: str, pending_id: str, error: str) -> None:
+        """After a router failure: free the lease at once and record why (best effort)."""
+        with contextlib.suppress(StateConflict):
+            self._update(service,
+                         "SET pending.lease_until = :zero, pending.last_error = :err, "
+                         "version = version + :one",
+                         "phase = :switching AND pending.id = :id",
+                         {":zero": 0, ":err": error[:1000], ":one": 1,
+                          ":switching": "switching", ":id": pending_id})
+
+    def commit(self, service: str, pending: dict[str, Any], committed_at: float) -> dict[str, Any]:
+        """Complete a pending switch: service item + log item in ONE transaction.
+
+        Conditional on the pending switch still being there (not on the version: probe ticks
+        may have recorded observations meanwhile), so a switch commits exactly once, and the log
+        item (attribute_not_exists) is written with it or not at all.
+        """
+        at = iso(committed_at)
+        last = {"id": pending["id"], "at": at, "from": pending["from"], "to": pending["to"],
+                "reason": pending["reason"], "actor": pending["actor"]}
+        log_item = {
+            "pk": "log", "sk": f"{at}#{service}#{pending['id']}", "service": service,
+            "transition_id": pending["id"], "from": pending["from"], "to": pending["to"],
+            "reason": pending["reason"], "actor": pending["actor"],
+            "evidence": pending.get("evidence") or {}, "started_at": pending["started_at"],
+            "committed_at": at,
+        }
+        values = {":to": pending["to"], ":steady": "steady", ":prev": pending["from"],
+                  ":last": last, ":since": at, ":one": 1, ":switching": "switching",
+                  ":id": pending["id"]}
+        if pending["from"] == pending["to"]:
+            # A cancelled switch: traffic never left; `since` stays.
+            update_expr = ("SET active = :to, phase = :steady, last_transition = :last, "
+                           "version = version + :one REMOVE pending, blocked")
+            values.pop(":prev")
+            values.pop(":since")
+        else:
+            update_expr = ("SET active = :to, phase = :steady, previous_active = :prev, "
+                           "last_transition = :last, since = :since, version = version + :one "
+                           "REMOVE pending, blocked")
+        try:
+            self.ddb.transact_write_items(TransactItems=[
+                {"Update": {
+                    "TableName": self.table, "Key": _item({"pk": "service", "sk": service}),
+                    "UpdateExpression": update_expr,
+                    "ConditionExpression": "phase = :switching AND pending.id = :id",
+                    "ExpressionAttributeValues": _item(values)}},
+                {"Put": {"TableName": self.table, "Item": _item(log_item),
+                         "ConditionExpression": "attribute_not_exists(pk)"}},
+            ])
+        except Exception as e:
+            if _conditional_failed(e):
+                raise StateConflict(f"{service}: switch {pending['id']} already committed or "
+                                    "replaced") from e
+            raise
+        return log_item
+
+    def heartbeat(self, now: float, config_sha256: str = "", function_version: str = "") -> None:
+        self.ddb.update_item(
+            TableName=self.table, Key=_item({"pk": "orchestrator", "sk": "heartbeat"}),
+            UpdateExpression="SET last_tick_at = :at, last_tick_epoch = :epoch, "
+                             "config_sha256 = :sha, function_version = :fv ADD ticks :one",
+            ExpressionAttributeValues=_item({":at": iso(now), ":epoch": int(now),
+                                             ":sha": config_sha256, ":fv": function_version,
+                                             ":one": 1}))
+
+    def mark_event(self, event_id: str, now: float | None = None) -> bool:
+        """Record a processed event id; False if it was already recorded (skip it)."""
+        import time
+
+        t = time.time() if now is None else now
+        try:
+            # DynamoDB deletes expired items lazily (up to days later): an expired mark is free.
+            self.ddb.put_item(
+                TableName=self.table,
+                Item=_item({"pk": "event", "sk": event_id,
+                            "expires_at": int(t) + EVENT_TTL_SECONDS}),
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
+                ExpressionAttributeValues=_item({":now": int(t)}))
+            return True
+        except Exception as e:
+            if _conditional_failed(e):
+                return False
+            raise
+
+    def unmark_event(self, event_id: str) -> None:
+        """Forget an event id whose processing crashed, so EventBridge's retry is processed."""
+        self.ddb.delete_item(TableName=self.table, Key=_item({"pk": "event", "sk": event_id}))
+
+    def acquire_drill_lock(self, service: str, drill_id: str, owner: str, ttl_seconds: float,
+                           now: float | None = None) -> bool:
+        import time
+
+        t = time.time() if now is None else now
+        item = {"pk": "drill", "sk": service, "drill_id": drill_id, "owner": owner,
+                "started_at": iso(t), "lock_expires_epoch": int(t + ttl_seconds),
+                "expires_at": int(t + ttl_seconds) + EVENT_TTL_SECONDS}
+        try:
+            self.ddb.put_item(
+                TableName=self.table, Item=_item(item),
+                ConditionExpression="attribute_not_exists(pk) OR lock_expires_epoch < :now "
+                                    "OR drill_id = :id",
+                ExpressionAttributeValues=_item({":now": int(t), ":id": drill_id}))
+            return True
+        except Exception as e:
+            if _conditional_failed(e):
+                return False
+            raise
+
+    def drill_lock(self, service: str) -> dict[str, Any] | None:
+        resp = self.ddb.get_item(TableName=self.table, ConsistentRead=True,
+                                 Key=_item({"pk": "drill", "sk": service}))
+        item = resp.get("Item")
+        return _from_ddb_item(item) if item else None
+
+    def release_drill_lock(self, service: str, drill_id: str) -> bool:
+        try:
+            self.ddb.delete_item(TableName=self.table, Key=_item({"pk": "drill", "sk": service}),
+                                 ConditionExpression="drill_id = :id",
+                                 ExpressionAttributeValues=_item({":id": drill_id}))
+            return True
+        except Exception as e:
+            if _conditional_failed(e):
+                return False
+            raise
+
+    def set_fault(self, service: str, side: str, deadline_epoch: float) -> None:
+        """Mark `side` forced-unhealthy until `deadline_epoch` (its probes then report failure)."""
+        if side not in SIDES:
+            raise ValueError(f"side must be primary or standby, not {side!r}")
+        self._set_faults(service, lambda f: {**f, side: float(deadline_epoch)})
+
+    def clear_fault(self, service: str, side: str | None = None) -> None:
+        """Remove the fault flag of `side` (both sides if None)."""
+        self._set_faults(service, lambda f: {k: v for k, v in f.items()
+                                             if side is not None and k != side})
+
+    def _set_faults(self, service: str, change: Any, attempts: int = 10) -> None:
+        for _ in range(attempts):
+            st = self.get(service)
+            if st is None:
+                raise StateConflict(f"{service}: no state item (deploy seeds it)")
+            try:
+                self._update(service, "SET faults = :f, version = :newv", "version = :v",
+                             {":f": change(dict(st.faults)), ":newv": st.version + 1,
+                              ":v": st.version})
+                return
+            except StateConflict:
+                continue
+        raise StateConflict(f"{service}: could not update fault flags (too much contention)")

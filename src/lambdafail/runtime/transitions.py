@@ -1,0 +1,353 @@
+"""The failover state machine: pure decisions, and the exactly-once switch (router, then commit).
+
+Rules: `record_*` and `decide` are pure (no I/O, time passed in); `request_switch` is the only way
+traffic moves — used by the orchestrator (automatic: cooldown applies) and by the CLI (manual:
+no cooldown, `force` skips the target-health check and is recorded). A switch is written as
+`switching` (conditional on the version read) BEFORE the router acts; the router is idempotent
+and read back; the commit (service item + log item) is one transaction conditional on that
+pending switch, so a transition is never lost and never applied twice. stdlib + boto3 only.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lambdafail.runtime.config import SIDES
+from lambdafail.runtime.log import Logger
+from lambdafail.runtime.probes import ProbeResult
+from lambdafail.runtime.routers import Router, RouterError
+from lambdafail.runtime.state import ServiceState, StateConflict, StateStore, iso
+
+# A pending switch is "leased" by whoever applies its router; a crashed applier's lease lapses
+# after this long and the next tick takes over. Longer than any router call, shorter than a tick.
+LEASE_SECONDS = 30.0
+REASONS = ("probe", "alarm", "event", "manual", "rollback", "drill")
+BOTH_DOWN = "both down"
+
+
+def other(side: str) -> str:
+    return "standby" if side == "primary" else "primary"
+
+
+# --- pure decisions ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Trigger:
+    """An alarm or failure event that concerns a service."""
+
+    kind: str  # "alarm" | "event"
+    mode: str  # "failover": act at once | "failure": count as one failed primary probe
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    switch_to: str | None = None
+    reason: str = ""
+    evidence: dict[str, Any] = field(default_factory=dict)
+    blocked: str | None = None  # a wanted switch that must not happen, and why
+    needs_probe: str | None = None  # probe this side first (never probed), then decide again
+    message: str = ""
+
+
+def record_probe(state: ServiceState, side: str, result: ProbeResult, now: float) -> None:
+    """Fold one probe result into the side's consecutive counters (mutates `state`)."""
+    h = state.health[side]
+    h.ok = result.ok
+    h.at = iso(now)
+    h.latency_ms = result.latency_ms
+    h.detail = result.detail
+    if result.ok:
+        h.successes += 1
+        h.failures = 0
+    else:
+        h.failures += 1
+        h.successes = 0
+
+
+def forced_failure(state: ServiceState, side: str, now: float) -> ProbeResult | None:
+    """The result a drill's fault flag imposes on `side`, if one is active."""
+    if state.faulted(side, now):
+        return ProbeResult(ok=False, latency_ms=0.0, detail="forced unhealthy by drill")
+    return None
+
+
+def record_failure_signal(state: ServiceState, detail: str, now: float) -> None:
+    """A `mode: failure` alarm or event counts as one failed probe of the primary."""
+    record_probe(state, "primary", ProbeResult(ok=False, latency_ms=0.0, detail=detail), now)
+
+
+def failover_alarms(service_cfg: dict[str, Any]) -> list[str]:
+    return [s["alarm_name"] for s in service_cfg.get("signals", [])
+            if s.get("kind") == "alarm" and s.get("mode", "failover") == "failover"]
+
+
+def target_healthy(state: ServiceState, side: str, now: float) -> bool | None:
+    """True/False from the last probe (a fault flag means False); None if never probed."""
+    if state.faulted(side, now):
+        return False
+    return state.health[side].ok
+
+
+def cooldown_remaining(state: ServiceState, service_cfg: dict[str, Any], now: float) -> float:
+    """Seconds until an automatic transition is allowed (cooldown counts from ANY transition).
+
+    Real seconds always: LAMBDAFAIL_TIME_SCALE speeds up probe rounds, never the cooldown.
+    """
+    last = state.last_transition_epoch()
+    if last is None:
+        return 0.0
+    cooldown = float(service_cfg["policy"].get("cooldown_seconds", 0))
+    return max(0.0, last + cooldown - now)
+
+
+def probe_evidence(state: ServiceState) -> dict[str, Any]:
+    return {s: state.health[s].to_dict() for s in SIDES}
+
+
+def decide(state: ServiceState, service_cfg: dict[str, Any], now: float,
+           trigger: Trigger | None = None) -> Decision:
+    """What the orchestrator should do with this service now (after recording observations)."""
+    if state.phase == "switching":
+        return Decision(message="a switch is pending; it is resumed first")
+    health_cfg = service_cfg["health"]
+    policy = service_cfg["policy"]
+    to = other(state.active)
+    reason = ""
+    evidence: dict[str, Any] = {}
+    if state.active == "primary":
+        prim = state.health["primary"]
+        if trigger is not None and trigger.mode == "failover":
+            reason, evidence = trigger.kind, dict(trigger.evidence)
+        elif prim.failures >= int(health_cfg["failure_threshold"]):
+            reason = trigger.kind if trigger is not None else "probe"
+            evidence = {**(trigger.evidence if trigger else {}), "probes": probe_evidence(state)}
+        else:
+            return Decision(message="primary active and healthy enough")
+    else:
+        if policy.get("failback", "manual") != "auto":
+            return Decision(message="on standby; failback is manual")
+        prim = state.health["primary"]
+        firing = [a for a in failover_alarms(service_cfg) if state.alarms.get(a) == "ALARM"]
+        if (prim.successes < int(health_cfg["recovery_threshold"]) or not prim.ok
+                or state.faulted("primary", now) or firing):
+            return Decision(message="on standby; primary not recovered"
+                            + (f" (alarms firing: {', '.join(firing)})" if firing else ""))
+        reason, evidence = "probe", {"probes": probe_evidence(state), "failback": True}
+    healthy = target_healthy(state, to, now)
+    if healthy is None:
+        return Decision(needs_probe=to, reason=reason, evidence=evidence,
+                        message=f"{to} never probed; probing it first")
+    if not healthy:
+        why = state.health[to].detail if not state.faulted(to, now) else "forced unhealthy by drill"
+        return Decision(reason=reason, evidence=evidence,
+                        blocked=f"{BOTH_DOWN}: wanted {to} ({reason}) but it is unhealthy: {why}",
+                        message=f"not switching: {to} is unhealthy")
+    wait = cooldown_remaining(state, service_cfg, now)
+    if wait > 0:
+        return Decision(reason=reason, evidence=evidence,
+                        blocked=f"cooldown: wanted {to} ({reason}), {wait:.0f}s of cooldown left",
+                        message="not switching: cooldown")
+    return Decision(switch_to=to, reason=reason, evidence=evidence,
+                    message=f"switch {state.active} -> {to} ({reason})")
+
+
+def newly_both_down(old_blocked: str | None, new_blocked: str | None) -> bool:
+    """Notify once per blocked episode, not every tick."""
+    return bool(new_blocked and new_blocked.startswith(BOTH_DOWN)
+                and not (old_blocked or "").startswith(BOTH_DOWN))
+
+
+# --- notification ------------------------------------------------------------------------------
+
+class Notifier:
+    """Publishes to the topology's SNS topic, if any. Failures are logged, never raised."""
+
+    def __init__(self, topic_arn: str | None, sns_client: Callable[[], Any] | Any,
+                 logger: Logger | None = None) -> None:
+        self.topic_arn = topic_arn
+        self._sns = sns_client
+        self.logger = logger or Logger()
+        self.sent: list[dict[str, Any]] = []
+
+    def publish(self, subject: str, message: dict[str, Any]) -> None:
+        if not self.topic_arn:
+            return
+        # SNS subjects: ASCII, no line breaks, under 100 characters.
+        subj = subject.encode("ascii", "replace").decode()[:99].replace("\n", " ")
+        try:
+            sns = self._sns() if callable(self._sns) else self._sns
+            sns.publish(TopicArn=self.topic_arn, Subject=subj,
+                        Message=json.dumps(message, default=str, indent=1))
+            self.sent.append({"subject": subj, "message": message})
+        except Exception as e:
+            self.logger.error("sns publish failed", topic=self.topic_arn, error=str(e))
+
+
+# --- the exactly-once switch -------------------------------------------------------------------
+
+@dataclass
+class SwitchResult:
+    status: str  # switched | noop | lost_race | refused | router_failed
+    service: str
+    message: str
+    state: ServiceState | None = None
+    transition: dict[str, Any] | None = None  # the log item when switched, else the pending
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("switched", "noop")
+
+
+def new_pending(state: ServiceState, to_side: str, *, reason: str, actor: str,
+                evidence: dict[str, Any], now: float) -> dict[str, Any]:
+    return {"id": uuid.uuid4().hex[:16], "from": state.active, "to": to_side, "reason": reason,
+            "actor": actor, "evidence": evidence, "started_at": iso(now),
+            "lease_until": now + LEASE_SECONDS, "attempts": 1}
+
+
+def request_switch(store: StateStore, router: Router, service_cfg: dict[str, Any],
+                   service: str, to_side: str, *, reason: str, actor: str,
+                   evidence: dict[str, Any] | None = None, force: bool = False,
+                   now: float | None = None, automatic: bool = False,
+                   probe: Callable[[str], ProbeResult] | None = None,
+                   notify: Notifier | None = None, logger: Logger | None = None,
+                   state: ServiceState | None = None) -> SwitchResult:
+    """Move `service` to `to_side`, exactly once.
+
+    `automatic` (the orchestrator): cooldown applies, and losing a race means doing nothing.
+    Manual (the CLI): no cooldown; a lost race is re-read and re-decided. `force` skips the
+    target-health check (recorded in the evidence). `probe(side)` probes a never-probed target
+    on the spot. `state` may pass a fresh read to save one GetItem.
+    """
+    if to_side not in SIDES:
+        raise ValueError(f"to_side must be primary or standby, not {to_side!r}")
+    if reason not in REASONS:
+        raise ValueError(f"reason must be one of {', '.join(REASONS)}")
+    t = time.time() if now is None else now
+    log = logger or Logger()
+    ev = dict(evidence or {})
+    if force:
+        ev["forced"] = True
+    attempts = 1 if automatic else 4
+    for _ in range(attempts):
+        st = state if state is not None else store.get_or_seed(service, t)
+        state = None
+        _bind(router, st)
+        if st.phase == "switching" and st.pending:
+            pending = st.pending
+            if pending["to"] == to_side or automatic:
+                return resume(store, router, service, st, now=t, notify=notify, logger=log)
+            if float(pending.get("lease_until", 0)) > t:
+                return SwitchResult("lost_race", service, f"a switch to {pending['to']} is being "
+                                    f"applied by {pending['actor']}; try again in "
+                                    f"{float(pending['lease_until']) - t:.0f}s", st, pending)
+            # Manual request against a stuck pending switch: cancel it by driving the router
+            # back to the committed side (from == to in the log).
+        elif st.active == to_side:
+            return SwitchResult("noop", service, f"{service} already on {to_side}", st)
+        if not force and st.active != to_side:
+            healthy = target_healthy(st, to_side, t)
+            if healthy is None and probe is not None:
+                forced = forced_failure(st, to_side, t)
+                record_probe(st, to_side, forced or probe(to_side), t)
+                healthy = target_healthy(st, to_side, t)
+            if not healthy:
+                detail = st.health[to_side].detail or "never probed"
+                return SwitchResult("refused", service, f"{to_side} is not healthy ({detail}); "
+                                    "use --force to switch anyway", st)
+            ev.setdefault("target_health", st.health[to_side].to_dict())
+            if automatic:
+                wait = cooldown_remaining(st, service_cfg, t)
+                if wait > 0:
+                    return SwitchResult("refused", service,
+                                        f"cooldown: {wait:.0f}s left", st)
+        pending = new_pending(st, to_side, reason=reason, actor=actor, evidence=ev, now=t)
+        expected = st.version
+        st.phase, st.pending, st.blocked = "switching", pending, None
+        try:
+            store.save(st, expected)
+        except StateConflict:
+            if automatic:
+                return SwitchResult("lost_race", service, "another actor changed the service "
+                                    "first; nothing done", None, None)
+            continue
+        log.info("switch started", service=service, transition_id=pending["id"],
+                 **{"from": pending["from"], "to": to_side}, reason=reason, actor=actor)
+        return _drive(store, router, service, st, now=t, notify=notify, logger=log)
+    return SwitchResult("lost_race", service, "the service kept changing under us; try again")
+
+
+def _bind(router: Router, st: ServiceState) -> None:
+    # The hook router has nothing in AWS to read back: before it confirms anything, the
+    # committed side is its answer.
+    if getattr(router, "kind", "") == "hook" and getattr(router, "confirmed", None) is None:
+        router.confirmed = st.active  # type: ignore[attr-defined]
+
+
+def resume(store: StateStore, router: Router, service: str, st: ServiceState, *, now: float,
+           notify: Notifier | None = None, logger: Logger | None = None) -> SwitchResult:
+    """Finish the pending switch of `st` (router again, then commit), if its lease is free."""
+    log = logger or Logger()
+    pending = st.pending
+    if st.phase != "switching" or not pending:
+        return SwitchResult("noop", service, "nothing pending", st)
+    _bind(router, st)
+    if float(pending.get("lease_until", 0)) > now:
+        return SwitchResult("lost_race", service, f"switch {pending['id']} is being applied "
+                            "by another actor", st, pending)
+    try:
+        store.take_lease(service, str(pending["id"]), now + LEASE_SECONDS, now)
+    except StateConflict:
+        return SwitchResult("lost_race", service, "another actor took over the pending switch",
+                            None, pending)
+    log.info("resuming pending switch", service=service, transition_id=pending["id"],
+             to=pending["to"], attempts=int(pending.get("attempts", 1)) + 1)
+    return _drive(store, router, service, st, now=now, notify=notify, logger=log)
+
+
+def _drive(store: StateStore, router: Router, service: str, st: ServiceState, *, now: float,
+           notify: Notifier | None, logger: Logger) -> SwitchResult:
+    pending = copy.deepcopy(st.pending)
+    assert pending is not None
+    to = str(pending["to"])
+    transition = {"service": service, "transition_id": pending["id"], "from": pending["from"],
+                  "to": to, "reason": pending["reason"], "actor": pending["actor"]}
+    try:
+        router.apply(to, transition)
+        seen = router.read_back()
+        if seen != to:
+            raise RouterError(f"router read-back says {seen or 'neither side'}, expected {to}")
+    except Exception as e:
+        error = str(e) if isinstance(e, RouterError) else f"{type(e).__name__}: {e}"
+        store.release_lease(service, str(pending["id"]), error)
+        logger.error("router failed; the switch stays pending and is retried", service=service,
+                     transition_id=pending["id"], to=to, error=error)
+        return SwitchResult("router_failed", service,
+                            f"router failed: {error}. The switch to {to} stays pending; the "
+                            "next tick (or the same command again) retries it.", st, pending)
+    try:
+        item = store.commit(service, pending, now)
+    except StateConflict:
+        return SwitchResult("lost_race", service, "the switch was already committed", None,
+                            pending)
+    st.active, st.phase, st.pending, st.blocked = to, "steady", None, None
+    st.previous_active = str(pending["from"])
+    st.last_transition = {"id": pending["id"], "at": item["committed_at"],
+                          "from": pending["from"], "to": to, "reason": pending["reason"],
+                          "actor": pending["actor"]}
+    st.version += 1
+    logger.info("switch committed", service=service, transition_id=pending["id"],
+                **{"from": pending["from"], "to": to}, reason=pending["reason"],
+                actor=pending["actor"])
+    if notify is not None:
+        notify.publish(f"lambdafail: {service} switched {pending['from']} -> {to}",
+                       {"event": "transition", **item})
+    return SwitchResult("switched", service, f"{service}: {pending['from']} -> {to} "
+                        f"({pending['reason']})", st, item)

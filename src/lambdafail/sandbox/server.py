@@ -1,0 +1,361 @@
+"""The sandbox: moto's server in a thread, behind a small WSGI layer that adds what moto lacks.
+
+Rule: the WSGI layer intercepts only three calls — EventBridge PutEvents (delivery.py), Lambda
+Invoke (lambda_runner.py) and CloudWatch SetAlarmState (alarms.py) — and passes everything
+else to moto untouched; a thread fires schedules (scheduler.py). Nothing here changes what
+`deploy` creates: the same plan runs on AWS and in the sandbox. Usable in-process
+(`with Sandbox() as url: ...`) by `lambdafail sandbox`, `demo` and tests. Tested with moto
+5.2.1 (werkzeug 3.1); other versions start with a warning in `Sandbox.notes`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from lambdafail.errors import UsageError
+from lambdafail.sandbox import alarms, backends
+from lambdafail.sandbox.activity import ActivityLog
+from lambdafail.sandbox.delivery import Delivered, Dispatcher
+from lambdafail.sandbox.lambda_runner import LambdaRunner
+from lambdafail.sandbox.scheduler import Scheduler
+from lambdafail.sandbox.statefile import default_state_file, write_state
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+_INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/")
+_MAX_TIME_SCALE = 3600.0
+
+
+def _region_and_service(environ: dict[str, Any], default: str) -> tuple[str, str]:
+    m = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return (m.group("region"), m.group("service")) if m else (default, "")
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """Read the request body and put it back, so moto can still read it."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def _respond(start_response: StartResponse, status: int, body: bytes,
+             headers: dict[str, str] | None = None) -> list[bytes]:
+    reason = {200: "OK", 202: "Accepted", 204: "No Content", 400: "Bad Request",
+              404: "Not Found"}.get(status, "")
+    hdrs = {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())}
+    hdrs.update(headers or {})
+    hdrs["Content-Length"] = str(len(body))
+    start_response(f"{status} {reason}", list(hdrs.items()))
+    return [body]
+
+
+class SandboxApp:
+    """WSGI middleware in front of moto's DomainDispatcherApplication."""
+
+    def __init__(self, moto_app: WsgiApp, sandbox: Sandbox):
+        self.moto_app = moto_app
+        self.sandbox = sandbox
+        self._alarm_lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") == "POST":
+            path = environ.get("PATH_INFO", "")
+            target = environ.get("HTTP_X_AMZ_TARGET", "")
+            if target == "AWSEvents.PutEvents":
+                return self.put_events(environ, start_response)
+            m = _INVOKE.match(path)
+            if m:
+                return self.invoke(environ, start_response, unquote(m.group("name")))
+            if self._is_set_alarm_state(environ, path, target):
+                return self.set_alarm_state(environ, start_response)
+        return self.moto_app(environ, start_response)
+
+    # -- EventBridge -----------------------------------------------------------------------
+    def put_events(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        region, _ = _region_and_service(environ, self.sandbox.region)
+        try:
+            entries = json.loads(_read_body(environ) or b"{}").get("Entries") or []
+        except (ValueError, AttributeError):
+            entries = None
+        if not isinstance(entries, list) or not entries or len(entries) > 10:
+            msg = ("1 validation error detected: Value at 'entries' failed to satisfy "
+                   "constraint: Member must have length between 1 and 10")
+            return _respond(start_response, 400, json.dumps(
+                {"__type": "ValidationException", "message": msg}).encode(),
+                {"Content-Type": "application/x-amz-json-1.1"})
+        answer = self.sandbox.dispatcher.put_events(region, entries)
+        return _respond(start_response, 200, json.dumps(answer).encode(),
+                        {"Content-Type": "application/x-amz-json-1.1"})
+
+    # -- Lambda ------------------------------------------------------------------------------
+    def invoke(self, environ: dict[str, Any], start_response: StartResponse,
+               name: str) -> Iterable[bytes]:
+        region, _ = _region_and_service(environ, self.sandbox.region)
+        if name.startswith("arn:") and len(name.split(":")) > 3:
+            region = name.split(":")[3] or region
+        qualifier = (parse_qs(environ.get("QUERY_STRING", "")).get("Qualifier") or [None])[0]
+        body = _read_body(environ)
+        kind = environ.get("HTTP_X_AMZ_INVOCATION_TYPE") or "RequestResponse"
+        result = self.sandbox.runner.invoke(region, name, qualifier, body, kind)
+        if result is None:
+            # moto's docker-free backend would echo the payload even for a missing function.
+            arn = name if name.startswith("arn:") else (
+                f"arn:aws:lambda:{region}:{backends.ACCOUNT_ID}:function:{name}"
+                f"{':' + qualifier if qualifier else ''}")
+            missing = json.dumps({"Type": "User", "Message": f"Function not found: {arn}"})
+            return _respond(start_response, 404, missing.encode(),
+                            {"x-amzn-ErrorType": "ResourceNotFoundException"})
+        headers = {"X-Amz-Executed-Version": result.executed_version}
+        if result.function_error:
+            headers["X-Amz-Function-Error"] = result.function_error
+        return _respond(start_response, result.status, result.payload, headers)
+
+    # -- CloudWatch --------------------------------------------------------------------------
+    @staticmethod
+    def _is_set_alarm_state(environ: dict[str, Any], path: str, target: str) -> bool:
+        if target.endswith(".SetAlarmState") or path.endswith("/operation/SetAlarmState"):
+            return True  # JSON protocol, or smithy RPCv2 CBOR
+        ctype = environ.get("CONTENT_TYPE", "")
+        if ctype.startswith("application/x-www-form-urlencoded"):  # query protocol
+            _, service = _region_and_service(environ, "")
+            if service == "monitoring":
+                form = parse_qs(_read_body(environ).decode("utf-8", "replace"))
+                return form.get("Action") == ["SetAlarmState"]
+        return False
+
+    def set_alarm_state(self, environ: dict[str, Any],
+                        start_response: StartResponse) -> Iterable[bytes]:
+        region, _ = _region_and_service(environ, self.sandbox.region)
+        # One at a time: the before/after comparison must see only this call's change.
+        with self._alarm_lock:
+            before = alarms.snapshot(region)
+            chunks = self.moto_app(environ, start_response)
+            try:
+                body = b"".join(chunks)
+            finally:
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    close()
+            events = alarms.changed_alarm_events(region, before)
+        for event in events:
+            self.sandbox.log.write("ALARM", f"{event['detail']['alarmName']}: "
+                                   f"{event['detail']['previousState']['value']} -> "
+                                   f"{event['detail']['state']['value']}")
+            self.sandbox.dispatcher.deliver_to_bus(region, "default", event)
+        return [body]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _listening(url: str) -> bool:
+    m = re.match(r"^https?://([^:/]+):(\d+)", url)
+    if not m:
+        return False
+    try:
+        with socket.create_connection((m.group(1), int(m.group(2))), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class Sandbox:
+    """A local AWS (moto) that runs lambdafail for real. `start()` returns the endpoint URL."""
+
+    def __init__(self, port: int = 0, time_scale: float = 1.0,
+                 state_file: str | Path | None = None, *, host: str = "127.0.0.1",
+                 region: str = "us-east-1", write_state_file: bool = True,
+                 tick: float = 0.1, max_processes: int = 4):
+        if not 0 < time_scale <= _MAX_TIME_SCALE:
+            raise UsageError(f"--time-scale must be > 0 and <= {_MAX_TIME_SCALE:g}, "
+                             f"got {time_scale:g}",
+                             hint="1 is real time; 60 makes rate(1 minute) fire every second")
+        if not 0 <= port <= 65535:
+            raise UsageError(f"--port must be 0..65535, got {port}",
+                             hint="0 picks a free port")
+        self.host = host
+        self.port = port
+        self.time_scale = float(time_scale)
+        self.region = region
+        self.state_file = Path(state_file) if state_file else default_state_file()
+        self.log_file = self.state_file.with_suffix(".log")
+        self.write_state_file = write_state_file
+        self.tick = tick
+        self.max_processes = max_processes
+        self.notes: list[str] = []
+        self.endpoint_url = ""
+        self.log = ActivityLog()
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._runner: LambdaRunner | None = None
+        self._dispatcher: Dispatcher | None = None
+        self._scheduler: Scheduler | None = None
+        self._started = False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> str:
+        if self._started:
+            return self.endpoint_url
+        note = backends.check_version()  # raises UsageError (exit 2) without moto
+        if note:
+            self.notes.append(note)
+        self._refuse_if_running()
+        backends.disable_lambda_docker()
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        log = self.log
+
+        class QuietHandler(WSGIRequestHandler):
+            def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+                pass  # one line per API call would drown the terminal
+
+            def log_error(self, format: str, *args: Any) -> None:
+                log.write("HTTP", format % args)
+
+        app = SandboxApp(DomainDispatcherApplication(create_backend_app), self)
+        try:
+            self._server = make_server(self.host, self.port, app, threaded=True,
+                                       request_handler=QuietHandler)
+        except OSError as e:
+            raise UsageError(f"cannot listen on {self.host}:{self.port}: {e.strerror or e}",
+                             hint="pick another --port, or 0 for a free one") from None
+        self.port = int(self._server.server_port)
+        self.endpoint_url = f"http://{self.host}:{self.port}"
+        if self.write_state_file:
+            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            self.log_file.write_text("")
+            self.log.path = self.log_file
+        self._runner = LambdaRunner(endpoint_url=self.endpoint_url, time_scale=self.time_scale,
+                                    code_cache=self.state_file.parent / "sandbox-code",
+                                    log=self.log, max_processes=self.max_processes)
+        self._dispatcher = Dispatcher(runner=self._runner, log=self.log)
+        self._scheduler = Scheduler(self._dispatcher, self.log, time_scale=self.time_scale,
+                                    tick=self.tick)
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name="sandbox-http", daemon=True)
+        self._thread.start()
+        self._scheduler.start()
+        self._started = True
+        self.log.write("START", f"sandbox listening on {self.endpoint_url} "
+                       f"(time scale {self.time_scale:g})")
+        if self.write_state_file:
+            write_state(self.state(), str(self.state_file))
+        return self.endpoint_url
+
+    def state(self) -> dict[str, Any]:
+        """What the state file holds (and what `lambdafail sandbox -o json` prints)."""
+        return {
+            "endpoint_url": self.endpoint_url,
+            "region": self.region,
+            "pid": os.getpid(),
+            "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "time_scale": self.time_scale,
+            "log_file": str(self.log_file) if self.write_state_file else None,
+        }
+
+    def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        if self._scheduler is not None:
+            self._scheduler.stop()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._runner is not None:
+            self._runner.shutdown()
+        self.log.write("STOP", "sandbox stopped")
+        if self.write_state_file:
+            self._remove_state_file()
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def _refuse_if_running(self) -> None:
+        if not self.write_state_file or not self.state_file.exists():
+            return
+        try:
+            other = json.loads(self.state_file.read_text())
+            pid, url = int(other.get("pid", 0)), str(other.get("endpoint_url", ""))
+        except (OSError, ValueError, TypeError):
+            return  # unreadable: stale, overwrite it
+        if pid and _pid_alive(pid) and _listening(url):
+            raise UsageError(f"a sandbox is already running at {url} (pid {pid}, state file "
+                             f"{self.state_file})",
+                             hint="use that one, stop it with Ctrl-C, or pass --state-file "
+                             "to run another")
+
+    def _remove_state_file(self) -> None:
+        try:
+            current = json.loads(self.state_file.read_text())
+        except (OSError, ValueError):
+            return
+        if current.get("endpoint_url") == self.endpoint_url and current.get("pid") == os.getpid():
+            self.state_file.unlink(missing_ok=True)
+
+    # -- what tests and the demo look at ----------------------------------------------------------
+    @property
+    def runner(self) -> LambdaRunner:
+        if self._runner is None:
+            raise RuntimeError("the sandbox is not started")
+        return self._runner
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        if self._dispatcher is None:
+            raise RuntimeError("the sandbox is not started")
+        return self._dispatcher
+
+    @property
+    def deliveries(self) -> list[Delivered]:
+        return list(self._dispatcher.deliveries) if self._dispatcher else []
+
+    @property
+    def schedules_fired(self) -> int:
+        return self._scheduler.fired if self._scheduler else 0
+
+    def logs(self, function: str | None = None) -> list[str]:
+        """Recent activity (deliveries, invocations, function output), oldest first."""
+        return self.log.lines(function)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no asynchronous invocation is queued or running (for tests and demo)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._runner is None or self._runner.idle():
+                return True
+            time.sleep(0.02)
+        return False

@@ -1,0 +1,169 @@
+"""The CLI's contract: global options anywhere, version/help, -f default and env, colour, debug,
+the exit-code table, error mapping, and a fast, light start.
+
+Rule: through the real entry points (`cli.run` in-process, `python -m lambdafail` in a
+subprocess for start-up time and imports); no AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import CONFIGS, ROOT
+from lambdafail import __version__, settings
+from lambdafail.cli import run
+from lambdafail.errors import ExitCode
+
+EXAMPLE = str(CONFIGS / "example.yaml")
+
+
+def test_cli_global_options_before_or_after_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--output", "json", "validate", "-f", EXAMPLE]) == 0
+    before = capsys.readouterr().out
+    assert run(["validate", "-f", EXAMPLE, "--output", "json"]) == 0
+    after = capsys.readouterr().out
+    assert run(["validate", "-o", "json", "-f", EXAMPLE]) == 0
+    short = capsys.readouterr().out
+    assert before == after == short
+    assert json.loads(before)["valid"] is True
+
+
+def test_cli_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"lambdafail, version {__version__}"
+    assert run(["--help"]) == 0
+    out = capsys.readouterr().out
+    for word in ("validate", "init", "schema", "Exit codes", "--output", "--debug"):
+        assert word in out
+    assert run(["validate", "--help"]) == 0
+    assert "-f, --file" in capsys.readouterr().out
+
+
+def test_cli_unknown_command_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["frobnicate"]) == ExitCode.USAGE
+    assert "No such command" in capsys.readouterr().err
+
+
+def test_cli_file_default_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run(["validate"]) == 2
+    assert "lambdafail.yaml: no such file" in capsys.readouterr().err
+    (tmp_path / "lambdafail.yaml").write_text(Path(EXAMPLE).read_text())
+    assert run(["validate"]) == 0
+    assert capsys.readouterr().out.startswith("lambdafail.yaml: valid")
+    monkeypatch.setenv("LAMBDAFAIL_FILE", str(CONFIGS / "multi.yaml"))
+    assert run(["validate"]) == 0
+    assert "topology 'multi'" in capsys.readouterr().out
+
+
+def test_cli_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert run(["validate", "-f", EXAMPLE]) == 0
+    assert settings.current().color_enabled()
+    assert run(["validate", "-f", EXAMPLE, "--no-color"]) == 0
+    assert not settings.current().color_enabled()
+    assert run(["--no-color", "validate", "-f", EXAMPLE]) == 0
+    assert not settings.current().color_enabled()
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert run(["validate", "-f", EXAMPLE]) == 0
+    assert not settings.current().color_enabled()
+
+
+def _boom(*args: object, **kwargs: object) -> int:
+    raise RuntimeError("kaboom")
+
+
+def test_cli_internal_error_is_1_and_traceback_only_with_debug(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from lambdafail.commands import validate
+
+    monkeypatch.setattr(validate.command, "callback", _boom)
+    assert run(["validate", "-f", EXAMPLE]) == ExitCode.BUG == 1
+    err = capsys.readouterr().err
+    assert "lambdafail: error: internal error: RuntimeError: kaboom" in err
+    assert "Traceback" not in err
+    assert run(["validate", "-f", EXAMPLE, "--debug"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert "lambdafail: error: internal error: RuntimeError: kaboom" in err
+    monkeypatch.setenv("LAMBDAFAIL_DEBUG", "1")
+    assert run(["validate", "-f", EXAMPLE]) == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_cli_invalid_topology_traceback_only_with_debug(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nname: x\nservices: {}\n")
+    assert run(["validate", "-f", str(bad)]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    assert run(["--debug", "validate", "-f", str(bad)]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_cli_botocore_client_error_maps_to_3(monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from botocore.exceptions import ClientError
+
+    from lambdafail.commands import validate
+
+    def denied(*args: object, **kwargs: object) -> int:
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no way"}},
+                          "PutRule")
+
+    monkeypatch.setattr(validate.command, "callback", denied)
+    assert run(["validate", "-f", EXAMPLE]) == ExitCode.AWS == 3
+    err = capsys.readouterr().err
+    assert "lambdafail: error:" in err
+    assert "AccessDeniedException" in err
+    assert "Traceback" not in err
+
+
+def test_cli_keyboard_interrupt_is_130(monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from lambdafail.commands import validate
+
+    def interrupted(*args: object, **kwargs: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(validate.command, "callback", interrupted)
+    assert run(["validate", "-f", EXAMPLE]) == 130
+    assert "interrupted" in capsys.readouterr().err
+
+
+def test_cli_exit_code_table_matches_docs() -> None:
+    documented = {0: "ok", 1: "internal error", 2: "usage error", 3: "AWS error",
+                  4: "changes pending", 5: "drill failed", 6: "restore or rollback incomplete",
+                  7: "degraded", 130: "interrupted"}
+    assert {int(c) for c in ExitCode} == set(documented) == {0, 1, 2, 3, 4, 5, 6, 7, 130}
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 5, 6, 7, 130]
+    text = (ROOT / "docs" / "commands.md").read_text(encoding="utf-8")
+    section = text.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    rows = dict(re.findall(r"^\| (\d+) \| (.+?) \|$", section, re.MULTILINE))
+    assert {int(k) for k in rows} == set(documented)
+    for code, words in documented.items():
+        assert rows[str(code)].startswith(words), (code, rows[str(code)])
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.pop("LAMBDAFAIL_DEBUG", None)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, env=env)
+
+
+def test_cli_import_is_light() -> None:
+    probe = ("import sys, lambdafail.cli; "
+             "print(sorted(m for m in ('boto3', 'botocore', 'rich', 'pydantic', 'yaml') "
+             "if m in sys.modules))")
+    result = _python(probe)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,107 @@
+"""Offline parts of provisioning: the package, the IAM policy, desired resources, plan JSON."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pytest
+
+from deploy_support import multi
+from lambdafail import iam, package, planner
+from lambdafail.errors import UsageError
+from lambdafail.render_plan import plan_to_json
+from lambdafail.topology import compile_topology
+
+WHERE = iam.Where("aws", "us-east-1", "123456789012")
+
+
+def test_deploy_package_is_deterministic_and_complete() -> None:
+    compiled = compile_topology(multi())
+    a, b = package.build(compiled), package.build(json.loads(json.dumps(compiled)))
+    assert a.zip_bytes == b.zip_bytes and a.sha256_b64 == b.sha256_b64
+    names = zipfile.ZipFile(io.BytesIO(a.zip_bytes)).namelist()
+    assert "lambdafail/__init__.py" in names and "lambdafail_config.json" in names
+    assert "lambdafail/runtime/__init__.py" in names
+    assert all(n.endswith((".py", ".json")) for n in names)
+    zf = zipfile.ZipFile(io.BytesIO(a.zip_bytes))
+    assert json.loads(zf.read("lambdafail_config.json")) == compiled
+    assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    compiled["services"]["checkout"]["policy"]["cooldown_seconds"] += 1
+    assert package.build(compiled).sha256_b64 != a.sha256_b64
+
+
+def test_deploy_iam_policy_is_scoped() -> None:
+    compiled = compile_topology(multi())
+    doc = iam.orchestrator_policy(compiled, WHERE)
+    by_sid = {s["Sid"]: s for s in doc["Statement"]}
+    for st in doc["Statement"]:
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+        assert "*" not in actions and all(not a.endswith(":*") for a in actions)
+        assert "*" not in resources
+    assert by_sid["StateTable"]["Resource"] == \
+        "arn:aws:dynamodb:us-east-1:123456789012:table/lambdafail-multi-state"
+    assert by_sid["RouterParameters"]["Resource"] == \
+        "arn:aws:ssm:us-east-1:123456789012:parameter/multi/checkout/active"
+    assert by_sid["RouterZones"]["Resource"] == "arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ"
+    assert set(by_sid["RouterRules"]["Resource"]) == {
+        "arn:aws:events:us-east-1:123456789012:rule/orders-bus/orders-to-main",
+        "arn:aws:events:us-east-1:123456789012:rule/orders-bus/orders-to-dr"}
+    invoke = by_sid["InvokeTargets"]["Resource"]
+    assert "arn:aws:lambda:us-east-1:123456789012:function:payments-switch" in invoke
+    assert "arn:aws:lambda:us-east-1:123456789012:function:catalog-degraded" in invoke
+    assert by_sid["Notify"]["Resource"] == compiled["sns_topic_arn"]
+    assert iam.orchestrator_policy(compiled, WHERE) == doc  # deterministic
+
+
+def test_deploy_function_timeout_covers_one_tick() -> None:
+    compiled = compile_topology(multi())
+    # catalog probes 3 times per tick with a 5 s timeout: 50 + 5 + 10.
+    assert planner.function_timeout(compiled) == 65
+    for svc in compiled["services"].values():
+        svc["health"]["probes_per_tick"] = 1
+    assert planner.function_timeout(compiled) == 30
+
+
+def test_deploy_too_many_rules_is_a_clear_plan_error() -> None:
+    def many(text: str) -> str:
+        extra = "".join(f"      - alarm: checkout-extra-{i}\n" for i in range(80))
+        return text.replace("      - alarm: checkout-5xx-high", extra +
+                            "      - alarm: checkout-5xx-high")
+
+    compiled = compile_topology(multi(edit=many))
+    with pytest.raises(UsageError, match="resource-policy limit"):
+        planner.desired(compiled, where=WHERE, code_sha256="x", config_sha256="y")
+
+
+def test_deploy_plan_json_document_shape() -> None:
+    compiled = compile_topology(multi())
+    want = planner.desired(compiled, where=WHERE, code_sha256="x", config_sha256="y")
+    actual = planner.Actual("multi", "aws", "us-east-1", "123456789012")
+    doc = plan_to_json(planner.plan(want, actual))
+    assert set(doc) == {"format", "mode", "topology", "region", "account", "pending", "summary",
+                        "changes", "conflicts"}
+    assert doc["format"] == 1 and doc["pending"] is True
+    assert doc["summary"]["create"] == len(doc["changes"]) == len(want)
+    assert set(doc["changes"][0]) == {"action", "kind", "name", "service", "note", "diff"}
+    json.dumps(doc)  # plain JSON
+    kinds = [c["kind"] for c in doc["changes"]]
+    assert kinds == sorted(kinds, key=planner.KINDS.index)
+
+
+def test_deploy_destroy_plan_keeps_state_unless_asked() -> None:
+    compiled = compile_topology(multi())
+    want = planner.desired(compiled, where=WHERE, code_sha256="x", config_sha256="y")
+    actual = planner.Actual("multi", "aws", "us-east-1", "123456789012",
+                            {r.key: r for r in want})
+    keep = planner.plan(want, actual, mode="destroy")
+    kinds = {c.kind for c in keep.pending}
+    assert "table" not in kinds and "parameter" not in kinds and "item" not in kinds
+    assert kinds >= {"rule", "function", "role", "bus", "queue", "permission", "alias"}
+    order = [c.kind for c in keep.pending]
+    assert order.index("rule") < order.index("permission") < order.index("alias") \
+        < order.index("function") < order.index("role")
+    gone = planner.plan(want, actual, mode="destroy", delete_state=True)
+    assert {"table", "parameter"} <= {c.kind for c in gone.pending}

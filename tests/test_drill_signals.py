@@ -1,0 +1,104 @@
+"""Ctrl-C and SIGTERM in the middle of a drill: the real CLI in a subprocess against the moto
+server, the orchestrator's handler ticking in this process. The drill must restore (fault
+cleared, primary active, lock released), write its reports and exit 5."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import wait_until
+from lambdafail import report
+from lambdafail.drill import read_journal
+from test_drill_env import DrillEnv
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_drill_signal_mid_drill_restores_and_releases_the_lock(
+        sig: signal.Signals, moto_server: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    # 100 consecutive failures are needed: the drill is still observing when the signal lands.
+    env = DrillEnv(tmp_path, monkeypatch, endpoint_url=moto_server,
+                   failure_threshold=100).provision()
+    out = tmp_path / "reports"
+    try:
+        env.start().steady()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lambdafail", "drill", "-f", str(env.file), "checkout",
+             "--yes", "--timeout", "60", "--report-dir", str(out)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=dict(os.environ, AWS_ENDPOINT_URL=moto_server))
+        store = env.store()
+        try:
+            # Signal once the orchestrator has recorded the injected failure.
+            wait_until(lambda: proc.poll() is not None
+                       or (store.get("checkout").faults
+                           and store.get("checkout").health["primary"].failures >= 1),
+                       timeout=30, what="the fault to be injected and seen")
+            assert proc.poll() is None, proc.communicate()
+            assert store.drill_lock("checkout") is not None
+            proc.send_signal(sig)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 5, err
+        assert "interrupted" in err
+        st = store.get("checkout")
+        assert st.active == "primary" and not st.faults
+        assert env.side_of_router() == "primary"
+        assert store.drill_lock("checkout") is None
+        doc = json.loads((out / "report.json").read_text())
+        assert report.validate(doc) == []
+        phases = {p["name"]: p["status"] for p in doc["phases"]}
+        assert phases["observe"] == "interrupted" and phases["restore"] == "passed"
+        assert doc["grade"]["exit_code"] == 5
+        assert "the drill was interrupted" in doc["grade"]["reasons"]
+        kinds = [r["kind"] for r in read_journal(out / "journal.jsonl")]
+        assert kinds[-1] == "drill-end"
+    finally:
+        env.stop()
+
+
+def test_drill_killed_leaves_a_journal_and_self_expiring_fault_and_lock(
+        moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    env = DrillEnv(tmp_path, monkeypatch, endpoint_url=moto_server,
+                   failure_threshold=100).provision()
+    out = tmp_path / "reports"
+    try:
+        env.start().steady()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lambdafail", "drill", "-f", str(env.file), "checkout",
+             "--yes", "--timeout", "30", "--report-dir", str(out)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=dict(os.environ, AWS_ENDPOINT_URL=moto_server))
+        store = env.store()
+        try:
+            wait_until(lambda: proc.poll() is not None or bool(store.get("checkout").faults),
+                       timeout=30, what="the fault to be injected")
+            proc.kill()  # no finally, no restore: what a crash leaves
+            proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        recs = read_journal(out / "journal.jsonl")
+        assert any(r["kind"] == "phase-start" and r["phase"] == "inject" for r in recs)
+        # Both expire by themselves: fault after timeout + margin, lock after that.
+        deadline = store.get("checkout").faults["primary"]
+        lock = store.drill_lock("checkout")
+        assert lock is not None
+        assert time.time() + 30 < deadline <= time.time() + 30 + 61
+        assert float(lock["lock_expires_epoch"]) >= deadline
+    finally:
+        env.store().clear_fault("checkout")
+        env.stop()

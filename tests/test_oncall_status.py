@@ -1,0 +1,240 @@
+"""`lambdafail status` and `history`: tables, JSON documents, exit codes, constant API calls."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambdafail.cli import run
+from oncall_support import Env, json_out, unique, write_topology
+
+
+@pytest.fixture(autouse=True)
+def _wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: assertions on unwrapped words
+
+
+@pytest.fixture
+def env(mocked_aws: None, tmp_path: Path) -> Iterator[Env]:
+    e = Env(tmp_path)
+    assert run(["deploy", "-f", str(e.file), "--yes", "-o", "json"]) == 0
+    yield e
+    e.close()
+
+
+def status(env: Env, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
+    capsys.readouterr()
+    code = run(["status", "-f", str(env.file), "--no-color", *extra])
+    return code, capsys.readouterr().out
+
+
+def status_json(env: Env, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, Any]:
+    code, out = status(env, capsys, "-o", "json", *extra)
+    return code, json_out(out)
+
+
+def test_oncall_status_healthy(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    ctx = env.ctx()
+    env.beat(ctx)
+    env.observe(ctx, "checkout", "primary", ok=True)
+    env.observe(ctx, "checkout", "standby", ok=True)
+    code, doc = status_json(env, capsys)
+    assert code == 0
+    assert doc["format"] == 1 and doc["healthy"] is True
+    assert doc["topology"] == env.name and doc["region"] == "us-east-1"
+    o = doc["orchestrator"]
+    assert o["fresh"] is True and o["drift"] is False and o["deployed_version"] == "1"
+    assert o["last_tick_age_seconds"] < 60 and o["stale_after_seconds"] == 120
+    (svc,) = doc["services"]
+    assert svc["name"] == "checkout" and svc["active"] == "primary" and svc["phase"] == "steady"
+    assert svc["primary"]["ok"] is True and svc["standby"]["ok"] is True
+    assert svc["primary"]["failures"] == 0 and svc["last_transition"] is None
+    assert svc["drill"] is None and svc["healthy"] is True
+    assert set(svc["rules"].values()) == {"ENABLED"} and len(svc["rules"]) == 2
+
+    code, out = status(env, capsys)
+    assert code == 0
+    assert "● primary" in out and "✓ healthy" in out and "NOT RUNNING" not in out
+    assert "DRIFT" not in out and "version 1" in out
+    assert "\x1b[" not in out  # --no-color: words and symbols only
+
+
+def test_oncall_status_failed_over(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    ctx = env.ctx()
+    env.beat(ctx)
+    assert run(["failover", "-f", str(env.file), "checkout", "--reason", "test", "--yes"]) == 0
+    code, doc = status_json(env, capsys)
+    assert code == 7 and doc["healthy"] is False
+    svc = doc["services"][0]
+    assert svc["active"] == "standby" and svc["healthy"] is False
+    assert svc["last_transition"]["from"] == "primary" and svc["last_transition"]["to"] == "standby"
+    assert svc["last_transition"]["reason"] == "manual"
+    assert "running on the standby" in svc["problems"]
+    code, out = status(env, capsys)
+    assert code == 7
+    assert "▲ STANDBY" in out and "DEGRADED" in out and "primary → standby" in out
+
+
+def test_oncall_status_both_down(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    ctx = env.ctx()
+    env.beat(ctx)
+    env.observe(ctx, "checkout", "primary", ok=False, times=4)
+    env.observe(ctx, "checkout", "standby", ok=False, times=2)
+    code, doc = status_json(env, capsys)
+    assert code == 7
+    svc = doc["services"][0]
+    assert svc["primary"]["ok"] is False and svc["primary"]["failures"] == 4
+    assert svc["standby"]["ok"] is False and svc["standby"]["failures"] == 2
+    assert any("primary failing (4 consecutive)" in p for p in svc["problems"])
+    code, out = status(env, capsys)
+    assert code == 7 and out.count("FAIL") >= 2 and "×4" in out
+
+
+def test_oncall_status_stale_orchestrator(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    ctx = env.ctx()
+    # Never ticked at all: the dead-man's switch fires.
+    code, out = status(env, capsys)
+    assert code == 7 and "ORCHESTRATOR NOT RUNNING" in out and "no heartbeat" in out
+    # Ticked, but longer ago than twice the probe interval (2 × 60 s).
+    env.beat(ctx, age=125)
+    code, doc = status_json(env, capsys)
+    assert code == 7 and doc["orchestrator"]["fresh"] is False
+    assert doc["orchestrator"]["last_tick_age_seconds"] >= 125
+    assert all(s["healthy"] for s in doc["services"])  # only the orchestrator is wrong
+    code, out = status(env, capsys)
+    assert "ORCHESTRATOR NOT RUNNING" in out and "2m0" in out
+    env.beat(ctx, age=100)  # inside the limit again
+    assert status(env, capsys)[0] == 0
+
+
+def test_oncall_status_drift(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    ctx = env.ctx()
+    env.beat(ctx)
+    text = env.file.read_text().replace("failure_threshold: 3", "failure_threshold: 5")
+    env.file.write_text(text)
+    code, doc = status_json(env, capsys)
+    assert doc["orchestrator"]["drift"] is True
+    assert doc["orchestrator"]["deployed_config_sha256"] != doc["orchestrator"][
+        "file_config_sha256"]
+    assert code == 0  # drift is flagged, not degraded: traffic and watcher are fine
+    code, out = status(env, capsys)
+    assert "DRIFT" in out and "lambdafail deploy" in out
+
+
+def test_oncall_status_disabled_rule_and_drill(env: Env,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    ctx = env.ctx()
+    env.beat(ctx)
+    rule = f"lambdafail-{env.name}-checkout-event-0"
+    ctx.client("events").disable_rule(Name=rule, EventBusName=f"lambdafail-{env.name}-events")
+    env.store(ctx).acquire_drill_lock("checkout", "d-123", "alice", 600)
+    code, doc = status_json(env, capsys)
+    assert code == 7
+    svc = doc["services"][0]
+    assert svc["rules"][rule] == "DISABLED" and svc["drill"]["drill_id"] == "d-123"
+    code, out = status(env, capsys)
+    assert "disabled" in out and "◆ DRILL" in out
+
+
+def test_oncall_status_probe_live(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    ctx = env.ctx()
+    env.beat(ctx)
+    env.web[("checkout", "primary")].degrade(503)
+    code, doc = status_json(env, capsys, "--probe")
+    assert code == 7
+    svc = doc["services"][0]
+    assert svc["primary"]["probe"]["ok"] is False and "503" in svc["primary"]["probe"]["detail"]
+    assert svc["standby"]["probe"]["ok"] is True
+    code, out = status(env, capsys, "--probe")
+    assert "now: FAIL" in out and "now: ok" in out
+
+
+def test_oncall_status_not_deployed_is_aws_error(mocked_aws: None, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    f = write_topology(tmp_path / "t.yaml", unique(), {"a": ("http://127.0.0.1:9/",
+                                                             "http://127.0.0.1:9/x")})
+    assert run(["status", "-f", str(f)]) == 3
+    err = capsys.readouterr().err
+    assert "not deployed" in err and "lambdafail: hint:" in err and "Traceback" not in err
+
+
+def _seed(ctx: Any, tmp_path: Path, n: int) -> dict[str, Any]:
+    """A topology of n services, seeded with the runtime's StateStore (no full deploy)."""
+    from lambdafail import oncall
+    from lambdafail.loader import load
+    from lambdafail.runtime.state import StateStore, table_definition
+
+    name = unique("sc")
+    f = write_topology(tmp_path / f"{name}.yaml", name,
+                       {f"svc{i:03d}": ("http://127.0.0.1:9/p", "http://127.0.0.1:9/s")
+                        for i in range(n)})
+    compiled = oncall.compiled_for(load(str(f)), ctx.region)
+    ddb = ctx.client("dynamodb")
+    ddb.create_table(**table_definition(compiled["table"]))
+    store = StateStore(compiled["table"], ddb)
+    for svc in compiled["services"]:
+        store.seed(svc, time.time())
+    store.heartbeat(time.time(), oncall.config_sha256(compiled), "1")
+    events = ctx.client("events")
+    events.create_event_bus(Name=compiled["bus"])
+    for rule in compiled["schedules"]:
+        events.put_rule(Name=rule, ScheduleExpression="rate(1 minute)")
+    for svc in compiled["services"].values():
+        for sig in svc["signals"]:
+            events.put_rule(Name=sig["rule"], EventBusName=compiled["bus"],
+                            EventPattern='{"source": ["x"]}')
+    return compiled
+
+
+def test_oncall_status_constant_api_calls(mocked_aws: None, tmp_path: Path) -> None:
+    from lambdafail import oncall
+    from lambdafail.aws import AwsContext
+
+    counts = {}
+    for n in (1, 100):
+        ctx = AwsContext(region="us-east-1")
+        compiled = _seed(ctx, tmp_path, n)
+        ctx.calls.clear()
+        report = oncall.gather_status(ctx, compiled)
+        assert len(report.services) == n
+        assert all(s.deployed and s.rules and all(v == "ENABLED" for v in s.rules.values())
+                   for s in report.services)
+        counts[n] = sorted(ctx.calls)
+        assert report.api_calls == len(ctx.calls)
+    assert counts[1] == counts[100], (counts[1], counts[100])
+    assert len(counts[100]) == 6  # query services, heartbeat, drill locks, 2× list_rules, lambda
+
+
+# ---- history -----------------------------------------------------------------------------------
+
+
+def test_oncall_history(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    f = str(env.file)
+    assert run(["failover", "-f", f, "checkout", "--reason", "INC-1 primary slow", "--yes"]) == 0
+    assert run(["rollback", "-f", f, "checkout", "--reason", "INC-1 fixed", "--yes"]) == 0
+    capsys.readouterr()
+    assert run(["history", "-f", f, "-o", "json"]) == 0
+    doc = json_out(capsys.readouterr().out)
+    assert doc["format"] == 1
+    t = doc["transitions"]
+    assert [(x["from"], x["to"], x["reason"]) for x in t] == [
+        ("standby", "primary", "rollback"), ("primary", "standby", "manual")]  # newest first
+    assert t[1]["evidence"]["note"] == "INC-1 primary slow"
+    assert t[0]["actor"].startswith("arn:aws:")
+    assert run(["history", "-f", f, "checkout", "--limit", "1", "-o", "json"]) == 0
+    assert len(json_out(capsys.readouterr().out)["transitions"]) == 1
+    assert run(["history", "-f", f, "--since", "2999-01-01T00:00:00Z", "-o", "json"]) == 0
+    assert json_out(capsys.readouterr().out)["transitions"] == []
+    assert run(["history", "-f", f, "--since", "1h", "--no-color"]) == 0
+    out = capsys.readouterr().out
+    assert "primary → standby" in out and "INC-1 fixed" in out and "rollback" in out
+    assert run(["history", "-f", f, "nosuch"]) == 2
+    assert run(["history", "-f", f, "--since", "yesterday"]) == 2
+
+
+def test_oncall_status_watch_refuses_json(env: Env) -> None:
+    assert run(["status", "-f", str(env.file), "--watch", "-o", "json"]) == 2

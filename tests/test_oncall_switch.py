@@ -1,0 +1,246 @@
+"""`failover` and `rollback`: happy paths, refusals, races, router failure, deployment rollback."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambdafail.cli import run
+from oncall_support import Env, json_out
+
+
+@pytest.fixture(autouse=True)
+def _wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+@pytest.fixture
+def env(mocked_aws: None, tmp_path: Path) -> Iterator[Env]:
+    e = Env(tmp_path)
+    assert run(["deploy", "-f", str(e.file), "--yes", "-o", "json"]) == 0
+    yield e
+    e.close()
+
+
+def ssm_value(env: Env, service: str = "checkout") -> str:
+    ctx = env.ctx()
+    return str(ctx.client("ssm").get_parameter(Name=f"/{env.name}/{service}/active")
+               ["Parameter"]["Value"])
+
+
+def state(env: Env, service: str = "checkout") -> Any:
+    return env.store(env.ctx()).get(service)
+
+
+def log(env: Env) -> list[dict[str, Any]]:
+    return list(env.store(env.ctx()).log())
+
+
+def test_oncall_failover_happy_path(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    f = str(env.file)
+    assert ssm_value(env) == env.web[("checkout", "primary")].url
+    capsys.readouterr()
+    assert run(["failover", "-f", f, "checkout", "--reason", "INC-7 latency", "--yes",
+                "-o", "json"]) == 0
+    cap = capsys.readouterr()
+    doc = json_out(cap.out)  # stdout carries the JSON alone (runtime log lines stay off it)
+    assert doc["outcome"] == "switched" and doc["active"] == "standby" and doc["verified"]
+    assert doc["read_back"] == "standby" and doc["actor"].startswith("arn:aws:sts::")
+    st = state(env)
+    assert st.active == "standby" and st.phase == "steady" and st.previous_active == "primary"
+    assert ssm_value(env) == env.web[("checkout", "standby")].url
+    (entry,) = log(env)
+    assert entry["reason"] == "manual" and entry["actor"] == doc["actor"]
+    assert entry["evidence"]["note"] == "INC-7 latency"
+    assert entry["evidence"]["probe"]["ok"] is True
+    # Again: already there, exit 0, nothing written.
+    assert run(["failover", "-f", f, "checkout", "--reason", "again", "--yes"]) == 0
+    assert "already on the standby" in capsys.readouterr().err
+    assert len(log(env)) == 1
+
+
+def test_oncall_failover_refusals(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    f = str(env.file)
+    env.web[("checkout", "standby")].degrade(503)
+    capsys.readouterr()
+    assert run(["failover", "-f", f, "checkout", "--reason", "x", "--yes"]) == 2
+    err = capsys.readouterr().err
+    assert "standby is not healthy now (HTTP 503" in err and "--force" in err
+    assert state(env).active == "primary" and log(env) == []
+    # --reason is required; confirmation is required without a terminal.
+    assert run(["failover", "-f", f, "checkout", "--yes"]) == 2
+    env.web[("checkout", "standby")].heal()
+    assert run(["failover", "-f", f, "checkout", "--reason", "x"], ) == 2
+    assert "needs confirmation" in capsys.readouterr().err
+    assert run(["failover", "-f", f, "nosuch", "--reason", "x", "--yes"]) == 2
+    assert state(env).active == "primary"
+
+
+def test_oncall_failover_honours_drill_fault_and_force(env: Env,
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    import time
+
+    f = str(env.file)
+    env.store(env.ctx()).set_fault("checkout", "standby", time.time() + 600)
+    capsys.readouterr()
+    assert run(["failover", "-f", f, "checkout", "--reason", "x", "--yes"]) == 2
+    assert "forced unhealthy by drill" in capsys.readouterr().err
+    assert run(["failover", "-f", f, "checkout", "--reason", "I know", "--yes", "--force"]) == 0
+    (entry,) = log(env)
+    assert entry["evidence"]["forced"] is True and state(env).active == "standby"
+
+
+def test_oncall_rollback_happy_and_idempotent(env: Env,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    f = str(env.file)
+    assert run(["failover", "-f", f, "checkout", "--reason", "x", "--yes"]) == 0
+    capsys.readouterr()
+    assert run(["rollback", "-f", f, "checkout", "--reason", "fixed", "--yes", "-o",
+                "json"]) == 0
+    doc = json_out(capsys.readouterr().out)
+    assert doc["outcome"] == "switched" and doc["to"] == "primary" and doc["verified"]
+    assert state(env).active == "primary"
+    assert ssm_value(env) == env.web[("checkout", "primary")].url
+    assert [e["reason"] for e in log(env)] == ["rollback", "manual"]
+    # A second rollback has nothing to undo: says so, exits 0, writes nothing.
+    assert run(["rollback", "-f", f, "checkout", "--reason", "again", "--yes"]) == 0
+    assert "nothing to undo" in capsys.readouterr().err
+    assert len(log(env)) == 2 and state(env).active == "primary"
+    # Never switched at all: nothing to undo either.
+    assert run(["rollback", "-f", f, "--reason", "x", "--yes"]) == 2  # no SERVICE
+    assert run(["rollback", "-f", f, "checkout", "--yes"]) == 2  # no --reason
+
+
+def test_oncall_rollback_refuses_unhealthy_primary(env: Env,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    f = str(env.file)
+    assert run(["failover", "-f", f, "checkout", "--reason", "x", "--yes"]) == 0
+    env.web[("checkout", "primary")].stop()  # connection refused
+    capsys.readouterr()
+    assert run(["rollback", "-f", f, "checkout", "--reason", "y", "--yes"]) == 2
+    assert "primary is not healthy now (connection failed" in capsys.readouterr().err
+    assert state(env).active == "standby"
+    assert run(["rollback", "-f", f, "checkout", "--reason", "y", "--yes", "--force"]) == 0
+    assert state(env).active == "primary"
+
+
+@pytest.mark.parametrize("action", ["rollback", "failover"])
+def test_oncall_race_one_wins(env: Env, action: str) -> None:
+    """Two operators at once: both read the same state, exactly one conditional write wins."""
+    from lambdafail import oncall
+
+    if action == "rollback":
+        assert run(["failover", "-f", str(env.file), "checkout", "--reason", "x", "--yes"]) == 0
+    before = len(log(env))
+    barrier = threading.Barrier(2, timeout=20)
+    outcomes: list[oncall.SwitchOutcome] = []
+    errors: list[BaseException] = []
+
+    def operator(i: int) -> None:
+        try:
+            ctx = env.ctx()  # each operator has their own session and clients
+            core = oncall.rollback if action == "rollback" else oncall.failover
+            outcomes.append(core(ctx, env.compiled(ctx), "checkout", note=f"op{i}",
+                                 actor=f"arn:aws:iam::123456789012:user/op{i}",
+                                 confirm=lambda q: barrier.wait() and None))
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=operator, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    kinds = sorted(o.outcome for o in outcomes)
+    assert kinds.count("switched") == 1, kinds
+    loser = next(o for o in outcomes if o.outcome != "switched")
+    assert loser.outcome in ("noop", "lost_race")
+    assert ("already on" in loser.message) or ("lost a race" in loser.message)
+    assert len(log(env)) == before + 1  # exactly one transition recorded
+    want = "primary" if action == "rollback" else "standby"
+    assert state(env).active == want
+
+
+def test_oncall_router_failure_exit_6_then_resume(env: Env, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from botocore.exceptions import ClientError
+
+    from lambdafail.aws import AwsContext
+
+    broken = {"on": True}
+    original = AwsContext.client
+
+    def client(self: AwsContext, service: str) -> Any:
+        c = original(self, service)
+        if service == "ssm" and not getattr(c, "_oncall_fault", False):
+            def fail(**_: Any) -> None:
+                if broken["on"]:
+                    raise ClientError({"Error": {"Code": "InternalServerError",
+                                                 "Message": "injected"}}, "PutParameter")
+            c.meta.events.register("before-call.ssm.PutParameter", fail)
+            c._oncall_fault = True
+        return c
+
+    monkeypatch.setattr(AwsContext, "client", client)
+    f = str(env.file)
+    capsys.readouterr()
+    assert run(["failover", "-f", f, "checkout", "--reason", "INC 9", "--yes"]) == 6
+    err = capsys.readouterr().err
+    assert "router failed midway: state is `switching` to standby" in err
+    assert "traffic may still point at primary" in err
+    assert f"lambdafail failover -f {f} checkout --yes --reason 'INC 9'" in err
+    assert f"/{env.name}/checkout/active" in err
+    st = state(env)
+    assert st.phase == "switching" and st.pending["to"] == "standby" and log(env) == []
+    code = run(["status", "-f", f, "-o", "json"])
+    doc = json_out(capsys.readouterr().out)
+    assert code == 7 and "pending" in doc["services"][0]["problems"][0]
+    # Fixed: the same command resumes the pending switch; one transition, not two.
+    broken["on"] = False
+    assert run(["failover", "-f", f, "checkout", "--reason", "INC 9", "--yes"]) == 0
+    st = state(env)
+    assert st.active == "standby" and st.phase == "steady"
+    assert len(log(env)) == 1 and ssm_value(env) == env.web[("checkout", "standby")].url
+
+
+def test_oncall_rollback_deployment(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    f = str(env.file)
+    ctx = env.ctx()
+    lam = ctx.client("lambda")
+    fn = f"lambdafail-{env.name}-orchestrator"
+    v1 = lam.get_alias(FunctionName=fn, Name="live")["FunctionVersion"]
+    # Nothing before version 1.
+    assert run(["rollback", "-f", f, "--deployment", "--yes"]) == 2
+    env.file.write_text(env.file.read_text().replace("failure_threshold: 3",
+                                                     "failure_threshold: 4"))
+    assert run(["deploy", "-f", f, "--yes", "-o", "json"]) == 0
+    v2 = lam.get_alias(FunctionName=fn, Name="live")["FunctionVersion"]
+    assert v2 != v1
+    cfg2 = lam.get_function_configuration(FunctionName=fn, Qualifier=v2)
+    capsys.readouterr()
+    assert run(["rollback", "-f", f, "--deployment", "--yes"]) == 0
+    err = capsys.readouterr().err
+    assert "compiled topology sha256" in err and f"now points at version {v1}" in err
+    assert lam.get_alias(FunctionName=fn, Name="live")["FunctionVersion"] == v1
+    cfg1 = lam.get_function_configuration(FunctionName=fn, Qualifier="live")
+    assert (cfg1["Environment"]["Variables"]["LAMBDAFAIL_CONFIG_SHA256"]
+            != cfg2["Environment"]["Variables"]["LAMBDAFAIL_CONFIG_SHA256"])
+    # The file still says threshold 4: status flags the drift.
+    env.beat(ctx)
+    assert run(["status", "-f", f, "-o", "json"]) == 0
+    assert json_out(capsys.readouterr().out)["orchestrator"]["drift"] is True
+    # Forward again with --to, then --to the current version is a no-op.
+    assert run(["rollback", "-f", f, "--deployment", "--to", v2, "--yes", "-o", "json"]) == 0
+    doc = json_out(capsys.readouterr().out)
+    assert doc["from_version"] == v1 and doc["to_version"] == v2 and doc["applied"]
+    assert doc["read_back_version"] == v2
+    assert run(["rollback", "-f", f, "--deployment", "--to", v2, "--yes"]) == 0
+    assert "nothing to do" in capsys.readouterr().err
+    assert run(["rollback", "-f", f, "--deployment", "--to", "99", "--yes"]) == 2
+    assert run(["rollback", "-f", f, "--deployment", "checkout", "--yes"]) == 2

@@ -1,0 +1,478 @@
+"""The orchestrator end to end through `handle(event, context)` against in-process moto.
+
+Probe outcomes are scripted here (the HTTP and Lambda probes have their own tests); the state
+table, routers, conditional writes and transactions are moto's.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from lambdafail.runtime import handler as handler_mod
+from lambdafail.runtime import transitions as tr
+from lambdafail.runtime.routers import make_router
+from lambdafail.runtime.state import parse_iso
+from runtime_support import (
+    RULE,
+    Env,
+    compiled,
+    make_env,
+    service_cfg,
+    write_config,
+)
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    from moto import mock_aws
+
+    with mock_aws(config={"lambda": {"use_docker": False}}):
+        yield
+
+
+def alarm_event(name: str, value: str, event_id: str = "alarm-1",
+                previous: str = "OK") -> dict[str, Any]:
+    return {
+        "version": "0", "id": event_id, "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch", "account": "123456789012", "time": "2024-01-01T00:00:00Z",
+        "region": "us-east-1", "resources": [f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}"],
+        "detail": {"alarmName": name,
+                   "state": {"value": value, "reason": "Threshold Crossed",
+                             "timestamp": "2024-01-01T00:00:00.000+0000"},
+                   "previousState": {"value": previous, "reason": "",
+                                     "timestamp": "2023-12-31T23:59:00.000+0000"},
+                   "configuration": {"metrics": []}},
+    }
+
+
+def failure_event(event_id: str = "evt-1", detail_type: str = "Server failure") -> dict[str, Any]:
+    return {"version": "0", "id": event_id, "detail-type": detail_type,
+            "source": "shop.checkout", "account": "123456789012",
+            "time": "2024-01-01T00:00:00Z", "region": "us-east-1", "resources": [],
+            "detail": {"host": "web-1"}}
+
+
+def patterns_ready() -> bool:
+    from lambdafail.runtime import patterns
+
+    try:
+        return patterns.matches({"source": ["a"]}, {"source": "a", "id": "1"}) is True
+    except NotImplementedError:
+        return False
+
+
+needs_patterns = pytest.mark.skipif(not patterns_ready(),
+                                    reason="runtime.patterns.matches not implemented yet")
+
+
+# --- thresholds, recovery, cooldown, failback ------------------------------------------------
+
+
+def test_runtime_failover_after_threshold_and_log(aws: None) -> None:
+    env = make_env(compiled({"checkout": service_cfg(failure_threshold=3)}))
+    env.tick()
+    env.prober.set("checkout", primary=False)
+    env.tick()
+    env.tick()
+    assert env.active() == "primary"
+    assert env.param() == "P"
+    env.tick()
+    assert env.active() == "standby"
+    assert env.param() == "S"
+    log = env.store.log()
+    assert len(log) == 1
+    item = log[0]
+    assert (item["from"], item["to"], item["reason"], item["actor"]) == (
+        "primary", "standby", "probe", "orchestrator")
+    assert item["evidence"]["probes"]["primary"]["failures"] == 3
+    st = env.store.get("checkout")
+    assert st is not None and st.phase == "steady" and st.previous_active == "primary"
+    # EMF: a Failovers metric, and Healthy/ProbeLatency per side.
+    emf = env.logger.emf_records()
+    assert any(r.get("Failovers") == 1 and r["Service"] == "checkout" for r in emf)
+    healthy = [r for r in emf if "Healthy" in r]
+    assert {r["Side"] for r in healthy} == {"primary", "standby"}
+    assert healthy[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "lambdafail"
+
+
+def test_runtime_failures_must_be_consecutive(aws: None) -> None:
+    env = make_env(compiled({"checkout": service_cfg(failure_threshold=2)}))
+    for ok in (False, True, False, True, False):
+        env.prober.set("checkout", primary=ok)
+        env.tick()
+    assert env.active() == "primary"
+    env.prober.set("checkout", primary=False)
+    env.tick()
+    assert env.active() == "standby"
+
+
+def test_runtime_failback_manual_stays_on_standby(aws: None) -> None:
+    env = make_env(compiled({"checkout": service_cfg(failure_threshold=1, cooldown=0)}))
+    env.prober.set("checkout", primary=False)
+    env.tick()
+    assert env.active() == "standby"
+    env.prober.set("checkout", primary=True)
+    for _ in range(5):
+        env.tick()
+    assert env.active() == "standby"
+
+
+def test_runtime_failback_auto_after_recovery_threshold(aws: None) -> None:
+    env = make_env(compiled({"checkout": service_cfg(failure_threshold=1, recovery_threshold=3,
+                                                    cooldown=0, failback="auto")}))
+    env.prober.set("checkout", primary=False)
+    env.tick()
+    assert env.active() == "standby"
+    env.prober.set("checkout", primary=True)
+    env.tick()
+    env.tick()
+    assert env.active() == "standby"
+    env.tick()
+    assert env.active() == "primary"
+    assert env.param() == "P"
+    reasons = [(i["from"], i["to"], i["reason"]) for i in env.store.log()]
+    assert reasons == [("standby", "primary", "probe"), ("primary", "standby", "probe")]
+
+
+def test_runtime_cooldown_blocks_flapping(aws: None) -> None:
+    env = make_env(compiled({"checkout": service_cfg(failure_threshold=1, recovery_threshold=1,
+                                                    cooldown=300, failback="auto")}))
+    env.prober.set("checkout", primary=False)
+    env.tick()
+    assert env.active() == "standby"
+    env.prober.set("checkout", primary=True)
+    env.tick(advance=60)  # t = 60 s after the failover: cooldown
+    env.tick(advance=60)
+    env.tick(advance=60)
+    env.tick(advance=60)
+    st = env.store.get("checkout")
+    assert st is not None and st.active == "standby" and (st.blocked or "").startswith("cooldown")
+    env.tick()  # t = 300 s: allowed
+    assert env.active() == "primary"
+    log = env.store.log()
+    assert len(log) == 2
+    gap = parse_iso(log[0]["committed_at"]) - parse_iso(log[1]["committed_at"])
+    assert gap >= 300
+
+
+def test_runtime_both_down_stays_and_notifies_once(aws: None) -> None:
+    sns = boto3.client("sns", region_name="us-east-1")
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    topic = sns.create_topic(Name="oncall")["TopicArn"]
+    qurl = sqs.create_queue(QueueName="oncall")["QueueUrl"]
+    qarn = sqs.get_queue_attributes(QueueUrl=qurl, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
+    env = make_env(compiled({"checkout": service_cfg(failure_threshold=2)},
+                            sns_topic_arn=topic), extra_clients={"sns": sns})
+    env.prober.set("checkout", primary=False, standby=False)
+    for _ in range(5):
+        env.tick()
+    st = env.store.get("checkout")
+    assert st is not None and st.active == "primary" and env.param() == "P"
+    assert (st.blocked or "").startswith("both down")
+    assert env.store.log() == []
+    msgs = sqs.receive_message(QueueUrl=qurl, MaxNumberOfMessages=10)["Messages"]
+    assert len(msgs) == 1
+    assert "both targets down" in json.loads(msgs[0]["Body"])["Subject"]
+    # The standby comes back: the next tick fails over (and notifies the transition).
+    env.prober.set("checkout", standby=True)
+    env.tick()
+    assert env.active() == "standby"
+    msgs = sqs.receive_message(QueueUrl=qurl, MaxNumberOfMessages=10)["Messages"]
+    assert any("switched primary -> standby" in json.loads(m["Body"])["Subject"] for m in msgs)
+
+
+def test_runtime_drill_fault_flag_drives_the_real_detection_path(aws: None) -> None:
+    env = make_env(compiled({"checkout": service_cfg(failure_threshold=2)}))
+    env.tick()
+    env.store.set_fault("checkout", "primary", env.clock() + 1000)
+    env.tick()
+    env.tick()
+    assert env.active() == "standby"
+    st = env.store.get("checkout")
+    assert st is not None and st.health["primary"].detail == "forced unhealthy by drill"
+    # The faulted side was not probed at all while flagged.
+    assert ("checkout", "primary") in env.prober.calls[:2]
+    assert env.prober.calls[2:].count(("checkout", "primary")) == 0
+    env.store.clear_fault("checkout", "primary")
+    env.tick()
+    st = env.store.get("checkout")
+    assert st is not None and st.health["primary"].ok is True and st.faults == {}
+
+
+# --- alarms ------------------------------------------------------------------------------------
+
+ALARM_SIG = {"kind": "alarm", "alarm_name": "checkout-5xx", "mode": "failover",
+             "rule": "lambdafail-shop-checkout-alarm-0"}
+
+
+def test_runtime_alarm_event_fails_over_and_dedups(aws: None) -> None:
+    env = make_env(compiled({"checkout": service_cfg(signals=[ALARM_SIG])}))
+    env.tick()  # both sides probed healthy
+    orch = env.orchestrator()
+    out = orch.handle(alarm_event("checkout-5xx", "ALARM", "a1"))
+    assert out["actions"][0]["status"] == "switched"
+    assert env.active() == "standby"
+    assert orch.handle(alarm_event("checkout-5xx", "ALARM", "a1"))["duplicate"] is True
+    item = env.store.log()[0]
+    assert item["reason"] == "alarm" and item["evidence"]["event_id"] == "a1"
+    orch.handle(alarm_event("checkout-5xx", "OK", "a2", previous="ALARM"))
+    st = env.store.get("checkout")
+    assert st is not None and st.alarms == {"checkout-5xx": "OK"}
+
+
+def test_runtime_alarm_failure_mode_counts_as_a_failed_probe(aws: None) -> None:
+    sig = {**ALARM_SIG, "mode": "failure"}
+    env = make_env(compiled({"checkout": service_cfg(signals=[sig], failure_threshold=2)}))
+    env.tick()
+    orch = env.orchestrator()
+    orch.handle(alarm_event("checkout-5xx", "ALARM", "a1"))
+    assert env.active() == "primary"
+    env.prober.set("checkout", primary=False)
+    env.tick()
+    assert env.active() == "standby"
+
+
+def test_runtime_tick_reconciles_a_lost_alarm_event(aws: None) -> None:
+    cw = boto3.client("cloudwatch", region_name="us-east-1")
+    cw.put_metric_alarm(AlarmName="checkout-5xx", MetricName="5xx", Namespace="shop",
+                        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1,
+                        ComparisonOperator="GreaterThanThreshold")
+    env = make_env(compiled({"checkout": service_cfg(signals=[ALARM_SIG])}),
+                   extra_clients={"cloudwatch": cw})
+    env.tick()
+    assert env.active() == "primary"
+    # moto emits no EventBridge event for this: exactly the "lost event" case.
+    cw.set_alarm_state(AlarmName="checkout-5xx", StateValue="ALARM", StateReason="test")
+    env.tick()
+    assert env.active() == "standby"
+    item = env.store.log()[0]
+    assert item["reason"] == "alarm" and item["evidence"]["reconciled"] is True
+
+
+# --- failure events ----------------------------------------------------------------------------
+
+EVENT_SIG = {"kind": "event", "pattern": {"source": ["shop.checkout"],
+                                          "detail-type": ["Server failure"]},
+             "mode": "failover", "rule": "lambdafail-shop-checkout-event-0"}
+
+
+@needs_patterns
+def test_runtime_failure_event_fails_over_once(aws: None) -> None:
+    env = make_env(compiled({"checkout": service_cfg(signals=[EVENT_SIG])}))
+    env.tick()
+    orch = env.orchestrator()
+    assert orch.handle(failure_event("e1", "Something else"))["skipped"]
+    out = orch.handle(failure_event("e1"))
+    assert out["actions"][0]["status"] == "switched"
+    assert orch.handle(failure_event("e1"))["duplicate"] is True
+    assert env.store.log()[0]["evidence"]["event_id"] == "e1"
+
+
+@needs_patterns
+@pytest.mark.parametrize("same_id", [True, False], ids=["same-id", "distinct-ids"])
+def test_runtime_50_concurrent_failure_events_one_transition(aws: None, same_id: bool) -> None:
+    env = make_env(compiled({"checkout": service_cfg(signals=[EVENT_SIG])}))
+    env.tick()
+    env.ssm.puts.clear()
+    orch = env.orchestrator()
+    barrier = threading.Barrier(50)
+    results: list[dict[str, Any]] = []
+    errors: list[BaseException] = []
+
+    def fire(i: int) -> None:
+        try:
+            barrier.wait()
+            results.append(orch.handle(failure_event("dup" if same_id else f"e{i}")))
+        except BaseException as e:  # surfaced below
+            errors.append(e)
+
+    threads = [threading.Thread(target=fire, args=(i,)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    assert len(results) == 50
+    assert env.ssm.puts == ["S"]  # one router write
+    assert len(env.store.log()) == 1
+    assert env.active() == "standby"
+    switched = [a for r in results for a in r.get("actions", []) if a["status"] == "switched"]
+    assert len(switched) == 1
+    if same_id:
+        assert sum(1 for r in results if r.get("duplicate")) == 49
+
+
+def test_runtime_unmatched_and_unknown_inputs(aws: None) -> None:
+    env = make_env(compiled({"checkout": service_cfg()}))
+    orch = env.orchestrator()
+    assert orch.handle({"lambdafail": "tick", "rule": "nope"})["ok"] is False
+    assert orch.handle({"hello": 1})["ok"] is False
+    assert orch.handle(alarm_event("unrelated", "ALARM"))["skipped"]
+
+
+# --- router failure and resume -----------------------------------------------------------------
+
+
+def test_runtime_router_failure_then_next_tick_completes(aws: None) -> None:
+    env = make_env(compiled({"checkout": service_cfg(failure_threshold=1)}))
+    env.prober.set("checkout", primary=False)
+    env.ssm.fail_puts = 1
+    out = env.tick()
+    assert [a["status"] for a in out["actions"]] == ["router_failed"]
+    st = env.store.get("checkout")
+    assert st is not None and st.phase == "switching" and st.active == "primary"
+    assert st.pending is not None and "injected" in st.pending["last_error"]
+    assert env.param() == "P"
+    assert env.store.log() == []
+    out = env.tick()
+    assert out["actions"][0]["status"] == "switched"
+    st = env.store.get("checkout")
+    assert st is not None and st.phase == "steady" and st.active == "standby"
+    assert env.param() == "S"
+    log = env.store.log()
+    assert len(log) == 1 and log[0]["reason"] == "probe"
+    env.tick()
+    env.tick()
+    assert len(env.store.log()) == 1
+
+
+def test_runtime_pending_switch_lease_is_respected(aws: None) -> None:
+    """A switch leased by another (live) actor is not re-applied by a tick."""
+    env = make_env(compiled({"checkout": service_cfg()}))
+    st = env.store.get("checkout")
+    assert st is not None
+    st.phase = "switching"
+    st.pending = tr.new_pending(st, "standby", reason="manual", actor="arn:aws:iam::1:user/x",
+                                evidence={}, now=env.clock())
+    env.store.save(st, st.version)
+    out = env.tick(advance=31)  # lease (30 s) still held
+    assert [a["status"] for a in out["actions"]] == ["lost_race"]
+    assert env.ssm.puts == []
+    out = env.tick()  # 31 s later: lease lapsed (the actor died), the tick completes it
+    assert out["actions"][0]["status"] == "switched"
+    assert env.ssm.puts == ["S"]
+    assert env.store.log()[0]["actor"] == "arn:aws:iam::1:user/x"
+
+
+# --- manual switches (the CLI's API) -----------------------------------------------------------
+
+
+def _router(env: Env, service: str = "checkout") -> Any:
+    return make_router(env.config.services[service]["router"], env.clients)
+
+
+def test_runtime_request_switch_manual_refused_forced_noop(aws: None) -> None:
+    env = make_env(compiled({"checkout": service_cfg()}))
+    cfg = env.config.services["checkout"]
+    env.prober.set("checkout", standby=False)
+    env.tick()
+    res = tr.request_switch(env.store, _router(env), cfg, "checkout", "standby", reason="manual",
+                            actor="me", now=env.clock())
+    assert res.status == "refused" and "not healthy" in res.message
+    res = tr.request_switch(env.store, _router(env), cfg, "checkout", "standby", reason="manual",
+                            actor="me", force=True, now=env.clock())
+    assert res.status == "switched" and env.param() == "S"
+    assert env.store.log()[0]["evidence"]["forced"] is True
+    res = tr.request_switch(env.store, _router(env), cfg, "checkout", "standby", reason="manual",
+                            actor="me", now=env.clock())
+    assert res.status == "noop"
+    # Manual rollback ignores the cooldown (the primary is healthy).
+    res = tr.request_switch(env.store, _router(env), cfg, "checkout", "primary",
+                            reason="rollback", actor="me", now=env.clock() + 1)
+    assert res.status == "switched" and env.param() == "P"
+    assert [i["reason"] for i in env.store.log()] == ["rollback", "manual"]
+
+
+def test_runtime_request_switch_probes_a_never_probed_target(aws: None) -> None:
+    env = make_env(compiled({"checkout": service_cfg()}))
+    cfg = env.config.services["checkout"]
+    orch = env.orchestrator()
+    env.prober.set("checkout", standby=False)
+    res = tr.request_switch(env.store, _router(env), cfg, "checkout", "standby", reason="manual",
+                            actor="me", now=env.clock(),
+                            probe=lambda side: orch.probe_side("checkout", side))
+    assert res.status == "refused"
+    env.prober.set("checkout", standby=True)
+    res = tr.request_switch(env.store, _router(env), cfg, "checkout", "standby", reason="drill",
+                            actor="me", now=env.clock() + 1,
+                            probe=lambda side: orch.probe_side("checkout", side))
+    assert res.status == "switched"
+
+
+def test_runtime_request_switch_router_failed_then_retry(aws: None) -> None:
+    env = make_env(compiled({"checkout": service_cfg()}))
+    cfg = env.config.services["checkout"]
+    env.tick()
+    env.ssm.fail_puts = 1
+    res = tr.request_switch(env.store, _router(env), cfg, "checkout", "standby", reason="manual",
+                            actor="me", now=env.clock())
+    assert res.status == "router_failed" and "retries" in res.message
+    res = tr.request_switch(env.store, _router(env), cfg, "checkout", "standby", reason="manual",
+                            actor="me", now=env.clock() + 1)
+    assert res.status == "switched"
+    assert len(env.store.log()) == 1
+
+
+# --- the Lambda entry point itself -------------------------------------------------------------
+
+
+def test_runtime_handle_entry_reads_config_file(aws: None, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    data = compiled({"checkout": service_cfg()})
+    env = make_env(data)
+    path = write_config(tmp_path / "lambdafail_config.json", data)
+    monkeypatch.setenv("LAMBDAFAIL_CONFIG_PATH", str(path))
+    handler_mod.reset()
+    try:
+        pong = handler_mod.handle({"lambdafail": "ping"}, None)
+        import hashlib
+
+        assert pong["ok"] is True
+        assert pong["config_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+        # A real tick with real (refused) HTTP probes against the configured URLs, default
+        # clients (created lazily inside moto), heartbeat written.
+        out = handler_mod.handle({"lambdafail": "tick", "rule": RULE}, None)
+        assert out["ok"] and out["rounds"] == 1
+        hb = env.store.heartbeat_item()
+        assert hb is not None and hb["ticks"] == 1 and hb["config_sha256"] == pong["config_sha256"]
+        st = env.store.get("checkout")
+        assert st is not None and st.health["primary"].failures == 1
+    finally:
+        handler_mod.reset()
+
+
+def test_runtime_probes_per_tick_spreads_rounds(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = make_env(compiled({"checkout": service_cfg(probes_per_tick=5, failure_threshold=3)}))
+    env.prober.set("checkout", primary=False)
+    out = env.tick()
+    assert out["rounds"] == 5
+    assert env.active() == "standby"  # detected within one tick
+    assert len(env.sleeps) == 4 and all(9.0 < s <= 10.0 for s in env.sleeps)
+    monkeypatch.setenv("LAMBDAFAIL_TIME_SCALE", "10")
+    env.sleeps.clear()
+    env.tick()
+    assert all(s <= 1.0 for s in env.sleeps)
+
+
+def test_runtime_probe_rounds_stop_when_lambda_time_is_short(aws: None) -> None:
+    env = make_env(compiled({"checkout": service_cfg(probes_per_tick=5)}))
+
+    class Ctx:
+        function_version = "7"
+
+        def get_remaining_time_in_millis(self) -> int:
+            return 4000
+
+    out = env.orchestrator().handle({"lambdafail": "tick", "rule": RULE}, Ctx())
+    assert out["rounds"] == 1
+    hb = env.store.heartbeat_item()
+    assert hb is not None and hb["function_version"] == "7"

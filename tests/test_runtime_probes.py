@@ -1,0 +1,132 @@
+"""Probes against real loopback HTTP servers and moto's Lambda (plus a Stubber for errors)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+import boto3
+import pytest
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
+
+from lambdafail.runtime.probes import probe_all, probe_target
+from runtime_support import Behaviour, closed_port_url, elapsed, http_server
+
+
+def url_target(url: str, status: int = 200, body: str | None = None) -> dict[str, Any]:
+    return {"kind": "url", "url": url, "expect_status": status, "body_contains": body}
+
+
+def test_runtime_http_probe_up() -> None:
+    with http_server(Behaviour(200, b"all good")) as url:
+        r = probe_target(url_target(url), 2.0)
+    assert r.ok and r.detail == "HTTP 200" and r.latency_ms < 2000 and r.target == url
+
+
+def test_runtime_http_probe_down() -> None:
+    r = probe_target(url_target(closed_port_url()), 2.0)
+    assert not r.ok and "connection failed" in r.detail
+
+
+def test_runtime_http_probe_wrong_status() -> None:
+    with http_server(Behaviour(503, b"down")) as url:
+        r = probe_target(url_target(url), 2.0)
+        assert not r.ok and r.detail == "HTTP 503 (expected 200)"
+        r = probe_target(url_target(url, status=503), 2.0)
+        assert r.ok  # an endpoint may be expected to answer 503 (e.g. a maintenance page)
+
+
+def test_runtime_http_probe_redirect_is_not_followed() -> None:
+    with http_server(Behaviour(302, b"")) as url:
+        r = probe_target(url_target(url), 2.0)
+    assert not r.ok and "HTTP 302" in r.detail
+
+
+def test_runtime_http_probe_body_contains() -> None:
+    with http_server(Behaviour(200, b'{"status": "ok"}')) as url:
+        assert probe_target(url_target(url, body='"ok"'), 2.0).ok
+        r = probe_target(url_target(url, body="ready"), 2.0)
+    assert not r.ok and "body lacks" in r.detail
+
+
+def test_runtime_http_probe_slow_past_timeout() -> None:
+    with http_server(Behaviour(200, b"late", delay=5.0)) as url:
+        r, took = elapsed(lambda: probe_target(url_target(url), 0.3))
+    assert not r.ok and "timeout" in r.detail
+    assert took < 2.0
+
+
+def test_runtime_probe_all_is_concurrent() -> None:
+    """Wall time is about the slowest probe, not the sum."""
+    slow = Behaviour(200, b"ok", delay=0.4)
+    with http_server(slow) as a, http_server(slow) as b, http_server(slow) as c, \
+            http_server(Behaviour(200, b"ok", delay=5.0)) as hung:
+        targets: Mapping[Hashable, tuple[Mapping[str, Any], float]] = {
+            "a": (url_target(a), 2.0), "b": (url_target(b), 2.0), "c": (url_target(c), 2.0),
+            "d": (url_target(a), 2.0), "hung": (url_target(hung), 0.5)}
+        results, took = elapsed(lambda: probe_all(targets))
+    assert {k: r.ok for k, r in results.items()} == {"a": True, "b": True, "c": True, "d": True,
+                                                     "hung": False}
+    assert took < 1.5  # sequential would be >= 2.1 s
+
+
+# --- Lambda standby probes ---------------------------------------------------------------------
+
+
+def _function(lam: Any) -> None:
+    iam = boto3.client("iam", region_name="us-east-1")
+    role = iam.create_role(RoleName="probe-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("h.py", "def h(event, context):\n    return {'ok': True}\n")
+    lam.create_function(FunctionName="checkout-degraded", Runtime="python3.12", Role=role,
+                        Handler="h.h", Code={"ZipFile": buf.getvalue()})
+
+
+LAMBDA_TARGET = {"kind": "lambda", "function": "checkout-degraded"}
+
+
+def test_runtime_lambda_probe_healthy_on_moto() -> None:
+    from moto import mock_aws
+
+    with mock_aws(config={"lambda": {"use_docker": False}}):
+        lam = boto3.client("lambda", region_name="us-east-1")
+        _function(lam)
+        r = probe_target(LAMBDA_TARGET, 2.0, lam)
+    assert r.ok and r.target == "lambda:checkout-degraded"
+
+
+def test_runtime_lambda_probe_function_error_on_moto() -> None:
+    # Without the simple-Lambda config, moto tries Docker and answers FunctionError: Handled.
+    from moto import mock_aws
+
+    with mock_aws(config={"lambda": {"use_docker": True}}):
+        lam = boto3.client("lambda", region_name="us-east-1")
+        _function(lam)
+        r = probe_target(LAMBDA_TARGET, 2.0, lam)
+    assert not r.ok and r.detail.startswith("FunctionError Handled")
+
+
+def test_runtime_lambda_probe_missing_function_and_stubbed_error() -> None:
+    # moto's simple Lambda answers even for a function that does not exist: stub AWS's error.
+    lam = boto3.client("lambda", region_name="us-east-1")
+    with Stubber(lam) as stub:
+        stub.add_client_error("invoke", service_error_code="ResourceNotFoundException",
+                              service_message="Function not found", http_status_code=404)
+        r = probe_target(LAMBDA_TARGET, 2.0, lam)
+    assert not r.ok and "ResourceNotFoundException" in r.detail
+    body = json.dumps({"errorMessage": "boom", "errorType": "RuntimeError"}).encode()
+    with Stubber(lam) as stub:
+        stub.add_response("invoke", {"StatusCode": 200, "FunctionError": "Unhandled",
+                                     "Payload": StreamingBody(io.BytesIO(body), len(body))})
+        r = probe_target(LAMBDA_TARGET, 2.0, lam)
+    assert not r.ok and "Unhandled" in r.detail and "boom" in r.detail
+
+
+@pytest.mark.parametrize("target", [LAMBDA_TARGET])
+def test_runtime_lambda_probe_without_client(target: dict[str, Any]) -> None:
+    assert not probe_target(target, 1.0, None).ok

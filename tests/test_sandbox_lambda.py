@@ -1,0 +1,182 @@
+"""Running functions in the sandbox: the deployed zip (never the working tree), versions and
+aliases, environment, timeout, errors, async invokes, and the scripted answer of other functions.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambdafail.sandbox.server import Sandbox
+from sandbox_support import (
+    REPORTING_HANDLER,
+    Clients,
+    create_function,
+    orchestrator_zip,
+    queue,
+    running_sandbox,
+    uid,
+    wait_for_reports,
+    zip_tree,
+)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    yield from running_sandbox(tmp_path)
+
+
+@pytest.fixture
+def aws(sandbox: Sandbox) -> Clients:
+    return Clients(sandbox.endpoint_url)
+
+
+def _invoke(aws: Clients, name: str, payload: Any = None, **kw: Any) -> tuple[dict[str, Any], Any]:
+    resp = aws("lambda").invoke(FunctionName=name, Payload=json.dumps(payload or {}).encode(),
+                                **kw)
+    body = resp["Payload"].read()
+    return resp, json.loads(body) if body else None
+
+
+IDENTIFYING_HANDLER = '''
+import importlib.util, os
+import lambdafail
+
+BUILD = "{build}"
+
+def handle(event, context):
+    return {{"build": BUILD, "package_file": lambdafail.__file__,
+             "working_tree_importable": importlib.util.find_spec("lambdafail.topology") is not None,
+             "event": event, "function_name": context.function_name,
+             "remaining_ms": context.get_remaining_time_in_millis(),
+             "endpoint": os.environ.get("AWS_ENDPOINT_URL"),
+             "time_scale": os.environ.get("LAMBDAFAIL_TIME_SCALE"),
+             "custom": os.environ.get("CUSTOM")}}
+'''
+
+
+def _working_tree(root: Path, build: str) -> Path:
+    pkg = root / "lambdafail"
+    (pkg / "runtime").mkdir(parents=True, exist_ok=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "runtime" / "__init__.py").write_text("")
+    (pkg / "runtime" / "handler.py").write_text(IDENTIFYING_HANDLER.format(build=build))
+    return root
+
+
+def test_sandbox_runs_the_deployed_zip_not_the_working_tree(sandbox: Sandbox, aws: Clients,
+                                                            tmp_path: Path) -> None:
+    tree = _working_tree(tmp_path / "tree", "deployed-v1")
+    fn = create_function(aws, zip_tree(tree), env={"CUSTOM": "from-config"}, timeout=7)
+    # The working tree changes after deploy: what runs must not change.
+    _working_tree(tree, "edited-after-deploy")
+
+    resp, out = _invoke(aws, fn, {"lambdafail": "ping"})
+    assert resp["StatusCode"] == 200 and "FunctionError" not in resp
+    assert out["build"] == "deployed-v1"
+    assert out["package_file"].startswith(str(tmp_path / "sandbox-code"))
+    # Not the repository's editable install either (as on AWS, only the zip is importable).
+    assert out["working_tree_importable"] is False
+    assert out["event"] == {"lambdafail": "ping"}
+    assert out["function_name"] == fn
+    assert out["endpoint"] == sandbox.endpoint_url
+    assert out["time_scale"] == "60.0"
+    assert out["custom"] == "from-config"
+    assert 0 < out["remaining_ms"] <= 7000
+
+
+def test_sandbox_invoke_resolves_versions_and_aliases(sandbox: Sandbox, aws: Clients,
+                                                      tmp_path: Path) -> None:
+    lam = aws("lambda")
+    fn = create_function(aws, zip_tree(_working_tree(tmp_path / "a", "v1")))
+    v1 = lam.publish_version(FunctionName=fn)["Version"]
+    lam.create_alias(FunctionName=fn, Name="live", FunctionVersion=v1)
+    lam.update_function_code(FunctionName=fn, ZipFile=zip_tree(_working_tree(tmp_path / "b", "v2")))
+
+    resp, out = _invoke(aws, fn, Qualifier="live")
+    assert out["build"] == "v1" and resp["ExecutedVersion"] == v1
+    resp, out = _invoke(aws, f"{fn}:live")
+    assert out["build"] == "v1"
+    resp, out = _invoke(aws, fn)
+    assert out["build"] == "v2" and resp["ExecutedVersion"] == "$LATEST"
+
+
+def test_sandbox_invoke_enforces_the_function_timeout(sandbox: Sandbox, aws: Clients) -> None:
+    fn = create_function(aws, orchestrator_zip(
+        "import time\ndef handle(event, context):\n    time.sleep(30)\n"), timeout=1)
+    started = time.monotonic()
+    resp, out = _invoke(aws, fn)
+    assert time.monotonic() - started < 10
+    assert resp["StatusCode"] == 200 and resp["FunctionError"] == "Unhandled"
+    assert out["errorMessage"] == "Task timed out after 1.00 seconds"
+
+
+def test_sandbox_invoke_reports_handler_errors(sandbox: Sandbox, aws: Clients) -> None:
+    fn = create_function(aws, orchestrator_zip(
+        "def handle(event, context):\n    print('about to fail')\n"
+        "    raise ValueError('bad config')\n"))
+    resp, out = _invoke(aws, fn)
+    assert resp["FunctionError"] == "Unhandled"
+    assert out["errorType"] == "ValueError" and out["errorMessage"] == "bad config"
+    assert any("about to fail" in line for line in sandbox.logs(fn))
+    assert sandbox.log_file.exists() and "about to fail" in sandbox.log_file.read_text()
+
+
+def test_sandbox_event_invoke_runs_in_background(sandbox: Sandbox, aws: Clients) -> None:
+    report_url, _ = queue(aws)
+    fn = create_function(aws, orchestrator_zip(REPORTING_HANDLER), env={"REPORT_TO": report_url})
+    resp = aws("lambda").invoke(FunctionName=fn, InvocationType="Event",
+                                Payload=json.dumps({"n": 7}).encode())
+    assert resp["StatusCode"] == 202
+    assert wait_for_reports(aws, report_url) == [{"n": 7}]
+
+
+def test_sandbox_other_functions_answer_as_scripted(sandbox: Sandbox, aws: Clients) -> None:
+    zip_bytes = orchestrator_zip("raise SystemExit('never run')\n")
+    echo = create_function(aws, zip_bytes, handler="app.handler")
+    resp, out = _invoke(aws, echo, {"hello": 1})
+    assert "FunctionError" not in resp and out == {"hello": 1}
+
+    failing = create_function(aws, zip_bytes, handler="app.handler",
+                              env={"LAMBDAFAIL_SANDBOX_RESPONSE": "error"})
+    resp, out = _invoke(aws, failing)
+    assert resp["FunctionError"] == "Unhandled" and out["errorType"] == "Sandbox.ScriptedError"
+
+    tagged = create_function(aws, zip_bytes, handler="app.handler")
+    arn = aws("lambda").get_function(FunctionName=tagged)["Configuration"]["FunctionArn"]
+    aws("lambda").tag_resource(Resource=arn, Tags={"lambdafail:sandbox-response": "error"})
+    resp, _ = _invoke(aws, tagged)
+    assert resp["FunctionError"] == "Unhandled"
+    aws("lambda").tag_resource(Resource=arn, Tags={"lambdafail:sandbox-response": "ok"})
+    resp, _ = _invoke(aws, tagged)
+    assert "FunctionError" not in resp
+
+    fixed = create_function(aws, zip_bytes, handler="app.handler",
+                            env={"LAMBDAFAIL_SANDBOX_RESPONSE": '{"active": "standby"}'})
+    _, out = _invoke(aws, fixed, {"to": "primary"})
+    assert out == {"active": "standby"}
+
+
+def test_sandbox_invoke_unknown_function_is_not_found(sandbox: Sandbox, aws: Clients) -> None:
+    with pytest.raises(aws("lambda").exceptions.ResourceNotFoundException):
+        aws("lambda").invoke(FunctionName=uid("missing"), Payload=b"{}")
+
+
+def test_sandbox_runs_the_real_orchestrator_package(sandbox: Sandbox, aws: Clients) -> None:
+    package = pytest.importorskip("lambdafail.package")
+    name = uid("sbx")
+    compiled = {"format": 1, "topology": name, "region": "us-east-1",
+                "table": f"lambdafail-{name}-state", "bus": f"lambdafail-{name}-events",
+                "function": f"lambdafail-{name}-orchestrator", "sns_topic_arn": None,
+                "schedules": {}, "services": {}}
+    pkg = package.build(compiled)
+    fn = create_function(aws, pkg.zip_bytes, handler=package.HANDLER, timeout=30)
+    resp, out = _invoke(aws, fn, {"lambdafail": "ping"})
+    assert "FunctionError" not in resp, out
+    assert out["ok"] is True and out["topology"] == name
+    assert out["config_sha256"] == pkg.config_sha256
