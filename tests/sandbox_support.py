@@ -99,13 +99,19 @@ def queue(aws: Clients) -> tuple[str, str]:
 
 def drain(aws: Clients, url: str) -> list[str]:
     """Every message currently in the queue (bodies), removed from it."""
-    out: list[str] = []
+    return [body for body, _ in drain_timed(aws, url)]
+
+
+def drain_timed(aws: Clients, url: str) -> list[tuple[str, float]]:
+    """Like drain, with each message's send time (epoch seconds), oldest first."""
+    out: list[tuple[str, float]] = []
     while True:
-        got = aws("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        got = aws("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                         AttributeNames=["SentTimestamp"]).get("Messages", [])
         if not got:
-            return out
+            return sorted(out, key=lambda m: m[1])
         for m in got:
-            out.append(m["Body"])
+            out.append((m["Body"], int(m["Attributes"]["SentTimestamp"]) / 1000))
             aws("sqs").delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
 

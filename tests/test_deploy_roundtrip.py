@@ -213,3 +213,28 @@ def test_deploy_executor_reports_progress_in_order() -> None:
     order = ["queue", "bus", "table", "role", "function", "alias", "permission", "rule",
              "item", "parameter"]
     assert kinds == sorted(kinds, key=order.index)
+
+
+def test_deploy_cli_dry_run_and_json_output(tmp_path: object,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "multi.yaml"
+    path.write_text(multi_text())
+    assert cli.run(["deploy", "-f", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "to create" in out and "lambdafail-multi-orchestrator" in out
+    assert snapshot("multi")["functions"] == {}
+
+    assert cli.run(["deploy", "-f", str(path), "--yes", "-o", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["applied"] is True and doc["aws_calls"]["mutating"] > 0
+    assert len(doc["done"]) == doc["plan"]["summary"]["create"]
+
+    assert cli.run(["deploy", "-f", str(path), "--yes", "-o", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["applied"] is False and doc["aws_calls"]["mutating"] == 0
+
+    assert cli.run(["destroy", "-f", str(path), "--yes", "--delete-state"]) == 0
+    assert "destroyed" in capsys.readouterr().out
+    assert all(not v for v in snapshot("multi").values())

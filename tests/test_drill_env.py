@@ -26,30 +26,31 @@ class DrillEnv:
     def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *,
                  endpoint_url: str | None = None, failure_threshold: int = 2,
                  rto_seconds: int = 30, tick_every: float = 0.05, extra_yaml: str = "",
-                 signals: str = "") -> None:
+                 signals: str = "", urls: dict[str, str] | None = None) -> None:
         self.name = f"dr{uuid.uuid4().hex[:8]}"
         self.tmp = tmp_path
         self.endpoint_url = endpoint_url
         self.tick_every = tick_every
         self.web = {f"{svc}-{side}": WebService(f"{svc}-{side}").start()
                     for svc in ("checkout", "search") for side in ("primary", "standby")}
+        url = {k: w.url for k, w in self.web.items()} | (urls or {})
         self.file = tmp_path / "lambdafail.yaml"
         self.file.write_text(f"""
 version: 1
 name: {self.name}
 region: us-east-1
 defaults:
-  health: {{interval: rate(1 minute), timeout_seconds: 2, failure_threshold: {failure_threshold}}}
+  health: {{interval: rate(1 minute), timeout_seconds: 5, failure_threshold: {failure_threshold}}}
   policy: {{cooldown_seconds: 300, rto_seconds: {rto_seconds}}}
 services:
   checkout:
-    primary: {{url: "{self.web['checkout-primary'].url}"}}
-    standby: {{url: "{self.web['checkout-standby'].url}"}}
+    primary: {{url: "{url['checkout-primary']}"}}
+    standby: {{url: "{url['checkout-standby']}"}}
     router: {{ssm_parameter: /{self.name}/checkout/active}}
 {signals}
   search:
-    primary: {{url: "{self.web['search-primary'].url}"}}
-    standby: {{url: "{self.web['search-standby'].url}"}}
+    primary: {{url: "{url['search-primary']}"}}
+    standby: {{url: "{url['search-standby']}"}}
     router: {{ssm_parameter: /{self.name}/search/active}}
 {extra_yaml}
 """)

@@ -30,7 +30,7 @@ def drill_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 def _drill(env: DrillEnv, tmp_path: Path, listener: Any = None, **opts: Any) -> dict[str, Any]:
     o = DrillOptions(service=opts.pop("service", "checkout"),
                      report_dir=str(tmp_path / "reports"), operator="tester",
-                     topology_file=str(env.file), **{"timeout": 10.0, **opts})
+                     topology_file=str(env.file), **{"timeout": 20.0, **opts})
     ctx = AwsContext(region="us-east-1")
     return Drill(env.compiled, ctx, o, listener=listener).run()
 
@@ -48,7 +48,7 @@ def test_drill_pass_through_the_cli(drill_env: DrillEnv, tmp_path: Path,
     drill_env.start().steady()
     before_search = drill_env.state("search")
     out_dir = tmp_path / "out"
-    code = cli.run(["drill", "-f", str(drill_env.file), "checkout", "--yes", "--timeout", "10",
+    code = cli.run(["drill", "-f", str(drill_env.file), "checkout", "--yes", "--timeout", "20",
                     "--report-dir", str(out_dir), "--output", "json"])
     captured = capsys.readouterr()
     doc = json.loads(captured.out)
@@ -168,7 +168,7 @@ def test_drill_restore_failure_exits_6_with_instructions(drill_env: DrillEnv,
         if rec["kind"] == "milestone" and rec["name"] == "injected":
             drill_env.web["checkout-primary"].degrade(500)
 
-    doc = _drill(drill_env, tmp_path, listener=kill_primary, timeout=3.0)
+    doc = _drill(drill_env, tmp_path, listener=kill_primary, timeout=6.0)
     assert doc["grade"]["result"] == "restore-incomplete" and doc["grade"]["exit_code"] == 6
     r = doc["restore"]
     assert r["ok"] is False
@@ -205,7 +205,7 @@ def test_drill_no_restore_leaves_it_failed_over_loudly(drill_env: DrillEnv, tmp_
                                                        ) -> None:
     drill_env.start().steady()
     code = cli.run(["drill", "-f", str(drill_env.file), "checkout", "--yes", "--no-restore",
-                    "--timeout", "10", "--report-dir", str(tmp_path / "r")])
+                    "--timeout", "20", "--report-dir", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert code == 0, err
     assert "LEFT FAILED OVER" in err
@@ -273,8 +273,10 @@ def test_drill_alarm_scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         env.client("cloudwatch").set_alarm_state(AlarmName="checkout-5xx", StateValue="OK",
                                                  StateReason="test")
         env.start().steady()
-        doc = _drill(env, tmp_path, scenario="alarm")
+        doc = _drill(env, tmp_path, scenario="alarm",
+                     check_url=env.web["checkout-standby"].url)
         assert doc["grade"]["result"] == "pass", doc["grade"]
+        assert doc["milestones"]["http_verified"] is not None
         assert [e["reason"] for e in reversed(env.store().log())] == ["alarm", "rollback"]
         alarm = env.client("cloudwatch").describe_alarms(AlarmNames=["checkout-5xx"])
         assert alarm["MetricAlarms"][0]["StateValue"] == "OK"
@@ -289,4 +291,53 @@ def test_drill_scenario_without_its_signal_is_refused(drill_env: DrillEnv,
     doc = _drill(drill_env, tmp_path, scenario="alarm")
     assert doc["grade"]["exit_code"] == 5
     assert "alarm signal" in doc["phases"][0]["detail"]
+    assert drill_env.store().drill_lock("checkout") is None
+
+
+def test_drill_command_scenario_causes_a_real_outage(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      mocked_aws: None) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    flag = tmp_path / "primary-down"
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(503 if flag.exists() else 200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/healthz"
+    env = DrillEnv(tmp_path, monkeypatch, urls={"checkout-primary": url}).provision()
+    try:
+        env.start().steady()
+        doc = _drill(env, tmp_path, scenario="command", inject_cmd=f"touch '{flag}'",
+                     restore_cmd=f"rm -f '{flag}'")
+        assert doc["grade"]["result"] == "pass", doc["grade"]
+        assert not flag.exists()
+        log = env.store().log()
+        assert [e["reason"] for e in reversed(log)] == ["probe", "rollback"]
+        assert "HTTP 503" in str(log[-1]["evidence"])
+        _assert_restored(env)
+    finally:
+        env.stop()
+        server.shutdown()
+        server.server_close()
+
+
+def test_drill_dry_run_reports_an_unmet_steady_state(drill_env: DrillEnv, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.run(["drill", "-f", str(drill_env.file), "checkout", "--dry-run",
+                    "--output", "json"])
+    captured = capsys.readouterr()
+    assert code == 5
+    assert "NOT met" in captured.err and "The drill would" in captured.err
+    doc = json.loads(captured.out)
+    assert doc["dry_run"] is True and "inject" in doc["plan"]
     assert drill_env.store().drill_lock("checkout") is None

@@ -21,8 +21,10 @@ from lambdafail.runtime.routers import make_router
 from lambdafail.runtime.state import parse_iso
 from runtime_support import (
     RULE,
+    Behaviour,
     Env,
     compiled,
+    http_server,
     make_env,
     service_cfg,
     write_config,
@@ -476,3 +478,55 @@ def test_runtime_probe_rounds_stop_when_lambda_time_is_short(aws: None) -> None:
     assert out["rounds"] == 1
     hb = env.store.heartbeat_item()
     assert hb is not None and hb["function_version"] == "7"
+
+
+# --- real probes through the handler: HTTP primary, Lambda standby ------------------------------
+
+
+def _degraded_function() -> None:
+    import io
+    import zipfile
+
+    iam = boto3.client("iam", region_name="us-east-1")
+    role = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("h.py", "def h(event, context):\n    return {'ok': True}\n")
+    boto3.client("lambda", region_name="us-east-1").create_function(
+        FunctionName="checkout-degraded", Runtime="python3.12", Role=role, Handler="h.h",
+        Code={"ZipFile": buf.getvalue()})
+
+
+@pytest.mark.parametrize("standby_works", [True, False], ids=["standby-ok", "standby-error"])
+def test_runtime_real_http_primary_and_lambda_standby(standby_works: bool) -> None:
+    from moto import mock_aws
+
+    # Without the simple-Lambda config moto answers every invoke with FunctionError.
+    behaviour = Behaviour(200, b"ok")
+    with mock_aws(config={"lambda": {"use_docker": not standby_works}}), \
+            http_server(behaviour) as url:
+        _degraded_function()
+        cfg = service_cfg(failure_threshold=2, timeout=1.0,
+                          primary={"kind": "url", "url": url, "expect_status": 200,
+                                   "body_contains": "ok"},
+                          standby={"kind": "lambda", "function": "checkout-degraded"},
+                          router={"kind": "ssm", "parameter": "/shop/checkout/active",
+                                  "values": {"primary": url, "standby": "checkout-degraded"}})
+        env = make_env(compiled({"checkout": cfg}),
+                       extra_clients={"lambda": boto3.client("lambda", region_name="us-east-1")})
+        orch = env.orchestrator(prober=None)
+        env.tick(orch)
+        st = env.store.get("checkout")
+        assert st is not None and st.health["primary"].ok is True
+        assert st.health["standby"].ok is standby_works
+        behaviour.status = 500  # the primary starts failing
+        env.tick(orch)
+        env.tick(orch)
+        st = env.store.get("checkout")
+        assert st is not None
+        assert st.health["primary"].detail == "HTTP 500 (expected 200)"
+        if standby_works:
+            assert st.active == "standby" and env.param() == "checkout-degraded"
+        else:
+            assert st.active == "primary" and (st.blocked or "").startswith("both down")
+            assert "FunctionError" in st.health["standby"].detail

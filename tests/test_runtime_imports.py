@@ -38,3 +38,25 @@ def test_runtime_imports_without_cli_dependencies() -> None:
     # boto3 is imported on first use, not at import time (cold starts stay cheap).
     assert out["boto3"] is False
     assert out["seconds"] < 1.0
+
+
+PING = textwrap.dedent("""
+    import json, os, sys
+    from pathlib import Path
+    cfg = Path(sys.argv[1])
+    cfg.write_text(json.dumps({"format": 1, "topology": "t", "table": "x", "region": "us-east-1",
+                               "schedules": {}, "services": {}}))
+    os.environ["LAMBDAFAIL_CONFIG_PATH"] = str(cfg)
+    from lambdafail.runtime.handler import handle
+    out = handle({"lambdafail": "ping"}, None)
+    print(json.dumps({"out": out, "boto3": "boto3" in sys.modules}))
+""")
+
+
+def test_runtime_ping_touches_no_aws(tmp_path: object) -> None:
+    proc = subprocess.run([sys.executable, "-c", PING, f"{tmp_path}/lambdafail_config.json"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert res["out"]["ok"] is True and len(res["out"]["config_sha256"]) == 64
+    assert res["boto3"] is False

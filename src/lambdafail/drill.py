@@ -399,6 +399,7 @@ class Drill:
         self.rec: Recorder | None = None
         self.interrupted = False
         self.restore = RestoreOutcome(requested=opts.restore)
+        self.others_changed: list[str] = []
 
     # -- AWS plumbing -------------------------------------------------------------------------
 
@@ -470,7 +471,8 @@ class Drill:
                     self._observe()
                     self._verify()
                 except PhaseFailed:
-                    pass
+                    if self.opts.dry_run:
+                        return self._dry_run_report()
                 except (KeyboardInterrupt, DrillInterrupted):
                     self.interrupted = True
                     rec.note("interrupted: restoring before exit", level="warning")
@@ -926,7 +928,7 @@ class Drill:
             "timings": t,
             "restore": self.restore.to_dict(),
             "other_services": {"checked": sorted(self.snapshot),
-                               "changed": list(getattr(self, "others_changed", []))},
+                               "changed": list(self.others_changed)},
             "grade": g,
             "journal": self.journal.path if self.journal else None,
         }

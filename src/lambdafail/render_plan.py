@@ -63,33 +63,29 @@ def summary_line(plan: Plan) -> str:
 
 
 def plan_renderable(plan: Plan, *, show_noop: bool = False) -> RenderableType:
+    """Terraform-like: one line per change, its field diffs indented below it."""
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
     verb = "destroy" if plan.mode == "destroy" else "deploy"
-    title = f"{verb} plan for topology {plan.topology!r} ({plan.region}, account {plan.account})"
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-    table.add_column("", no_wrap=True)
-    table.add_column("action", no_wrap=True)
-    table.add_column("kind", no_wrap=True)
-    table.add_column("name", overflow="fold")
-    table.add_column("service", no_wrap=True)
-    table.add_column("details", overflow="fold")
+    parts: list[RenderableType] = [Text(
+        f"{verb} plan for topology {plan.topology!r} ({plan.region}, account {plan.account})",
+        style="bold")]
     for c in plan.changes:
         if c.action == "no-op" and not show_noop:
             continue
         style = _STYLE[c.action]
-        details = "\n".join(f"{d.field}: {_short(d.before)} → {_short(d.after)}"
-                            for d in c.diffs)
+        line = Text(f"{_SIGN[c.action]} {c.action:<7} {c.kind:<10} ", style=style)
+        line.append(c.name, style="bold" if c.action != "no-op" else "dim")
+        if c.service:
+            line.append(f"  ({c.service})", style="dim")
+        parts.append(line)
+        for d in c.diffs:
+            parts.append(Text(f"      {d.field}: {_short(d.before)} → {_short(d.after)}",
+                              style=style))
         if c.note:
-            details = f"{details}\n{c.note}".strip()
-        table.add_row(Text(_SIGN[c.action], style=style), Text(c.action, style=style), c.kind,
-                      c.name, c.service or "", details)
-    parts: list[RenderableType] = []
-    if plan.pending or show_noop:
-        parts.append(table)
-    else:
+            parts.append(Text(f"      {c.note}", style="dim"))
+    if not plan.pending:
         parts.append(Text(f"topology {plan.topology!r}: no changes; everything is up to date",
                           style="green"))
     for x in plan.conflicts:

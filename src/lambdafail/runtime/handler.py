@@ -41,7 +41,7 @@ class Orchestrator:
                  router_factory: Callable[[str, ServiceState], Router] | None = None) -> None:
         self.config = config
         self.clients = clients or Clients(region=config.data.get("region"))
-        self.store = store or StateStore(str(config.data["table"]), self.clients.get("dynamodb"))
+        self._store = store
         self.clock = clock
         self.sleep = sleep
         self.logger = logger or Logger()
@@ -52,6 +52,13 @@ class Orchestrator:
                                     lambda: self.clients.get("sns"), self.logger)
 
     # -- collaborators --
+
+    @property
+    def store(self) -> StateStore:
+        # Created on first use: a ping needs no DynamoDB client (and no boto3 import).
+        if self._store is None:
+            self._store = StateStore(str(self.config.data["table"]), self.clients.get("dynamodb"))
+        return self._store
 
     def router(self, service: str, state: ServiceState) -> Router:
         if self._router_factory is not None:

@@ -6,14 +6,15 @@ takes about as long as its slowest probe (bounded by the timeout), not the sum; 
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Hashable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 BODY_LIMIT = 64 * 1024
 USER_AGENT = "lambdafail-probe/1"
@@ -37,23 +38,31 @@ def target_label(target_cfg: Mapping[str, Any]) -> str:
                else f"lambda:{target_cfg.get('function')}")
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    # A health endpoint that redirects is reported with its own status: following a redirect
-    # to a login page would turn "302" into a misleading "200".
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+@functools.cache
+def _opener() -> Any:
+    # urllib.request (with http.client and email) is imported on the first HTTP probe, not at
+    # import time: an event-only invocation never pays for it.
+    import urllib.request
 
+    class _NoRedirect(urllib.request.HTTPRedirectHandler):
+        # A health endpoint that redirects is reported with its own status: following a
+        # redirect to a login page would turn "302" into a misleading "200".
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
 
-_opener = urllib.request.build_opener(_NoRedirect)
+    return urllib.request.build_opener(_NoRedirect)
 
 
 def _probe_http(cfg: Mapping[str, Any], timeout: float) -> tuple[bool, str]:
+    import urllib.error
+    import urllib.request
+
     url = str(cfg["url"])
     expect = int(cfg.get("expect_status") or 200)
     needle = cfg.get("body_contains")
     req = urllib.request.Request(url, method="GET", headers={"User-Agent": USER_AGENT})
     try:
-        with _opener.open(req, timeout=timeout) as resp:
+        with _opener().open(req, timeout=timeout) as resp:
             status = int(resp.status)
             body = resp.read(BODY_LIMIT) if needle else b""
     except urllib.error.HTTPError as e:
@@ -126,6 +135,8 @@ def probe_all(targets: Mapping[Hashable, tuple[Mapping[str, Any], float]],
     """
     if not targets:
         return {}
+    from concurrent.futures import ThreadPoolExecutor
+
     pool = ThreadPoolExecutor(max_workers=min(max_workers, len(targets)),
                               thread_name_prefix="probe")
     start = time.monotonic()

@@ -296,6 +296,10 @@ class LambdaRunner:
                        f"Code: {str(fn.code_sha_256)[:12]}", name)
         started = time.monotonic()
         with self._slots:
+            if self._closed:
+                return InvokeResult(200, _error_payload(
+                    "Sandbox.Stopped", "the sandbox is stopping", request_id),
+                    function_error="Unhandled", executed_version=version)
             proc = subprocess.Popen(
                 [sys.executable, "-I", "-c", _BOOTSTRAP], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(code_dir),

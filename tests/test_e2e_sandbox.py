@@ -1,0 +1,179 @@
+"""End to end through the real CLI: `lambdafail sandbox` in the background, then every on-call
+command in its own subprocess against it, with a local HTTP primary that really goes down.
+
+Rule: nothing is mocked or faked: the orchestrator is the deployed zip, run by the sandbox on its
+sped-up schedule; the outage is a closed socket; every wait has a deadline derived from the
+theoretical detection time (failure_threshold × probe interval at the time scale).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from conftest import run_cli as _run_cli, wait_until
+
+
+def run_cli(*a: Any, **k: Any) -> Any:
+    t = time.monotonic()
+    r = _run_cli(*a, **k)
+    print(f"  {time.monotonic() - t:5.2f}s {a[1]} rc={r.returncode}")
+    return r
+from lambdafail.sandbox.webservice import WebService
+
+TIME_SCALE = 60.0
+THRESHOLD = 2
+PROBE_INTERVAL_S = 60 / TIME_SCALE  # rate(1 minute) at 60×: one tick a second
+FLOOR_S = THRESHOLD * PROBE_INTERVAL_S
+# Generous on a loaded 2-core machine: each tick is an interpreter start in the sandbox.
+DETECTION_DEADLINE_S = 10 * FLOOR_S + 20
+
+
+@pytest.fixture
+def sandbox_proc(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    state = tmp_path / "sandbox.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lambdafail", "sandbox", "--port", "0", "--time-scale",
+         str(TIME_SCALE), "--state-file", str(state)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        wait_until(lambda: state.exists() or proc.poll() is not None, timeout=30,
+                   what="the sandbox's state file")
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        yield proc, state
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _topology(path: Path, name: str, primary: str, standby: str) -> str:
+    path.write_text(f"""\
+version: 1
+name: {name}
+region: us-east-1
+defaults:
+  health: {{interval: rate(1 minute), timeout_seconds: 1, failure_threshold: {THRESHOLD},
+           recovery_threshold: 2}}
+  policy: {{cooldown_seconds: 1, failback: manual, rto_seconds: 30}}
+services:
+  web:
+    primary: {{url: "{primary}"}}
+    standby: {{url: "{standby}"}}
+    router: {{ssm_parameter: /{name}/web/active}}
+""")
+    return str(path)
+
+
+def _status(f: str, env: dict[str, str]) -> tuple[int, dict[str, Any] | None]:
+    r = run_cli("--sandbox", "status", "-f", f, "-o", "json", env=env, timeout=60)
+    assert r.returncode in (0, 7), r.stderr
+    return r.returncode, json.loads(r.stdout)
+
+
+def _web(doc: dict[str, Any] | None) -> dict[str, Any]:
+    assert doc is not None
+    return next(s for s in doc["services"] if s["name"] == "web")
+
+
+def test_e2e_sandbox_failover_rollback_drill_destroy_through_the_cli(
+        tmp_path: Path, sandbox_proc: tuple[subprocess.Popen[str], Path]) -> None:
+    proc, state = sandbox_proc
+    env = {"LAMBDAFAIL_SANDBOX_STATE": str(state)}
+    endpoint = json.loads(state.read_text())["endpoint_url"]
+    ssm = boto3.client("ssm", endpoint_url=endpoint, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing",
+                       config=Config(retries={"mode": "standard", "max_attempts": 1}))
+    name = f"e2e{uuid.uuid4().hex[:8]}"
+    with WebService("primary") as primary, WebService("standby") as standby:
+        f = _topology(tmp_path / "lambdafail.yaml", name, primary.url, standby.url)
+
+        r = run_cli("--sandbox", "deploy", "-f", f, "--yes", env=env)
+        assert r.returncode == 0, r.stderr
+
+        # Healthy once the orchestrator's first tick has probed both sides.
+        last: list[tuple[int, dict[str, Any] | None]] = []
+
+        def healthy() -> bool:
+            last.append(_status(f, env))
+            return last[-1][0] == 0
+        wait_until(healthy, timeout=30, interval=0.2, what="status exit 0 after deploy")
+        assert _web(last[-1][1])["active"] == "primary"
+
+        # A real outage: the primary's socket closes.
+        primary.stop()
+        t0 = time.monotonic()
+        param = f"/{name}/web/active"
+        wait_until(lambda: ssm.get_parameter(Name=param)["Parameter"]["Value"] == standby.url,
+                   timeout=DETECTION_DEADLINE_S, interval=0.05,
+                   what="the router to switch to the standby")
+        switched_after = time.monotonic() - t0
+
+        def failed_over() -> bool:
+            last.append(_status(f, env))
+            code, doc = last[-1]
+            return code == 7 and _web(doc)["active"] == "standby"
+        wait_until(failed_over, timeout=DETECTION_DEADLINE_S, interval=0.2,
+                   what="status exit 7 with the standby active")
+        detected_after = time.monotonic() - t0
+        web = _web(last[-1][1])
+        assert web["last_transition"]["reason"] == "probe"
+        assert web["last_transition"]["actor"] == "orchestrator"
+        assert web["primary"]["ok"] is False
+
+        # The primary comes back; the orchestrator sees it; a manual rollback brings traffic back.
+        primary.start()
+
+        def primary_seen_ok() -> bool:
+            last.append(_status(f, env))
+            return _web(last[-1][1])["primary"]["ok"] is True
+        wait_until(primary_seen_ok, timeout=30, interval=0.2, what="the primary probed ok")
+        r = run_cli("--sandbox", "rollback", "web", "-f", f, "--reason", "e2e: primary back",
+                    "--yes", env=env)
+        assert r.returncode == 0, r.stderr
+        assert ssm.get_parameter(Name=param)["Parameter"]["Value"] == primary.url
+        code, doc = _status(f, env)
+        assert code == 0 and _web(doc)["active"] == "primary"
+
+        r = run_cli("--sandbox", "history", "web", "-f", f, "-o", "json", env=env)
+        assert r.returncode == 0, r.stderr
+        moves = [(t["from"], t["to"], t["reason"])
+                 for t in json.loads(r.stdout)["transitions"]]
+        assert moves == [("standby", "primary", "rollback"), ("primary", "standby", "probe")]
+
+        # A full drill on the same service, after the (1 s) cooldown since the rollback.
+        reports = tmp_path / "reports"
+        r = run_cli("--sandbox", "drill", "web", "-f", f, "--yes", "--timeout", "30",
+                    "--report-dir", str(reports), env=env, timeout=120)
+        assert r.returncode == 0, r.stderr
+        report = json.loads((reports / "report.json").read_text())
+        assert report["grade"]["result"] == "pass"
+        for n in ("report.md", "junit.xml", "timeline.svg"):
+            assert (reports / n).is_file()
+        assert ssm.get_parameter(Name=param)["Parameter"]["Value"] == primary.url
+
+        r = run_cli("--sandbox", "destroy", "-f", f, "--yes", env=env)
+        assert r.returncode == 0, r.stderr
+
+    # The sandbox stops cleanly on Ctrl-C and removes its state file.
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 0
+    assert not state.exists()
+    print(f"primary down → router switched {switched_after:.2f} s, status exit 7 after "
+          f"{detected_after:.2f} s (floor {FLOOR_S:g} s)")
