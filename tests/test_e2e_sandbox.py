@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +23,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from conftest import run_cli as _run_cli, wait_until
-
-
-def run_cli(*a: Any, **k: Any) -> Any:
-    t = time.monotonic()
-    r = _run_cli(*a, **k)
-    print(f"  {time.monotonic() - t:5.2f}s {a[1]} rc={r.returncode}")
-    return r
+from conftest import run_cli, wait_until
+from lambdafail import naming
+from lambdafail.runtime.state import ServiceState, StateStore
 from lambdafail.sandbox.webservice import WebService
 
 TIME_SCALE = 60.0
@@ -81,15 +76,28 @@ services:
     return str(path)
 
 
-def _status(f: str, env: dict[str, str]) -> tuple[int, dict[str, Any] | None]:
+def _status(f: str, env: dict[str, str]) -> tuple[int, dict[str, Any]]:
     r = run_cli("--sandbox", "status", "-f", f, "-o", "json", env=env, timeout=60)
     assert r.returncode in (0, 7), r.stderr
     return r.returncode, json.loads(r.stdout)
 
 
-def _web(doc: dict[str, Any] | None) -> dict[str, Any]:
-    assert doc is not None
+def _web(doc: dict[str, Any]) -> dict[str, Any]:
     return next(s for s in doc["services"] if s["name"] == "web")
+
+
+Wait = Callable[[Callable[[ServiceState], Any], float, str], None]
+
+
+def _waiter(store: StateStore) -> Wait:
+    """Wait on the state table directly (cheap, in-process) before asking the CLI once:
+    every CLI call is a fresh interpreter, too slow to poll with on a loaded 2-core box."""
+    def wait(ok: Callable[[ServiceState], Any], timeout: float, what: str) -> None:
+        def check() -> bool:
+            st: ServiceState | None = store.get("web")
+            return st is not None and bool(ok(st))
+        wait_until(check, timeout=timeout, interval=0.05, what=what)
+    return wait
 
 
 def test_e2e_sandbox_failover_rollback_drill_destroy_through_the_cli(
@@ -101,6 +109,10 @@ def test_e2e_sandbox_failover_rollback_drill_destroy_through_the_cli(
                        aws_access_key_id="testing", aws_secret_access_key="testing",
                        config=Config(retries={"mode": "standard", "max_attempts": 1}))
     name = f"e2e{uuid.uuid4().hex[:8]}"
+    store = StateStore(naming.table_name(name), boto3.client(
+        "dynamodb", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+        aws_secret_access_key="testing"))
+    wait = _waiter(store)
     with WebService("primary") as primary, WebService("standby") as standby:
         f = _topology(tmp_path / "lambdafail.yaml", name, primary.url, standby.url)
 
@@ -108,13 +120,11 @@ def test_e2e_sandbox_failover_rollback_drill_destroy_through_the_cli(
         assert r.returncode == 0, r.stderr
 
         # Healthy once the orchestrator's first tick has probed both sides.
-        last: list[tuple[int, dict[str, Any] | None]] = []
-
-        def healthy() -> bool:
-            last.append(_status(f, env))
-            return last[-1][0] == 0
-        wait_until(healthy, timeout=30, interval=0.2, what="status exit 0 after deploy")
-        assert _web(last[-1][1])["active"] == "primary"
+        wait(lambda st: st.health["primary"].ok and st.health["standby"].ok, 30,
+             "the first probe tick")
+        code, doc = _status(f, env)
+        assert code == 0, doc
+        assert _web(doc)["active"] == "primary"
 
         # A real outage: the primary's socket closes.
         primary.stop()
@@ -124,32 +134,24 @@ def test_e2e_sandbox_failover_rollback_drill_destroy_through_the_cli(
                    timeout=DETECTION_DEADLINE_S, interval=0.05,
                    what="the router to switch to the standby")
         switched_after = time.monotonic() - t0
-
-        def failed_over() -> bool:
-            last.append(_status(f, env))
-            code, doc = last[-1]
-            return code == 7 and _web(doc)["active"] == "standby"
-        wait_until(failed_over, timeout=DETECTION_DEADLINE_S, interval=0.2,
-                   what="status exit 7 with the standby active")
-        detected_after = time.monotonic() - t0
-        web = _web(last[-1][1])
+        wait(lambda st: st.active == "standby" and st.phase == "steady", DETECTION_DEADLINE_S,
+             "the transition to be committed")
+        code, doc = _status(f, env)
+        status_after = time.monotonic() - t0
+        assert code == 7, doc
+        web = _web(doc)
+        assert web["active"] == "standby"
         assert web["last_transition"]["reason"] == "probe"
         assert web["last_transition"]["actor"] == "orchestrator"
         assert web["primary"]["ok"] is False
 
         # The primary comes back; the orchestrator sees it; a manual rollback brings traffic back.
         primary.start()
-
-        def primary_seen_ok() -> bool:
-            last.append(_status(f, env))
-            return _web(last[-1][1])["primary"]["ok"] is True
-        wait_until(primary_seen_ok, timeout=30, interval=0.2, what="the primary probed ok")
+        wait(lambda st: st.health["primary"].ok is True, 30, "the primary probed ok again")
         r = run_cli("--sandbox", "rollback", "web", "-f", f, "--reason", "e2e: primary back",
                     "--yes", env=env)
         assert r.returncode == 0, r.stderr
         assert ssm.get_parameter(Name=param)["Parameter"]["Value"] == primary.url
-        code, doc = _status(f, env)
-        assert code == 0 and _web(doc)["active"] == "primary"
 
         r = run_cli("--sandbox", "history", "web", "-f", f, "-o", "json", env=env)
         assert r.returncode == 0, r.stderr
@@ -158,6 +160,7 @@ def test_e2e_sandbox_failover_rollback_drill_destroy_through_the_cli(
         assert moves == [("standby", "primary", "rollback"), ("primary", "standby", "probe")]
 
         # A full drill on the same service, after the (1 s) cooldown since the rollback.
+        wait(lambda st: (st.last_transition_epoch() or 0) + 1 < time.time(), 10, "the cooldown")
         reports = tmp_path / "reports"
         r = run_cli("--sandbox", "drill", "web", "-f", f, "--yes", "--timeout", "30",
                     "--report-dir", str(reports), env=env, timeout=120)
@@ -175,5 +178,5 @@ def test_e2e_sandbox_failover_rollback_drill_destroy_through_the_cli(
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 0
     assert not state.exists()
-    print(f"primary down → router switched {switched_after:.2f} s, status exit 7 after "
-          f"{detected_after:.2f} s (floor {FLOOR_S:g} s)")
+    print(f"primary down → router switched {switched_after:.2f} s, status exit 7 at "
+          f"{status_after:.2f} s (floor {FLOOR_S:g} s)")

@@ -180,3 +180,14 @@ def test_sandbox_runs_the_real_orchestrator_package(sandbox: Sandbox, aws: Clien
     assert "FunctionError" not in resp, out
     assert out["ok"] is True and out["topology"] == name
     assert out["config_sha256"] == pkg.config_sha256
+
+
+def test_sandbox_stop_restores_moto_lambda_config(tmp_path: Path) -> None:
+    # The docker switch is process-wide; a later mock_aws in this process must not inherit it.
+    from moto.core.config import default_user_config
+
+    before = dict(default_user_config["lambda"])
+    with Sandbox(state_file=tmp_path / "s.json"):
+        assert default_user_config["lambda"] == {"use_docker": False}
+    assert default_user_config["lambda"] == before
+    assert not (tmp_path / "s.json").exists()

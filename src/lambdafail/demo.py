@@ -117,6 +117,12 @@ def detection_floor(time_scale: float) -> float:
     return FAILURE_THRESHOLD * probe_spacing(time_scale)
 
 
+def floor_text(time_scale: float) -> str:
+    return (f"theoretical: failure_threshold {FAILURE_THRESHOLD} × {probe_spacing(time_scale):g} s "
+            f"probe interval = {detection_floor(time_scale):g} s, give or take one interval for "
+            "where the first failed probe lands")
+
+
 def topology_yaml(primary_url: str, standby_url: str) -> str:
     return f"""\
 # Written by `lambdafail demo`: one service on two local HTTP servers, switched by an SSM
@@ -286,9 +292,7 @@ class Demo:
                 took = time.monotonic() - t0
                 self.result.switch_seconds = took
                 self.emit(DemoEvent("waited", f"router switched to the standby {took:.1f} s "
-                                    f"after the primary went down (floor: {FAILURE_THRESHOLD} "
-                                    f"failed probes × {probe_spacing(self.opts.time_scale):g} s "
-                                    f"= {self.result.floor_seconds:g} s)",
+                                    f"after the primary went down ({floor_text(self.opts.time_scale)})",
                                     step=self._step, elapsed=took))
                 return
             if now >= deadline:

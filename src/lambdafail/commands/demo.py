@@ -120,7 +120,7 @@ class _View:
 def _summary(out: Console, r: DemoResult) -> None:
     from rich.markup import escape
 
-    from lambdafail.demo import FAILURE_THRESHOLD, next_steps, probe_spacing
+    from lambdafail.demo import floor_text, next_steps
 
     def say(text: str = "") -> None:
         out.print(text, soft_wrap=True)  # paths stay whole, copy-pasteable
@@ -131,9 +131,7 @@ def _summary(out: Console, r: DemoResult) -> None:
     switch = "—" if r.switch_seconds is None else f"{r.switch_seconds:.1f} s"
     say(f"[bold green]✓ demo finished in {r.wall_seconds:.1f} s[/bold green]")
     say(f"  failover: primary down → router on the standby in {switch} "
-              f"(theoretical floor {r.floor_seconds:g} s = failure_threshold {FAILURE_THRESHOLD} "
-              f"× {probe_spacing(r.time_scale):g} s probe interval at time scale "
-              f"{r.time_scale:g})")
+        f"({floor_text(r.time_scale)}; time scale {r.time_scale:g})")
     say(f"  rollback: traffic back on the primary; drill: "
               f"{'[green]PASS[/green]' if r.drill_passed else '[red]FAIL[/red]'}")
     say(f"  drill reports: {p(r.report_dir)}/ "

@@ -38,15 +38,26 @@ def check_version() -> str | None:
     return None
 
 
-def disable_lambda_docker() -> None:
+def disable_lambda_docker() -> dict[str, Any]:
     """In-process equivalent of `POST /moto-api/config {"lambda": {"use_docker": false}}`.
 
     With docker on (moto's default), every Invoke that reaches moto fails with "error running
-    docker"; off, moto serves Lambda from its docker-free backend (a separate store).
+    docker"; off, moto serves Lambda from its docker-free backend (a separate store). Returns
+    the previous setting for `restore_lambda_config` (the switch is process-wide: a later
+    `mock_aws` in the same process would inherit it).
     """
+    from moto.core.config import default_user_config
     from moto.moto_api._internal.models import moto_api_backend
 
+    previous = dict(default_user_config.get("lambda") or {"use_docker": True})
     moto_api_backend.set_config({"lambda": {"use_docker": False}})
+    return previous
+
+
+def restore_lambda_config(previous: dict[str, Any]) -> None:
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.set_config({"lambda": previous})
 
 
 def reset_all() -> None:

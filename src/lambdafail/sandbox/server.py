@@ -217,6 +217,7 @@ class Sandbox:
         self._dispatcher: Dispatcher | None = None
         self._scheduler: Scheduler | None = None
         self._started = False
+        self._lambda_config: dict[str, Any] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> str:
@@ -226,7 +227,7 @@ class Sandbox:
         if note:
             self.notes.append(note)
         self._refuse_if_running()
-        backends.disable_lambda_docker()
+        self._lambda_config = backends.disable_lambda_docker()
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -293,6 +294,8 @@ class Sandbox:
             self._thread.join(timeout=10)
         if self._runner is not None:
             self._runner.shutdown()
+        if self._lambda_config is not None:
+            backends.restore_lambda_config(self._lambda_config)
         self.log.write("STOP", "sandbox stopped")
         if self.write_state_file:
             self._remove_state_file()
