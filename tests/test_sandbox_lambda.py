@@ -191,3 +191,40 @@ def test_sandbox_stop_restores_moto_lambda_config(tmp_path: Path) -> None:
         assert default_user_config["lambda"] == {"use_docker": False}
     assert default_user_config["lambda"] == before
     assert not (tmp_path / "s.json").exists()
+
+
+COUNTING_HANDLER = """
+import os
+CALLS = 0
+
+def handle(event, context):
+    global CALLS
+    CALLS += 1
+    if event.get("sleep"):
+        import time
+        time.sleep(event["sleep"])
+    return {"calls": CALLS, "pid": os.getpid()}
+"""
+
+
+def test_sandbox_reuses_warm_interpreters_like_lambda(sandbox: Sandbox, aws: Clients) -> None:
+    """Sequential invokes share one warm interpreter (module state survives, as on Lambda);
+    new code gets a fresh one; a timed-out interpreter is thrown away."""
+    fn = create_function(aws, orchestrator_zip(COUNTING_HANDLER), timeout=2)
+    runner = sandbox.runner
+    before = runner.cold_starts
+    _, first = _invoke(aws, fn)
+    _, second = _invoke(aws, fn)
+    assert (first["calls"], second["calls"]) == (1, 2)
+    assert first["pid"] == second["pid"]
+    assert runner.cold_starts - before == 1
+
+    aws("lambda").update_function_code(FunctionName=fn,
+                                       ZipFile=orchestrator_zip(COUNTING_HANDLER + "\n# v2\n"))
+    _, third = _invoke(aws, fn)
+    assert third["calls"] == 1 and third["pid"] != first["pid"]
+
+    resp, out = _invoke(aws, fn, {"sleep": 30})
+    assert resp["FunctionError"] == "Unhandled" and "timed out" in out["errorMessage"]
+    _, after_timeout = _invoke(aws, fn)
+    assert after_timeout["calls"] == 1 and after_timeout["pid"] != third["pid"]

@@ -12,8 +12,10 @@ moto 5.2.1.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
@@ -36,30 +38,31 @@ RESPONSE_TAG = "lambdafail:sandbox-response"
 # Interpreter start-up plus imports are not part of Lambda's timeout (the bootstrap enforces
 # the Timeout from the handler call); this only bounds a wedged interpreter.
 _STARTUP_ALLOWANCE_S = 30.0
+_END_MARK = b"\x00lambdafail-end\n"
+# A warm interpreter unused this long is stopped (Lambda also reclaims idle environments).
+_IDLE_SECONDS = 120.0
 
 # Runs in the child interpreter. The handler's prints go to stderr (the function's log);
 # stdout carries exactly one JSON line: the outcome.
 _BOOTSTRAP = r"""
 import importlib, json, os, sys, threading, time, traceback
-req = json.loads(sys.stdin.read())
-code_dir = req["code_dir"]
+first = json.loads(sys.stdin.readline())
+code_dir = first["code_dir"]
 # The deployed zip comes first; any other copy of the package (an editable install of the
 # working tree) is removed so the zip's code is the only one importable, as on AWS.
 sys.path[:] = [code_dir] + [p for p in sys.path if p != code_dir and not (
-    p and os.path.isfile(os.path.join(p, req["top_package"], "__init__.py")))]
+    p and os.path.isfile(os.path.join(p, first["top_package"], "__init__.py")))]
 os.chdir(code_dir)
 out = sys.stdout
 sys.stdout = sys.stderr
 
 def emit(doc):
+    # The end-of-log marker goes first, so the parent holds every log line of this
+    # invocation once it has the outcome.
+    sys.stderr.write("\x00lambdafail-end\n")
+    sys.stderr.flush()
     out.write(json.dumps(doc) + "\n")
     out.flush()
-
-timeout = float(req["timeout"])
-def on_timeout():
-    emit({"ok": False, "errorType": "Sandbox.Timedout",
-          "errorMessage": "Task timed out after %.2f seconds" % timeout})
-    os._exit(0)
 
 class Context:
     def __init__(self, c, deadline):
@@ -74,30 +77,115 @@ class Context:
     def get_remaining_time_in_millis(self):
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
-module_name, _, func_name = req["handler"].rpartition(".")
+module_name, _, func_name = first["handler"].rpartition(".")
 try:
     func = getattr(importlib.import_module(module_name), func_name)
-    event = json.loads(req["payload"]) if req["payload"].strip() else {}
 except Exception as e:
     traceback.print_exc()
     emit({"ok": False, "errorType": "Runtime.ImportModuleError",
           "errorMessage": "Unable to import module '%s': %s" % (module_name, e)})
     sys.exit(0)
-deadline = time.monotonic() + timeout
-timer = threading.Timer(timeout, on_timeout)
-timer.daemon = True
-timer.start()
-try:
-    result = func(event, Context(req["context"], deadline))
-    text = json.dumps(result)
-except Exception as e:
-    traceback.print_exc()
-    emit({"ok": False, "errorType": type(e).__name__, "errorMessage": str(e),
-          "stackTrace": traceback.format_tb(e.__traceback__)})
-else:
-    emit({"ok": True, "payload": text})
-timer.cancel()
+
+req = first
+while req is not None:
+    timeout = float(req["timeout"])
+    def on_timeout(timeout=timeout):
+        emit({"ok": False, "errorType": "Sandbox.Timedout",
+              "errorMessage": "Task timed out after %.2f seconds" % timeout})
+        os._exit(0)  # like Lambda, a timed-out environment is thrown away
+    deadline = time.monotonic() + timeout
+    timer = threading.Timer(timeout, on_timeout)
+    timer.daemon = True
+    timer.start()
+    try:
+        event = json.loads(req["payload"]) if req["payload"].strip() else {}
+        result = func(event, Context(req["context"], deadline))
+        text = json.dumps(result)
+    except Exception as e:
+        traceback.print_exc()
+        timer.cancel()
+        emit({"ok": False, "errorType": type(e).__name__, "errorMessage": str(e),
+              "stackTrace": traceback.format_tb(e.__traceback__)})
+    else:
+        timer.cancel()
+        emit({"ok": True, "payload": text})
+    line = sys.stdin.readline()
+    req = json.loads(line) if line.strip() else None
 """
+
+
+class _Worker:
+    """One warm interpreter running one deployed version: one invocation at a time.
+
+    Like a Lambda execution environment, it is reused for later invocations of the same
+    code and configuration (module state survives, cold start is paid once) and thrown away
+    after a timeout or a crash.
+    """
+
+    def __init__(self, key: tuple[str, ...], proc: subprocess.Popen[bytes], name: str,
+                 log: ActivityLog):
+        self.key = key
+        self.proc = proc
+        self.last_used = time.monotonic()
+        self._lines: queue.Queue[bytes | None] = queue.Queue()
+        self._log_ends = threading.Semaphore(0)
+        threading.Thread(target=self._pump_stdout, daemon=True,
+                         name=f"sandbox-fn-out-{name}").start()
+        threading.Thread(target=self._pump_stderr, args=(name, log), daemon=True,
+                         name=f"sandbox-fn-log-{name}").start()
+
+    def _pump_stdout(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def _pump_stderr(self, name: str, log: ActivityLog) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            if line == _END_MARK:
+                self._log_ends.release()
+                continue
+            log.write("LOG", line.decode("utf-8", "replace").rstrip("\n"), name)
+        self._log_ends.release()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def call(self, request: dict[str, Any], wait: float) -> dict[str, Any] | None:
+        """Send one request; the outcome line, or None if the interpreter died without one."""
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(json.dumps(request).encode() + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return None
+        deadline = time.monotonic() + wait
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            try:
+                line = self._lines.get(timeout=remaining)
+            except queue.Empty:
+                raise TimeoutError from None
+            if line is None:
+                return None
+            doc = _last_json_line(line)
+            if doc is not None:
+                self.last_used = time.monotonic()
+                self._log_ends.acquire(timeout=2.0)  # the invocation's log lines are in
+                return doc
+
+    def kill(self) -> None:
+        if self.alive():
+            self.proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
 
 
 @dataclass
@@ -131,8 +219,10 @@ class LambdaRunner:
         self._pool = ThreadPoolExecutor(max_workers=max_processes,
                                         thread_name_prefix="sandbox-invoke")
         self._extract_lock = threading.Lock()
-        self._procs: set[subprocess.Popen[bytes]] = set()
         self._procs_lock = threading.Lock()
+        self._idle: list[_Worker] = []
+        self._busy: set[_Worker] = set()
+        self.cold_starts = 0
         self._closed = False
         self._pending = 0
         self.invocations = 0
@@ -170,9 +260,10 @@ class LambdaRunner:
     def shutdown(self) -> None:
         self._closed = True
         with self._procs_lock:
-            procs = list(self._procs)
-        for p in procs:
-            p.kill()
+            workers = self._idle + list(self._busy)
+            self._idle = []
+        for w in workers:
+            w.kill()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     # -- behaviour per function ----------------------------------------------------------------
@@ -300,32 +391,21 @@ class LambdaRunner:
                 return InvokeResult(200, _error_payload(
                     "Sandbox.Stopped", "the sandbox is stopping", request_id),
                     function_error="Unhandled", executed_version=version)
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-c", _BOOTSTRAP], stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(code_dir),
-                env=self._environment(fn, code_dir))
-            with self._procs_lock:
-                self._procs.add(proc)
+            env = self._environment(fn, code_dir)
+            key = (name, version, str(fn.code_sha_256), json.dumps(env, sort_keys=True))
+            worker = self._acquire(key, name, code_dir, env)
+            outcome: dict[str, Any] | None
             try:
-                out, err = proc.communicate(json.dumps(request).encode(),
-                                            timeout=timeout + _STARTUP_ALLOWANCE_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                out, err = proc.communicate()
-                out = json.dumps({"ok": False, "errorType": "Sandbox.Timedout",
-                                  "errorMessage": f"Task timed out after {timeout:.2f} "
-                                  "seconds"}).encode()
-            finally:
-                with self._procs_lock:
-                    self._procs.discard(proc)
-        for line in err.decode("utf-8", "replace").splitlines():
-            self.log.write("LOG", line, name)
+                outcome = worker.call(request, timeout + _STARTUP_ALLOWANCE_S)
+            except TimeoutError:
+                outcome = {"ok": False, "errorType": "Sandbox.Timedout",
+                           "errorMessage": f"Task timed out after {timeout:.2f} seconds"}
+            self._release(worker)
         elapsed_ms = (time.monotonic() - started) * 1000
-        outcome = _last_json_line(out)
         if outcome is None:
             outcome = {"ok": False, "errorType": "Runtime.ExitError",
                        "errorMessage": f"the function's interpreter exited "
-                       f"(code {proc.returncode}) without a result"}
+                       f"(code {worker.proc.returncode}) without a result"}
         status = "ok" if outcome.get("ok") else f"error {outcome.get('errorType')}"
         self.log.write("END", f"RequestId: {request_id} Duration: {elapsed_ms:.0f} ms {status}",
                        name)
@@ -335,6 +415,46 @@ class LambdaRunner:
         return InvokeResult(200, _error_payload(
             str(outcome.get("errorType")), str(outcome.get("errorMessage")), request_id,
             outcome.get("stackTrace")), function_error="Unhandled", executed_version=version)
+
+    def _acquire(self, key: tuple[str, ...], name: str, code_dir: Path,
+                 env: dict[str, str]) -> _Worker:
+        """A warm interpreter for exactly this code and configuration, or a cold start."""
+        now = time.monotonic()
+        stale: list[_Worker] = []
+        found: _Worker | None = None
+        with self._procs_lock:
+            keep: list[_Worker] = []
+            for w in self._idle:
+                if not w.alive() or now - w.last_used > _IDLE_SECONDS or (
+                        w.key[0] == key[0] and w.key != key):
+                    stale.append(w)  # dead, idle too long, or an older deployment
+                elif found is None and w.key == key:
+                    found = w
+                else:
+                    keep.append(w)
+            self._idle = keep
+            if found is not None:
+                self._busy.add(found)
+        for w in stale:
+            w.kill()
+        if found is not None:
+            return found
+        self.cold_starts += 1
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-c", _BOOTSTRAP], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(code_dir), env=env)
+        worker = _Worker(key, proc, name, self.log)
+        with self._procs_lock:
+            self._busy.add(worker)
+        return worker
+
+    def _release(self, worker: _Worker) -> None:
+        with self._procs_lock:
+            self._busy.discard(worker)
+            if worker.alive() and not self._closed:
+                self._idle.append(worker)
+                return
+        worker.kill()
 
 
 def _last_json_line(out: bytes) -> dict[str, Any] | None:
