@@ -126,6 +126,10 @@ class CountingSsm:
         return getattr(self.inner, name)
 
 
+_DDB_LOCK = threading.RLock()
+_DDB_LOCAL = threading.local()
+
+
 def serialize_dynamodb(client: Any) -> None:
     """Make moto's in-process DynamoDB apply one request at a time, as DynamoDB does.
 
@@ -133,8 +137,7 @@ def serialize_dynamodb(client: Any) -> None:
     same condition — something real DynamoDB never allows. Tests that race threads against
     conditional writes need the real atomicity; they get it from this lock around each call.
     """
-    lock = threading.RLock()
-    local = threading.local()
+    lock, local = _DDB_LOCK, _DDB_LOCAL  # shared: two operators' clients race each other too
 
     def before(**_: Any) -> None:
         lock.acquire()

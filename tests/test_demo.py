@@ -6,14 +6,18 @@ socket really closes); nothing is mocked. Each test stays well under a minute on
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli, wait_until
 from lambdafail import demo as demo_mod
 from lambdafail.demo import Demo, DemoEvent, DemoOptions, DemoStepFailed
 from lambdafail.errors import ExitCode
@@ -72,6 +76,28 @@ def test_demo_without_moto_exits_2_with_the_install_hint(tmp_path: Path) -> None
     assert INSTALL_HINT in r.stderr
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "demo").exists()  # nothing started, nothing written
+
+
+def test_demo_sigterm_mid_run_exits_130_and_stops_everything(tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    err = tmp_path / "stderr"
+    with err.open("w") as f:
+        proc = subprocess.Popen([sys.executable, "-m", "lambdafail", "demo", "--dir",
+                                 str(workdir), "--no-color"], stdout=subprocess.DEVNULL,
+                                stderr=f, env=dict(os.environ))
+    try:
+        wait_until(lambda: "step 3 ·" in err.read_text() or proc.poll() is not None,
+                   timeout=60, what="the demo's step 3")
+        assert proc.poll() is None, err.read_text()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = err.read_text()
+    assert "lambdafail: interrupted" in text and "Traceback" not in text
+    assert not (workdir / "sandbox.json").exists()  # the sandbox stopped and cleaned up
 
 
 def test_demo_refuses_json_output(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from lambdafail.cli import run
 from oncall_support import Env, json_out
+from runtime_support import serialize_dynamodb
 
 
 @pytest.fixture(autouse=True)
@@ -144,6 +145,9 @@ def test_oncall_race_one_wins(env: Env, action: str) -> None:
     def operator(i: int) -> None:
         try:
             ctx = env.ctx()  # each operator has their own session and clients
+            # moto's in-process DynamoDB checks conditions without a lock; real DynamoDB is
+            # atomic per item. Give the race the real semantics (see serialize_dynamodb).
+            serialize_dynamodb(ctx.client("dynamodb"))
             core = oncall.rollback if action == "rollback" else oncall.failover
             outcomes.append(core(ctx, env.compiled(ctx), "checkout", note=f"op{i}",
                                  actor=f"arn:aws:iam::123456789012:user/op{i}",

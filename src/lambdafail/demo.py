@@ -204,7 +204,12 @@ class Demo:
         self.command(["status"], expect=ExitCode.DEGRADED)
         self.command(["history"])
         assert self.primary is not None
-        self.primary.start()
+        try:
+            self.primary.start()  # the same port: the topology names it
+        except OSError as e:
+            raise self.failed(f"cannot restart the primary on port {self.primary.port}: {e}",
+                              hint="another program took the port meanwhile; run the demo "
+                              "again") from None
         self.info(f"primary restarted on {self.primary.url}")
         self.wait_for("the orchestrator to see the primary healthy again",
                       lambda st: st.health["primary"].ok is True, timeout=30)

@@ -39,9 +39,6 @@ PHASES = ("precheck", "inject", "observe", "verify", "restore", "grade")
 # A fault and a lock outlive the drill's own deadlines by this much, then expire by themselves:
 # a crashed drill (kill -9, lost laptop) cannot keep a primary "down" or block drills forever.
 FAULT_MARGIN_SECONDS = 60.0
-# The orchestrator is fresh when its last tick is younger than this many probe intervals.
-STALE_FACTOR = 2
-HEARTBEAT_SLACK_SECONDS = 2.0
 POLL_SECONDS = 0.2
 COMMAND_TIMEOUT_SECONDS = 300.0
 
@@ -75,11 +72,10 @@ def parse_iso(text: Any) -> float | None:
 
 
 def time_scale() -> float:
-    """The sandbox runs probe rounds sped up (LAMBDAFAIL_TIME_SCALE): freshness and polling
-    follow the same scale, so a sandbox drill is judged by the same rule as a real one."""
-    from lambdafail.runtime.config import time_scale as runtime_scale
+    """The sandbox runs probe rounds sped up: polling follows the same scale."""
+    from lambdafail.settings import time_scale as current_scale
 
-    return runtime_scale()
+    return current_scale()
 
 
 # ------------------------------------------------------------------------------------ journal
@@ -567,12 +563,9 @@ class Drill:
 
     def _check_fresh(self, now: float) -> None:
         assert self.rec is not None
-        intervals = [int(s["interval_seconds"])
-                     for s in self.compiled.get("schedules", {}).values()]
-        # Scaled like the sandbox's scheduler (never more than one tick a second), plus slack:
-        # the heartbeat holds whole seconds and is written during the tick, not at its start.
-        spacing = max((min(intervals) if intervals else 60) / time_scale(), 1.0)
-        limit = STALE_FACTOR * spacing + HEARTBEAT_SLACK_SECONDS
+        from lambdafail.oncall import stale_after_seconds
+
+        limit = stale_after_seconds(self.compiled)
         hb = self.store.heartbeat_item()
         epoch = float(hb["last_tick_epoch"]) if hb and "last_tick_epoch" in hb else None
         if epoch is None:
@@ -689,16 +682,20 @@ class Drill:
                 now = self.clock()
                 st = self._state()
                 seen = _failure_seen_at(st, inj, now)
-                if seen is not None:
+                switched = st.active == "standby" and st.phase == "steady"
+                if seen is not None and not switched:
                     rec.milestone("first_failure_seen", at=seen)
                 if st.blocked and st.blocked != blocked:
                     blocked = st.blocked
                     rec.note(f"orchestrator blocked: {blocked}", level="warning")
-                if st.active == "standby" and st.phase == "steady":
+                if switched:
                     committed = st.last_transition_epoch()
                     if committed is None or committed < inj:
                         committed = now
-                    rec.milestone("first_failure_seen", at=committed)
+                    # The state keeps only the latest probe's time: after the switch it may be
+                    # later than the commit, and a failure is never seen after it was acted on.
+                    rec.milestone("first_failure_seen",
+                                  at=committed if seen is None else min(seen, committed))
                     rec.milestone("transition_committed", at=committed)
                     side = self._safe_read_back()
                     if side == "standby":

@@ -11,6 +11,7 @@ exception — the command decides the words and the exit code.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -70,9 +71,29 @@ def other(side: str) -> str:
     return "standby" if side == "primary" else "primary"
 
 
-def smallest_interval(compiled: dict[str, Any]) -> int:
+def smallest_interval(compiled: Mapping[str, Any]) -> int:
     intervals = [int(s["interval_seconds"]) for s in compiled.get("schedules", {}).values()]
     return min(intervals) if intervals else 60
+
+
+# The heartbeat holds whole seconds and is written during the tick, not at its start.
+HEARTBEAT_SLACK_SECONDS = 2
+
+
+def stale_after_seconds(compiled: Mapping[str, Any]) -> int:
+    """The dead-man's switch: no tick for this long means the orchestrator is not running.
+
+    Twice the smallest probe interval. In the sped-up sandbox the interval is scaled like its
+    scheduler (never more than one tick a second) and the heartbeat's whole-second rounding
+    matters, so a slack is added there. Shared by status and drill.
+    """
+    from lambdafail.settings import time_scale
+
+    scale = time_scale()
+    if scale <= 1.0:
+        return STALE_FACTOR * smallest_interval(compiled)
+    spacing = max(smallest_interval(compiled) / scale, 1.0)
+    return math.ceil(STALE_FACTOR * spacing + HEARTBEAT_SLACK_SECONDS)
 
 
 def _num(v: Any, default: int = 0) -> int:
@@ -522,7 +543,7 @@ def _probe_everything(ctx: AwsContext, compiled: dict[str, Any]) -> dict[Any, An
 
 def _orchestrator_status(compiled: dict[str, Any], fn: str, beat: dict[str, Any] | None,
                          fn_cfg: dict[str, Any] | None, now: datetime) -> OrchestratorStatus:
-    stale_after = STALE_FACTOR * smallest_interval(compiled)
+    stale_after = stale_after_seconds(compiled)
     file_sha = config_sha256(compiled)
     last_at = str(beat["last_tick_at"]) if beat and beat.get("last_tick_at") else None
     if beat and last_at is None and beat.get("last_tick_epoch") is not None:

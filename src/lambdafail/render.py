@@ -131,10 +131,18 @@ def _health_cell(side: SideStatus) -> str:
         live = "[green]ok[/]" if side.live.ok else "[bold red]FAIL[/]"
         text += f"\nnow: {live}"
         if not side.live.ok and side.live.detail:
-            text += f" [dim]{escape(side.live.detail)[:40]}[/]"
+            text += f" [dim]{escape(short_detail(side.live.detail))}[/]"
     elif side.ok is False and side.detail:
-        text += f"\n[dim]{escape(side.detail)[:40]}[/]"
+        text += f"\n[dim]{escape(short_detail(side.detail))}[/]"
     return text
+
+
+def short_detail(detail: str, limit: int = 48) -> str:
+    """A probe's detail for a table cell: without errno noise, cut with an ellipsis."""
+    import re
+
+    text = re.sub(r"\[Errno -?\d+\] ", "", detail).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _rules_cell(rules: dict[str, str]) -> str:
@@ -170,8 +178,10 @@ def status_table(r: StatusReport) -> Table:
             + (f" by {escape(_short_actor(lt.actor))}" if lt.actor else ""))
         drill = "[dim]-[/]" if s.drill is None else (
             f"[magenta]◆ DRILL[/] {escape(s.drill.drill_id)}\n[dim]{escape(s.drill.owner)}[/]")
+        # Problems without their details: the failing probe's detail is in its own column.
         state = "[green]✓ healthy[/]" if s.healthy else (
-            "[bold red]✗ DEGRADED[/]\n" + "\n".join(escape(p) for p in s.problems))
+            "[bold red]✗ DEGRADED[/]\n" + "\n".join(escape(p.split(": ", 1)[0])
+                                                   for p in s.problems))
         t.add_row(f"[bold]{escape(s.name)}[/]", _active_cell(s) + since,
                   _health_cell(s.primary), _health_cell(s.standby), last,
                   *((drill,) if drills else ()), _rules_cell(s.rules), state)

@@ -6,6 +6,7 @@ Rule: no heavy import at module level; the core never imports this (it is CLI-on
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -36,8 +37,12 @@ def console(stderr: bool = False) -> Console:
     from rich.console import Console
 
     s = settings.current()
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped or captured output has no terminal width; rich would assume 80 columns and fold
+    # the status table into an unreadable column of fragments. COLUMNS still wins.
+    width = None if stream.isatty() or os.environ.get("COLUMNS") else 120
     return Console(stderr=stderr, no_color=not s.color_enabled(),
-                   highlight=False, soft_wrap=False)
+                   highlight=False, soft_wrap=False, width=width)
 
 
 def emit_json(doc: Any) -> None:

@@ -55,10 +55,12 @@ def command(keep: bool, time_scale: float, workdir: str | None) -> int:
     view = _View(err)
     demo = Demo(opts, cli.run, view)
 
-    def on_term(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt  # unwinds through the finally below: nothing left running
+    def on_signal(signum: int, frame: object) -> None:
+        # Unwinds through the finally below: nothing left running. Set for SIGINT too: a
+        # process started in the background by a shell inherits SIGINT *ignored*.
+        raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
             result = demo.run()
@@ -72,7 +74,8 @@ def command(keep: bool, time_scale: float, workdir: str | None) -> int:
             raise
         err.print("lambdafail: stopping the sandbox")
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         demo.close()
     return 0
 
@@ -105,8 +108,8 @@ class _View:
         self.stop()
         if ev.kind == "step":
             self.err.print()
-            self.err.rule(f"[bold]step {ev.step}[/bold] · {escape(ev.text)} "
-                          f"[dim](+{ev.elapsed:.1f} s)[/dim]", align="left")
+            self.err.print(f"[bold]step {ev.step} · {escape(ev.text)}[/bold] "
+                           f"[dim]+{ev.elapsed:.1f} s[/dim]", soft_wrap=True)
         elif ev.kind == "command":
             self.err.print(f"[bold cyan]$ {escape(ev.text)}[/bold cyan]", soft_wrap=True)
         elif ev.kind == "waited":
