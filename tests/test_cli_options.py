@@ -167,3 +167,16 @@ def test_cli_import_is_light() -> None:
     result = _python(probe)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_shell_completion_completes_commands_and_global_options() -> None:
+    """click's completion protocol works through the real console entry point."""
+    env = dict(os.environ, _LAMBDAFAIL_COMPLETE="bash_complete")
+    words = subprocess.run([sys.executable, "-m", "lambdafail"], capture_output=True, text=True,
+                           timeout=60, env=dict(env, COMP_WORDS="lambdafail st", COMP_CWORD="1"))
+    assert words.returncode == 0
+    assert "plain,status" in words.stdout.splitlines()
+    opts = subprocess.run([sys.executable, "-m", "lambdafail"], capture_output=True, text=True,
+                          timeout=60,
+                          env=dict(env, COMP_WORDS="lambdafail status --ou", COMP_CWORD="2"))
+    assert "plain,--output" in opts.stdout.splitlines()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import fnmatch
 import json
 import zipfile
 
@@ -65,15 +66,34 @@ def test_deploy_function_timeout_covers_one_tick() -> None:
     assert planner.function_timeout(compiled) == 30
 
 
-def test_deploy_too_many_rules_is_a_clear_plan_error() -> None:
+def test_deploy_many_rules_share_wildcard_permissions_within_the_policy_limit() -> None:
+    """Past ~18 KB of per-rule statements, one ArnLike wildcard permission per bus is used,
+    so the function's 20 KB resource policy never overflows, and every rule stays covered."""
     def many(text: str) -> str:
         extra = "".join(f"      - alarm: checkout-extra-{i}\n" for i in range(80))
         return text.replace("      - alarm: checkout-5xx-high", extra +
                             "      - alarm: checkout-5xx-high")
 
-    compiled = compile_topology(multi(edit=many))
-    with pytest.raises(UsageError, match="resource-policy limit"):
-        planner.desired(compiled, where=WHERE, code_sha256="x", config_sha256="y")
+    few = planner.desired(compile_topology(multi()), where=WHERE, code_sha256="x",
+                          config_sha256="y")
+    few_perms = [r for r in few if r.kind == "permission"]
+    few_rules = [r for r in few if r.kind == "rule"]
+    assert len(few_perms) == len(few_rules)  # one per rule while they fit
+    assert {p.spec["source_arn"] for p in few_perms} == {r.context["arn"] for r in few_rules}
+
+    want = planner.desired(compile_topology(multi(edit=many)), where=WHERE, code_sha256="x",
+                           config_sha256="y")
+    perms = [r for r in want if r.kind == "permission"]
+    rules = [r for r in want if r.kind == "rule"]
+    assert len(rules) > 80 and len(perms) == 2
+    statements = [planner._statement(p.name, "arn:alias", p.spec["source_arn"]) for p in perms]
+    assert len(json.dumps(statements)) < planner.POLICY_BUDGET
+    patterns = [p.spec["source_arn"] for p in perms]
+    assert all(p.endswith("*") for p in patterns)
+    for r in rules:  # every rule's ARN is matched by one of the ArnLike patterns
+        assert any(fnmatch.fnmatchcase(r.context["arn"], p) for p in patterns), r.context["arn"]
+    foreign = "arn:aws:events:us-east-1:123456789012:rule/someone-elses-rule"
+    assert not any(fnmatch.fnmatchcase(foreign, p) for p in patterns)
 
 
 def test_deploy_plan_json_document_shape() -> None:

@@ -238,3 +238,28 @@ def test_deploy_cli_dry_run_and_json_output(tmp_path: object,
     assert cli.run(["destroy", "-f", str(path), "--yes", "--delete-state"]) == 0
     assert "destroyed" in capsys.readouterr().out
     assert all(not v for v in snapshot("multi").values())
+
+
+def test_deploy_many_rules_converge_with_wildcard_permissions(mocked_aws: None) -> None:
+    """A topology past the per-rule permission budget deploys, re-plans empty, and going back
+    under the budget swaps the wildcard statements for per-rule ones."""
+    def many(text: str) -> str:
+        extra = "".join(f"      - alarm: checkout-extra-{i}\n" for i in range(80))
+        return text.replace("      - alarm: checkout-5xx-high", extra +
+                            "      - alarm: checkout-5xx-high")
+
+    big = multi("big", edit=many)
+    deploy(big)
+    assert not replan(big).pending
+    lam = boto3.client("lambda", region_name="us-east-1")
+    fn = "lambdafail-big-orchestrator"
+
+    def sources() -> list[str]:
+        policy = json.loads(lam.get_policy(FunctionName=fn, Qualifier="live")["Policy"])
+        return [s["Condition"]["ArnLike"]["AWS:SourceArn"] for s in policy["Statement"]]
+
+    assert len(sources()) == 2 and all(s.endswith("*") for s in sources())
+    small = multi("big")
+    deploy(small)
+    assert not replan(small).pending
+    assert len(sources()) > 2 and not any(s.endswith("*") for s in sources())

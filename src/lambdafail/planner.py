@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambdafail import iam, naming
-from lambdafail.errors import UsageError
 
 # Dependency order. Creation walks it forwards, deletion backwards.
 KINDS = ("queue", "bus", "table", "role", "function", "alias", "permission", "rule", "item",
@@ -218,20 +217,7 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
                 rules.append(_rule(where, sig["rule"], bus, {"event_pattern": sig["pattern"]},
                                    f"lambdafail {topo}: failure events → {svc_name}",
                                    alias_arn, dlq_arn, _signal_retry(), None, tags, svc_name))
-    policy_size = 0
-    for r in rules:
-        sid = naming.permission_id(r.name)
-        perm = Resource("permission", sid, {
-            "principal": "events.amazonaws.com", "action": "lambda:InvokeFunction",
-            "source_arn": r.context["arn"]}, service=r.service)
-        policy_size += len(json.dumps(_statement(sid, alias_arn, r.context["arn"])))
-        out.append(perm)
-    if policy_size > POLICY_BUDGET:
-        raise UsageError(
-            f"topology {topo!r} needs {len(rules)} EventBridge rules; their Lambda permissions "
-            f"(~{policy_size} bytes) would exceed the function's resource-policy limit (20 KB)",
-            hint="split the services over several topologies, or merge event signals into "
-                 "fewer patterns")
+    out.extend(_permissions(where, topo, bus, rules, alias_arn))
     out.extend(rules)
 
     for svc_name in sorted(compiled["services"]):
@@ -242,6 +228,30 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
             out.append(Resource("parameter", r["parameter"], {"value": r["values"]["primary"]},
                                 naming.tags(topo, svc_name), service=svc_name))
     return out
+
+
+def _permissions(where: iam.Where, topo: str, bus: str, rules: list[Resource],
+                 alias_arn: str) -> list[Resource]:
+    """The Lambda permissions that let the rules invoke the alias.
+
+    One per rule (SourceArn = that rule) while they fit the function's resource policy (20 KB).
+    Past that, one per bus with a wildcard SourceArn (the condition is ArnLike): our name
+    prefix on the default bus, and the topology's own bus, whose rules are all ours.
+    """
+    perms = [Resource("permission", naming.permission_id(r.name), {
+        "principal": "events.amazonaws.com", "action": "lambda:InvokeFunction",
+        "source_arn": r.context["arn"]}, service=r.service) for r in rules]
+    size = sum(len(json.dumps(_statement(p.name, alias_arn, p.spec["source_arn"])))
+               for p in perms)
+    if size <= POLICY_BUDGET:
+        return perms
+    wide = {"default": iam.rule_arn(where, "default", f"{naming.rule_prefix(topo)}*"),
+            bus: iam.rule_arn(where, bus, "*")}
+    return [Resource("permission", naming.permission_id(f"{naming.base(topo)}-{name}-bus"), {
+        "principal": "events.amazonaws.com", "action": "lambda:InvokeFunction",
+        "source_arn": arn}) for name, arn in (("default", wide["default"]),
+                                             ("events", wide[bus]))
+            if any(r.spec["bus"] == (bus if name == "events" else "default") for r in rules)]
 
 
 def _statement(sid: str, alias_arn: str, source_arn: str) -> dict[str, Any]:
