@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import fnmatch
+import io
 import json
 import zipfile
 
-import pytest
-
 from deploy_support import multi
 from lambdafail import iam, package, planner
-from lambdafail.errors import UsageError
 from lambdafail.render_plan import plan_to_json
 from lambdafail.topology import compile_topology
 
