@@ -122,6 +122,13 @@ def _stderr(text: str) -> None:
 
 
 def report_error(err: LambdafailError) -> None:
+    if isinstance(err, TopologyError) and len(err.problems) == 1 and not err.problems[0].line:
+        # A file that cannot be read at all: one plain sentence, not a list of one.
+        p = err.problems[0]
+        _stderr(f"lambdafail: error: {p.location()}: {p.message}")
+        if p.hint:
+            _stderr(f"lambdafail: hint: {p.hint}")
+        return
     if isinstance(err, TopologyError):
         for p in err.problems:
             _stderr(p.render())
