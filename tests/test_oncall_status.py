@@ -238,3 +238,33 @@ def test_oncall_history(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_oncall_status_watch_refuses_json(env: Env) -> None:
     assert run(["status", "-f", str(env.file), "--watch", "-o", "json"]) == 2
+
+
+def test_oncall_status_watch_refreshes_until_ctrl_c(env: Env, capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """--watch re-reads status on every refresh, follows the state as it changes, and Ctrl-C
+    ends it with the exit code of the last status it showed."""
+    from lambdafail import oncall
+
+    ctx = env.ctx()
+    env.beat(ctx)
+    env.observe(ctx, "checkout", "primary", ok=True)
+    env.observe(ctx, "checkout", "standby", ok=True)
+    real = oncall.gather_status
+    calls: list[bool] = []
+
+    def gather(*args: Any, **kwargs: Any) -> Any:
+        if len(calls) == 1:  # between refreshes the primary starts failing
+            env.observe(ctx, "checkout", "primary", ok=False, times=3)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        report = real(*args, **kwargs)
+        calls.append(report.healthy)
+        return report
+
+    monkeypatch.setattr(oncall, "gather_status", gather)
+    code = run(["status", "-f", str(env.file), "--no-color", "--watch", "--interval", "0.5"])
+    assert calls == [True, False]
+    assert code == 7  # the last status shown was degraded
+    out = capsys.readouterr().out
+    assert "checkout" in out and "DEGRADED" in out
