@@ -71,6 +71,9 @@ services:
   web:
     primary: {{url: "{primary}"}}
     standby: {{url: "{standby}"}}
+    signals:
+      - alarm: {name}-5xx
+      - event: {{source: [shop.web], detail-type: [Server failure]}}
     router: {{ssm_parameter: /{name}/web/active}}
 """)
     return str(path)
@@ -169,6 +172,28 @@ def test_e2e_sandbox_failover_rollback_drill_destroy_through_the_cli(
         assert report["grade"]["result"] == "pass"
         for n in ("report.md", "junit.xml", "timeline.svg"):
             assert (reports / n).is_file()
+        assert ssm.get_parameter(Name=param)["Parameter"]["Value"] == primary.url
+
+        # The other detection paths, end to end: a "Server failure" event put on the topology
+        # bus reaches the orchestrator through its rule; an alarm going to ALARM makes the
+        # sandbox emit the CloudWatch state-change event that the alarm rule delivers.
+        boto3.client("cloudwatch", endpoint_url=endpoint, region_name="us-east-1",
+                     aws_access_key_id="testing", aws_secret_access_key="testing"
+                     ).put_metric_alarm(AlarmName=f"{name}-5xx", MetricName="5xx",
+                                        Namespace="web", Statistic="Sum", Period=60,
+                                        EvaluationPeriods=1, Threshold=1,
+                                        ComparisonOperator="GreaterThanThreshold")
+        for scenario in ("event", "alarm"):
+            wait(lambda st: (st.last_transition_epoch() or 0) + 1 < time.time(), 10,
+                 "the cooldown")
+            out = tmp_path / scenario
+            r = run_cli("--sandbox", "drill", "web", "-f", f, "--yes", "--timeout", "30",
+                        "--scenario", scenario, "--report-dir", str(out), env=env, timeout=120)
+            assert r.returncode == 0, r.stderr
+            assert json.loads((out / "report.json").read_text())["grade"]["result"] == "pass"
+        r = run_cli("--sandbox", "history", "web", "-f", f, "-o", "json", env=env)
+        reasons = [t["reason"] for t in json.loads(r.stdout)["transitions"]]
+        assert reasons[:4] == ["rollback", "alarm", "rollback", "event"], reasons
         assert ssm.get_parameter(Name=param)["Parameter"]["Value"] == primary.url
 
         r = run_cli("--sandbox", "destroy", "-f", f, "--yes", env=env)
