@@ -32,6 +32,16 @@ def aws_for(topo: Topology | None) -> AwsContext:
     return AwsContext.from_settings(default_region=topo.region if topo else None)
 
 
+def open_topology(path: str) -> tuple[Topology, AwsContext, dict[str, Any]]:
+    """What every on-call command starts from: the topology, where its AWS is, and the
+    compiled form the orchestrator runs (region filled in from the session when unset)."""
+    from lambdafail.oncall import compiled_for
+
+    topo = load_topology(path)
+    ctx = aws_for(topo)
+    return topo, ctx, compiled_for(topo, ctx.region)
+
+
 def console(stderr: bool = False) -> Console:
     """A rich console honouring --no-color / NO_COLOR. Tables go to stdout, the rest to stderr."""
     from rich.console import Console

@@ -48,20 +48,17 @@ def command(file: str, service: str, scenario: str, timeout: float, no_restore: 
     import getpass
     import socket
 
-    from lambdafail import oncall, report
+    from lambdafail import report
     from lambdafail.commands.common import (
-        aws_for,
         confirm,
         console,
         emit_json,
         is_json,
-        load_topology,
+        open_topology,
     )
     from lambdafail.drill import Drill, DrillOptions
 
-    topo = load_topology(file)
-    ctx = aws_for(topo)
-    compiled = oncall.compiled_for(topo, ctx.region)
+    topo, ctx, compiled = open_topology(file)
     try:
         operator = f"{getpass.getuser()}@{socket.gethostname()}"
     except Exception:

@@ -41,13 +41,11 @@ def command(file: str, service: str | None, since: str | None, limit: int) -> in
     from datetime import datetime
 
     from lambdafail import oncall, render
-    from lambdafail.commands.common import aws_for, console, emit_json, is_json, load_topology
+    from lambdafail.commands.common import console, emit_json, is_json, open_topology
 
     when = _parse_since(since)
     assert when is None or isinstance(when, datetime)
-    topo = load_topology(file)
-    ctx = aws_for(topo)
-    compiled = oncall.compiled_for(topo, ctx.region)
+    _, ctx, compiled = open_topology(file)
     entries = oncall.history(ctx, compiled, service, since=when, limit=limit)
     if is_json():
         emit_json(render.history_document(entries, str(compiled["topology"])))

@@ -52,18 +52,15 @@ def command(file: str, service: str | None, deployment: bool, to_version: str | 
 def _deployment(file: str, to_version: str | None, yes: bool) -> int:
     from lambdafail import oncall, render
     from lambdafail.commands.common import (
-        aws_for,
         confirm,
         console,
         emit_json,
         is_json,
-        load_topology,
+        open_topology,
     )
     from lambdafail.errors import RestoreIncomplete
 
-    topo = load_topology(file)
-    ctx = aws_for(topo)
-    compiled = oncall.compiled_for(topo, ctx.region)
+    _, ctx, compiled = open_topology(file)
     plan = oncall.plan_deployment_rollback(ctx, compiled, to_version)
     err = console(stderr=True)
     if plan.noop:

@@ -30,12 +30,10 @@ if TYPE_CHECKING:
 @global_options
 def command(file: str, watch: bool, interval: float, probe: bool) -> int:
     from lambdafail import oncall, render
-    from lambdafail.commands.common import aws_for, console, emit_json, is_json, load_topology
+    from lambdafail.commands.common import console, emit_json, is_json, open_topology
     from lambdafail.errors import ExitCode, UsageError
 
-    topo = load_topology(file)
-    ctx = aws_for(topo)
-    compiled = oncall.compiled_for(topo, ctx.region)
+    _, ctx, compiled = open_topology(file)
 
     def code(report: oncall.StatusReport) -> int:
         return int(ExitCode.OK if report.healthy else ExitCode.DEGRADED)

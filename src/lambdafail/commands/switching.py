@@ -13,17 +13,14 @@ def run_switch(action: str, file: str, service: str, reason: str, force: bool,
                yes: bool) -> int:
     from lambdafail import oncall, render
     from lambdafail.commands.common import (
-        aws_for,
         confirm,
         console,
         emit_json,
         is_json,
-        load_topology,
+        open_topology,
     )
 
-    topo = load_topology(file)
-    ctx = aws_for(topo)
-    compiled = oncall.compiled_for(topo, ctx.region)
+    _, ctx, compiled = open_topology(file)
     core = oncall.failover if action == "failover" else oncall.rollback
     outcome = core(ctx, compiled, service, note=reason, force=force,
                    confirm=lambda q: confirm(q, yes))
