@@ -14,11 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
 from conftest import CONFIGS, ROOT
 from lambdafail import __version__, settings
-from lambdafail.cli import run
+from lambdafail.cli import COMMANDS, LazyGroup, global_options, run
 from lambdafail.errors import ExitCode
 
 EXAMPLE = str(CONFIGS / "example.yaml")
@@ -180,3 +181,64 @@ def test_shell_completion_completes_commands_and_global_options() -> None:
                           timeout=60,
                           env=dict(env, COMP_WORDS="lambdafail status --ou", COMP_CWORD="2"))
     assert "plain,--output" in opts.stdout.splitlines()
+
+
+def test_typed_global_options_beat_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`lambdafail --endpoint-url X status` must not be overridden by AWS_ENDPOINT_URL, which
+    the command's own copy of the option reads again."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_PROFILE", "from-env")
+    seen: dict[str, object] = {}
+
+    @click.command("probe-settings")
+    @global_options
+    def probe() -> int:
+        s = settings.current()
+        seen.update(endpoint=s.endpoint_url, profile=s.profile)
+        return 0
+
+    monkeypatch.setitem(COMMANDS, "probe-settings", "test only")
+    monkeypatch.setattr(LazyGroup, "get_command",
+                        lambda self, ctx, name: probe if name == "probe-settings" else None)
+    assert run(["--endpoint-url", "http://127.0.0.1:8", "--profile", "typed",
+                "probe-settings"]) == 0
+    assert seen == {"endpoint": "http://127.0.0.1:8", "profile": "typed"}
+    assert run(["probe-settings"]) == 0
+    assert seen == {"endpoint": "http://127.0.0.1:9", "profile": "from-env"}
+    assert run(["probe-settings", "--endpoint-url", "http://127.0.0.1:7"]) == 0
+    assert seen["endpoint"] == "http://127.0.0.1:7"
+
+
+def test_region_follows_the_topology_not_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stray AWS_DEFAULT_REGION never moves a topology; a contradicting --region is refused."""
+    from lambdafail.aws import AwsContext
+    from lambdafail.errors import UsageError
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    settings.reset()
+    assert AwsContext.from_settings(default_region="us-east-1").region == "us-east-1"
+    assert AwsContext.from_settings(default_region=None).region == "eu-west-1"
+    settings.current().region = "ap-south-1"
+    with pytest.raises(UsageError, match="contradicts the topology's region us-east-1"):
+        AwsContext.from_settings(default_region="us-east-1")
+    assert AwsContext.from_settings(default_region=None).region == "ap-south-1"
+    settings.reset()
+
+
+@pytest.mark.parametrize("args", [
+    ["drill", "-f", "x.yaml", "web", "--timeout", "nan"],
+    ["drill", "-f", "x.yaml", "web", "--timeout", "inf"],
+    ["failover", "-f", "x.yaml", "web", "--reason", "   "],
+    ["rollback", "-f", "x.yaml", "web", "--reason", ""],
+])
+def test_meaningless_flag_values_are_usage_errors(args: list[str],
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(args) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert "Invalid value" in err and "Traceback" not in err
+
+
+def test_history_since_out_of_range_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["history", "-f", str(CONFIGS / "example.yaml"), "--since", "99999999d"]) == 2
+    assert "reaches before the year 1" in capsys.readouterr().err

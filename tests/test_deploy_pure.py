@@ -51,6 +51,13 @@ def test_deploy_iam_policy_is_scoped() -> None:
     assert "arn:aws:lambda:us-east-1:123456789012:function:payments-switch" in invoke
     assert "arn:aws:lambda:us-east-1:123456789012:function:catalog-degraded" in invoke
     assert by_sid["Notify"]["Resource"] == compiled["sns_topic_arn"]
+    # Each tick re-reads its alarms (lost-event reconcile): allowed on exactly those alarms.
+    alarms = sorted(f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{sig['alarm_name']}"
+                    for svc in compiled["services"].values() for sig in svc["signals"]
+                    if sig["kind"] == "alarm")
+    assert alarms and by_sid["AlarmStates"]["Action"] == ["cloudwatch:DescribeAlarms"]
+    got = by_sid["AlarmStates"]["Resource"]
+    assert sorted(got if isinstance(got, list) else [got]) == alarms
     assert iam.orchestrator_policy(compiled, WHERE) == doc  # deterministic
 
 
@@ -122,3 +129,20 @@ def test_deploy_destroy_plan_keeps_state_unless_asked() -> None:
         < order.index("function") < order.index("role")
     gone = planner.plan(want, actual, mode="destroy", delete_state=True)
     assert {"table", "parameter"} <= {c.kind for c in gone.pending}
+
+
+def test_deploy_tick_rule_description_fits_eventbridge_limit() -> None:
+    """PutRule's Description is at most 512 characters, however many services a tick probes."""
+    def many(text: str) -> str:
+        extra = "".join(
+            f"  service-with-a-rather-long-name-{i}:\n"
+            f"    primary: {{url: 'https://p{i}.example.com/'}}\n"
+            f"    standby: {{url: 'https://s{i}.example.com/'}}\n"
+            f"    router: {{ssm_parameter: /multi/s{i}/active}}\n" for i in range(30))
+        return text.replace("services:\n", "services:\n" + extra, 1)
+
+    want = planner.desired(compile_topology(multi(edit=many)), where=WHERE, code_sha256="x",
+                           config_sha256="y")
+    ticks = [r for r in want if r.kind == "rule" and "schedule_expression" in r.spec]
+    assert ticks and all(len(r.spec["description"]) <= 512 for r in ticks)
+    assert any("services" in r.spec["description"] for r in ticks)

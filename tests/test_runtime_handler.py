@@ -480,6 +480,36 @@ def test_runtime_probe_rounds_stop_when_lambda_time_is_short(aws: None) -> None:
     assert hb is not None and hb["function_version"] == "7"
 
 
+def test_runtime_probe_rounds_fit_the_deployed_timeout_for_long_intervals(aws: None) -> None:
+    """rate(10 minutes) with 6 rounds still spreads them over 50 s (what deploy sizes the
+    Lambda timeout for), and a wait that would outlive the invocation is never started."""
+    from lambdafail import planner
+
+    cfg = compiled({"checkout": service_cfg(probes_per_tick=6)})
+    cfg["schedules"][RULE].update(expression="rate(10 minutes)", interval_seconds=600)
+    cfg["services"]["checkout"]["health"]["interval_seconds"] = 600
+    env = make_env(cfg)
+    out = env.tick()
+    assert out["rounds"] == 6 and sum(env.sleeps) <= 50.0
+
+    timeout = planner.function_timeout(cfg)
+    deadline = env.clock.now + timeout
+
+    class Ctx:  # remaining time follows the fake clock, like Lambda's
+        function_version = "1"
+
+        def get_remaining_time_in_millis(self) -> int:
+            return int((deadline - env.clock.now) * 1000)
+
+    env.sleeps.clear()
+    env.orchestrator().handle({"lambdafail": "tick", "rule": RULE}, Ctx())
+    assert env.clock.now <= deadline  # never slept past the function's timeout
+    deadline = env.clock.now + 12  # an invocation with only 12 s left: no 8.3 s wait + probe
+    env.sleeps.clear()
+    out = env.orchestrator().handle({"lambdafail": "tick", "rule": RULE}, Ctx())
+    assert env.clock.now <= deadline and out["rounds"] < 6
+
+
 # --- real probes through the handler: HTTP primary, Lambda standby ------------------------------
 
 

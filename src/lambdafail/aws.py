@@ -43,7 +43,14 @@ class AwsContext:
         s = settings_mod.current()
         endpoint = s.endpoint_url
         creds: dict[str, str] | None = None
-        region = s.region or default_region
+        # The topology's region wins over the shell's AWS_REGION (a stray default region must
+        # never deploy or fail over in the wrong place); a typed --region must agree with it.
+        if default_region and s.region and s.region != default_region:
+            raise UsageError(f"--region {s.region} contradicts the topology's region "
+                             f"{default_region}",
+                             hint="drop --region, or change `region:` in the topology file")
+        region = (default_region or s.region or os.environ.get("AWS_REGION")
+                  or os.environ.get("AWS_DEFAULT_REGION"))
         if s.sandbox:
             from lambdafail.sandbox.statefile import read_state
 

@@ -41,11 +41,17 @@ COMMANDS: dict[str, str] = {
 
 def _set(attr: str) -> Callable[[click.Context, click.Parameter, Any], None]:
     def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
-        # Flags and options may be given on the group and on the command: any given value wins,
-        # an absent one (None / False) never overwrites.
+        # Flags and options may be given on the group and on the command. A value typed on the
+        # command line wins; one that only came from the environment never overwrites a typed
+        # one (the command's copy of an option sees the same environment variable again).
         if value is None or value is False:
             return
-        setattr(settings.current(), attr, value)
+        current = settings.current()
+        source = ctx.get_parameter_source(param.name) if param.name else None
+        typed = source is click.core.ParameterSource.COMMANDLINE
+        if not typed and getattr(current, attr) not in (None, False):
+            return
+        setattr(current, attr, value)
 
     return callback
 
@@ -53,9 +59,9 @@ def _set(attr: str) -> Callable[[click.Context, click.Parameter, Any], None]:
 def global_options(f: F) -> F:
     """Attach the global options to a group or command (used for both, so order is free)."""
     opts = [
-        click.option("--region", envvar=["AWS_REGION", "AWS_DEFAULT_REGION"], expose_value=False,
-                     callback=_set("region"), help="AWS region (default: the topology's).",
-                     is_eager=True),
+        click.option("--region", expose_value=False, callback=_set("region"), is_eager=True,
+                     help="AWS region; must agree with the topology's `region:` if it has one "
+                     "(default: the topology's, else AWS_REGION / AWS_DEFAULT_REGION)."),
         click.option("--profile", envvar="AWS_PROFILE", expose_value=False,
                      callback=_set("profile"), help="AWS profile.", is_eager=True),
         click.option("--endpoint-url", envvar="AWS_ENDPOINT_URL", expose_value=False,
@@ -83,6 +89,23 @@ def topology_file_option(f: F) -> F:
         "-f", "--file", "file", type=click.Path(dir_okay=False), envvar="LAMBDAFAIL_FILE",
         default="lambdafail.yaml", show_default=True, help="Topology file.",
     )(f)
+
+
+def require_text(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A free-text option that must say something when given (`--reason ''` says nothing)."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("must not be empty")
+    return value.strip() if value is not None else None
+
+
+def require_finite(ctx: click.Context, param: click.Parameter,
+                   value: float | None) -> float | None:
+    """click's FloatRange lets `nan` and `inf` through; durations must be real numbers."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of seconds")
+    return value
 
 
 class LazyGroup(click.Group):

@@ -93,6 +93,7 @@ def orchestrator_policy(compiled: dict[str, Any], where: Where) -> dict[str, Any
         [table_arn(where, compiled["table"])])
 
     params: set[str] = set()
+    alarms: set[str] = set()
     zones: set[str] = set()
     rules: set[str] = set()
     invoke: set[str] = set()
@@ -100,6 +101,10 @@ def orchestrator_policy(compiled: dict[str, Any], where: Where) -> dict[str, Any
         for side in ("primary", "standby"):
             if svc[side]["kind"] == "lambda":
                 invoke.add(svc[side]["function"])  # Lambda probes invoke the target
+        for sig in svc.get("signals", []):
+            if sig["kind"] == "alarm":
+                # Each tick re-reads the alarms' states in case an event was lost.
+                alarms.add(where.arn("cloudwatch", f"alarm:{sig['alarm_name']}"))
         r = svc["router"]
         if r["kind"] == "ssm":
             params.add(parameter_arn(where, r["parameter"]))
@@ -112,6 +117,7 @@ def orchestrator_policy(compiled: dict[str, Any], where: Where) -> dict[str, Any
                     rules.add(rule_arn(where, r["bus"], name))
         elif r["kind"] == "hook":
             invoke.add(r["function"])
+    add("AlarmStates", ["cloudwatch:DescribeAlarms"], sorted(alarms))
     add("RouterParameters", ["ssm:GetParameter", "ssm:PutParameter"], sorted(params))
     add("RouterZones", ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"],
         sorted(zones))

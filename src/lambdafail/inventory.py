@@ -285,8 +285,7 @@ def plan_for(ctx: AwsContext, topology: Topology, *, mode: str = "deploy",
     from lambdafail.topology import compile_topology
 
     compiled = compile_topology(topology)
-    if compiled.get("region") is None:
-        compiled["region"] = ctx.region  # the runtime needs to know where its resources are
+    compiled["region"] = ctx.region  # the runtime needs to know where its resources are
     pkg = package.build(compiled)
     where = where_of(ctx)
     want = planner.desired(compiled, where=where, code_sha256=pkg.sha256_b64,

@@ -415,8 +415,7 @@ def compiled_for(topo: Any, region: str) -> dict[str, Any]:
     from lambdafail.topology import compile_topology
 
     compiled = compile_topology(topo)
-    if not compiled.get("region"):
-        compiled["region"] = region
+    compiled["region"] = region
     return compiled
 
 

@@ -201,7 +201,7 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
                  # A tick older than its interval is superseded by the next one.
                  "MaximumEventAgeInSeconds": max(60, min(int(sched["interval_seconds"]), 86400))}
         rules.append(_rule(where, rule, "default", {"schedule_expression": sched["expression"]},
-                           f"lambdafail {topo}: probe tick for {', '.join(sched['services'])}",
+                           _tick_description(topo, sched["services"]),
                            alias_arn, dlq_arn, retry, {"lambdafail": "tick", "rule": rule},
                            tags, None))
     for svc_name, svc in sorted(compiled["services"].items()):
@@ -252,6 +252,12 @@ def _permissions(where: iam.Where, topo: str, bus: str, rules: list[Resource],
         "source_arn": arn}) for name, arn in (("default", wide["default"]),
                                              ("events", wide[bus]))
             if any(r.spec["bus"] == (bus if name == "events" else "default") for r in rules)]
+
+
+def _tick_description(topo: str, services: list[str]) -> str:
+    """PutRule's Description is capped at 512 characters: name services while they fit."""
+    text = f"lambdafail {topo}: probe tick for {', '.join(services)}"
+    return text if len(text) <= 512 else f"lambdafail {topo}: probe tick for {len(services)} services"
 
 
 def _statement(sid: str, alias_arn: str, source_arn: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ before or after the command name) and read by everything else. No heavy imports 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -21,8 +21,6 @@ class Settings:
     debug: bool = False
     sandbox: bool = False
     sandbox_state_file: str | None = None
-    # Set by tests to observe API calls; see aws.AwsContext.
-    extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def json(self) -> bool:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from lambdafail.cli import global_options, topology_file_option
+from lambdafail.cli import global_options, require_finite, topology_file_option
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
               help="primary-down: force the primary's probes to fail; event: put a failure "
               "event on the bus; alarm: set one of the service's alarms to ALARM; command: run "
               "--inject-cmd.")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=300.0, show_default=True,
+@click.option("--timeout", type=click.FloatRange(min=0.1), callback=require_finite, default=300.0, show_default=True,
               help="Seconds to wait for the switch after injecting (and for the restore).")
 @click.option("--no-restore", is_flag=True, help="Leave the service FAILED OVER on purpose.")
 @click.option("--report-dir", type=click.Path(file_okay=False),

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import click
 
-from lambdafail.cli import global_options, topology_file_option
+from lambdafail.cli import global_options, require_text, topology_file_option
 
 
 @click.command("failover", help="Switch SERVICE to its standby by hand, with the same code the "
                "orchestrator runs. Refuses an unhealthy standby unless --force.")
 @topology_file_option
 @click.argument("service")
-@click.option("--reason", "reason", required=True, metavar="TEXT",
+@click.option("--reason", "reason", required=True, metavar="TEXT", callback=require_text,
               help="Why (recorded in the transition log with your identity).")
 @click.option("--force", is_flag=True, help="Switch even if the standby is unhealthy now.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")

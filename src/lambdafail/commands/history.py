@@ -20,7 +20,11 @@ def _parse_since(text: str | None) -> object:
     m = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", text)
     if m:
         unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
-        return oncall.utcnow() - timedelta(**{unit: int(m.group(1))})
+        try:
+            return oncall.utcnow() - timedelta(**{unit: int(m.group(1))})
+        except (OverflowError, ValueError):
+            raise UsageError(f"--since {text!r} reaches before the year 1",
+                             hint="e.g. --since 2h, --since 7d") from None
     t = oncall.parse_iso(text.strip())
     if t is None:
         raise UsageError(f"--since {text!r} is neither a duration nor an ISO time",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from lambdafail.cli import global_options, topology_file_option
+from lambdafail.cli import global_options, require_text, topology_file_option
 
 
 @click.command("rollback", help="Undo SERVICE's last transition (normally: fail back to the "
@@ -21,7 +21,7 @@ from lambdafail.cli import global_options, topology_file_option
               help="Roll back the orchestrator (alias `live`) instead of a service.")
 @click.option("--to", "to_version", metavar="VERSION",
               help="With --deployment: the published version to go to (default: previous).")
-@click.option("--reason", "reason", metavar="TEXT",
+@click.option("--reason", "reason", metavar="TEXT", callback=require_text,
               help="Why (required for a service; recorded in the transition log).")
 @click.option("--force", is_flag=True, help="Switch back even if that side is unhealthy now.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")

@@ -24,7 +24,7 @@ from lambdafail.runtime.state import ServiceState, StateConflict, StateStore
 
 ACTOR = "orchestrator"
 MAX_ATTEMPTS = 5  # re-reads after losing a conditional write to a concurrent writer
-ROUND_WINDOW_MARGIN = 10.0  # probe rounds spread over interval_seconds minus this
+ROUND_WINDOW_MARGIN = 10.0  # probe rounds spread over min(interval, 60 s) minus this
 MIN_REMAINING_MS = 5000  # stop probing rounds when the invocation has less time than this
 
 Prober = Callable[[Mapping[Hashable, tuple[Mapping[str, Any], float]]],
@@ -108,7 +108,9 @@ class Orchestrator:
             return {"ok": False, "error": f"unknown schedule rule {rule!r}"}
         services = [s for s in sched["services"] if s in self.config.services]
         interval = float(sched.get("interval_seconds", 60))
-        window = max(interval - ROUND_WINDOW_MARGIN, 0.0)
+        # Rounds fill the first 50 s of the tick whatever the interval: the deployed Lambda
+        # timeout and `validate` assume that window (a longer one would outlive the function).
+        window = max(min(interval, 60.0) - ROUND_WINDOW_MARGIN, 0.0)
         scale = time_scale()
         # Each service's rounds sit at k * window / probes_per_tick seconds into the tick.
         offsets: dict[float, list[str]] = {}
@@ -120,14 +122,16 @@ class Orchestrator:
         results: list[dict[str, Any]] = []
         for i, offset in enumerate(sorted(offsets)):
             if i:
+                delay = max(0.0, offset - (self.clock() - start))
                 remaining = _remaining_ms(context)
                 longest = max(float(self.config.services[s]["health"]["timeout_seconds"])
                               for s in offsets[offset])
-                if remaining is not None and remaining < MIN_REMAINING_MS + longest * 1000:
+                # The wait before the round counts too: never sleep into the Lambda timeout.
+                if remaining is not None and (remaining - delay * 1000
+                                              < MIN_REMAINING_MS + longest * 1000):
                     self.logger.warning("stopping probe rounds early: invocation time short",
                                         remaining_ms=remaining, rounds_done=i)
                     break
-                delay = offset - (self.clock() - start)
                 if delay > 0:
                     self.sleep(delay)
             results.append(self.round(offsets[offset], reconcile=(i == 0)))
