@@ -19,7 +19,8 @@ from lambdafail.drill import read_journal
 from test_drill_env import DrillEnv
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=["ctrl-c", "sigterm", "sighup"])
 def test_drill_signal_mid_drill_restores_and_releases_the_lock(
         sig: signal.Signals, moto_server: str, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -260,6 +260,43 @@ def test_runtime_tick_reconciles_a_lost_alarm_event(aws: None) -> None:
     assert item["reason"] == "alarm" and item["evidence"]["reconciled"] is True
 
 
+def test_runtime_blocked_alarm_failover_happens_once_the_block_lifts(aws: None) -> None:
+    """An alarm that fires while the standby is down is not dropped: once the standby is
+    healthy again (and the alarm still fires) the failover happens — once. After a manual
+    rollback the still-firing alarm does not fail over again."""
+    from lambdafail.runtime import transitions as tr
+
+    cw = boto3.client("cloudwatch", region_name="us-east-1")
+    cw.put_metric_alarm(AlarmName="checkout-5xx", MetricName="5xx", Namespace="shop",
+                        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1,
+                        ComparisonOperator="GreaterThanThreshold")
+    env = make_env(compiled({"checkout": service_cfg(signals=[ALARM_SIG], cooldown=0)}),
+                   extra_clients={"cloudwatch": cw})
+    env.prober.set("checkout", primary=True, standby=False)
+    env.tick()
+    cw.set_alarm_state(AlarmName="checkout-5xx", StateValue="ALARM", StateReason="test")
+    orch = env.orchestrator()
+    out = orch.handle(alarm_event("checkout-5xx", "ALARM", "a1"))
+    assert out["actions"][0]["status"] != "switched" and env.active() == "primary"
+    env.tick()  # still blocked: the standby is still down
+    assert env.active() == "primary"
+    env.prober.set("checkout", standby=True)
+    env.tick()
+    assert env.active() == "standby"
+    assert [e["reason"] for e in env.store.log()] == ["alarm"]
+    # An operator rolls back while the alarm keeps firing: no second automatic failover.
+    st = env.store.get("checkout")
+    assert st is not None
+    res = tr.request_switch(env.store, env.orchestrator().router("checkout", st),
+                            env.config.services["checkout"], "checkout", "primary",
+                            reason="rollback", actor="op", now=env.clock.now)
+    assert res.status == "switched"
+    for _ in range(3):
+        env.tick()
+    assert env.active() == "primary"
+    assert [e["reason"] for e in env.store.log()] == ["rollback", "alarm"]
+
+
 # --- failure events ----------------------------------------------------------------------------
 
 EVENT_SIG = {"kind": "event", "pattern": {"source": ["shop.checkout"],
@@ -345,6 +382,68 @@ def test_runtime_router_failure_then_next_tick_completes(aws: None) -> None:
     env.tick()
     env.tick()
     assert len(env.store.log()) == 1
+
+
+def _cancel_commits(env: Any, times: int, reasons: list[str]) -> list[int]:
+    """Make the next `times` TransactWriteItems fail as DynamoDB does when a transaction is
+    cancelled for `reasons` (one per item). Returns a counter of calls seen."""
+    seen = [0]
+
+    class _Http:
+        status_code = 400
+
+    def cancel(**_: Any) -> Any:
+        seen[0] += 1
+        if seen[0] > times:
+            return None
+        return _Http(), {"Error": {"Code": "TransactionCanceledException",
+                                   "Message": "Transaction cancelled"},
+                         "CancellationReasons": [{"Code": r} for r in reasons]}
+
+    env.store.ddb.meta.events.register("before-call.dynamodb.TransactWriteItems", cancel)
+    return seen
+
+
+def test_runtime_transient_commit_cancellation_is_retried_not_a_lost_race(aws: None) -> None:
+    """A commit cancelled by a conflicting transaction (nothing written) is retried at once:
+    the switch completes with one log entry, instead of hanging 'switching' under a lease."""
+    env = make_env(compiled({"checkout": service_cfg(failure_threshold=1)}))
+    seen = _cancel_commits(env, 1, ["None", "TransactionConflict"])
+    env.prober.set("checkout", primary=False)
+    out = env.tick()
+    assert [a["status"] for a in out["actions"]] == ["switched"]
+    assert seen[0] == 2 and env.active() == "standby" and len(env.store.log()) == 1
+
+
+def test_runtime_commit_that_keeps_failing_releases_its_lease(aws: None) -> None:
+    """Throttled on every commit attempt: the switch stays pending with its lease released
+    and the error recorded, so the very next tick completes it."""
+    env = make_env(compiled({"checkout": service_cfg(failure_threshold=1)}))
+    _cancel_commits(env, 3, ["ThrottlingError", "None"])
+    env.prober.set("checkout", primary=False)
+    out = env.tick()
+    assert [a["status"] for a in out["actions"]] == ["router_failed"]
+    st = env.store.get("checkout")
+    assert st is not None and st.phase == "switching" and st.pending is not None
+    assert float(st.pending["lease_until"]) <= env.clock.now
+    assert "commit failed" in st.pending["last_error"]
+    out = env.tick()
+    assert out["actions"][0]["status"] == "switched" and len(env.store.log()) == 1
+
+
+def test_runtime_a_failed_condition_in_a_transaction_is_a_lost_race() -> None:
+    from botocore.exceptions import ClientError, ReadTimeoutError
+
+    from lambdafail.runtime.state import _conditional_failed
+
+    def cancelled(*codes: str) -> ClientError:
+        return ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "x"},
+                            "CancellationReasons": [{"Code": c} for c in codes]},
+                           "TransactWriteItems")
+
+    assert _conditional_failed(cancelled("ConditionalCheckFailed", "None"))
+    assert not _conditional_failed(cancelled("TransactionConflict", "None"))
+    assert not _conditional_failed(ReadTimeoutError(endpoint_url="http://x"))  # response None
 
 
 def test_runtime_pending_switch_lease_is_respected(aws: None) -> None:

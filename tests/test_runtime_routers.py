@@ -124,3 +124,17 @@ def test_runtime_router_hook_function_error_and_answer() -> None:
         stub.add_response("invoke", {"StatusCode": 200, "Payload": _payload({"active": "primary"})})
         r.apply("standby")
         assert r.read_back() == "primary"
+
+
+def test_runtime_hook_is_invoked_once_and_inside_the_lease() -> None:
+    """botocore must never re-send a slow hook invoke by itself (the hook is the user's code,
+    maybe not idempotent), and the invoke must give up before the switch's lease lapses."""
+    from lambdafail.runtime.config import Clients
+    from lambdafail.runtime.routers import make_router
+    from lambdafail.runtime.transitions import LEASE_SECONDS
+
+    router = make_router({"kind": "hook", "function": "start-dr-fleet"},
+                         Clients(region="us-east-1"))
+    cfg = router.lam.meta.config  # type: ignore[attr-defined]
+    assert cfg.retries["total_max_attempts"] == 1
+    assert cfg.read_timeout + cfg.connect_timeout < LEASE_SECONDS

@@ -1013,6 +1013,9 @@ def http_check(url: str, timeout: float = 5.0) -> tuple[bool, str]:
 # ------------------------------------------------------------------------------------ signals
 
 
+_TERMINATING = (signal.SIGTERM, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()))
+
+
 @contextlib.contextmanager
 def _signals_raise() -> Iterator[None]:
     """SIGTERM raises DrillInterrupted (Ctrl-C already raises KeyboardInterrupt), so the
@@ -1024,11 +1027,13 @@ def _signals_raise() -> Iterator[None]:
     def on_term(signum: int, frame: FrameType | None) -> None:
         raise DrillInterrupted(f"signal {signum}")
 
-    old = signal.signal(signal.SIGTERM, on_term)
+    # SIGHUP too: a closed terminal or a dropped SSH session must not skip the restore.
+    old = {sig: signal.signal(sig, on_term) for sig in _TERMINATING}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 @contextlib.contextmanager
@@ -1043,10 +1048,9 @@ def _signals_deferred(rec: Recorder) -> Iterator[None]:
         rec.note(f"signal {signum} received during restore: finishing the restore first",
                  level="warning")
 
-    old_int = signal.signal(signal.SIGINT, note)
-    old_term = signal.signal(signal.SIGTERM, note)
+    old = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, *_TERMINATING)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old_int)
-        signal.signal(signal.SIGTERM, old_term)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)

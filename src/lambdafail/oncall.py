@@ -400,6 +400,12 @@ def clients_for(ctx: AwsContext) -> Any:
         def get(self, service: str) -> Any:
             return ctx.client(service)
 
+        def get_single_shot(self, service: str) -> Any:
+            from lambdafail.runtime.config import single_shot_config
+
+            return ctx.session.client(service, endpoint_url=ctx.endpoint_url,
+                                      config=single_shot_config())
+
     return _CtxClients(region=ctx.region, endpoint_url=ctx.endpoint_url)
 
 
@@ -848,7 +854,7 @@ def _manual_switch(ctx: AwsContext, compiled: dict[str, Any], svc: dict[str, Any
     router = _router(ctx, svc, st)
     try:
         res = request_switch(store, router, svc, service, to_side, reason=reason, actor=who,
-                             evidence=evidence, force=force, now=now, automatic=False,
+                             evidence=evidence, force=force, automatic=False,
                              state=st, logger=_quiet_logger())
     except Exception as e:
         raise _translate(e, "TransactWriteItems", str(compiled["table"])) from e

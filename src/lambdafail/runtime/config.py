@@ -106,3 +106,31 @@ class Clients:
                                       endpoint_url=self.endpoint_url, config=cfg)
                 self._made[service] = client
             return client
+
+    def get_single_shot(self, service: str) -> Any:
+        """A client for calls that must not be repeated behind our back (a user's hook): no
+        automatic retry, and a read timeout shorter than a switch's lease."""
+        if service in self.overrides:
+            return self.overrides[service]
+        key = f"{service}#single-shot"
+        with self._lock:
+            client = self._made.get(key)
+            if client is None:
+                import boto3
+
+                client = boto3.client(service, region_name=self.region,  # type: ignore[call-overload]
+                                      endpoint_url=self.endpoint_url, config=single_shot_config())
+                self._made[key] = client
+            return client
+
+
+# A hook is invoked synchronously while its switch's 30 s lease is held: it must answer (or
+# fail) well inside it, and botocore must not re-send a slow invoke on its own.
+HOOK_READ_TIMEOUT_SECONDS = 20
+
+
+def single_shot_config() -> Any:
+    from botocore.config import Config
+
+    return Config(retries={"total_max_attempts": 1}, connect_timeout=5,
+                  read_timeout=HOOK_READ_TIMEOUT_SECONDS)

@@ -162,7 +162,7 @@ class Orchestrator:
             if st is not None and st.phase == "switching":
                 # Finish the pending switch before anything else; then re-read.
                 res = tr.resume(self.store, self.router(s, st), s, st, now=now,
-                                notify=self.notifier, logger=self.logger)
+                                notify=self.notifier, logger=self.logger, clock=self.clock)
                 actions.append(self._result(res))
                 if res.status == "switched":
                     self._metric_failover(s, res)
@@ -290,7 +290,7 @@ class Orchestrator:
             state = None
             if st.phase == "switching":
                 res = tr.resume(self.store, self.router(service, st), service, st, now=now,
-                                notify=self.notifier, logger=self.logger)
+                                notify=self.notifier, logger=self.logger, clock=self.clock)
                 if res.status == "switched":
                     self._metric_failover(service, res)
                 return self._result(res)
@@ -308,7 +308,18 @@ class Orchestrator:
                             if g.get("kind") == "alarm" and g.get("alarm_name") == name), None)
                 # Alarms act on the edge into ALARM (from an event, or a reconcile that finds a
                 # missed one): a level check would fail over again right after a manual rollback.
-                if value == "ALARM" and prev != "ALARM" and sig is not None:
+                # A failover the edge asked for but could not get (standby down, cooldown) is
+                # asked again while the alarm fires and no transition has happened since.
+                if value == "ALARM" and prev != "ALARM":
+                    st.alarm_edges[name] = now
+                elif value != "ALARM":
+                    st.alarm_edges.pop(name, None)
+                edge = st.alarm_edges.get(name)
+                unserved = (edge is not None and prev == "ALARM" and sig is not None
+                            and sig.get("mode", "failover") == "failover"
+                            and st.active == "primary"
+                            and edge > (st.last_transition_epoch() or 0.0))
+                if value == "ALARM" and sig is not None and (prev != "ALARM" or unserved):
                     ev: dict[str, Any] = {"alarm": name, "state": value, "previous": prev}
                     if event_id:
                         ev["event_id"] = event_id
@@ -328,8 +339,8 @@ class Orchestrator:
             if decision.switch_to:
                 res = tr.request_switch(
                     self.store, self.router(service, st), cfg, service, decision.switch_to,
-                    reason=decision.reason, actor=ACTOR, evidence=decision.evidence, now=now,
-                    automatic=True, notify=self.notifier, logger=self.logger,
+                    reason=decision.reason, actor=ACTOR, evidence=decision.evidence,
+                    clock=self.clock, automatic=True, notify=self.notifier, logger=self.logger,
                     state=_with_version(st, expected))
                 if res.status == "lost_race":
                     continue

@@ -90,7 +90,7 @@ def _probe_lambda(cfg: Mapping[str, Any], lambda_client: Any) -> tuple[bool, str
                                     InvocationType="RequestResponse",
                                     Payload=json.dumps(PING_PAYLOAD).encode())
     except Exception as e:
-        code = getattr(e, "response", {}).get("Error", {}).get("Code", type(e).__name__)
+        code = (getattr(e, "response", None) or {}).get("Error", {}).get("Code", type(e).__name__)
         return False, f"invoke failed: {code}: {e}"[:500]
     if resp.get("FunctionError"):
         payload = resp.get("Payload")

@@ -27,7 +27,7 @@ class Router(Protocol):
 
 
 def _code(e: Exception) -> str:
-    return str(getattr(e, "response", {}).get("Error", {}).get("Code", type(e).__name__))
+    return str((getattr(e, "response", None) or {}).get("Error", {}).get("Code", type(e).__name__))
 
 
 class SsmRouter:
@@ -192,5 +192,5 @@ def make_router(router_cfg: dict[str, Any], clients: Clients,
     if kind == "rules":
         return RulesRouter(router_cfg, clients.get("events"))
     if kind == "hook":
-        return HookRouter(router_cfg, clients.get("lambda"), confirmed)
+        return HookRouter(router_cfg, clients.get_single_shot("lambda"), confirmed)
     raise RouterError(f"unknown router kind {kind!r}")

@@ -80,10 +80,18 @@ def _item(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def _conditional_failed(err: Exception) -> bool:
-    code = getattr(err, "response", {}).get("Error", {}).get("Code", "")
-    # In a transaction of conditional writes any cancellation means "lost the race" (other
-    # reasons, such as a conflicting concurrent transaction, are retryable the same way).
-    return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
+    """Did a condition fail (someone else wrote first)? Timeouts and throttling did not."""
+    # Network errors carry `response = None`, not a missing attribute.
+    resp = getattr(err, "response", None) or {}
+    code = resp.get("Error", {}).get("Code", "")
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code != "TransactionCanceledException":
+        return False
+    # A cancelled transaction says why, per item: only a failed condition means we lost;
+    # TransactionConflict or ThrottlingError mean nothing was written and a retry may succeed.
+    reasons = [r.get("Code") for r in resp.get("CancellationReasons") or []]
+    return not reasons or "ConditionalCheckFailed" in reasons
 
 
 # --- the service state -------------------------------------------------------------------------
@@ -122,6 +130,9 @@ class ServiceState:
     health: dict[str, SideHealth] = field(
         default_factory=lambda: {s: SideHealth() for s in SIDES})
     alarms: dict[str, str] = field(default_factory=dict)
+    # When each alarm last went into ALARM (epoch): a failover it asked for that was blocked
+    # (standby down, cooldown) still happens once the block lifts, not never.
+    alarm_edges: dict[str, float] = field(default_factory=dict)
     faults: dict[str, float] = field(default_factory=dict)
     blocked: str | None = None
     pending: dict[str, Any] | None = None
@@ -145,8 +156,8 @@ class ServiceState:
                 "previous_active": self.previous_active,
                 "last_transition": self.last_transition,
                 "health": {s: h.to_dict() for s, h in self.health.items()},
-                "alarms": dict(self.alarms), "faults": dict(self.faults),
-                "blocked": self.blocked, "pending": self.pending}
+                "alarms": dict(self.alarms), "alarm_edges": dict(self.alarm_edges),
+                "faults": dict(self.faults), "blocked": self.blocked, "pending": self.pending}
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> ServiceState:
@@ -158,6 +169,7 @@ class ServiceState:
             last_transition=item.get("last_transition"),
             health={s: SideHealth.from_dict(health.get(s)) for s in SIDES},
             alarms=dict(item.get("alarms") or {}),
+            alarm_edges={k: float(v) for k, v in (item.get("alarm_edges") or {}).items()},
             faults={k: float(v) for k, v in (item.get("faults") or {}).items()},
             blocked=item.get("blocked"), pending=item.get("pending"),
         )
@@ -264,11 +276,12 @@ class StateStore:
         Conditional on `expected_version`; raises StateConflict if someone wrote first. Never
         touches `active` (only `commit` does) nor `faults` (only the drill does).
         """
-        sets = ["health = :health", "alarms = :alarms", "phase = :phase", "version = :newv"]
+        sets = ["health = :health", "alarms = :alarms", "alarm_edges = :edges",
+                "phase = :phase", "version = :newv"]
         removes: list[str] = []
         values: dict[str, Any] = {
             ":health": {s: h.to_dict() for s, h in state.health.items()},
-            ":alarms": state.alarms, ":phase": state.phase,
+            ":alarms": state.alarms, ":edges": state.alarm_edges, ":phase": state.phase,
             ":newv": expected_version + 1, ":v": expected_version,
         }
         for attr in ("blocked", "pending"):

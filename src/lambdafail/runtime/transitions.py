@@ -218,19 +218,27 @@ def request_switch(store: StateStore, router: Router, service_cfg: dict[str, Any
                    now: float | None = None, automatic: bool = False,
                    probe: Callable[[str], ProbeResult] | None = None,
                    notify: Notifier | None = None, logger: Logger | None = None,
-                   state: ServiceState | None = None) -> SwitchResult:
+                   state: ServiceState | None = None,
+                   clock: Callable[[], float] | None = None) -> SwitchResult:
     """Move `service` to `to_side`, exactly once.
 
     `automatic` (the orchestrator): cooldown applies, and losing a race means doing nothing.
     Manual (the CLI): no cooldown; a lost race is re-read and re-decided. `force` skips the
     target-health check (recorded in the evidence). `probe(side)` probes a never-probed target
-    on the spot. `state` may pass a fresh read to save one GetItem.
+    on the spot. `state` may pass a fresh read to save one GetItem. Without a fixed `now`,
+    the clock (`clock`, default time.time) is read again at every write — a lease, a start or
+    a commit time never predates a slow probe or an operator's confirmation.
     """
     if to_side not in SIDES:
         raise ValueError(f"to_side must be primary or standby, not {to_side!r}")
     if reason not in REASONS:
         raise ValueError(f"reason must be one of {', '.join(REASONS)}")
-    t = time.time() if now is None else now
+    read = clock or time.time
+
+    def current() -> float:
+        return read() if now is None else now
+
+    t = current()
     log = logger or Logger()
     ev = dict(evidence or {})
     if force:
@@ -243,7 +251,8 @@ def request_switch(store: StateStore, router: Router, service_cfg: dict[str, Any
         if st.phase == "switching" and st.pending:
             pending = st.pending
             if pending["to"] == to_side or automatic:
-                return resume(store, router, service, st, now=t, notify=notify, logger=log)
+                return resume(store, router, service, st, now=current(), notify=notify,
+                              logger=log, clock=current)
             if float(pending.get("lease_until", 0)) > t:
                 return SwitchResult("lost_race", service, f"a switch to {pending['to']} is being "
                                     f"applied by {pending['actor']}; try again in "
@@ -268,6 +277,7 @@ def request_switch(store: StateStore, router: Router, service_cfg: dict[str, Any
                 if wait > 0:
                     return SwitchResult("refused", service,
                                         f"cooldown: {wait:.0f}s left", st)
+        t = current()  # after any on-the-spot probe
         pending = new_pending(st, to_side, reason=reason, actor=actor, evidence=ev, now=t)
         expected = st.version
         st.phase, st.pending, st.blocked = "switching", pending, None
@@ -280,7 +290,7 @@ def request_switch(store: StateStore, router: Router, service_cfg: dict[str, Any
             continue
         log.info("switch started", service=service, transition_id=pending["id"],
                  **{"from": pending["from"], "to": to_side}, reason=reason, actor=actor)
-        return _drive(store, router, service, st, now=t, notify=notify, logger=log)
+        return _drive(store, router, service, st, clock=current, notify=notify, logger=log)
     return SwitchResult("lost_race", service, "the service kept changing under us; try again")
 
 
@@ -292,7 +302,8 @@ def _bind(router: Router, st: ServiceState) -> None:
 
 
 def resume(store: StateStore, router: Router, service: str, st: ServiceState, *, now: float,
-           notify: Notifier | None = None, logger: Logger | None = None) -> SwitchResult:
+           notify: Notifier | None = None, logger: Logger | None = None,
+           clock: Callable[[], float] | None = None) -> SwitchResult:
     """Finish the pending switch of `st` (router again, then commit), if its lease is free."""
     log = logger or Logger()
     pending = st.pending
@@ -309,11 +320,15 @@ def resume(store: StateStore, router: Router, service: str, st: ServiceState, *,
                             None, pending)
     log.info("resuming pending switch", service=service, transition_id=pending["id"],
              to=pending["to"], attempts=int(pending.get("attempts", 1)) + 1)
-    return _drive(store, router, service, st, now=now, notify=notify, logger=log)
+    return _drive(store, router, service, st, clock=clock or (lambda: now), notify=notify,
+                  logger=log)
 
 
-def _drive(store: StateStore, router: Router, service: str, st: ServiceState, *, now: float,
-           notify: Notifier | None, logger: Logger) -> SwitchResult:
+COMMIT_ATTEMPTS = 3
+
+
+def _drive(store: StateStore, router: Router, service: str, st: ServiceState, *,
+           clock: Callable[[], float], notify: Notifier | None, logger: Logger) -> SwitchResult:
     pending = copy.deepcopy(st.pending)
     assert pending is not None
     to = str(pending["to"])
@@ -332,11 +347,26 @@ def _drive(store: StateStore, router: Router, service: str, st: ServiceState, *,
         return SwitchResult("router_failed", service,
                             f"router failed: {error}. The switch to {to} stays pending; the "
                             "next tick (or the same command again) retries it.", st, pending)
-    try:
-        item = store.commit(service, pending, now)
-    except StateConflict:
-        return SwitchResult("lost_race", service, "the switch was already committed", None,
-                            pending)
+    item: dict[str, Any] | None = None
+    for attempt in range(COMMIT_ATTEMPTS):
+        try:
+            item = store.commit(service, pending, clock())
+            break
+        except StateConflict:
+            return SwitchResult("lost_race", service, "the switch was already committed", None,
+                                pending)
+        except Exception as e:  # throttled, a conflicting transaction, a timeout: not committed
+            if attempt + 1 < COMMIT_ATTEMPTS:
+                continue
+            error = f"commit failed: {type(e).__name__}: {e}"
+            store.release_lease(service, str(pending["id"]), error)
+            logger.error("commit failed; the switch stays pending and is retried",
+                         service=service, transition_id=pending["id"], to=to, error=error)
+            return SwitchResult("router_failed", service,
+                                f"the router points at {to} but recording the switch failed "
+                                f"({error}). It stays pending; the next tick (or the same "
+                                "command again) completes it.", st, pending)
+    assert item is not None
     st.active, st.phase, st.pending, st.blocked = to, "steady", None, None
     st.previous_active = str(pending["from"])
     st.last_transition = {"id": pending["id"], "at": item["committed_at"],
