@@ -549,7 +549,9 @@ class Drill:
             if self.opts.dry_run:
                 ph.detail = "steady state met (dry run: no lock taken)"
                 return
-            ttl = self.opts.timeout * 2 + FAULT_MARGIN_SECONDS
+            # Observe and restore each get --timeout; user commands may take their own limit.
+            commands = 2 * COMMAND_TIMEOUT_SECONDS if self.opts.scenario == "command" else 0.0
+            ttl = self.opts.timeout * 2 + commands + FAULT_MARGIN_SECONDS
             if not self.store.acquire_drill_lock(svc, self.drill_id, self.opts.operator, ttl,
                                                  now=self.clock()):
                 lock = self.store.drill_lock(svc) or {}

@@ -58,10 +58,13 @@ def build(compiled: dict[str, Any]) -> Package:
     config = canonical_json(compiled)
     entries = [*source_files(), (CONFIG_NAME, config)]
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+    # Stored, not deflated: deflate's output differs between zlib builds (zlib, zlib-ng), and
+    # two operators' machines must build the same bytes or each deploy would publish a new
+    # version. ~100 KB uncompressed is still tiny next to Lambda's 50 MB limit.
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
         for arc, data in sorted(entries):
             info = zipfile.ZipInfo(arc, date_time=_EPOCH)
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = zipfile.ZIP_STORED
             info.external_attr = 0o644 << 16  # -rw-r--r--, independent of the local umask
             info.create_system = 3  # unix, whatever the building OS
             zf.writestr(info, data)

@@ -205,8 +205,9 @@ class Orchestrator:
         try:
             cw = self.clients.get("cloudwatch")
             for i in range(0, len(names), 100):
-                resp = cw.describe_alarms(AlarmNames=names[i:i + 100], AlarmTypes=[
-                    "MetricAlarm", "CompositeAlarm"])
+                # DescribeAlarms pages at 50 by default; 100 is its maximum, so one page each.
+                resp = cw.describe_alarms(AlarmNames=names[i:i + 100], MaxRecords=100,
+                                          AlarmTypes=["MetricAlarm", "CompositeAlarm"])
                 for a in resp.get("MetricAlarms", []) + resp.get("CompositeAlarms", []):
                     current[a["AlarmName"]] = a["StateValue"]
         except Exception as e:
