@@ -317,6 +317,32 @@ def test_runtime_failure_event_fails_over_once(aws: None) -> None:
 
 
 @needs_patterns
+def test_runtime_event_claim_of_a_killed_invocation_lapses_for_the_retry(aws: None) -> None:
+    """Lambda kills a timed-out invocation without running any `except`: its claim on the
+    event id must not turn EventBridge's retry into a 'duplicate'. While the first invocation
+    could still be running, a concurrent duplicate is skipped."""
+    env = make_env(compiled({"checkout": service_cfg(signals=[EVENT_SIG])}))
+    env.tick()
+
+    class Ctx:
+        function_version = "1"
+
+        def get_remaining_time_in_millis(self) -> int:
+            return 30_000
+
+    # The first delivery claims the event, then "dies" (the claim is all that is left).
+    assert env.store.mark_event("e9", env.clock.now, claim_seconds=31.0)
+    orch = env.orchestrator()
+    assert orch.handle(failure_event("e9"), Ctx())["duplicate"] is True  # may still be running
+    env.clock.advance(60)  # EventBridge retries a minute later: the dead claim has lapsed
+    out = orch.handle(failure_event("e9"), Ctx())
+    assert out["actions"][0]["status"] == "switched"
+    env.clock.advance(60)  # a processed event stays a duplicate (24 h)
+    assert orch.handle(failure_event("e9"), Ctx())["duplicate"] is True
+    assert len(env.store.log()) == 1
+
+
+@needs_patterns
 @pytest.mark.parametrize("same_id", [True, False], ids=["same-id", "distinct-ids"])
 def test_runtime_50_concurrent_failure_events_one_transition(aws: None, same_id: bool) -> None:
     env = make_env(compiled({"checkout": service_cfg(signals=[EVENT_SIG])}))

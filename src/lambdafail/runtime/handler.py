@@ -24,6 +24,8 @@ from lambdafail.runtime.state import ServiceState, StateConflict, StateStore
 
 ACTOR = "orchestrator"
 MAX_ATTEMPTS = 5  # re-reads after losing a conditional write to a concurrent writer
+# How long an event claim lasts when the invocation's remaining time is unknown (tests, CLI).
+CLAIM_SECONDS = 60.0
 ROUND_WINDOW_MARGIN = 10.0  # probe rounds spread over min(interval, 60 s) minus this
 MIN_REMAINING_MS = 5000  # stop probing rounds when the invocation has less time than this
 
@@ -93,9 +95,9 @@ class Orchestrator:
         if kind == "tick":
             return self.tick(str(event.get("rule", "")), context)
         if event.get("source") == "aws.cloudwatch":
-            return self.alarm_event(event)
+            return self.alarm_event(event, context)
         if event.get("id"):
-            return self.failure_event(event)
+            return self.failure_event(event, context)
         self.logger.warning("ignored: unrecognised input", keys=sorted(event)[:20])
         return {"ok": False, "error": "unrecognised input"}
 
@@ -223,7 +225,7 @@ class Orchestrator:
 
     # -- events --
 
-    def alarm_event(self, event: dict[str, Any]) -> dict[str, Any]:
+    def alarm_event(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         detail = event.get("detail") or {}
         name = detail.get("alarmName")
         value = (detail.get("state") or {}).get("value")
@@ -237,9 +239,9 @@ class Orchestrator:
             return {"ok": True, "skipped": "no service watches this alarm"}
         return self._once(event, lambda: [
             self.process(s, alarm_states={name: str(value)}, event_id=str(event.get("id")))
-            for s in targets])
+            for s in targets], context)
 
-    def failure_event(self, event: dict[str, Any]) -> dict[str, Any]:
+    def failure_event(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         from lambdafail.runtime.patterns import matches
 
         hits: list[tuple[str, dict[str, Any]]] = []
@@ -257,16 +259,22 @@ class Orchestrator:
         return self._once(event, lambda: [
             self.process(s, trigger=tr.Trigger("event", str(sig.get("mode", "failover")),
                                                {**evidence, "rule": sig.get("rule")}))
-            for s, sig in hits])
+            for s, sig in hits], context)
 
-    def _once(self, event: dict[str, Any], work: Callable[[], list[dict[str, Any] | None]]
-              ) -> dict[str, Any]:
+    def _once(self, event: dict[str, Any], work: Callable[[], list[dict[str, Any] | None]],
+              context: Any = None) -> dict[str, Any]:
         event_id = str(event.get("id") or "")
-        if event_id and not self.store.mark_event(event_id, self.clock()):
+        # The claim lasts as long as this invocation can (Lambda's remaining time): a timeout
+        # kill leaves it behind, and it must lapse before EventBridge's retry (a minute or more).
+        remaining = _remaining_ms(context)
+        claim = (remaining / 1000.0 if remaining is not None else CLAIM_SECONDS) + 1.0
+        if event_id and not self.store.mark_event(event_id, self.clock(), claim_seconds=claim):
             self.logger.info("duplicate event skipped", event_id=event_id)
             return {"ok": True, "duplicate": True, "event_id": event_id}
         try:
             actions = [a for a in work() if a]
+            if event_id:
+                self.store.finish_event(event_id, self.clock())
         except Exception:
             if event_id:
                 # Let EventBridge's retry process it: a crash must not swallow the event.

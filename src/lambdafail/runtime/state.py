@@ -388,24 +388,47 @@ class StateStore:
                                              ":sha": config_sha256, ":fv": function_version,
                                              ":one": 1}))
 
-    def mark_event(self, event_id: str, now: float | None = None) -> bool:
-        """Record a processed event id; False if it was already recorded (skip it)."""
+    def mark_event(self, event_id: str, now: float | None = None,
+                   claim_seconds: float | None = None) -> bool:
+        """Claim an event id for processing; False if it is done or being processed (skip it).
+
+        With `claim_seconds` the claim is provisional until `finish_event`: if the invocation
+        dies without finishing (a Lambda timeout kills it, no `except` runs), the claim lapses
+        when that invocation could no longer be running, and EventBridge's retry is processed.
+        """
         import time
 
         t = time.time() if now is None else now
+        item: dict[str, Any] = {"pk": "event", "sk": event_id,
+                                "expires_at": int(t) + EVENT_TTL_SECONDS}
+        if claim_seconds is not None:
+            item.update(status="processing", claim_until=t + claim_seconds)
         try:
             # DynamoDB deletes expired items lazily (up to days later): an expired mark is free.
             self.ddb.put_item(
-                TableName=self.table,
-                Item=_item({"pk": "event", "sk": event_id,
-                            "expires_at": int(t) + EVENT_TTL_SECONDS}),
-                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
-                ExpressionAttributeValues=_item({":now": int(t)}))
+                TableName=self.table, Item=_item(item),
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now OR "
+                                    "(#status = :processing AND claim_until < :t)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=_item({":now": int(t), ":t": t,
+                                                 ":processing": "processing"}))
             return True
         except Exception as e:
             if _conditional_failed(e):
                 return False
             raise
+
+    def finish_event(self, event_id: str, now: float | None = None) -> None:
+        """The claimed event was processed: it is a duplicate from now on (for 24 h)."""
+        import time
+
+        t = time.time() if now is None else now
+        self.ddb.update_item(
+            TableName=self.table, Key=_item({"pk": "event", "sk": event_id}),
+            UpdateExpression="SET #status = :done, expires_at = :exp REMOVE claim_until",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=_item({":done": "done",
+                                             ":exp": int(t) + EVENT_TTL_SECONDS}))
 
     def unmark_event(self, event_id: str) -> None:
         """Forget an event id whose processing crashed, so EventBridge's retry is processed."""
