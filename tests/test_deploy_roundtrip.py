@@ -116,7 +116,14 @@ def test_deploy_removing_a_service_deletes_only_its_resources() -> None:
 
 def test_deploy_destroy_leaves_nothing_tagged() -> None:
     deploy(multi())
+    # Someone attached a managed policy to our role by hand: destroy must still converge.
+    iam_client = boto3.client("iam")
+    arn = iam_client.create_policy(PolicyName="extra-by-hand", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket",
+                                                "Resource": "arn:aws:s3:::x"}]}))["Policy"]["Arn"]
+    iam_client.attach_role_policy(RoleName="lambdafail-multi-orchestrator", PolicyArn=arn)
     destroy(multi())
+    assert iam_client.get_policy(PolicyArn=arn)["Policy"]["Arn"] == arn  # detached, not deleted
     snap = snapshot("multi")
     # The audit log and the router parameter are state: kept without --delete-state.
     assert set(snap["tables"]) == {"lambdafail-multi-state"}

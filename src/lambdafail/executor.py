@@ -256,6 +256,13 @@ class Executor:
         for p in names:
             call(client, "delete_role_policy", resource=f"{c.name}/{p}", RoleName=c.name,
                  PolicyName=p)
+        # ...or attached managed policies (someone may have attached one to our role by hand:
+        # detaching it from the role we own and delete is the only way to converge).
+        attached = call(client, "list_attached_role_policies", resource=c.name,
+                        RoleName=c.name).get("AttachedPolicies", [])
+        for p in attached:
+            call(client, "detach_role_policy", resource=f"{c.name}/{p['PolicyName']}",
+                 RoleName=c.name, PolicyArn=p["PolicyArn"])
         call(client, "delete_role", resource=c.name, RoleName=c.name)
 
     # -- Lambda function, alias, permissions -----------------------------------------------
