@@ -15,34 +15,17 @@ from lambdafail.cli import global_options, topology_file_option
               help="Print the plan and change nothing.")
 @global_options
 def command(file: str, yes: bool, dry_run: bool) -> int:
-    from lambdafail.commands.common import (
-        aws_for,
-        confirm,
-        console,
-        emit_json,
-        is_json,
-        load_topology,
-    )
-    from lambdafail.commands.plan import execute, outcome_json, refuse_conflicts, show_plan
+    from lambdafail.commands.common import aws_for, console, is_json, load_topology
+    from lambdafail.commands.plan import show_confirm_apply
     from lambdafail.inventory import plan_for
     from lambdafail.render_plan import summary_line
 
     topo = load_topology(file)
     ctx = aws_for(topo)
     plan, pkg = plan_for(ctx, topo)
-    json_out = is_json()
-    if not json_out:
-        show_plan(plan)
-    refuse_conflicts(plan)
-    if dry_run or not plan.pending:
-        if json_out:
-            emit_json(outcome_json(plan, None, ctx, applied=False))
-        return 0
-    confirm(f"Deploy topology {topo.name!r} ({summary_line(plan)})?", yes)
-    outcome = execute(ctx, plan, pkg)
-    if json_out:
-        emit_json(outcome_json(plan, outcome, ctx, applied=True))
-    else:
+    outcome = show_confirm_apply(ctx, plan, pkg, yes=yes, dry_run=dry_run,
+                                 question=f"Deploy topology {topo.name!r} ({summary_line(plan)})?")
+    if outcome is not None and not is_json():
         n = plan.counts()
         console().print(f"[bold green]deployed[/] topology {topo.name!r}: {n['create']} created, "
                         f"{n['update']} updated, {n['delete']} deleted in "

@@ -19,32 +19,17 @@ from lambdafail.cli import global_options, topology_file_option
               help="Print what would be deleted and change nothing.")
 @global_options
 def command(file: str, yes: bool, delete_state: bool, dry_run: bool) -> int:
-    from lambdafail.commands.common import (
-        aws_for,
-        confirm,
-        console,
-        emit_json,
-        is_json,
-        load_topology,
-    )
-    from lambdafail.commands.plan import execute, outcome_json, show_plan
+    from lambdafail.commands.common import aws_for, console, is_json, load_topology
+    from lambdafail.commands.plan import show_confirm_apply
     from lambdafail.inventory import plan_for
 
     topo = load_topology(file)
     ctx = aws_for(topo)
     plan, _ = plan_for(ctx, topo, mode="destroy", delete_state=delete_state)
-    json_out = is_json()
-    if not json_out:
-        show_plan(plan)
-    if dry_run or not plan.pending:
-        if json_out:
-            emit_json(outcome_json(plan, None, ctx, applied=False))
-        return 0
-    confirm(f"Delete {len(plan.pending)} resource(s) of topology {topo.name!r}?", yes)
-    outcome = execute(ctx, plan, None)
-    if json_out:
-        emit_json(outcome_json(plan, outcome, ctx, applied=True))
-    else:
+    outcome = show_confirm_apply(
+        ctx, plan, None, yes=yes, dry_run=dry_run, conflicts_fatal=False,
+        question=f"Delete {len(plan.pending)} resource(s) of topology {topo.name!r}?")
+    if outcome is not None and not is_json():
         kept = "" if delete_state else " (state table and router parameters kept)"
         console().print(f"[bold green]destroyed[/] topology {topo.name!r}: "
                         f"{len(outcome.done)} resource(s) deleted in {outcome.seconds:.1f}s"

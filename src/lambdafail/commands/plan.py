@@ -71,6 +71,32 @@ def execute(ctx: AwsContext, plan: Plan, pkg: Package | None) -> Outcome:
             raise
 
 
+def show_confirm_apply(ctx: AwsContext, plan: Plan, pkg: Package | None, *, question: str,
+                       yes: bool, dry_run: bool, conflicts_fatal: bool = True
+                       ) -> Outcome | None:
+    """What deploy and destroy share: show the plan (or, with -o json, the one document),
+    refuse name conflicts (deploy; destroy only leaves foreign resources alone), stop on
+    --dry-run or nothing to do, confirm, apply.
+
+    Returns the outcome when something was applied (the caller prints its own summary)."""
+    from lambdafail.commands.common import confirm, emit_json, is_json
+
+    json_out = is_json()
+    if not json_out:
+        show_plan(plan)
+    if conflicts_fatal:
+        refuse_conflicts(plan)
+    if dry_run or not plan.pending:
+        if json_out:
+            emit_json(outcome_json(plan, None, ctx, applied=False))
+        return None
+    confirm(question, yes)
+    outcome = execute(ctx, plan, pkg)
+    if json_out:
+        emit_json(outcome_json(plan, outcome, ctx, applied=True))
+    return outcome
+
+
 def outcome_json(plan: Plan, outcome: Outcome | None, ctx: AwsContext,
                  applied: bool) -> dict[str, Any]:
     from lambdafail.render_plan import change_to_json, plan_to_json
