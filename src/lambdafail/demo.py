@@ -405,11 +405,10 @@ class Demo:
 def next_steps(result: DemoResult) -> list[str]:
     """What to try next: the same commands, against the sandbox and against AWS."""
     return [
-        "Try it with the sandbox (two terminals):",
-        "  lambdafail sandbox --time-scale 60",
-        f"  lambdafail --sandbox deploy -f {result.topology_file} --yes",
-        f"  lambdafail --sandbox status -f {result.topology_file}",
-        f"  lambdafail --sandbox drill {SERVICE} -f {result.topology_file} --yes",
+        "Explore it yourself:",
+        "  lambdafail demo --keep     # the same run, then the sandbox and both services stay",
+        "                             # up, with the --sandbox commands to try in a 2nd terminal",
+        "  lambdafail sandbox         # or a bare sandbox for your own topology (see README)",
         "Try it against AWS (credentials for a test account; nothing else changes):",
         "  lambdafail init            # an annotated lambdafail.yaml for your own services",
         "  lambdafail validate && lambdafail plan",
