@@ -148,3 +148,10 @@ def wait_for_reports(aws: Clients, url: str, count: int = 1, timeout: float = 20
 def orchestrator_zip(handler_source: str) -> bytes:
     return make_zip({"lambdafail/__init__.py": "", "lambdafail/runtime/__init__.py": "",
                      "lambdafail/runtime/handler.py": handler_source})
+
+
+def allow_events(aws: Clients, function: str, rule_arn: str) -> None:
+    """What deploy does for each rule: let EventBridge invoke the function from that rule."""
+    aws("lambda").add_permission(FunctionName=function, StatementId=uid("events"),
+                                 Action="lambda:InvokeFunction",
+                                 Principal="events.amazonaws.com", SourceArn=rule_arn)

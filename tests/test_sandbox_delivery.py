@@ -12,6 +12,7 @@ from lambdafail.sandbox.server import Sandbox
 from sandbox_support import (
     REPORTING_HANDLER,
     Clients,
+    allow_events,
     create_function,
     drain,
     function_arn,
@@ -59,6 +60,8 @@ def test_sandbox_put_events_reaches_lambda_target(sandbox: Sandbox, aws: Clients
     rule = _rule(aws, {"source": [source], "detail": {"level": ["critical"]}}, bus=bus)
     aws("events").put_targets(Rule=rule, EventBusName=bus,
                               Targets=[{"Id": "orch", "Arn": function_arn(fn)}])
+    rule_arn = aws("events").describe_rule(Name=rule, EventBusName=bus)["Arn"]
+    allow_events(aws, fn, rule_arn)
 
     resp = _put(aws, source, {"level": "critical", "n": 1}, bus=bus)
     assert resp["FailedEntryCount"] == 0
@@ -105,6 +108,31 @@ def test_sandbox_disabled_rule_does_not_deliver(sandbox: Sandbox, aws: Clients) 
     assert [json.loads(b)["detail"] for b in drain(aws, off_url)] == [{"n": 2}]
 
 
+def test_sandbox_lambda_target_needs_a_resource_policy(sandbox: Sandbox, aws: Clients) -> None:
+    """As on AWS, a rule may invoke a function only if the function's resource policy lets
+    events.amazonaws.com in from that rule (exact ARN, or an ArnLike wildcard)."""
+    report_url, _ = queue(aws)
+    fn = create_function(aws, orchestrator_zip(REPORTING_HANDLER), env={"REPORT_TO": report_url})
+    source = uid("src")
+    rule = _rule(aws, {"source": [source]})
+    aws("events").put_targets(Rule=rule, Targets=[{"Id": "fn", "Arn": function_arn(fn)}])
+    rule_arn = aws("events").describe_rule(Name=rule)["Arn"]
+    before = sandbox.runner.invocations
+    _put(aws, source, {"n": 1})
+    assert sandbox.wait_idle()
+    assert sandbox.runner.invocations == before
+    [dropped] = [d for d in sandbox.deliveries if d.rule == rule]
+    assert not dropped.ok and "no permission" in dropped.detail
+    # Another rule's permission is no permission for this one...
+    allow_events(aws, fn, rule_arn + "-other")
+    _put(aws, source, {"n": 2})
+    assert sandbox.wait_idle() and sandbox.runner.invocations == before
+    # ...but a wildcard that covers it is (deploy's wide mode for many rules).
+    allow_events(aws, fn, rule_arn.rsplit("/", 1)[0] + "/" + rule[:4] + "*")
+    _put(aws, source, {"n": 3})
+    assert [r["detail"] for r in wait_for_reports(aws, report_url)] == [{"n": 3}]
+
+
 def test_sandbox_disabled_rule_does_not_invoke_lambda(sandbox: Sandbox, aws: Clients) -> None:
     report_url, _ = queue(aws)
     fn = create_function(aws, orchestrator_zip(REPORTING_HANDLER), env={"REPORT_TO": report_url})
@@ -113,6 +141,7 @@ def test_sandbox_disabled_rule_does_not_invoke_lambda(sandbox: Sandbox, aws: Cli
     off = _rule(aws, {"source": [source]}, state="DISABLED")
     on = _rule(aws, {"source": [source]})
     aws("events").put_targets(Rule=off, Targets=[{"Id": "fn", "Arn": function_arn(fn)}])
+    allow_events(aws, fn, aws("events").describe_rule(Name=off)["Arn"])
     aws("events").put_targets(Rule=on, Targets=[{"Id": "q", "Arn": arn}])
     before = sandbox.runner.invocations
     _put(aws, source, {})

@@ -17,6 +17,7 @@ from lambdafail.sandbox.server import Sandbox
 from sandbox_support import (
     REPORTING_HANDLER,
     Clients,
+    allow_events,
     create_function,
     drain,
     drain_timed,
@@ -75,6 +76,7 @@ def test_sandbox_schedule_invokes_lambda_with_static_input(sandbox: Sandbox,
     aws("events").put_targets(Rule=rule, Targets=[{
         "Id": "orch", "Arn": function_arn(fn),
         "Input": json.dumps({"lambdafail": "tick", "rule": rule})}])
+    allow_events(aws, fn, aws("events").describe_rule(Name=rule)["Arn"])
     reports = wait_for_reports(aws, report_url)
     assert reports[0] == {"lambdafail": "tick", "rule": rule}
 

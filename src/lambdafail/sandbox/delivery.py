@@ -10,6 +10,7 @@ targets synchronously through moto's SQS backend, bus targets re-route the event
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import threading
 import uuid
@@ -44,6 +45,37 @@ def envelope(*, source: str, detail_type: str, detail: Any, region: str,
         "resources": list(resources or []),
         "detail": detail,
     }
+
+
+def events_may_invoke(region: str, function: str, qualifier: str | None, rule_arn: str) -> bool:
+    """Does the function's resource policy let EventBridge invoke it for this rule?
+
+    Allow statements for principal events.amazonaws.com and lambda:InvokeFunction, whose
+    SourceArn condition (ArnLike with wildcards, ArnEquals, StringEquals) admits `rule_arn`;
+    a statement without a SourceArn condition admits every rule.
+    """
+    try:
+        wire = json.loads(backends.lambda_backend(region).get_policy(function, qualifier))
+        policy = json.loads(wire["Policy"]) if isinstance(wire.get("Policy"), str) else wire
+    except Exception:  # no policy at all (or no such function): nothing is allowed
+        return False
+    for st in policy.get("Statement", []):
+        principal = st.get("Principal")
+        service = principal.get("Service") if isinstance(principal, dict) else principal
+        actions = st.get("Action")
+        actions = actions if isinstance(actions, list) else [actions]
+        if st.get("Effect") != "Allow" or service != "events.amazonaws.com" or not any(
+                a in ("lambda:InvokeFunction", "lambda:*", "*") for a in actions):
+            continue
+        sources = [(op, v) for op, cond in (st.get("Condition") or {}).items()
+                   for key, v in cond.items() if key.lower() == "aws:sourcearn"]
+        if not sources:
+            return True
+        for op, values in sources:
+            for v in values if isinstance(values, list) else [values]:
+                if (fnmatch.fnmatchcase(rule_arn, v) if op == "ArnLike" else rule_arn == v):
+                    return True
+    return False
 
 
 def rule_matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
@@ -147,6 +179,13 @@ class Dispatcher:
             # arn:aws:lambda:region:account:function:name[:qualifier]
             name = parts[6] if len(parts) > 6 else ""
             qualifier = parts[7] if len(parts) > 7 else None
+            if not events_may_invoke(target_region, name, qualifier, str(rule.arn)):
+                # AWS drops the event (and counts a FailedInvocation): no resource policy lets
+                # this rule invoke the function. A deploy that forgot add_permission fails here
+                # as it would on AWS.
+                return False, (f"no permission for events.amazonaws.com from {rule.arn} on "
+                               f"{name}{':' + qualifier if qualifier else ''} (AWS would not "
+                               "deliver)")
             ok = self.runner.invoke_async(target_region, name, qualifier, text.encode(),
                                           source=f"rule {rule.name}")
             return ok, "invoked (async)" if ok else "function not found"
