@@ -1,6 +1,7 @@
 """lambdafail: automatic, exactly-once failover for services on AWS.
 
-The version lives here and only here (hatch reads it for the package metadata).
+Rule: the version lives here and only here (hatch reads it for the package metadata); this
+module imports nothing (the orchestrator's zip ships it).
 """
 
 __version__ = "0.1.0"

@@ -1,4 +1,7 @@
-"""`python -m lambdafail`: the same entry point as the console script."""
+"""`python -m lambdafail`: the same entry point as the console script.
+
+Rule: nothing but the call to `cli.main()`.
+"""
 
 from lambdafail.cli import main
 

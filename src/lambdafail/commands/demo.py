@@ -4,6 +4,8 @@ Thin: the flow is `lambdafail.demo.Demo`; this draws its progress (step headers 
 on stderr; the steps' own tables go to stdout as usual), prints the summary, and owns the
 process-level concerns — SIGTERM becomes a clean stop, and `--keep` hands the sandbox over
 until Ctrl-C. Needs `pip install 'lambdafail[sandbox]'` (exit 2 with that hint otherwise).
+
+Rule: nothing is left running unless --keep; every step is the real command.
 """
 
 from __future__ import annotations

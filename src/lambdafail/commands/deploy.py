@@ -1,4 +1,7 @@
-"""`lambdafail deploy`: show the plan, confirm, apply in dependency order, summarise."""
+"""`lambdafail deploy`: show the plan, confirm, apply in dependency order, summarise.
+
+Rule: changes nothing without confirmation (a terminal, or --yes); a re-run converges.
+"""
 
 from __future__ import annotations
 

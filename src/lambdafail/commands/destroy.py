@@ -1,5 +1,8 @@
 """`lambdafail destroy`: delete everything the topology owns (tagged), keeping the state table
-and seeded router parameters unless --delete-state."""
+and seeded router parameters unless --delete-state.
+
+Rule: only what carries the topology's tag is deleted; same confirmation rules as deploy.
+"""
 
 from __future__ import annotations
 

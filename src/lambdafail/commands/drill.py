@@ -3,6 +3,8 @@
 Thin: confirmation, live phase progress on stderr, the four report files, the exit code (0 pass,
 5 fail, 6 restore incomplete). The drill itself is `lambdafail.drill`; the reports are
 `lambdafail.report`. `--output json` prints report.json's document alone on stdout.
+
+Rule: the restore always runs (finally), and a pass is only reported when earned.
 """
 
 from __future__ import annotations

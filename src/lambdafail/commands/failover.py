@@ -3,6 +3,8 @@
 Runs the orchestrator's own transition code from this machine with the operator's credentials
 (no Lambda, EventBridge or orchestrator needed). Exit 0 switched (or already there), 2 refused
 (standby unhealthy: --force) or not confirmed, 3 lost a race / AWS error, 6 router failed midway.
+
+Rule: the same transition code as the orchestrator; --reason is required and recorded.
 """
 
 from __future__ import annotations

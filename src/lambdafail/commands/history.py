@@ -1,4 +1,7 @@
-"""`lambdafail history`: the transition log, newest first (one Query on the state table)."""
+"""`lambdafail history`: the transition log, newest first (one Query on the state table).
+
+Rule: read-only; newest first; `--output json` prints the documented document alone on stdout.
+"""
 
 from __future__ import annotations
 

@@ -2,6 +2,8 @@
 
 Also holds what `deploy` and `destroy` share: showing a plan, refusing conflicts, running the
 executor behind a progress display on stderr.
+
+Rule: plan is read-only (no mutating AWS call).
 """
 
 from __future__ import annotations

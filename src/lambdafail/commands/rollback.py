@@ -4,6 +4,8 @@
 healthy now, verified by the router's read-back; idempotent (nothing to undo: exit 0).
 `rollback --deployment [--to VERSION]`: point the `live` alias at the previous (or given)
 published version — code and compiled topology together — after showing what differs.
+
+Rule: checks the target is healthy first (unless --force), verifies the router after.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""`lambdafail schema`: print the topology's JSON Schema for editors and CI checks."""
+"""`lambdafail schema`: print the topology's JSON Schema for editors and CI checks.
+
+Rule: the schema comes from the pydantic models, never written by hand.
+"""
 
 from __future__ import annotations
 
