@@ -270,3 +270,13 @@ def test_deploy_many_rules_converge_with_wildcard_permissions(mocked_aws: None) 
     deploy(small)
     assert not replan(small).pending
     assert len(sources()) > 2 and not any(s.endswith("*") for s in sources())
+
+
+def test_deploy_plan_is_read_only_even_with_everything_to_create() -> None:
+    """`plan` (and the planning half of deploy) observes AWS without changing anything."""
+    from deploy_support import context
+
+    ctx = context()
+    plan, _ = plan_for(ctx, multi("readonly"))
+    assert plan.pending and {c.action for c in plan.pending} == {"create"}
+    assert ctx.calls and ctx.mutating_calls() == []
