@@ -130,3 +130,32 @@ def test_runtime_lambda_probe_missing_function_and_stubbed_error() -> None:
 @pytest.mark.parametrize("target", [LAMBDA_TARGET])
 def test_runtime_lambda_probe_without_client(target: dict[str, Any]) -> None:
     assert not probe_target(target, 1.0, None).ok
+
+
+def test_runtime_on_the_spot_probe_is_bounded_even_if_an_invoke_hangs() -> None:
+    """The orchestrator's on-the-spot probe of a never-probed Lambda side cannot hang the
+    invocation: it is reported as a timeout after timeout_seconds (+1 s grace)."""
+    import threading
+    import time as _time
+
+    from lambdafail.runtime.config import Clients, LoadedConfig
+    from lambdafail.runtime.handler import Orchestrator
+
+    release = threading.Event()
+
+    class HangingLambda:
+        def invoke(self, **_: object) -> dict[str, object]:
+            release.wait(30)
+            return {"StatusCode": 200}
+
+    svc = {"primary": {"kind": "url", "url": "http://127.0.0.1:9/"},
+           "standby": {"kind": "lambda", "function": "slow-standby"},
+           "health": {"timeout_seconds": 0.3, "interval_seconds": 60}}
+    cfg = LoadedConfig(data={"format": 1, "topology": "t", "table": "x", "services": {"web": svc},
+                             "schedules": {}}, sha256="0", path="<test>")
+    orch = Orchestrator(cfg, clients=Clients(overrides={"lambda": HangingLambda()}))
+    started = _time.monotonic()
+    result = orch.probe_side("web", "standby")
+    release.set()
+    assert _time.monotonic() - started < 3
+    assert not result.ok and "timeout" in result.detail

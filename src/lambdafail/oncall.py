@@ -822,7 +822,7 @@ def _manual_switch(ctx: AwsContext, compiled: dict[str, Any], svc: dict[str, Any
                    st: Any, service: str, to_side: str, *, action: str, reason: str,
                    note: str, force: bool, actor: str | None,
                    confirm: Confirm) -> SwitchOutcome:
-    from lambdafail.runtime.probes import probe_target
+    from lambdafail.runtime.probes import probe_all
     from lambdafail.runtime.transitions import forced_failure, record_probe, request_switch
 
     if not note.strip():
@@ -837,7 +837,8 @@ def _manual_switch(ctx: AwsContext, compiled: dict[str, Any], svc: dict[str, Any
         if result is None:
             timeout = float(svc["health"]["timeout_seconds"])
             lam = ctx.client("lambda") if svc[to_side].get("kind") == "lambda" else None
-            result = probe_target(svc[to_side], timeout, lam)
+            # probe_all bounds the probe in wall time, even a Lambda invoke that hangs.
+            result = probe_all({to_side: (svc[to_side], timeout)}, lambda_client=lam)[to_side]
         evidence["probe"] = result.to_dict()
         record_probe(st, to_side, result, now)
         if not result.ok:

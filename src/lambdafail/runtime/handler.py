@@ -18,7 +18,7 @@ from lambdafail import __version__
 from lambdafail.runtime import transitions as tr
 from lambdafail.runtime.config import SIDES, Clients, LoadedConfig, load_config, time_scale
 from lambdafail.runtime.log import Logger
-from lambdafail.runtime.probes import ProbeResult, probe_all, probe_target
+from lambdafail.runtime.probes import ProbeResult, probe_all
 from lambdafail.runtime.routers import Router, make_router
 from lambdafail.runtime.state import ServiceState, StateConflict, StateStore
 
@@ -79,8 +79,10 @@ class Orchestrator:
         cfg = self.config.services[service]
         if self._prober is not None:
             return self._prober({(service, side): (cfg[side], 0.0)})[(service, side)]
-        lam = self.clients.get("lambda") if cfg[side].get("kind") == "lambda" else None
-        return probe_target(cfg[side], float(cfg["health"]["timeout_seconds"]), lam)
+        # Through probe_all: bounded by the timeout in wall time even when an invoke hangs.
+        return self.probe_many({(service, side): (cfg[side],
+                                                  float(cfg["health"]["timeout_seconds"]))}
+                               )[(service, side)]
 
     # -- entry --
 
