@@ -126,6 +126,30 @@ def test_runtime_failback_manual_stays_on_standby(aws: None) -> None:
     assert env.active() == "standby"
 
 
+def test_runtime_dead_standby_goes_back_to_a_healthy_primary_even_with_manual_failback(
+        aws: None) -> None:
+    """failback: manual means "do not return just because the primary recovered", not "stay on
+    a dead standby": the active standby failing its threshold moves traffic back (cooldown
+    still applies); with the primary down too, it stays and records both down."""
+    env = make_env(compiled({"checkout": service_cfg(failure_threshold=2, cooldown=200)}))
+    env.prober.set("checkout", primary=False)
+    env.tick()
+    env.tick()  # the failover commits here; ticks are 60 s apart
+    assert env.active() == "standby"
+    env.prober.set("checkout", primary=False, standby=False)
+    env.tick()
+    env.tick()  # the standby has failed twice, but the primary is down as well
+    st = env.store.get("checkout")
+    assert st is not None and st.active == "standby" and (st.blocked or "").startswith("both")
+    env.prober.set("checkout", primary=True)
+    env.tick()  # 180 s after the failover: still inside the 200 s cooldown
+    assert env.active() == "standby"
+    env.tick()
+    assert env.active() == "primary"
+    last = env.store.log()[0]
+    assert last["from"] == "standby" and last["evidence"]["standby_failed"] is True
+
+
 def test_runtime_failback_auto_after_recovery_threshold(aws: None) -> None:
     env = make_env(compiled({"checkout": service_cfg(failure_threshold=1, recovery_threshold=3,
                                                     cooldown=0, failback="auto")}))

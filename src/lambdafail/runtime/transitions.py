@@ -130,6 +130,12 @@ def decide(state: ServiceState, service_cfg: dict[str, Any], now: float,
             evidence = {**(trigger.evidence if trigger else {}), "probes": probe_evidence(state)}
         else:
             return Decision(message="primary active and healthy enough")
+    elif state.health["standby"].failures >= int(health_cfg["failure_threshold"]):
+        # The active standby itself is down: back to the primary whatever the failback policy
+        # ("manual" means no return just because the primary recovered, not "stay on a dead
+        # side"); if the primary is down too, this is "both down": stay, record, notify.
+        reason = "probe"
+        evidence = {"probes": probe_evidence(state), "standby_failed": True}
     else:
         if policy.get("failback", "manual") != "auto":
             return Decision(message="on standby; failback is manual")
