@@ -116,17 +116,7 @@ class OwnershipError(AwsError):
     """A resource with our name exists but is not tagged as ours: never taken over."""
 
 
-class DrillFailed(LambdafailError):
-    exit_code = ExitCode.DRILL_FAILED
-
-
 class RestoreIncomplete(LambdafailError):
+    """A switch or a drill's restore stopped midway: the message says what is left to do."""
+
     exit_code = ExitCode.RESTORE_INCOMPLETE
-
-
-class Degraded(LambdafailError):
-    exit_code = ExitCode.DEGRADED
-
-
-class ChangesPending(LambdafailError):
-    exit_code = ExitCode.CHANGES_PENDING

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 
 @dataclass
@@ -44,10 +43,6 @@ def reset() -> Settings:
     global _current
     _current = Settings()
     return _current
-
-
-def default_topology_file() -> Path:
-    return Path(os.environ.get("LAMBDAFAIL_FILE") or "lambdafail.yaml")
 
 
 def time_scale() -> float:
