@@ -96,13 +96,6 @@ def stale_after_seconds(compiled: Mapping[str, Any]) -> int:
     return math.ceil(STALE_FACTOR * spacing + HEARTBEAT_SLACK_SECONDS)
 
 
-def _num(v: Any, default: int = 0) -> int:
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        return default
-
-
 # --------------------------------------------------------------------------------------------
 # deployment rollback: move the orchestrator's `live` alias to an earlier published version
 

@@ -18,7 +18,6 @@ from typing import Any
 from lambdafail.runtime.config import SIDES
 
 EVENT_TTL_SECONDS = 24 * 3600
-LOG_TTL_SECONDS: int | None = None  # the transition log is kept
 
 
 class StateConflict(Exception):
@@ -136,10 +135,6 @@ class ServiceState:
     faults: dict[str, float] = field(default_factory=dict)
     blocked: str | None = None
     pending: dict[str, Any] | None = None
-
-    @property
-    def standby_side(self) -> str:
-        return "standby" if self.active == "primary" else "primary"
 
     def faulted(self, side: str, now: float) -> bool:
         deadline = self.faults.get(side)

@@ -346,10 +346,6 @@ class Sandbox:
     def deliveries(self) -> list[Delivered]:
         return list(self._dispatcher.deliveries) if self._dispatcher else []
 
-    @property
-    def schedules_fired(self) -> int:
-        return self._scheduler.fired if self._scheduler else 0
-
     def logs(self, function: str | None = None) -> list[str]:
         """Recent activity (deliveries, invocations, function output), oldest first."""
         return self.log.lines(function)
