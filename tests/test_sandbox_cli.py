@@ -91,3 +91,18 @@ def test_sandbox_cli_without_moto_exits_2_with_hint(tmp_path: Path) -> None:
 def test_sandbox_cli_rejects_bad_time_scale(tmp_path: Path, args: list[str]) -> None:
     r = run_cli("sandbox", "--state-file", str(tmp_path / "s.json"), *args, timeout=60)
     assert r.returncode == 2 and "time-scale" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_sandbox_cli_port_taken_is_a_usage_error(tmp_path: Path) -> None:
+    """werkzeug would print its own message and exit 1; lambdafail says what to do, exit 2."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        r = run_cli("sandbox", "--port", str(port), "--state-file", str(tmp_path / "s.json"),
+                    timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in r.stderr and "--port" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "s.json").exists()

@@ -10,6 +10,7 @@ else to moto untouched; a thread fires schedules (scheduler.py). Nothing here ch
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -242,10 +243,14 @@ class Sandbox:
 
         app = SandboxApp(DomainDispatcherApplication(create_backend_app), self)
         try:
-            self._server = make_server(self.host, self.port, app, threaded=True,
-                                       request_handler=QuietHandler)
-        except OSError as e:
-            raise UsageError(f"cannot listen on {self.host}:{self.port}: {e.strerror or e}",
+            # werkzeug answers a taken port by printing to stderr and calling sys.exit(1).
+            with contextlib.redirect_stderr(io.StringIO()):
+                self._server = make_server(self.host, self.port, app, threaded=True,
+                                           request_handler=QuietHandler)
+        except (OSError, SystemExit) as e:
+            backends.restore_lambda_config(self._lambda_config)
+            why = e.strerror if isinstance(e, OSError) and e.strerror else "address in use"
+            raise UsageError(f"cannot listen on {self.host}:{self.port}: {why}",
                              hint="pick another --port, or 0 for a free one") from None
         self.port = int(self._server.server_port)
         self.endpoint_url = f"http://{self.host}:{self.port}"
