@@ -86,8 +86,9 @@ def plan_renderable(plan: Plan, *, show_noop: bool = False) -> RenderableType:
         if c.note:
             parts.append(Text(f"      {c.note}", style="dim"))
     if not plan.pending:
-        parts.append(Text(f"topology {plan.topology!r}: no changes; everything is up to date",
-                          style="green"))
+        done = ("nothing of it is left to delete" if plan.mode == "destroy"
+                else "no changes; everything is up to date")
+        parts.append(Text(f"topology {plan.topology!r}: {done}", style="green"))
     for x in plan.conflicts:
         parts.append(Text(f"! conflict: {x.message}", style="bold red"))
     parts.append(Text(summary_line(plan), style="bold"))
