@@ -18,6 +18,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
+# The sandbox tests' fixtures (`sandbox`, `aws`) live in their own module.
+pytest_plugins = ["sandbox_fixtures"]
+
 CONFORMANCE = ROOT.parent / "shared" / "conformance" / "eventbridge-patterns" / "cases.json"
 
 

@@ -4,23 +4,11 @@ bus, once per real change, reaching lambdafail's alarm rule shape."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from lambdafail.sandbox.server import Sandbox
-from sandbox_support import Clients, drain, queue, running_sandbox, uid
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    yield from running_sandbox(tmp_path)
-
-
-@pytest.fixture
-def aws(sandbox: Sandbox) -> Clients:
-    return Clients(sandbox.endpoint_url)
+from sandbox_support import Clients, drain, queue, uid
 
 
 def test_sandbox_alarm_state_change_emits_event(sandbox: Sandbox, aws: Clients) -> None:

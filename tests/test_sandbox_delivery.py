@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from lambdafail.sandbox.server import Sandbox
 from sandbox_support import (
@@ -18,20 +14,9 @@ from sandbox_support import (
     function_arn,
     orchestrator_zip,
     queue,
-    running_sandbox,
     uid,
     wait_for_reports,
 )
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    yield from running_sandbox(tmp_path)
-
-
-@pytest.fixture
-def aws(sandbox: Sandbox) -> Clients:
-    return Clients(sandbox.endpoint_url)
 
 
 def _rule(aws: Clients, pattern: dict[str, object], *, bus: str = "default",

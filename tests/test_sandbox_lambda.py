@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +18,10 @@ from sandbox_support import (
     create_function,
     orchestrator_zip,
     queue,
-    running_sandbox,
     uid,
     wait_for_reports,
     zip_tree,
 )
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    yield from running_sandbox(tmp_path)
-
-
-@pytest.fixture
-def aws(sandbox: Sandbox) -> Clients:
-    return Clients(sandbox.endpoint_url)
 
 
 def _invoke(aws: Clients, name: str, payload: Any = None, **kw: Any) -> tuple[dict[str, Any], Any]:

@@ -35,11 +35,6 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
     yield from running_sandbox(tmp_path, time_scale=60.0)
 
 
-@pytest.fixture
-def aws(sandbox: Sandbox) -> Clients:
-    return Clients(sandbox.endpoint_url)
-
-
 def test_sandbox_rate_schedule_fires_with_time_scale(sandbox: Sandbox, aws: Clients) -> None:
     on_url, on_arn = queue(aws)
     off_url, off_arn = queue(aws)
