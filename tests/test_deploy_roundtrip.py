@@ -36,8 +36,13 @@ def test_deploy_creates_everything_then_plan_is_empty() -> None:
     assert set(snap["parameters"]) == {"/multi/checkout/active"}
     assert snap["parameters"]["/multi/checkout/active"]["value"] == \
         "https://checkout.example.com/healthz"
-    items = snap["tables"]["lambdafail-multi-state"]["items"]
+    all_items = snap["tables"]["lambdafail-multi-state"]["items"]
+    items = [i for i in all_items if i["pk"]["S"] == "service"]
     assert [i["sk"]["S"] for i in items] == ["catalog", "checkout", "orders", "payments"]
+    # The deployed compiled topology, by hash, for later plans' field-level diffs.
+    [config] = [i for i in all_items if i["pk"]["S"] == "config"]
+    assert json.loads(config["compiled"]["S"])["topology"] == "multi"
+    assert set(json.loads(config["compiled"]["S"])["services"]) == {"catalog", "checkout", "orders", "payments"}
     assert all(i["active"]["S"] == "primary" and i["phase"]["S"] == "steady"
                and i["version"]["N"] == "1" for i in items)
 
@@ -65,15 +70,21 @@ def test_deploy_one_field_changed_plans_exactly_that_update() -> None:
     plan = replan(multi(edit=edit))
     pending = {(c.action, c.kind, c.name) for c in plan.pending}
     # The pattern lives in the rule and in the compiled topology inside the function's zip.
-    assert pending == {("update", "rule", "lambdafail-multi-catalog-event-0"),
-                       ("update", "function", "lambdafail-multi-orchestrator"),
-                       ("update", "alias", "live")}
+    config_items = {c for c in pending if c[1] == "item"}
+    assert len(config_items) == 1 and next(iter(config_items))[2].startswith("config#")
+    assert pending - config_items == {("update", "rule", "lambdafail-multi-catalog-event-0"),
+                                      ("update", "function", "lambdafail-multi-orchestrator"),
+                                      ("update", "alias", "live")}
     rule = next(c for c in plan.pending if c.kind == "rule")
     assert [(d.field, d.before, d.after) for d in rule.diffs] == [
         ("event_pattern.source", ["shop.catalog"], ["shop.catalog.v2"])]
     fn = next(c for c in plan.pending if c.kind == "function")
-    assert {d.field for d in fn.diffs} == {"code_sha256",
-                                           "environment.LAMBDAFAIL_CONFIG_SHA256"}
+    # ...and the function's update names the topology field that changed, not just hashes.
+    assert {d.field for d in fn.diffs} == {
+        "code_sha256", "environment.LAMBDAFAIL_CONFIG_SHA256",
+        "config.services.catalog.signals[0].pattern.source"}
+    [cfg] = [d for d in fn.diffs if d.field.startswith("config.")]
+    assert (cfg.before, cfg.after) == (["shop.catalog"], ["shop.catalog.v2"])
     deploy(multi(edit=edit))
     assert replan(multi(edit=edit)).pending == []
     snap = snapshot("multi")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -231,6 +232,9 @@ def test_oncall_rollback_deployment(env: Env, capsys: pytest.CaptureFixture[str]
     assert run(["rollback", "-f", f, "--deployment", "--yes"]) == 0
     err = capsys.readouterr().err
     assert "compiled topology sha256" in err and f"now points at version {v1}" in err
+    # ...and which topology fields move back with it.
+    assert re.search(r"config\.services\.checkout\.health\.failure_threshold\s*│\s*4\s*│\s*3",
+                     err), err
     assert lam.get_alias(FunctionName=fn, Name="live")["FunctionVersion"] == v1
     cfg1 = lam.get_function_configuration(FunctionName=fn, Qualifier="live")
     assert (cfg1["Environment"]["Variables"]["LAMBDAFAIL_CONFIG_SHA256"]

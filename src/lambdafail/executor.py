@@ -21,7 +21,7 @@ from lambdafail import naming
 from lambdafail.aws import AwsContext, call
 from lambdafail.errors import AwsError
 from lambdafail.package import Package
-from lambdafail.planner import VERSION_PREFIX, Change, Plan, Resource
+from lambdafail.planner import CONFIG_ITEM_PREFIX, VERSION_PREFIX, Change, Plan, Resource
 
 Progress = Callable[[Change, str], None]  # status: "start" | "done" | "failed"
 
@@ -193,6 +193,18 @@ class Executor:
     def _create_item(self, c: Change) -> None:
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         table = naming.table_name(self.plan.topology)
+        if c.name.startswith(CONFIG_ITEM_PREFIX):
+            # Immutable, keyed by the compiled topology's hash: written once, kept for diffs.
+            sha = c.name.removeprefix(CONFIG_ITEM_PREFIX)
+            compiled = json.dumps(self._want(c).spec["compiled"], sort_keys=True)
+            config = {"pk": {"S": "config"}, "sk": {"S": sha}, "compiled": {"S": compiled}}
+            try:
+                call(self.ctx.client("dynamodb"), "put_item", resource=f"{table} config/{sha}",
+                     TableName=table, Item=config, ConditionExpression="attribute_not_exists(pk)")
+            except AwsError as e:
+                if e.code != "ConditionalCheckFailedException":
+                    raise
+            return
         item = {"pk": {"S": "service"}, "sk": {"S": c.name}, "active": {"S": "primary"},
                 "phase": {"S": "steady"}, "version": {"N": "1"}, "since": {"S": now},
                 "health": {"M": {}}, "alarms": {"M": {}}, "faults": {"M": {}}}

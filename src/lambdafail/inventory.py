@@ -13,10 +13,10 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from lambdafail import iam, naming
+from lambdafail import iam, naming, planner
 from lambdafail.aws import AwsContext, call
 from lambdafail.errors import AwsError
-from lambdafail.planner import VERSION_PREFIX, Actual, Plan, Resource
+from lambdafail.planner import CONFIG_SHA_ENV, VERSION_PREFIX, Actual, Plan, Resource
 
 if TYPE_CHECKING:
     from lambdafail.package import Package
@@ -47,7 +47,8 @@ def where_of(ctx: AwsContext) -> iam.Where:
     return iam.Where(partition, ctx.region, str(ident["Account"]))
 
 
-def observe(ctx: AwsContext, compiled: dict[str, Any], where: iam.Where) -> Actual:
+def observe(ctx: AwsContext, compiled: dict[str, Any], where: iam.Where,
+            config_sha256: str | None = None) -> Actual:
     topo = compiled["topology"]
     actual = Actual(topo, where.partition, where.region, where.account)
     found = actual.resources
@@ -72,7 +73,34 @@ def observe(ctx: AwsContext, compiled: dict[str, Any], where: iam.Where) -> Actu
         put(r)
     for r in _parameters(ctx, compiled, topo):
         put(r)
+    table = found.get(("table", compiled["table"]))
+    fn = found.get(("function", compiled["function"]))
+    if table is not None and table.owner == topo:
+        deployed_sha = str((fn.spec.get("environment") or {}).get(CONFIG_SHA_ENV) or "") \
+            if fn is not None and fn.owner == topo else ""
+        configs = config_items(ctx, compiled["table"],
+                                {x for x in (config_sha256, deployed_sha) if x})
+        for sha in configs:
+            put(Resource("item", planner.config_item_name(sha), {}))
+        actual.deployed_config = configs.get(deployed_sha)
     return actual
+
+
+def config_items(ctx: AwsContext, table: str, shas: set[str]) -> dict[str, dict[str, Any]]:
+    """The compiled topologies deploy stored under these hashes (one BatchGetItem); a hash
+    with no item (deployed before these were kept) is simply absent."""
+    if not shas:
+        return {}
+    got = call(ctx.client("dynamodb"), "batch_get_item", resource=table, RequestItems={
+        table: {"Keys": [{"pk": {"S": "config"}, "sk": {"S": sha}} for sha in sorted(shas)],
+                "ProjectionExpression": "sk, #c", "ExpressionAttributeNames": {"#c": "compiled"}}})
+    out: dict[str, dict[str, Any]] = {}
+    for item in got.get("Responses", {}).get(table, []):
+        try:
+            out[item["sk"]["S"]] = json.loads(item["compiled"]["S"])
+        except (KeyError, ValueError):
+            continue  # unreadable: no field-level diff, nothing else depends on it
+    return out
 
 
 def _queue(ctx: AwsContext, name: str) -> Iterator[Resource]:
@@ -290,5 +318,5 @@ def plan_for(ctx: AwsContext, topology: Topology, *, mode: str = "deploy",
     where = where_of(ctx)
     want = planner.desired(compiled, where=where, code_sha256=pkg.sha256_b64,
                            config_sha256=pkg.config_sha256)
-    actual = observe(ctx, compiled, where)
+    actual = observe(ctx, compiled, where, config_sha256=pkg.config_sha256)
     return planner.plan(want, actual, mode=mode, delete_state=delete_state), pkg

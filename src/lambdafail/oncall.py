@@ -11,6 +11,7 @@ exception — the command decides the words and the exit code.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
@@ -20,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 from lambdafail import naming
 from lambdafail.aws import call
 from lambdafail.errors import AwsError, UsageError
+from lambdafail.planner import CONFIG_SHA_ENV
 
 if TYPE_CHECKING:
     from lambdafail.aws import AwsContext
 
 # The heartbeat is stale when older than this many probe intervals (the dead-man's switch).
 STALE_FACTOR = 2
-CONFIG_SHA_ENV = "LAMBDAFAIL_CONFIG_SHA256"
 SIDES = ("primary", "standby")
 
 
@@ -208,9 +209,26 @@ def plan_deployment_rollback(ctx: AwsContext, compiled: dict[str, Any],
                              hint=f"published versions: {known}")
     current = _version_info(configs[current_v])
     target = _version_info(configs[target_v])
+    differences = _diff_versions(current, target)
+    if current.config_sha256 and target.config_sha256 and \
+            current.config_sha256 != target.config_sha256:
+        # The topology fields that move back with the code (deploy keeps each compiled
+        # topology by hash in the state table).
+        from lambdafail.inventory import config_items
+        from lambdafail.planner import diff
+
+        shas = {current.config_sha256, target.config_sha256}
+        try:
+            kept = config_items(ctx, str(compiled["table"]), shas)
+        except AwsError:
+            kept = {}  # the table may be gone; the hashes above still say what moves
+        if shas <= set(kept):
+            differences += [(f"config.{d.field}", json.dumps(d.before), json.dumps(d.after))
+                            for d in diff(kept[current.config_sha256],
+                                          kept[target.config_sha256])]
     return DeploymentRollbackPlan(function=fn, alias=naming.ALIAS, current=current,
                                   target=target, alias_revision=str(alias.get("RevisionId", "")),
-                                  differences=_diff_versions(current, target))
+                                  differences=differences)
 
 
 def apply_deployment_rollback(ctx: AwsContext, plan: DeploymentRollbackPlan) -> str:

@@ -90,6 +90,9 @@ class Actual:
     region: str
     account: str
     resources: dict[tuple[str, str], Resource] = field(default_factory=dict)
+    # The compiled topology the live function runs (from its config item), when known: plans
+    # show a function update as the topology fields that changed, not just a new hash.
+    deployed_config: dict[str, Any] | None = None
 
     @property
     def where(self) -> iam.Where:
@@ -142,6 +145,15 @@ def fingerprint(function_spec: dict[str, Any]) -> str:
 VERSION_PREFIX = "lambdafail fingerprint "
 
 
+CONFIG_ITEM_PREFIX = "config#"
+# The function's environment names the compiled topology it runs (status uses it for drift).
+CONFIG_SHA_ENV = "LAMBDAFAIL_CONFIG_SHA256"
+
+
+def config_item_name(config_sha256: str) -> str:
+    return f"{CONFIG_ITEM_PREFIX}{config_sha256}"
+
+
 def _signal_retry() -> dict[str, int]:
     return {"MaximumRetryAttempts": 24, "MaximumEventAgeInSeconds": 3600}
 
@@ -188,7 +200,7 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
     fn_spec = {
         "runtime": RUNTIME, "handler": HANDLER, "timeout": function_timeout(compiled),
         "memory_size": MEMORY_MB, "role": role_arn,
-        "environment": {"LAMBDAFAIL_CONFIG_SHA256": config_sha256},
+        "environment": {CONFIG_SHA_ENV: config_sha256},
         "code_sha256": code_sha256,
     }
     out.append(Resource("function", fn, fn_spec, dict(tags)))
@@ -222,6 +234,9 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
 
     for svc_name in sorted(compiled["services"]):
         out.append(Resource("item", svc_name, {"active": "primary"}, service=svc_name))
+    # The compiled topology of this version, kept (by hash) in the state table: what later
+    # plans and deployment rollbacks diff against.
+    out.append(Resource("item", config_item_name(config_sha256), {"compiled": compiled}))
     for svc_name, svc in sorted(compiled["services"].items()):
         r = svc["router"]
         if r["kind"] == "ssm":
@@ -310,6 +325,16 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> list[FieldDiff]:
             for k in sorted(set(a) | set(b)) if a.get(k, _MISSING) != b.get(k, _MISSING)]
 
 
+def _config_diffs(deployed: dict[str, Any] | None, want: list[Resource]) -> list[FieldDiff]:
+    """The compiled-topology fields a function update changes (display only: the update is
+    already decided by the code/config hashes)."""
+    new = next((r.spec["compiled"] for r in want
+                if r.kind == "item" and r.name.startswith(CONFIG_ITEM_PREFIX)), None)
+    if deployed is None or new is None:
+        return []
+    return [FieldDiff(f"config.{d.field}", d.before, d.after) for d in diff(deployed, new)]
+
+
 def _tag_diffs(desired_tags: dict[str, str], actual_tags: dict[str, str]) -> list[FieldDiff]:
     # Only our keys matter; tags others add are left alone.
     return [FieldDiff(f"tags.{k}", actual_tags.get(k), v) for k, v in sorted(desired_tags.items())
@@ -359,6 +384,8 @@ def plan(want: list[Resource], actual: Actual, *, mode: str = "deploy",
             updates.append(Change("no-op", w.kind, w.name, w.service, desired=w, actual=a))
             continue
         diffs = diff(a.spec, w.spec) + _tag_diffs(w.tags, a.tags)
+        if w.kind == "function" and diffs:
+            diffs += _config_diffs(actual.deployed_config, want)
         updates.append(Change("update" if diffs else "no-op", w.kind, w.name, w.service,
                               diffs=diffs, desired=w, actual=a))
     if foreign_function:
