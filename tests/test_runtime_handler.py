@@ -481,6 +481,26 @@ def test_runtime_commit_that_keeps_failing_releases_its_lease(aws: None) -> None
     assert out["actions"][0]["status"] == "switched" and len(env.store.log()) == 1
 
 
+def test_runtime_commit_whose_answer_was_lost_is_still_a_switch(aws: None) -> None:
+    """DynamoDB applied the commit but the reply timed out: the retry finds its own commit and
+    reports `switched` (notification and metric included), not a lost race."""
+    from botocore.exceptions import ReadTimeoutError
+
+    env = make_env(compiled({"checkout": service_cfg(failure_threshold=1)}))
+    lost = [0]
+
+    def lose_reply(**_: Any) -> None:
+        lost[0] += 1
+        if lost[0] == 1:
+            raise ReadTimeoutError(endpoint_url="http://dynamodb")
+
+    env.store.ddb.meta.events.register("after-call.dynamodb.TransactWriteItems", lose_reply)
+    env.prober.set("checkout", primary=False)
+    out = env.tick()
+    assert [a["status"] for a in out["actions"]] == ["switched"]
+    assert lost[0] == 2 and env.active() == "standby" and len(env.store.log()) == 1
+
+
 def test_runtime_a_failed_condition_in_a_transaction_is_a_lost_race() -> None:
     from botocore.exceptions import ClientError, ReadTimeoutError
 

@@ -554,7 +554,18 @@ def _probe_everything(ctx: AwsContext, compiled: dict[str, Any]) -> dict[Any, An
         (name, side): (svc[side], float(svc["health"]["timeout_seconds"]))
                for name, svc in compiled["services"].items() for side in SIDES}
     needs_lambda = any(cfg.get("kind") == "lambda" for cfg, _ in targets.values())
-    return dict(probe_all(targets, lambda_client=ctx.client("lambda") if needs_lambda else None))
+    longest = max(timeout for _, timeout in targets.values())
+    return dict(probe_all(targets, lambda_client=_probe_lambda(ctx, longest) if needs_lambda
+                          else None))
+
+
+def _probe_lambda(ctx: AwsContext, timeout: float) -> Any:
+    """A Lambda client for health probes from this machine: one attempt, a read timeout of
+    the probe's own, so a hung standby cannot keep the CLI alive after it has answered."""
+    from lambdafail.runtime.config import single_shot_config
+
+    return ctx.session.client("lambda", endpoint_url=ctx.endpoint_url,
+                              config=single_shot_config(max(1.0, timeout)))
 
 
 def _orchestrator_status(compiled: dict[str, Any], fn: str, beat: dict[str, Any] | None,
@@ -847,7 +858,8 @@ def _manual_switch(ctx: AwsContext, compiled: dict[str, Any], svc: dict[str, Any
         result = forced_failure(st, to_side, now)
         if result is None:
             timeout = float(svc["health"]["timeout_seconds"])
-            lam = ctx.client("lambda") if svc[to_side].get("kind") == "lambda" else None
+            lam = (_probe_lambda(ctx, timeout) if svc[to_side].get("kind") == "lambda"
+                   else None)
             # probe_all bounds the probe in wall time, even a Lambda invoke that hangs.
             result = probe_all({to_side: (svc[to_side], timeout)}, lambda_client=lam)[to_side]
         evidence["probe"] = result.to_dict()

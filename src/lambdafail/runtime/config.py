@@ -129,8 +129,8 @@ class Clients:
 HOOK_READ_TIMEOUT_SECONDS = 20
 
 
-def single_shot_config() -> Any:
+def single_shot_config(read_timeout: float = HOOK_READ_TIMEOUT_SECONDS) -> Any:
     from botocore.config import Config
 
-    return Config(retries={"total_max_attempts": 1}, connect_timeout=5,
-                  read_timeout=HOOK_READ_TIMEOUT_SECONDS)
+    return Config(retries={"total_max_attempts": 1}, connect_timeout=min(5.0, read_timeout),
+                  read_timeout=read_timeout)

@@ -93,6 +93,19 @@ def _conditional_failed(err: Exception) -> bool:
     return not reasons or "ConditionalCheckFailed" in reasons
 
 
+def transition_log_item(service: str, pending: dict[str, Any],
+                        committed_at: float) -> dict[str, Any]:
+    """The log item a commit writes (deterministic: a retried commit writes the same one)."""
+    at = iso(committed_at)
+    return {
+        "pk": "log", "sk": f"{at}#{service}#{pending['id']}", "service": service,
+        "transition_id": pending["id"], "from": pending["from"], "to": pending["to"],
+        "reason": pending["reason"], "actor": pending["actor"],
+        "evidence": pending.get("evidence") or {}, "started_at": pending["started_at"],
+        "committed_at": at,
+    }
+
+
 # --- the service state -------------------------------------------------------------------------
 
 @dataclass
@@ -317,14 +330,18 @@ class StateStore:
             {":lease": lease_until, ":one": 1, ":switching": "switching", ":id": pending_id,
              ":now": now})
 
-    def release_lease(self, service: str, pending_id: str, error: str) -> None:
-        """After a router failure: free the lease at once and record why (best effort)."""
-        with contextlib.suppress(StateConflict):
+    def release_lease(self, service: str, pending_id: str, error: str,
+                      lease_until: float = 0) -> None:
+        """After a router failure: record why and free the lease (at once by default; at
+        `lease_until` when the router may still be acting, e.g. a hook that timed out).
+        Best effort: never raises, the lease lapses by itself anyway."""
+        # A conflict or a transient error here changes nothing: the lease lapses by itself.
+        with contextlib.suppress(Exception):
             self._update(service,
-                         "SET pending.lease_until = :zero, pending.last_error = :err, "
+                         "SET pending.lease_until = :until, pending.last_error = :err, "
                          "version = version + :one",
                          "phase = :switching AND pending.id = :id",
-                         {":zero": 0, ":err": error[:1000], ":one": 1,
+                         {":until": lease_until, ":err": error[:1000], ":one": 1,
                           ":switching": "switching", ":id": pending_id})
 
     def commit(self, service: str, pending: dict[str, Any], committed_at: float) -> dict[str, Any]:
@@ -337,13 +354,7 @@ class StateStore:
         at = iso(committed_at)
         last = {"id": pending["id"], "at": at, "from": pending["from"], "to": pending["to"],
                 "reason": pending["reason"], "actor": pending["actor"]}
-        log_item = {
-            "pk": "log", "sk": f"{at}#{service}#{pending['id']}", "service": service,
-            "transition_id": pending["id"], "from": pending["from"], "to": pending["to"],
-            "reason": pending["reason"], "actor": pending["actor"],
-            "evidence": pending.get("evidence") or {}, "started_at": pending["started_at"],
-            "committed_at": at,
-        }
+        log_item = transition_log_item(service, pending, committed_at)
         values = {":to": pending["to"], ":steady": "steady", ":prev": pending["from"],
                   ":last": last, ":since": at, ":one": 1, ":switching": "switching",
                   ":id": pending["id"]}

@@ -22,7 +22,13 @@ from lambdafail.runtime.config import SIDES
 from lambdafail.runtime.log import Logger
 from lambdafail.runtime.probes import ProbeResult
 from lambdafail.runtime.routers import Router, RouterError
-from lambdafail.runtime.state import ServiceState, StateConflict, StateStore, iso
+from lambdafail.runtime.state import (
+    ServiceState,
+    StateConflict,
+    StateStore,
+    iso,
+    transition_log_item,
+)
 
 # A pending switch is "leased" by whoever applies its router; a crashed applier's lease lapses
 # after this long and the next tick takes over. Longer than any router call, shorter than a tick.
@@ -333,6 +339,14 @@ def resume(store: StateStore, router: Router, service: str, st: ServiceState, *,
 COMMIT_ATTEMPTS = 3
 
 
+def _committed(store: StateStore, service: str, pending_id: str) -> bool:
+    try:
+        st = store.get(service)
+    except Exception:
+        return False
+    return bool(st and st.phase == "steady" and (st.last_transition or {}).get("id") == pending_id)
+
+
 def _drive(store: StateStore, router: Router, service: str, st: ServiceState, *,
            clock: Callable[[], float], notify: Notifier | None, logger: Logger) -> SwitchResult:
     pending = copy.deepcopy(st.pending)
@@ -347,18 +361,27 @@ def _drive(store: StateStore, router: Router, service: str, st: ServiceState, *,
             raise RouterError(f"router read-back says {seen or 'neither side'}, expected {to}")
     except Exception as e:
         error = str(e) if isinstance(e, RouterError) else f"{type(e).__name__}: {e}"
-        store.release_lease(service, str(pending["id"]), error)
+        # A router that timed out may still be acting (a slow hook keeps running after our
+        # read timeout): keep the lease until it lapses, so nobody drives the router meanwhile.
+        timed_out = "timeout" in error.lower() or "timed out" in error.lower()
+        store.release_lease(service, str(pending["id"]), error,
+                            lease_until=float(pending.get("lease_until", 0)) if timed_out else 0)
         logger.error("router failed; the switch stays pending and is retried", service=service,
                      transition_id=pending["id"], to=to, error=error)
         return SwitchResult("router_failed", service,
                             f"router failed: {error}. The switch to {to} stays pending; the "
                             "next tick (or the same command again) retries it.", st, pending)
     item: dict[str, Any] | None = None
+    committed_at = clock()  # once: a retried commit writes exactly the same items
     for attempt in range(COMMIT_ATTEMPTS):
         try:
-            item = store.commit(service, pending, clock())
+            item = store.commit(service, pending, committed_at)
             break
         except StateConflict:
+            if attempt and _committed(store, service, str(pending["id"])):
+                # Our earlier attempt did commit; only its answer was lost (a timeout).
+                item = transition_log_item(service, pending, committed_at)
+                break
             return SwitchResult("lost_race", service, "the switch was already committed", None,
                                 pending)
         except Exception as e:  # throttled, a conflicting transaction, a timeout: not committed
