@@ -18,8 +18,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
-# The sandbox tests' fixtures (`sandbox`, `aws`) live in their own module.
-pytest_plugins = ["sandbox_fixtures"]
+# Fixtures shared by several test modules, each defined once in its own module.
+pytest_plugins = ["sandbox_fixtures", "drill_fixtures"]
 
 CONFORMANCE = ROOT.parent / "shared" / "conformance" / "eventbridge-patterns" / "cases.json"
 

@@ -11,7 +11,6 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -198,14 +197,6 @@ services:
         return next(s for s, val in values.items() if val == v)
 
 
-@pytest.fixture
-def drill_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-              mocked_aws: None) -> Iterator[DrillEnv]:
-    env = DrillEnv(tmp_path, monkeypatch).provision()
-    try:
-        yield env
-    finally:
-        env.stop()
 
 
 def test_drill_env_reaches_steady_state(drill_env: DrillEnv) -> None:

@@ -5,7 +5,6 @@ background thread: pass, RTO missed, steady state not met, refusals, restore fai
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +14,6 @@ from lambdafail import cli, report
 from lambdafail.aws import AwsContext
 from lambdafail.drill import Drill, DrillOptions, read_journal
 from test_drill_env import DrillEnv
-
-
-@pytest.fixture
-def drill_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-              mocked_aws: None) -> Iterator[DrillEnv]:
-    env = DrillEnv(tmp_path, monkeypatch).provision()
-    try:
-        yield env
-    finally:
-        env.stop()
 
 
 def _drill(env: DrillEnv, tmp_path: Path, listener: Any = None, **opts: Any) -> dict[str, Any]:

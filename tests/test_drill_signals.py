@@ -19,23 +19,34 @@ from lambdafail.drill import read_journal
 from test_drill_env import DrillEnv
 
 
+def _never_detecting_env(moto_server: str, tmp_path: Path,
+                         monkeypatch: pytest.MonkeyPatch) -> tuple[DrillEnv, Path]:
+    """100 consecutive failures are needed: the drill is still observing when we act on it."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    env = DrillEnv(tmp_path, monkeypatch, endpoint_url=moto_server,
+                   failure_threshold=100).provision()
+    return env, tmp_path / "reports"
+
+
+def _drill_subprocess(env: DrillEnv, out: Path, moto_server: str, *, timeout: int,
+                      capture: bool) -> subprocess.Popen[str]:
+    """The real CLI's drill in its own process, against the moto server."""
+    pipe = subprocess.PIPE if capture else subprocess.DEVNULL
+    return subprocess.Popen(
+        [sys.executable, "-m", "lambdafail", "drill", "-f", str(env.file), "checkout",
+         "--yes", "--timeout", str(timeout), "--report-dir", str(out)],
+        stdout=pipe, stderr=pipe, text=True, env=dict(os.environ, AWS_ENDPOINT_URL=moto_server))
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
                          ids=["ctrl-c", "sigterm", "sighup"])
 def test_drill_signal_mid_drill_restores_and_releases_the_lock(
         sig: signal.Signals, moto_server: str, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
-    # 100 consecutive failures are needed: the drill is still observing when the signal lands.
-    env = DrillEnv(tmp_path, monkeypatch, endpoint_url=moto_server,
-                   failure_threshold=100).provision()
-    out = tmp_path / "reports"
+    env, out = _never_detecting_env(moto_server, tmp_path, monkeypatch)
     try:
         env.start().steady()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "lambdafail", "drill", "-f", str(env.file), "checkout",
-             "--yes", "--timeout", "60", "--report-dir", str(out)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=dict(os.environ, AWS_ENDPOINT_URL=moto_server))
+        proc = _drill_subprocess(env, out, moto_server, timeout=60, capture=True)
         store = env.store()
         try:
             # Signal once the orchestrator has recorded the injected failure.
@@ -72,17 +83,10 @@ def test_drill_killed_leaves_a_journal_and_self_expiring_fault_and_lock(
         moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
-    env = DrillEnv(tmp_path, monkeypatch, endpoint_url=moto_server,
-                   failure_threshold=100).provision()
-    out = tmp_path / "reports"
+    env, out = _never_detecting_env(moto_server, tmp_path, monkeypatch)
     try:
         env.start().steady()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "lambdafail", "drill", "-f", str(env.file), "checkout",
-             "--yes", "--timeout", "30", "--report-dir", str(out)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=dict(os.environ, AWS_ENDPOINT_URL=moto_server))
+        proc = _drill_subprocess(env, out, moto_server, timeout=30, capture=False)
         store = env.store()
         try:
             wait_until(lambda: proc.poll() is not None or bool(store.get("checkout").faults),
