@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ import pytest
 
 from lambdafail.cli import run
 from oncall_support import Env, json_out
-from runtime_support import serialize_dynamodb
+from runtime_support import run_concurrently, serialize_dynamodb
 
 
 @pytest.fixture(autouse=True)
@@ -156,11 +157,7 @@ def test_oncall_race_one_wins(env: Env, action: str) -> None:
         except BaseException as e:
             errors.append(e)
 
-    threads = [threading.Thread(target=operator, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    run_concurrently([functools.partial(operator, i) for i in range(2)])
     assert not errors, errors
     kinds = sorted(o.outcome for o in outcomes)
     assert kinds.count("switched") == 1, kinds

@@ -6,6 +6,7 @@ table, routers, conditional writes and transactions are moto's.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from runtime_support import (
     compiled,
     http_server,
     make_env,
+    run_concurrently,
     service_cfg,
     write_config,
 )
@@ -384,11 +386,7 @@ def test_runtime_50_concurrent_failure_events_one_transition(aws: None, same_id:
         except BaseException as e:  # surfaced below
             errors.append(e)
 
-    threads = [threading.Thread(target=fire, args=(i,)) for i in range(50)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    run_concurrently([functools.partial(fire, i) for i in range(50)])
     assert not errors
     assert len(results) == 50
     assert env.ssm.puts == ["S"]  # one router write
