@@ -21,7 +21,8 @@ CONFIGS = ROOT / "configs"
 # Fixtures shared by several test modules, each defined once in its own module.
 pytest_plugins = ["sandbox_fixtures", "drill_fixtures"]
 
-CONFORMANCE = ROOT.parent / "shared" / "conformance" / "eventbridge-patterns" / "cases.json"
+# AWS-verified EventBridge pattern cases (tests/data/eventbridge-patterns/README.md says whence).
+CONFORMANCE = ROOT / "tests" / "data" / "eventbridge-patterns" / "cases.json"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -32,9 +32,12 @@ def _drill_subprocess(env: DrillEnv, out: Path, moto_server: str, *, timeout: in
                       capture: bool) -> subprocess.Popen[str]:
     """The real CLI's drill in its own process, against the moto server."""
     pipe = subprocess.PIPE if capture else subprocess.DEVNULL
+    # As a terminal's foreground job: a test run started in the background (`cmd &`) ignores
+    # SIGINT, the child would inherit that and Python would install no Ctrl-C handler.
     return subprocess.Popen(
-        [sys.executable, "-m", "lambdafail", "drill", "-f", str(env.file), "checkout",
-         "--yes", "--timeout", str(timeout), "--report-dir", str(out)],
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        args=[sys.executable, "-m", "lambdafail", "drill", "-f", str(env.file), "checkout",
+              "--yes", "--timeout", str(timeout), "--report-dir", str(out)],
         stdout=pipe, stderr=pipe, text=True, env=dict(os.environ, AWS_ENDPOINT_URL=moto_server))
 
 
