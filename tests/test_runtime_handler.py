@@ -236,6 +236,26 @@ def test_runtime_drill_fault_flag_drives_the_real_detection_path(aws: None) -> N
     assert st is not None and st.health["primary"].ok is True and st.faults == {}
 
 
+def test_runtime_cleared_fault_leaves_no_failures_behind(aws: None) -> None:
+    """A drill that injected failures below the threshold and restored: one real failed probe
+    afterwards is one failure, not the drill's count plus one (no late failover)."""
+    env = make_env(compiled({"checkout": service_cfg(failure_threshold=3)}))
+    env.tick()
+    env.store.set_fault("checkout", "primary", env.clock() + 1000)
+    env.tick()
+    env.tick()
+    st = env.store.get("checkout")
+    assert st is not None and st.health["primary"].failures == 2 and st.active == "primary"
+    env.store.clear_fault("checkout", "primary")
+    st = env.store.get("checkout")
+    assert st is not None and st.health["primary"].failures == 0
+    env.prober.set("checkout", primary=False)  # one real blip after the restore
+    env.tick()
+    st = env.store.get("checkout")
+    assert st is not None and st.health["primary"].failures == 1
+    assert env.active() == "primary" and env.store.log() == []
+
+
 # --- alarms ------------------------------------------------------------------------------------
 
 ALARM_SIG = {"kind": "alarm", "alarm_name": "checkout-5xx", "mode": "failover",
