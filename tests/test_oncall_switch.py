@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 import re
-import time
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
