@@ -82,6 +82,48 @@ def test_drill_signal_mid_drill_restores_and_releases_the_lock(
         env.stop()
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_drill_signal_storm_through_the_restore_neither_hangs_nor_changes_the_exit(
+        sig: signal.Signals, moto_server: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The signal is sent again and again until the drill exits: during the phases, during
+    the restore, while the journal is being written. It must restore, exit 5 and note them."""
+    import time
+
+    env, out = _never_detecting_env(moto_server, tmp_path, monkeypatch)
+    try:
+        env.start().steady()
+        proc = _drill_subprocess(env, out, moto_server, timeout=60, capture=True)
+        store = env.store()
+        sent = 0
+        try:
+            wait_until(lambda: proc.poll() is not None
+                       or (store.get("checkout").faults
+                           and store.get("checkout").health["primary"].failures >= 1),
+                       timeout=30, what="the fault to be injected and seen")
+            assert proc.poll() is None, proc.communicate()
+            deadline = time.monotonic() + 60
+            while proc.poll() is None and time.monotonic() < deadline:
+                proc.send_signal(sig)
+                sent += 1
+                time.sleep(0.01)
+            _, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert sent > 10
+        assert proc.returncode == 5, err
+        st = store.get("checkout")
+        assert st.active == "primary" and not st.faults
+        assert store.drill_lock("checkout") is None
+        kinds = [r["kind"] for r in read_journal(out / "journal.jsonl")]
+        assert kinds[-1] == "drill-end"
+        notes = [r.get("text", "") for r in read_journal(out / "journal.jsonl")]
+        assert any("received during the drill's restore" in n for n in notes)
+    finally:
+        env.stop()
+
+
 def test_drill_killed_leaves_a_journal_and_self_expiring_fault_and_lock(
         moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import time
