@@ -788,13 +788,13 @@ def rollback(ctx: AwsContext, compiled: dict[str, Any], service: str, *, note: s
 
 def _quiet_logger() -> Any:
     # The runtime logs JSON lines to stdout (CloudWatch in Lambda); on the CLI stdout belongs
-    # to the table or the JSON document, so its lines go to stderr only with LAMBDAFAIL_DEBUG.
-    import os
+    # to the table or the JSON document, so its lines go to stderr only with --debug.
     import sys
 
+    from lambdafail import settings
     from lambdafail.runtime.log import Logger
 
-    if os.environ.get("LAMBDAFAIL_DEBUG"):
+    if settings.current().debug:  # --debug or LAMBDAFAIL_DEBUG=1
         return Logger(sink=lambda line: print(line, file=sys.stderr))
     return Logger(sink=lambda line: None)
 
