@@ -246,7 +246,7 @@ def probe_all(targets: Mapping[Hashable, tuple[Mapping[str, Any], float]],
             result: ProbeResult | None = None
             while True:
                 sent = started.get(key)
-                limit = sent + timeout + grace_seconds if sent is not None else round_end
+                limit = sent + timeout if sent is not None else round_end
                 try:
                     result = fut.result(timeout=max(limit - time.monotonic(), 0.0))
                     break
@@ -255,7 +255,12 @@ def probe_all(targets: Mapping[Hashable, tuple[Mapping[str, Any], float]],
                         continue  # it was sent meanwhile: wait for its own budget
                     break
             if result is None and key in started:
-                watches[key].cut()  # wakes a trickled read; the thread then ends
+                # At its timeout: cut the socket (wakes a trickled read) and give the probe
+                # `grace_seconds` to report; a hung invoke or name lookup is abandoned.
+                watches[key].cut()
+                with contextlib.suppress(FutureTimeout):
+                    result = fut.result(timeout=grace_seconds)
+            if result is None and key in started:
                 result = ProbeResult(ok=False, latency_ms=(time.monotonic() - started[key]) * 1000,
                                      detail=f"timeout after {timeout:g}s",
                                      target=target_label(cfg))
