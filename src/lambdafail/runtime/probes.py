@@ -79,6 +79,10 @@ class _Watch:
         if cut:
             _shutdown(sock)
 
+    @property
+    def was_cut(self) -> bool:
+        return self._cut
+
     def cut(self) -> None:
         with self._lock:
             self._cut = True
@@ -232,9 +236,15 @@ def probe_all(targets: Mapping[Hashable, tuple[Mapping[str, Any], float]],
         started[key] = time.monotonic()
         _current.watch = watches[key]
         try:
-            return probe_target(cfg, timeout, lambda_client)
+            result = probe_target(cfg, timeout, lambda_client)
         finally:
             _current.watch = None
+        if watches[key].was_cut:
+            # What the probe saw after its socket was cut (a broken status line, a short
+            # body) is not the target's answer: the truth is that it ran out of time.
+            return ProbeResult(ok=False, latency_ms=result.latency_ms, target=result.target,
+                               detail=f"timeout after {timeout:g}s")
+        return result
 
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe")
     futures: dict[Hashable, Future[ProbeResult | None]] = {
