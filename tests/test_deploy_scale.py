@@ -50,6 +50,7 @@ def test_one_service_more_than_the_largest_is_refused_with_the_number(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # about 2 minutes on two shared cores; the suite's 240 s is for others
 @pytest.mark.usefixtures("mocked_aws")
 def test_the_largest_topology_validate_accepts_deploys_and_reads_back(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
