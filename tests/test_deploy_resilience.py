@@ -157,3 +157,35 @@ def test_deploy_succeeds_under_throttling(monkeypatch: pytest.MonkeyPatch) -> No
         _, outcome2, _ = deploy(multi(), again)
         assert outcome2.done == [] and again.mutating_calls() == []
         assert replan(multi()).pending == []
+
+
+def _refuse(code: str, message: str) -> Any:
+    """A before-call hook answering DynamoDB PutItem with an error, as AWS would."""
+
+    class Http:
+        status_code = 400
+
+    def hook(**_: Any) -> Any:
+        return Http(), {"Error": {"Code": code, "Message": message},
+                        "ResponseMetadata": {"HTTPStatusCode": 400}}
+
+    return hook
+
+
+@pytest.mark.parametrize(("code", "again"), [
+    ("ValidationException", "re-running as is fails the same way"),
+    ("ProvisionedThroughputExceededException", "re-running the command continues from here"),
+])
+def test_deploy_error_hint_says_whether_re_running_helps(code: str, again: str) -> None:
+    from lambdafail.commands.plan import execute
+    from lambdafail.errors import AwsError
+    from lambdafail.inventory import plan_for
+
+    with mock_aws():
+        ctx = AwsContext(region="us-east-1", _session=context().session)
+        ctx.client("dynamodb").meta.events.register("before-call.dynamodb.PutItem",
+                                                    _refuse(code, "refused"))
+        plan, pkg = plan_for(ctx, multi())
+        with pytest.raises(AwsError) as got:
+            execute(ctx, plan, pkg)
+    assert got.value.code == code and again in got.value.hint

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import zlib
 
 import boto3
 import pytest
@@ -40,9 +42,12 @@ def test_deploy_creates_everything_then_plan_is_empty() -> None:
     items = [i for i in all_items if i["pk"]["S"] == "service"]
     assert [i["sk"]["S"] for i in items] == ["catalog", "checkout", "orders", "payments"]
     # The deployed compiled topology, by hash, for later plans' field-level diffs.
+    # Stored zlib-compressed as Binary, keyed by the sha256 of the canonical JSON.
     [config] = [i for i in all_items if i["pk"]["S"] == "config"]
-    assert json.loads(config["compiled"]["S"])["topology"] == "multi"
-    assert set(json.loads(config["compiled"]["S"])["services"]) == {"catalog", "checkout", "orders", "payments"}
+    raw = zlib.decompress(config["data"]["B"])
+    assert hashlib.sha256(raw).hexdigest() == config["sk"]["S"]
+    assert json.loads(raw)["topology"] == "multi"
+    assert set(json.loads(raw)["services"]) == {"catalog", "checkout", "orders", "payments"}
     assert all(i["active"]["S"] == "primary" and i["phase"]["S"] == "steady"
                and i["version"]["N"] == "1" for i in items)
 

@@ -280,3 +280,30 @@ def test_runtime_trickling_target_is_cut_at_its_timeout_and_leaks_no_thread(wher
         assert worst < 10, worst  # bounded, not hung (speed itself is bench/'s business)
     finally:
         server.close()
+
+def test_runtime_probe_all_builds_the_https_opener_once_for_a_cold_round(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A cold start: no opener yet. Building one is made slow (as loading the CA store is since
+    # Python 3.12), so probe threads that each built their own would be caught here.
+    import time
+    import urllib.request
+
+    from lambdafail.runtime import probes
+
+    monkeypatch.setattr(probes, "_opener_built", None)
+    built: list[int] = []
+    real = urllib.request.build_opener
+
+    def slow_build(*handlers: Any) -> Any:
+        built.append(1)
+        time.sleep(0.05)
+        return real(*handlers)
+
+    monkeypatch.setattr(urllib.request, "build_opener", slow_build)
+    with http_server(Behaviour(200, b"ok")) as url:
+        targets: dict[Hashable, tuple[Mapping[str, Any], float]] = {
+            i: (url_target(f"{url}?{i}"), 5.0) for i in range(16)}
+        results = probe_all(targets)
+        again = probe_all(targets)
+    assert all(r.ok for r in [*results.values(), *again.values()])
+    assert built == [1]

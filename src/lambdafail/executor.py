@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from lambdafail import naming
+from lambdafail import naming, stored_config
 from lambdafail.aws import AwsContext, call
 from lambdafail.errors import AwsError
-from lambdafail.package import Package
+from lambdafail.package import Package, canonical_json
 from lambdafail.planner import CONFIG_ITEM_PREFIX, VERSION_PREFIX, Change, Plan, Resource
 
 Progress = Callable[[Change, str], None]  # status: "start" | "done" | "failed"
@@ -195,15 +195,7 @@ class Executor:
         table = naming.table_name(self.plan.topology)
         if c.name.startswith(CONFIG_ITEM_PREFIX):
             # Immutable, keyed by the compiled topology's hash: written once, kept for diffs.
-            sha = c.name.removeprefix(CONFIG_ITEM_PREFIX)
-            compiled = json.dumps(self._want(c).spec["compiled"], sort_keys=True)
-            config = {"pk": {"S": "config"}, "sk": {"S": sha}, "compiled": {"S": compiled}}
-            try:
-                call(self.ctx.client("dynamodb"), "put_item", resource=f"{table} config/{sha}",
-                     TableName=table, Item=config, ConditionExpression="attribute_not_exists(pk)")
-            except AwsError as e:
-                if e.code != "ConditionalCheckFailedException":
-                    raise
+            stored_config.write(self.ctx, table, canonical_json(self._want(c).spec["compiled"]))
             return
         item = {"pk": {"S": "service"}, "sk": {"S": c.name}, "active": {"S": "primary"},
                 "phase": {"S": "steady"}, "version": {"N": "1"}, "since": {"S": now},

@@ -87,20 +87,11 @@ def observe(ctx: AwsContext, compiled: dict[str, Any], where: iam.Where,
 
 
 def config_items(ctx: AwsContext, table: str, shas: set[str]) -> dict[str, dict[str, Any]]:
-    """The compiled topologies deploy stored under these hashes (one BatchGetItem); a hash
-    with no item (deployed before these were kept) is simply absent."""
-    if not shas:
-        return {}
-    got = call(ctx.client("dynamodb"), "batch_get_item", resource=table, RequestItems={
-        table: {"Keys": [{"pk": {"S": "config"}, "sk": {"S": sha}} for sha in sorted(shas)],
-                "ProjectionExpression": "sk, #c", "ExpressionAttributeNames": {"#c": "compiled"}}})
-    out: dict[str, dict[str, Any]] = {}
-    for item in got.get("Responses", {}).get(table, []):
-        try:
-            out[item["sk"]["S"]] = json.loads(item["compiled"]["S"])
-        except (KeyError, ValueError):
-            continue  # unreadable: no field-level diff, nothing else depends on it
-    return out
+    """The compiled topologies deploy stored under these hashes (stored_config); a hash with
+    no readable item (deployed before these were kept) is simply absent."""
+    from lambdafail import stored_config
+
+    return stored_config.read(ctx, table, shas)
 
 
 def _queue(ctx: AwsContext, name: str) -> Iterator[Resource]:

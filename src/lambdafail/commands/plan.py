@@ -68,9 +68,17 @@ def execute(ctx: AwsContext, plan: Plan, pkg: Package | None) -> Outcome:
         try:
             return Executor(ctx, plan, pkg, progress=report).apply()
         except AwsError as e:
-            e.hint = (f"{e.hint}; " if e.hint else "") + ("nothing is lost: re-running the "
-                                                          "command continues from here")
+            again = ("fix that first: re-running as is fails the same way"
+                     if e.code in _PERMANENT else "re-running the command continues from here")
+            e.hint = (f"{e.hint}; " if e.hint else "") + f"nothing is lost: {again}"
             raise
+
+
+# Refusals of the request itself (size, quota, malformed input): a retry meets them again.
+_PERMANENT = frozenset({"ValidationException", "ValidationError", "LimitExceeded",
+                        "LimitExceededException", "MalformedPolicyDocument",
+                        "RequestEntityTooLargeException",
+                        "ItemCollectionSizeLimitExceededException"})
 
 
 def show_confirm_apply(ctx: AwsContext, plan: Plan, pkg: Package | None, *, question: str,

@@ -7,7 +7,6 @@ takes about as long as its slowest probe (bounded by the timeout), not the sum; 
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import threading
 import time
@@ -43,19 +42,36 @@ def target_label(target_cfg: Mapping[str, Any]) -> str:
                else f"lambda:{target_cfg.get('function')}")
 
 
-@functools.cache
+_opener_lock = threading.Lock()
+_opener_built: Any = None
+
+
 def _opener() -> Any:
-    # urllib.request (with http.client and email) is imported on the first HTTP probe, not at
-    # import time: an event-only invocation never pays for it.
-    import urllib.request
+    """The shared HTTP(S) opener, built once under a lock.
 
-    class _NoRedirect(urllib.request.HTTPRedirectHandler):
-        # A health endpoint that redirects is reported with its own status: following a
-        # redirect to a login page would turn "302" into a misleading "200".
-        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-            return None
+    Since Python 3.12 building an HTTPSHandler creates its SSL context, which loads the CA
+    store (tens of ms of CPU): unlocked, every probe thread of a cold start's first round
+    built its own at once, serialised on the GIL (about a second; several at Lambda's CPU
+    share). `probe_all` builds it before a round's threads start.
+    """
+    global _opener_built
+    if _opener_built is not None:
+        return _opener_built
+    with _opener_lock:
+        if _opener_built is None:
+            # urllib.request (with http.client and email) is imported on the first HTTP
+            # probe, not at import time: an event-only invocation never pays for it.
+            import urllib.request
 
-    return urllib.request.build_opener(_NoRedirect, *_watched_handlers())
+            class _NoRedirect(urllib.request.HTTPRedirectHandler):
+                # A health endpoint that redirects is reported with its own status:
+                # following a redirect to a login page would turn "302" into a
+                # misleading "200".
+                def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+                    return None
+
+            _opener_built = urllib.request.build_opener(_NoRedirect, *_watched_handlers())
+        return _opener_built
 
 
 class _Watch:
@@ -223,6 +239,8 @@ def probe_all(targets: Mapping[Hashable, tuple[Mapping[str, Any], float]],
     from concurrent.futures import ThreadPoolExecutor
     from concurrent.futures import TimeoutError as FutureTimeout
 
+    if any(cfg.get("kind") != "lambda" for cfg, _ in targets.values()):
+        _opener()  # once, here, not by every probe thread at the same moment
     workers = min(max_workers, len(targets))
     longest = max(timeout for _, timeout in targets.values())
     start = time.monotonic()

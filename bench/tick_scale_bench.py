@@ -1,0 +1,101 @@
+"""One probe tick of a large topology: how long it takes and how many probes it gets wrong.
+
+Usage: .venv/bin/python bench/tick_scale_bench.py [--prober real|instant] N [N ...]
+For each N: deploys N services (hook routers, both targets on one healthy loopback HTTP
+server) in-process on moto with lambdafail's deploy, then runs one tick of the deployed
+configuration with the real Orchestrator and reports its wall time against the function's
+timeout (planner.function_timeout) and how many sides were NOT recorded healthy — every target
+is up, so each one is a false failure. `--prober instant` replaces the probes with instant
+successes to isolate the state table's share (one Query plus one UpdateItem per service).
+moto's request handling is inside these numbers, and this box is not Lambda (256 MB gets a
+fraction of a core): read them as orders of magnitude.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _moto  # noqa: F401  (fake credentials before boto3 is used)
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # the default 5 would drop a burst of connects
+
+
+def one(n: int, url: str, prober: str) -> str:
+    from moto import mock_aws
+
+    from deploy_support import context, deploy
+    from lambdafail.loader import load_text
+    from lambdafail.planner import function_timeout
+    from lambdafail.runtime.config import Clients, LoadedConfig
+    from lambdafail.runtime.handler import Orchestrator
+    from lambdafail.runtime.log import Logger
+    from lambdafail.runtime.probes import ProbeResult
+    from lambdafail.topology import compile_topology
+
+    lines = ["name: big", "region: us-east-1", "services:",
+             f"  s0: &svc {{primary: {{url: '{url}/p'}}, standby: {{url: '{url}/s'}}, "
+             "router: {hook: big-switch}}"]
+    lines += [f"  s{i}: *svc" for i in range(1, n)]
+    with mock_aws():
+        topo = load_text("\n".join(lines) + "\n", "big.yaml")
+        deploy(topo)
+        compiled = compile_topology(topo)
+        compiled["region"] = "us-east-1"
+        clients = Clients(region="us-east-1",
+                          overrides={"dynamodb": context().client("dynamodb")})
+        fake = None if prober == "real" else (
+            lambda targets: {k: ProbeResult(True, 1.0, "HTTP 200") for k in targets})
+        orch = Orchestrator(LoadedConfig(compiled, "bench", "bench"), clients, prober=fake,
+                            logger=Logger(sink=lambda line: None))
+        start = time.perf_counter()
+        orch.tick(next(iter(compiled["schedules"])))
+        took = time.perf_counter() - start
+        states = orch.store.load_all()
+        wrong = sum(1 for st in states.values() for h in st.health.values() if h.ok is not True)
+    return (f"  {n:6d} services  tick {took:7.1f} s (function timeout "
+            f"{function_timeout(compiled)} s)  sides not recorded healthy: {wrong} of {2 * n}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("counts", nargs="+", type=int)
+    ap.add_argument("--prober", choices=("real", "instant"), default="real")
+    args = ap.parse_args()
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        print(f"one tick, in-process moto, prober: {args.prober}")
+        for n in args.counts:
+            print(one(n, url, args.prober), flush=True)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
