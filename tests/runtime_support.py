@@ -153,6 +153,15 @@ def serialize_dynamodb(client: Any) -> None:
     client.meta.events.register("after-call-error.dynamodb", after)
 
 
+DDB_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems",
+                        "BatchWriteItem"})
+
+
+def record_calls(client: Any, calls: list[str]) -> None:
+    """Append the name of every API call `client` makes to `calls` (counts, not time)."""
+    client.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
+
+
 @dataclass
 class Env:
     config: LoadedConfig
