@@ -44,7 +44,7 @@ import _moto  # noqa: E402,F401  (fake credentials before boto3 is used)
 
 SCENARIOS = ("healthy", "one failing", "all failing")
 WARMUP_TICKS = 6
-DEFAULT_MEMORY_MB = 128
+PROBE_TIMEOUT = 2.0
 DEFAULT_ARCH = "arm64"
 
 TARGET_SERVER = """
@@ -159,7 +159,7 @@ def run_case(n: int, scenario: str, probes_per_tick: int, port: int, ticks: int)
         return f"{base}/{'fail' if failing else 'ok'}/p{i}"
 
     services = {f"svc{i:03d}": service_cfg(
-        name=f"svc{i:03d}", probes_per_tick=probes_per_tick, timeout=2.0,
+        name=f"svc{i:03d}", probes_per_tick=probes_per_tick, timeout=PROBE_TIMEOUT,
         primary={"kind": "url", "url": primary(i), "expect_status": 200, "body_contains": None},
         standby={"kind": "url", "url": f"{base}/ok/s{i}", "expect_status": 200,
                  "body_contains": None}) for i in range(n)}
@@ -188,6 +188,8 @@ def run_case(n: int, scenario: str, probes_per_tick: int, port: int, ticks: int)
             rounds += int(env.tick(orch)["rounds"])
         cpu = time.process_time() - cpu0
         wall = time.perf_counter() - wall0
+        calls, wru, rru, cpu_in_calls = (dict(meter.calls), meter.wru, meter.rru,
+                                         meter.cpu_in_calls)  # before the reads below
         metrics = {json.dumps([m["Name"] for m in r["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
                               + sorted((k, str(r[k])) for k in
                                        r["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]))
@@ -200,14 +202,14 @@ def run_case(n: int, scenario: str, probes_per_tick: int, port: int, ticks: int)
     return {
         "services": n, "scenario": scenario, "probes_per_tick": probes_per_tick,
         "rounds_per_tick": rounds * per,
-        "calls_per_tick": {k: v * per for k, v in sorted(meter.calls.items())},
-        "aws_calls_per_tick": sum(meter.calls.values()) * per,
-        "wru_per_tick": meter.wru * per, "rru_per_tick": meter.rru * per,
+        "calls_per_tick": {k: v * per for k, v in sorted(calls.items())},
+        "aws_calls_per_tick": sum(calls.values()) * per,
+        "wru_per_tick": wru * per, "rru_per_tick": rru * per,
         "emf_bytes_per_tick": log_bytes["emf"] * per,
         "other_log_bytes_per_tick": log_bytes["other"] * per,
         "metrics": len(metrics),
         "cpu_ms_per_tick": cpu * per * 1000, "cpu_ms_in_aws_calls_per_tick":
-            meter.cpu_in_calls * per * 1000,
+            cpu_in_calls * per * 1000,
         "wall_ms_per_tick_without_waits": wall * per * 1000,
         "waits_s_per_tick": sum(env.sleeps) * per,
         "on_standby": sum(1 for a in active.values() if a == "standby"),
@@ -264,21 +266,28 @@ def monthly(case: dict[str, Any], memory_mb: int, arch: str) -> dict[str, Any]:
             cost.round_seconds(2 * case["services"], memory_mb, cpu_round), "route53": r53}
 
 
-def plan_estimate(n: int, probes_per_tick: int, memory_mb: int, arch: str) -> float:
-    from lambdafail import cost
+def case_topology(n: int, probes_per_tick: int) -> dict[str, Any]:
     from runtime_support import compiled, service_cfg
 
-    data = compiled({f"svc{i:03d}": service_cfg(name=f"svc{i:03d}",
-                                                probes_per_tick=probes_per_tick)
+    return compiled({f"svc{i:03d}": service_cfg(name=f"svc{i:03d}",
+                                                probes_per_tick=probes_per_tick,
+                                                timeout=PROBE_TIMEOUT)
                      for i in range(n)})
-    return cost.estimate(data, memory_mb, arch).bill["total"]
+
+
+def plan_estimate(n: int, probes_per_tick: int, memory_mb: int, arch: str) -> float:
+    from lambdafail import cost
+
+    return cost.estimate(case_topology(n, probes_per_tick), memory_mb, arch).bill["total"]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1,10,100,250")
     ap.add_argument("--ticks", type=int, default=3)
-    ap.add_argument("--memory", type=int, default=DEFAULT_MEMORY_MB)
+    ap.add_argument("--memory", type=int, default=None,
+                    help="price at this size (default: the size deploy chooses, "
+                         "lambdafail.cost.memory_for)")
     ap.add_argument("--arch", default=DEFAULT_ARCH, choices=("arm64", "x86_64"))
     ap.add_argument("--markdown", action="store_true", help="tables for docs/cost.md")
     ap.add_argument("--json", action="store_true", help="the raw measurements")
@@ -330,6 +339,9 @@ def report(cases: list[dict[str, Any]], base_rss: float, memory_mb: int, arch: s
            markdown: bool) -> None:
     from lambdafail import cost
 
+    def size(c: dict[str, Any]) -> int:
+        return memory_mb or cost.memory_for(case_topology(c["services"], c["probes_per_tick"]))
+
     def row(cells: list[Any]) -> str:
         return "| " + " | ".join(str(c) for c in cells) + " |" if markdown else \
             "  ".join(f"{c!s:>12}" for c in cells)
@@ -339,52 +351,56 @@ def report(cases: list[dict[str, Any]], base_rss: float, memory_mb: int, arch: s
     for name, p in cost.PRICES.items():
         mark = " (assumption)" if p.assumption else ""
         print(f"  {name}: ${p.usd:.10g} per {p.unit} — {p.source}{mark}")
-    print(f"Lambda at {memory_mb} MB {arch}; probes and AWS calls assumed to wait "
+    print(f"Lambda at {memory_mb or 'the deployed'} MB, {arch}; probes and AWS calls "
+          "assumed to wait "
           f"{cost.PROBE_WAIT_MS:g} ms / {cost.AWS_CALL_MS:g} ms (not measured: loopback and "
           "moto answer at once)\n")
     head = ["services", "case", "probes/tick", "AWS calls/tick", "DDB writes/tick",
             "WRU/tick", "RRU/tick", "log+EMF B/tick", "metrics", "CPU ms/tick",
-            "Lambda MB (est.)",
+            "RSS MB (est.)", "memory MB",
             "tick s", "$/month", "$/service", "Route 53 $/service", "plan $/month"]
     print(row(head))
     if markdown:
         print("|" + "---|" * len(head))
     for c in cases:
-        m = monthly(c, memory_mb, arch)
+        m = monthly(c, size(c), arch)
         writes = sum(v for k, v in c["calls_per_tick"].items()
                      if k in ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"))
-        est = plan_estimate(c["services"], c["probes_per_tick"], memory_mb, arch) \
+        est = plan_estimate(c["services"], c["probes_per_tick"], size(c), arch) \
             if c["scenario"] == "healthy" else None
         print(row([c["services"], c["scenario"], c["probes_per_tick"],
                    f"{c['aws_calls_per_tick']:.0f}", f"{writes:.0f}",
                    f"{c['wru_per_tick']:.0f}", f"{c['rru_per_tick']:.0f}",
                    f"{c['emf_bytes_per_tick'] + c['other_log_bytes_per_tick']:,.0f}",
                    c["metrics"], f"{c['cpu_ms_per_tick']:.0f}",
-                   f"{base_rss + c['tick_rss_growth_mb']:.0f}",
+                   f"{base_rss + c['tick_rss_growth_mb']:.0f}", size(c),
                    f"{m['tick_seconds']:.2f}", f"{m['bill']['total']:.2f}",
                    f"{m['bill']['total'] / c['services']:.3f}",
                    f"{m['route53'] / c['services']:.2f}",
                    "" if est is None else f"{est:.2f}"]))
-    print(f"\nLambda MB (est.): peak RSS of the handler + boto3 + a client without moto "
+    print(f"\nRSS MB (est.): peak RSS of the handler + boto3 + a client without moto "
           f"({base_rss:.0f} MB) plus the RSS growth measured during the ticks (moto's included)")
-    print("\nRight-sizing (healthy cases): billed duration and $/month by memory size; a round "
-          "must stay well inside the probe timeout (2 s here) or CPU starvation reads as "
-          "probe timeouts")
-    head = ["services", "probes/tick", "memory MB", "round s", "tick s", "x86_64 $/month",
-            "arm64 $/month", "round < timeout/2"]
+    print("\nRight-sizing (healthy cases): billed duration and $/month by memory size. The "
+          f"deadline: a round's CPU work within half the probe timeout ({PROBE_TIMEOUT:g} s "
+          "here), or CPU starvation reads as probe timeouts")
+    head = ["services", "probes/tick", "memory MB", "CPU s/round", "round s", "tick s",
+            "x86_64 $/month", "arm64 $/month", "fits"]
     print(row(head))
     if markdown:
         print("|" + "---|" * len(head))
     for c in cases:
         if c["scenario"] != "healthy":
             continue
+        rounds = max(1, round(c["rounds_per_tick"]))
         for mb in cost.MEMORY_SIZES_MB:
             x86 = monthly(c, mb, "x86_64")
             arm = monthly(c, mb, "arm64")
-            print(row([c["services"], c["probes_per_tick"], mb, f"{arm['round_seconds']:.2f}",
-                       f"{arm['tick_seconds']:.2f}", f"{x86['bill']['total']:.2f}",
-                       f"{arm['bill']['total']:.2f}",
-                       "yes" if arm["round_seconds"] < 1.0 else "NO"]))
+            cpu = cost.cpu_seconds(2 * c["services"], mb, c["cpu_ms_per_tick"] / rounds)
+            chosen = " (deploy)" if mb == size(c) else ""
+            print(row([c["services"], c["probes_per_tick"], f"{mb}{chosen}", f"{cpu:.2f}",
+                       f"{arm['round_seconds']:.2f}", f"{arm['tick_seconds']:.2f}",
+                       f"{x86['bill']['total']:.2f}", f"{arm['bill']['total']:.2f}",
+                       "yes" if cpu <= PROBE_TIMEOUT / 2 else "NO"]))
 
 
 if __name__ == "__main__":

@@ -56,12 +56,15 @@ FULL_VCPU_MB = 1769
 MEMORY_SIZES_MB = (128, 256, 512, 1024, 1769)
 
 # --- per-tick constants measured by bench/cost.py (docs/cost.md, "Measured") ---------------
-SERVICE_ITEM_BYTES = 420  # a steady service item as DynamoDB sizes it
-STATE_DOC_BYTES = 185  # one State EMF line
+SERVICE_ITEM_BYTES = 301  # a steady service item as DynamoDB sizes it (454 when failing)
+STATE_DOC_BYTES = 214  # one State EMF line, newline included
+# Not measured by the bench (assumptions of the same order as what it measures):
 PROBE_DOC_BYTES = 290  # one ProbeLatency/Healthy EMF line (metrics: probes), per side
-PLATFORM_LOG_BYTES = 330  # Lambda's START/END/REPORT lines, per invocation
-BASE_CPU_MS = 25.0  # a tick's fixed work at a full vCPU (query, heartbeat, bookkeeping)
-CPU_MS_PER_PROBE = 1.6  # per probe at a full vCPU (HTTP GET, fold, decide; TLS not included)
+PLATFORM_LOG_BYTES = 330  # Lambda's own START/END/REPORT lines, per invocation
+# CPU on the bench machine (one core taken as one Lambda vCPU; moto's request handling
+# included, TLS handshakes not: loopback HTTP):
+BASE_CPU_MS = 20.0  # a round's fixed work (query, heartbeat, bookkeeping)
+CPU_MS_PER_PROBE = 2.8  # per probe (HTTP GET in a worker thread, fold, decide)
 # Assumptions, not measured here: real endpoints and AWS APIs answer in this long.
 PROBE_WAIT_MS = 150.0
 AWS_CALL_MS = 10.0
