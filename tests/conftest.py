@@ -21,7 +21,23 @@ CONFIGS = ROOT / "configs"
 # Fixtures shared by several test modules, each defined once in its own module.
 pytest_plugins = ["sandbox_fixtures", "drill_fixtures"]
 
-CONFORMANCE = ROOT.parent / "shared" / "conformance" / "eventbridge-patterns" / "cases.json"
+# AWS-verified EventBridge pattern cases (tests/data/eventbridge-patterns/README.md says whence).
+CONFORMANCE = ROOT / "tests" / "data" / "eventbridge-patterns" / "cases.json"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`LAMBDAFAIL_TEST_ORDER=reverse` or `shuffle:SEED` reorders the collected tests, to prove
+    that no test depends on another having run before it (`.ci/run` runs both)."""
+    order = os.environ.get("LAMBDAFAIL_TEST_ORDER", "")
+    if order == "reverse":
+        items.reverse()
+    elif order.startswith("shuffle:"):
+        import random
+
+        random.Random(order.partition(":")[2]).shuffle(items)
+    elif order:
+        raise pytest.UsageError(
+            f"LAMBDAFAIL_TEST_ORDER={order!r}: expected 'reverse' or 'shuffle:SEED'")
 
 
 @pytest.fixture(autouse=True)

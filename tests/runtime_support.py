@@ -127,7 +127,6 @@ class CountingSsm:
 
 
 _DDB_LOCK = threading.RLock()
-_DDB_LOCAL = threading.local()
 
 
 def serialize_dynamodb(client: Any) -> None:
@@ -135,22 +134,32 @@ def serialize_dynamodb(client: Any) -> None:
 
     moto checks a condition and then writes without a lock, so two threads can both pass the
     same condition — something real DynamoDB never allows. Tests that race threads against
-    conditional writes need the real atomicity; they get it from this lock around each call.
+    conditional writes need the real atomicity; they get it from one lock (shared: two
+    operators' clients race each other too) held around each whole API call. It is taken and
+    released in one `with`, so an event handler that raises (a test simulating a lost reply)
+    can never leave it held.
     """
-    lock, local = _DDB_LOCK, _DDB_LOCAL  # shared: two operators' clients race each other too
+    inner = client._make_api_call
 
-    def before(**_: Any) -> None:
-        lock.acquire()
-        local.depth = getattr(local, "depth", 0) + 1
+    def call(operation_name: str, api_params: Any) -> Any:
+        with _DDB_LOCK:
+            return inner(operation_name, api_params)
 
-    def after(**_: Any) -> None:
-        if getattr(local, "depth", 0) > 0:
-            local.depth -= 1
-            lock.release()
+    client._make_api_call = call
 
-    client.meta.events.register("before-call.dynamodb", before)
-    client.meta.events.register("after-call.dynamodb", after)
-    client.meta.events.register("after-call-error.dynamodb", after)
+
+def run_concurrently(targets: list[Callable[[], None]], timeout: float = 60.0) -> None:
+    """Start each target on a daemon thread and wait for all, failing (never hanging) on a
+    thread still running at the deadline."""
+    threads = [threading.Thread(target=t, daemon=True, name=f"race-{i}")
+               for i, t in enumerate(targets)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(timeout=max(0.0, deadline - time.monotonic()))
+    stuck = [t.name for t in threads if t.is_alive()]
+    assert not stuck, f"{len(stuck)} thread(s) still running after {timeout:.0f} s: {stuck[:5]}"
 
 
 DDB_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems",
@@ -252,7 +261,10 @@ def http_server(behaviour: Behaviour) -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 1024  # hundreds of concurrent probes (the default backlog is 5)
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -49,3 +49,14 @@ def test_cli_schema_is_json_listing_services(capsys: pytest.CaptureFixture[str])
     assert schema["required"] == ["name", "services"]
     service = schema["$defs"]["Service"]
     assert set(service["properties"]) >= {"primary", "standby", "signals", "router"}
+
+
+def test_init_dash_prints_the_starter_on_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run(["init", "-", "--name", "shop"]) == 0
+    out = capsys.readouterr().out
+    assert not (tmp_path / "-").exists() and list(tmp_path.iterdir()) == []
+    assert "name: shop" in out
+    (tmp_path / "t.yaml").write_text(out)
+    assert run(["validate", "-f", str(tmp_path / "t.yaml")]) == 0

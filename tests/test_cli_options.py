@@ -47,11 +47,6 @@ def test_cli_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert "-f, --file" in capsys.readouterr().out
 
 
-def test_cli_unknown_command_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["frobnicate"]) == ExitCode.USAGE
-    assert "No such command" in capsys.readouterr().err
-
-
 def test_cli_file_default_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                   capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
@@ -98,6 +93,41 @@ def test_cli_internal_error_is_1_and_traceback_only_with_debug(
     monkeypatch.setenv("LAMBDAFAIL_DEBUG", "1")
     assert run(["validate", "-f", EXAMPLE]) == 1
     assert "Traceback" in capsys.readouterr().err
+    for off in ("0", "false", "no", ""):  # LAMBDAFAIL_DEBUG=0 means off, not "set"
+        monkeypatch.setenv("LAMBDAFAIL_DEBUG", off)
+        assert run(["validate", "-f", EXAMPLE]) == 1
+        assert "Traceback" not in capsys.readouterr().err
+    monkeypatch.setenv("LAMBDAFAIL_DEBUG", "maybe")
+    assert run(["validate", "-f", EXAMPLE]) == 2
+    assert "LAMBDAFAIL_DEBUG='maybe' is neither true nor false" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "error", "hint"), [
+    (["stauts"], "no such command 'stauts'", "did you mean `lambdafail status`?"),
+    (["hist"], "no such command 'hist'", "did you mean `lambdafail history`?"),
+    (["frobnicate"], "no such command 'frobnicate'", "`lambdafail --help` lists the commands"),
+    (["validate", "--bogus"], "No such option", "see `lambdafail validate --help`"),
+    (["status", "-f", EXAMPLE, "one", "two"], "unexpected extra argument",
+     "see `lambdafail status --help`"),
+])
+def test_cli_usage_errors_in_one_form(argv: list[str], error: str, hint: str,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(argv) == ExitCode.USAGE
+    cap = capsys.readouterr()
+    lines = cap.err.splitlines()
+    assert lines[0].startswith("lambdafail: error: ") and error in lines[0], cap.err
+    assert lines[1] == f"lambdafail: hint: {hint}", cap.err
+    assert "Usage:" not in cap.err and "Error:" not in cap.err and cap.out == ""
+
+
+def test_cli_invalid_output_env_is_an_error(monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("LAMBDAFAIL_OUTPUT", "yaml")
+    assert run(["validate", "-f", EXAMPLE]) == ExitCode.USAGE
+    assert "LAMBDAFAIL_OUTPUT='yaml' is not an output format" in capsys.readouterr().err
+    monkeypatch.setenv("LAMBDAFAIL_OUTPUT", "JSON")
+    assert run(["validate", "-f", EXAMPLE]) == 0
+    assert json.loads(capsys.readouterr().out)["valid"] is True
 
 
 def test_cli_invalid_topology_traceback_only_with_debug(

@@ -46,7 +46,19 @@ def test_deploy_iam_policy_is_scoped() -> None:
         "arn:aws:dynamodb:us-east-1:123456789012:table/lambdafail-multi-state"
     assert by_sid["RouterParameters"]["Resource"] == \
         "arn:aws:ssm:us-east-1:123456789012:parameter/multi/checkout/active"
-    assert by_sid["RouterZones"]["Resource"] == "arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ"
+    zone = "arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ"
+    assert by_sid["RouterZoneReads"]["Resource"] == zone
+    assert by_sid["RouterZoneReads"]["Action"] == ["route53:ListResourceRecordSets"]
+    # Changes only to the routed record, of its type, by UPSERT: nothing else in the zone.
+    assert by_sid["RouterZones"]["Resource"] == zone
+    assert by_sid["RouterZones"]["Action"] == ["route53:ChangeResourceRecordSets"]
+    routed = next(s["router"] for s in compiled["services"].values()
+                  if s["router"]["kind"] == "route53")
+    assert by_sid["RouterZones"]["Condition"] == {"ForAllValues:StringEquals": {
+        "route53:ChangeResourceRecordSetsNormalizedRecordNames": [
+            routed["record"].rstrip(".").lower()],
+        "route53:ChangeResourceRecordSetsRecordTypes": [routed["type"]],
+        "route53:ChangeResourceRecordSetsActions": ["UPSERT"]}}
     assert set(by_sid["RouterRules"]["Resource"]) == {
         "arn:aws:events:us-east-1:123456789012:rule/orders-bus/orders-to-main",
         "arn:aws:events:us-east-1:123456789012:rule/orders-bus/orders-to-dr"}
@@ -149,3 +161,9 @@ def test_deploy_tick_rule_description_fits_eventbridge_limit() -> None:
     ticks = [r for r in want if r.kind == "rule" and "schedule_expression" in r.spec]
     assert ticks and all(len(r.spec["description"]) <= 512 for r in ticks)
     assert any("services" in r.spec["description"] for r in ticks)
+
+
+def test_deploy_route53_condition_names_are_normalized_as_aws_compares_them() -> None:
+    assert iam.normalized_record_name("API.Example.COM.") == "api.example.com"
+    assert iam.normalized_record_name("*.shop.example.com") == "\\052.shop.example.com"
+    assert iam.normalized_record_name("a_b-c.example.com") == "a_b-c.example.com"

@@ -32,9 +32,12 @@ def _drill_subprocess(env: DrillEnv, out: Path, moto_server: str, *, timeout: in
                       capture: bool) -> subprocess.Popen[str]:
     """The real CLI's drill in its own process, against the moto server."""
     pipe = subprocess.PIPE if capture else subprocess.DEVNULL
+    # As a terminal's foreground job: a test run started in the background (`cmd &`) ignores
+    # SIGINT, the child would inherit that and Python would install no Ctrl-C handler.
     return subprocess.Popen(
-        [sys.executable, "-m", "lambdafail", "drill", "-f", str(env.file), "checkout",
-         "--yes", "--timeout", str(timeout), "--report-dir", str(out)],
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        args=[sys.executable, "-m", "lambdafail", "drill", "-f", str(env.file), "checkout",
+              "--yes", "--timeout", str(timeout), "--report-dir", str(out)],
         stdout=pipe, stderr=pipe, text=True, env=dict(os.environ, AWS_ENDPOINT_URL=moto_server))
 
 
@@ -75,6 +78,48 @@ def test_drill_signal_mid_drill_restores_and_releases_the_lock(
         assert "the drill was interrupted" in doc["grade"]["reasons"]
         kinds = [r["kind"] for r in read_journal(out / "journal.jsonl")]
         assert kinds[-1] == "drill-end"
+    finally:
+        env.stop()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_drill_signal_storm_through_the_restore_neither_hangs_nor_changes_the_exit(
+        sig: signal.Signals, moto_server: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The signal is sent again and again until the drill exits: during the phases, during
+    the restore, while the journal is being written. It must restore, exit 5 and note them."""
+    import time
+
+    env, out = _never_detecting_env(moto_server, tmp_path, monkeypatch)
+    try:
+        env.start().steady()
+        proc = _drill_subprocess(env, out, moto_server, timeout=60, capture=True)
+        store = env.store()
+        sent = 0
+        try:
+            wait_until(lambda: proc.poll() is not None
+                       or (store.get("checkout").faults
+                           and store.get("checkout").health["primary"].failures >= 1),
+                       timeout=30, what="the fault to be injected and seen")
+            assert proc.poll() is None, proc.communicate()
+            deadline = time.monotonic() + 60
+            while proc.poll() is None and time.monotonic() < deadline:
+                proc.send_signal(sig)
+                sent += 1
+                time.sleep(0.01)
+            _, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert sent > 10
+        assert proc.returncode == 5, err
+        st = store.get("checkout")
+        assert st.active == "primary" and not st.faults
+        assert store.drill_lock("checkout") is None
+        kinds = [r["kind"] for r in read_journal(out / "journal.jsonl")]
+        assert kinds[-1] == "drill-end"
+        notes = [r.get("text", "") for r in read_journal(out / "journal.jsonl")]
+        assert any("received during the drill's restore" in n for n in notes)
     finally:
         env.stop()
 

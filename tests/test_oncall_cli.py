@@ -32,7 +32,7 @@ def test_oncall_cli_against_moto_server(moto_server: str, tmp_path: Path) -> Non
         r = run_cli("rollback", "-f", f, "checkout", "--reason", "e2e done", "--yes", *url)
         assert r.returncode == 0, r.stderr
         r = run_cli("rollback", "-f", f, "checkout", "--reason", "again", "--yes", *url)
-        assert r.returncode == 0 and "nothing to undo" in r.stderr
+        assert r.returncode == 0 and "already on the primary" in r.stderr
         r = run_cli("history", "-f", f, "-o", "json", *url)
         assert r.returncode == 0, r.stderr
         assert [t["reason"] for t in json.loads(r.stdout)["transitions"]] == ["rollback",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ import pytest
 
 from lambdafail.cli import run
 from oncall_support import Env, json_out
-from runtime_support import serialize_dynamodb
+from runtime_support import run_concurrently, serialize_dynamodb
 
 
 @pytest.fixture(autouse=True)
@@ -109,13 +111,40 @@ def test_oncall_rollback_happy_and_idempotent(env: Env,
     assert state(env).active == "primary"
     assert ssm_value(env) == env.web[("checkout", "primary")].url
     assert [e["reason"] for e in log(env)] == ["rollback", "manual"]
-    # A second rollback has nothing to undo: says so, exits 0, writes nothing.
+    # A second rollback finds the service home: says so, exits 0, writes nothing.
     assert run(["rollback", "-f", f, "checkout", "--reason", "again", "--yes"]) == 0
-    assert "nothing to undo" in capsys.readouterr().err
+    assert "already on the primary; nothing to do" in capsys.readouterr().err
     assert len(log(env)) == 2 and state(env).active == "primary"
-    # Never switched at all: nothing to undo either.
     assert run(["rollback", "-f", f, "--reason", "x", "--yes"]) == 2  # no SERVICE
     assert run(["rollback", "-f", f, "checkout", "--yes"]) == 2  # no --reason
+
+
+def test_oncall_rollback_after_the_orchestrator_failed_back_stays_on_the_primary(
+        env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    """The last transition was the orchestrator's own failback (standby → primary): rollback
+    means "back to the primary", never "undo that" (which would move traffic to the standby)."""
+    from lambdafail import oncall
+    from lambdafail.runtime.transitions import request_switch
+
+    f = str(env.file)
+    assert run(["failover", "-f", f, "checkout", "--reason", "x", "--yes"]) == 0
+    ctx = env.ctx()
+    svc = env.compiled(ctx)["services"]["checkout"]
+    env.observe(ctx, "checkout", "primary", ok=True, times=3)  # the primary recovered
+    store = env.store(ctx)
+    router = oncall._router(ctx, svc, store.get("checkout"))
+    res = request_switch(store, router, svc, "checkout", "primary", reason="probe",
+                         actor="orchestrator", evidence={}, automatic=True,
+                         now=time.time() + 600)  # after the cooldown
+    assert res.status == "switched" and state(env).active == "primary", res.message
+    capsys.readouterr()
+    assert run(["rollback", "-f", f, "checkout", "--reason", "on-call reflex", "--yes",
+                "-o", "json"]) == 0
+    doc = json_out(capsys.readouterr().out)
+    assert doc["outcome"] == "noop" and doc["active"] == "primary" and doc["verified"]
+    assert state(env).active == "primary"
+    assert ssm_value(env) == env.web[("checkout", "primary")].url
+    assert [e["reason"] for e in log(env)] == ["probe", "manual"]
 
 
 def test_oncall_rollback_refuses_unhealthy_primary(env: Env,
@@ -156,11 +185,7 @@ def test_oncall_race_one_wins(env: Env, action: str) -> None:
         except BaseException as e:
             errors.append(e)
 
-    threads = [threading.Thread(target=operator, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    run_concurrently([functools.partial(operator, i) for i in range(2)])
     assert not errors, errors
     kinds = sorted(o.outcome for o in outcomes)
     assert kinds.count("switched") == 1, kinds

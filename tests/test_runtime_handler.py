@@ -6,6 +6,7 @@ table, routers, conditional writes and transactions are moto's.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from runtime_support import (
     compiled,
     http_server,
     make_env,
+    run_concurrently,
     service_cfg,
     write_config,
 )
@@ -238,6 +240,26 @@ def test_runtime_drill_fault_flag_drives_the_real_detection_path(aws: None) -> N
     assert st is not None and st.health["primary"].ok is True and st.faults == {}
 
 
+def test_runtime_cleared_fault_leaves_no_failures_behind(aws: None) -> None:
+    """A drill that injected failures below the threshold and restored: one real failed probe
+    afterwards is one failure, not the drill's count plus one (no late failover)."""
+    env = make_env(compiled({"checkout": service_cfg(failure_threshold=3)}))
+    env.tick()
+    env.store.set_fault("checkout", "primary", env.clock() + 1000)
+    env.tick()
+    env.tick()
+    st = env.store.get("checkout")
+    assert st is not None and st.health["primary"].failures == 2 and st.active == "primary"
+    env.store.clear_fault("checkout", "primary")
+    st = env.store.get("checkout")
+    assert st is not None and st.health["primary"].failures == 0
+    env.prober.set("checkout", primary=False)  # one real blip after the restore
+    env.tick()
+    st = env.store.get("checkout")
+    assert st is not None and st.health["primary"].failures == 1
+    assert env.active() == "primary" and env.store.log() == []
+
+
 # --- alarms ------------------------------------------------------------------------------------
 
 ALARM_SIG = {"kind": "alarm", "alarm_name": "checkout-5xx", "mode": "failover",
@@ -388,11 +410,7 @@ def test_runtime_50_concurrent_failure_events_one_transition(aws: None, same_id:
         except BaseException as e:  # surfaced below
             errors.append(e)
 
-    threads = [threading.Thread(target=fire, args=(i,)) for i in range(50)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    run_concurrently([functools.partial(fire, i) for i in range(50)])
     assert not errors
     assert len(results) == 50
     assert env.ssm.puts == ["S"]  # one router write
@@ -733,3 +751,27 @@ def test_runtime_real_http_primary_and_lambda_standby(standby_works: bool) -> No
         else:
             assert st.active == "primary" and (st.blocked or "").startswith("both down")
             assert "FunctionError" in st.health["standby"].detail
+
+
+@pytest.mark.slow
+def test_runtime_250_healthy_services_never_fail_over(aws: None) -> None:
+    """250 services (500 targets, far more than the probe workers) whose targets answer in
+    half their timeout, with the most sensitive threshold: not one false failover."""
+    with http_server(Behaviour(200, b"ok", delay=0.5)) as url:
+        services = {
+            f"s{i:03d}": service_cfg(
+                name=f"s{i:03d}", failure_threshold=1, timeout=1.0,
+                primary={"kind": "url", "url": f"{url}?p={i}", "expect_status": 200,
+                         "body_contains": None},
+                standby={"kind": "url", "url": f"{url}?s={i}", "expect_status": 200,
+                         "body_contains": None})
+            for i in range(250)}
+        env = make_env(compiled(services))
+        orch = env.orchestrator(prober=None)  # the real probes, against the real server
+        for _ in range(3):
+            env.tick(orch)
+    assert env.store.log() == []
+    states = env.store.load_all()
+    assert len(states) == 250
+    assert all(st.active == "primary" and st.health["primary"].ok
+               and st.health["standby"].ok for st in states.values())

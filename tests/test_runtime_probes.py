@@ -159,3 +159,124 @@ def test_runtime_on_the_spot_probe_is_bounded_even_if_an_invoke_hangs() -> None:
     release.set()
     assert _time.monotonic() - started < 3
     assert not result.ok and "timeout" in result.detail
+
+
+# --- many targets, hostile targets -------------------------------------------------------------
+
+def test_runtime_probe_budget_starts_when_sent_so_queued_probes_are_not_timeouts() -> None:
+    """500 targets (250 services × 2 sides) answering in half their timeout: more than the
+    workers, so most wait their turn; every one must be probed and healthy."""
+    with http_server(Behaviour(200, b"ok", delay=0.5)) as url:
+        targets = {i: (url_target(f"{url}?n={i}"), 1.0) for i in range(500)}
+        results = probe_all(targets)
+    assert len(results) == 500
+    bad = {k: r.detail for k, r in results.items() if not r.ok}
+    assert bad == {}, f"{len(bad)} false failures, e.g. {next(iter(bad.values()), '')}"
+    assert all(r.probed for r in results.values())
+
+
+class _HungLambda:
+    """A Lambda client whose invoke never returns (a wedged connection): a socket the probe
+    cannot cut, so its worker stays busy past the round."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.release = threading.Event()
+
+    def invoke(self, **_: Any) -> Any:
+        self.release.wait(30)
+        raise TimeoutError("released")
+
+
+def test_runtime_probe_that_never_ran_is_not_a_failure() -> None:
+    """One worker, held by an invoke that hangs: the second target cannot start before the
+    round ends. It is reported as not probed, and the side keeps its previous verdict."""
+    from lambdafail.runtime.state import ServiceState
+    from lambdafail.runtime.transitions import record_probe
+
+    hung = _HungLambda()
+    try:
+        with http_server(Behaviour(200, b"ok")) as url:
+            results = probe_all({"a": ({"kind": "lambda", "function": "wedged"}, 0.5),
+                                 "b": (url_target(url), 0.5)},
+                                lambda_client=hung, max_workers=1, grace_seconds=0.0)
+    finally:
+        hung.release.set()
+    assert not results["a"].ok and "timeout" in results["a"].detail and results["a"].probed
+    assert results["b"].probed is False and "not probed" in results["b"].detail
+    st = ServiceState(service="s")
+    st.health["primary"].ok, st.health["primary"].failures = True, 0
+    record_probe(st, "primary", results["b"], 0.0)
+    assert st.health["primary"].ok is True and st.health["primary"].failures == 0
+
+
+class _Trickler:
+    """A loopback server that answers one byte at a time, forever: in the status line and
+    headers (`where="headers"`) or in a long body (`where="body"`)."""
+
+    def __init__(self, where: str) -> None:
+        import socket
+        import threading
+
+        self.where = where
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/healthz"
+        self.stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import threading
+
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: Any) -> None:
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n"
+        try:
+            conn.recv(65536)
+            if self.where == "body":
+                conn.sendall(head)
+                head = b"x" * 1000000
+            for byte in head:
+                if self.stop.wait(0.2):
+                    break
+                conn.sendall(bytes([byte]))
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("where", ["headers", "body"])
+def test_runtime_trickling_target_is_cut_at_its_timeout_and_leaks_no_thread(where: str) -> None:
+    import threading
+
+    server = _Trickler(where)
+    try:
+        target = url_target(server.url, body="needle" if where == "body" else None)
+        before = threading.active_count()
+        worst = 0.0
+        for _ in range(10):
+            results, took = elapsed(lambda: probe_all({"t": (target, 0.5)}, grace_seconds=0.5))
+            worst = max(worst, took)
+            assert not results["t"].ok and "timeout" in results["t"].detail
+        # The cut sockets end their probe threads: none accumulates across rounds.
+        wait_s = 0.0
+        while threading.active_count() > before + 2 and wait_s < 10:
+            threading.Event().wait(0.1)
+            wait_s += 0.1
+        assert threading.active_count() <= before + 2, threading.enumerate()
+        assert worst < 10, worst  # bounded, not hung (speed itself is bench/'s business)
+    finally:
+        server.close()

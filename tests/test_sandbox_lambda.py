@@ -32,7 +32,7 @@ def _invoke(aws: Clients, name: str, payload: Any = None, **kw: Any) -> tuple[di
 
 
 IDENTIFYING_HANDLER = '''
-import importlib.util, os
+import importlib, importlib.util, os
 import lambdafail
 
 BUILD = "{build}"
@@ -40,6 +40,9 @@ BUILD = "{build}"
 def handle(event, context):
     return {{"build": BUILD, "package_file": lambdafail.__file__,
              "working_tree_importable": importlib.util.find_spec("lambdafail.topology") is not None,
+             "host_packages": sorted(n for n in ("click", "pydantic", "yaml", "rich", "moto")
+                                     if importlib.util.find_spec(n) is not None),
+             "sdk": [importlib.import_module(n).__name__ for n in ("boto3", "botocore")],
              "event": event, "function_name": context.function_name,
              "remaining_ms": context.get_remaining_time_in_millis(),
              "endpoint": os.environ.get("AWS_ENDPOINT_URL"),
@@ -70,6 +73,9 @@ def test_sandbox_runs_the_deployed_zip_not_the_working_tree(sandbox: Sandbox, aw
     assert out["package_file"].startswith(str(tmp_path / "sandbox-code"))
     # Not the repository's editable install either (as on AWS, only the zip is importable).
     assert out["working_tree_importable"] is False
+    # The AWS SDK is there (Lambda's runtime provides it); nothing else the host installed is.
+    assert out["sdk"] == ["boto3", "botocore"]
+    assert out["host_packages"] == []
     assert out["event"] == {"lambdafail": "ping"}
     assert out["function_name"] == fn
     assert out["endpoint"] == sandbox.endpoint_url

@@ -180,6 +180,18 @@ def test_validate_schedule_accepted(tmp_path: Path, capsys: pytest.CaptureFixtur
          "router: {rules: {primary: [\"a rule\"]}}", 15, 22,
          "services.checkout.router.rules.primary", "not a valid EventBridge rule name"),
         ("router: {ssm_parameter: /shop/checkout/active}",
+         "router: {rules: {standby: [lambdafail-shop-tick-60s]}}", 15, 22,
+         "services.checkout.router.rules.standby", "named like lambdafail's own rules"),
+        ('primary: {url: "https://checkout.example.com/healthz"}',
+         'primary: {url: "https://ops:hunter2@checkout.example.com/healthz"}', 10, 15,
+         "services.checkout.primary.url", "carries credentials (user:password@)"),
+        ('standby: {url: "https://checkout-dr.example.com/healthz"}',
+         'standby: {url: "https://checkout-dr.example.com/healthz?api_key=abc"}', 11, 15,
+         "services.checkout.standby.url", "secret-looking query parameter 'api_key'"),
+        ('standby: {url: "https://checkout-dr.example.com/healthz"}',
+         'standby: {url: "https://checkout-dr.example.com/h?X-Amz-Signature=ab"}', 11, 15,
+         "services.checkout.standby.url", "secret-looking query parameter 'X-Amz-Signature'"),
+        ("router: {ssm_parameter: /shop/checkout/active}",
          "router: {rules: {primary: [a], bus: \"my bus\"}}", 15, 36,
          "services.checkout.router.rules.bus", "not an EventBridge bus name or ARN"),
         ("router: {ssm_parameter: /shop/checkout/active}",
@@ -217,6 +229,18 @@ def test_validate_schedule_accepted(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_validate_rule(tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str,
                        line: int, column: int, path: str, message: str) -> None:
     expect_problem(tmp_path, capsys, edit(old, new), line, column, path, message)
+
+
+def test_validate_secret_refusal_never_echoes_the_secret(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = edit('primary: {url: "https://checkout.example.com/healthz"}',
+                'primary: {url: "https://ops:hunter2@checkout.example.com/healthz?token=t0k"}')
+    code, out, err = validate(tmp_path, capsys, text)
+    assert code == 2 and "hunter2" not in out + err and "t0k" not in out + err
+    # Ordinary query parameters are fine (`sort=key` is a value, `monkey` is not `key`).
+    ok = edit('primary: {url: "https://checkout.example.com/healthz"}',
+              'primary: {url: "https://checkout.example.com/healthz?sort=key&monkey=1"}')
+    assert validate(tmp_path, capsys, ok)[0] == 0
 
 
 def test_validate_duplicate_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

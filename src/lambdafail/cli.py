@@ -9,7 +9,6 @@ codes. Nothing heavy (boto3, rich, pydantic) is imported at module level.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -17,7 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from lambdafail import __version__, settings
-from lambdafail.errors import ExitCode, LambdafailError, TopologyError
+from lambdafail.errors import ExitCode, LambdafailError, TopologyError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -119,6 +118,18 @@ class LazyGroup(click.Group):
         command: click.Command = module.command
         return command
 
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in COMMANDS:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(COMMANDS), n=1, cutoff=0.6)
+            raise UsageError(f"no such command {name!r}",
+                             hint=f"did you mean `lambdafail {close[0]}`?" if close
+                             else "`lambdafail --help` lists the commands")
+        return super().resolve_command(ctx, args)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Short help from the table, so `--help` imports no command module.
         with formatter.section("Commands"):
@@ -168,9 +179,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 def run(argv: Sequence[str] | None = None) -> int:
     """Like main() but returns the exit code (tests call this in-process)."""
     settings.reset()
-    if os.environ.get("LAMBDAFAIL_DEBUG"):
-        settings.current().debug = True
     try:
+        settings.current().debug = settings.env_flag("LAMBDAFAIL_DEBUG")
         rv = cli.main(args=list(argv) if argv is not None else None, prog_name="lambdafail",
                       standalone_mode=False)
     except click.exceptions.Exit as e:
@@ -182,7 +192,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         _stderr("lambdafail: interrupted")
         return int(ExitCode.INTERRUPTED)
     except click.ClickException as e:
-        e.show()
+        # Every usage error in one form: `lambdafail: error:` / `lambdafail: hint:`.
+        ctx = getattr(e, "ctx", None)
+        where = ctx.command_path if ctx is not None else "lambdafail"
+        _stderr(f"lambdafail: error: {e.format_message()}")
+        _stderr(f"lambdafail: hint: see `{where} --help`")
         return int(ExitCode.USAGE)
     except LambdafailError as e:
         if settings.current().debug:

@@ -68,7 +68,7 @@ CPU_MS_PER_PROBE = 2.8  # per probe (HTTP GET in a worker thread, fold, decide)
 # Assumptions, not measured here: real endpoints and AWS APIs answer in this long.
 PROBE_WAIT_MS = 150.0
 AWS_CALL_MS = 10.0
-PROBE_WORKERS = 32  # runtime.probes.probe_all's thread pool: probes beyond it wait their turn
+PROBE_WORKERS = 128  # runtime.probes.probe_all's thread pool: probes beyond it wait their turn
 
 
 @dataclass

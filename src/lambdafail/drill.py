@@ -457,29 +457,39 @@ class Drill:
         rec.emit("drill-start", service=self.opts.service, scenario=self.opts.scenario,
                  topology=self.compiled["topology"], timeout_s=self.opts.timeout,
                  rto_seconds=self.rto, dry_run=self.opts.dry_run)
-        with _signals_raise():
+        with _signal_latch() as latch:
+            return self._run(rec, latch)
+
+    def _run(self, rec: Recorder, latch: _SignalLatch) -> dict[str, Any]:
+        """The phases, then the restore in `finally`, then the grade: all under the latch."""
+        try:
             try:
-                try:
-                    self._precheck()
-                    if self.opts.dry_run:
-                        return self._dry_run_report()
-                    self._inject()
-                    self._observe()
-                    self._verify()
-                except PhaseFailed:
-                    if self.opts.dry_run:
-                        return self._dry_run_report()
-                except (KeyboardInterrupt, DrillInterrupted):
-                    self.interrupted = True
-                    rec.note("interrupted: restoring before exit", level="warning")
-                except Exception as e:  # recorded, then restored and graded
-                    if not self.injected and not self.lock_held:
-                        raise  # nothing changed: the CLI reports it as the error it is
-                    rec.note(f"error: {getattr(e, 'message', None) or e!r}", level="error")
-            finally:
-                if not self.opts.dry_run:
-                    with _signals_deferred(rec):
-                        self._restore()
+                self._precheck()
+                if self.opts.dry_run:
+                    return self._dry_run_report()
+                self._inject()
+                self._observe()
+                self._verify()
+            except PhaseFailed:
+                if self.opts.dry_run:
+                    return self._dry_run_report()
+            except (KeyboardInterrupt, DrillInterrupted):
+                self.interrupted = True
+                rec.note("interrupted: restoring before exit", level="warning")
+            except Exception as e:  # recorded, then restored and graded
+                if not self.injected and not self.lock_held:
+                    raise  # nothing changed: the CLI reports it as the error it is
+                rec.note(f"error: {getattr(e, 'message', None) or e!r}", level="error")
+        except (KeyboardInterrupt, DrillInterrupted):
+            # The first signal landed while a failure above was being handled.
+            self.interrupted = True
+        finally:
+            latch.defer()
+            if not self.opts.dry_run:
+                self._restore()
+            for signum in latch.unheeded():
+                rec.note(f"signal {signum} received during the drill's restore: the "
+                         "restore finished first", level="warning")
         report = self._report()
         with rec.phase("grade") as ph:
             g = report["grade"]
@@ -1018,41 +1028,59 @@ def http_check(url: str, timeout: float = 5.0) -> tuple[bool, str]:
 _TERMINATING = (signal.SIGTERM, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()))
 
 
+class _SignalLatch:
+    """Ctrl-C, SIGTERM and SIGHUP during a drill, handled so that nothing re-enters I/O.
+
+    The handler only records the signal (a handler that wrote to the journal or the terminal
+    could re-enter a write it interrupted, and deadlock); the first signal before the restore
+    raises DrillInterrupted once, so the `finally` restore runs. Every later signal — and any
+    during the restore, which must not be cut short — is only recorded, and noted in the journal
+    by the main loop once the restore is done. Repeated signals never hang the drill or change
+    its exit code (kill -9 still works; the fault and lock expire).
+    """
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self.raised = False
+        self.deferring = False
+
+    def on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.received.append(signum)  # list.append: atomic, takes no lock
+        if not self.raised and not self.deferring:
+            self.raised = True
+            raise DrillInterrupted(f"signal {signum}")
+
+    def defer(self) -> None:
+        """From now on signals are recorded, not obeyed (the restore is running)."""
+        self.deferring = True
+
+    def unheeded(self) -> list[int]:
+        """Signals that did not interrupt anything: the restore finished first."""
+        return self.received[1:] if self.raised else list(self.received)
+
+
 @contextlib.contextmanager
-def _signals_raise() -> Iterator[None]:
-    """SIGTERM raises DrillInterrupted (Ctrl-C already raises KeyboardInterrupt), so the
-    `finally` restore runs. Only the main thread may install handlers; elsewhere, no-op."""
+def _signal_latch() -> Iterator[_SignalLatch]:
+    """Install the latch for the drill's duration. Only the main thread may install handlers;
+    elsewhere the latch is inert. A SIGINT that was ignored at start (a background job) stays
+    ignored."""
+    latch = _SignalLatch()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield latch
         return
-
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        raise DrillInterrupted(f"signal {signum}")
-
+    sigs = [s for s in (signal.SIGINT, *_TERMINATING)
+            if not (s == signal.SIGINT and signal.getsignal(s) is signal.SIG_IGN)]
     # SIGHUP too: a closed terminal or a dropped SSH session must not skip the restore.
-    old = {sig: signal.signal(sig, on_term) for sig in _TERMINATING}
+    old = {sig: signal.signal(sig, latch.on_signal) for sig in sigs}
     try:
-        yield
+        yield latch
     finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-
-
-@contextlib.contextmanager
-def _signals_deferred(rec: Recorder) -> Iterator[None]:
-    """During restore, Ctrl-C and SIGTERM are noted, not obeyed: an interrupted restore is the
-    one outcome worse than a failed drill. (kill -9 still works; the fault and lock expire.)"""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def note(signum: int, frame: FrameType | None) -> None:
-        rec.note(f"signal {signum} received during restore: finishing the restore first",
-                 level="warning")
-
-    old = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, *_TERMINATING)}
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
+        if latch.received:
+            # Signalled: the drill is over and the process on its way out; a signal arriving
+            # between here and the exit must not kill it with another code. SIG_IGN, not a
+            # Python handler: interpreter shutdown resets Python handlers to SIG_DFL.
+            for sig in old:
+                signal.signal(sig, signal.SIG_IGN)
+        else:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)

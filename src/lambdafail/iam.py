@@ -59,6 +59,15 @@ def function_arn(where: Where, name_or_arn: str) -> str:
     return where.arn("lambda", f"function:{name_or_arn}")
 
 
+def normalized_record_name(name: str) -> str:
+    """A record name as Route 53's condition keys compare it: lower case, no trailing dot,
+    characters other than a-z 0-9 - _ . as a backslash and three octal digits (`*` → `\\052`)."""
+    out = []
+    for ch in name.rstrip(".").lower():
+        out.append(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else f"\\{ord(ch):03o}")
+    return "".join(out)
+
+
 def log_group_arn(where: Where, function: str) -> str:
     return where.arn("logs", f"log-group:/aws/lambda/{function}")
 
@@ -79,10 +88,12 @@ def orchestrator_policy(compiled: dict[str, Any], where: Where) -> dict[str, Any
     """The inline policy of the orchestrator's role (see module docstring)."""
     statements: list[dict[str, Any]] = []
 
-    def add(sid: str, actions: list[str], resources: list[str]) -> None:
+    def add(sid: str, actions: list[str], resources: list[str],
+            condition: dict[str, Any] | None = None) -> None:
         if resources:
             statements.append({"Sid": sid, "Effect": "Allow", "Action": sorted(actions),
-                               "Resource": resources if len(resources) > 1 else resources[0]})
+                               "Resource": resources if len(resources) > 1 else resources[0]}
+                              | ({"Condition": condition} if condition else {}))
 
     fn = compiled["function"]
     logs = log_group_arn(where, fn)
@@ -95,6 +106,8 @@ def orchestrator_policy(compiled: dict[str, Any], where: Where) -> dict[str, Any
     params: set[str] = set()
     alarms: set[str] = set()
     zones: set[str] = set()
+    records: set[str] = set()
+    record_types: set[str] = set()
     rules: set[str] = set()
     invoke: set[str] = set()
     for svc in compiled["services"].values():
@@ -111,6 +124,8 @@ def orchestrator_policy(compiled: dict[str, Any], where: Where) -> dict[str, Any
         elif r["kind"] == "route53":
             zones.add(where.arn("route53", f"hostedzone/{r['zone_id']}", regional=False,
                                 account=False))
+            records.add(normalized_record_name(r["record"]))
+            record_types.add(str(r.get("type", "CNAME")).upper())
         elif r["kind"] == "rules":
             for side in ("primary", "standby"):
                 for name in r["rules"][side]:
@@ -119,8 +134,14 @@ def orchestrator_policy(compiled: dict[str, Any], where: Where) -> dict[str, Any
             invoke.add(r["function"])
     add("AlarmStates", ["cloudwatch:DescribeAlarms"], sorted(alarms))
     add("RouterParameters", ["ssm:GetParameter", "ssm:PutParameter"], sorted(params))
-    add("RouterZones", ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"],
-        sorted(zones))
+    add("RouterZoneReads", ["route53:ListResourceRecordSets"], sorted(zones))
+    # Only the routed records, only their types, only UPSERT (what the router sends): the
+    # role cannot change any other record of the zone.
+    add("RouterZones", ["route53:ChangeResourceRecordSets"], sorted(zones), {
+        "ForAllValues:StringEquals": {
+            "route53:ChangeResourceRecordSetsNormalizedRecordNames": sorted(records),
+            "route53:ChangeResourceRecordSetsRecordTypes": sorted(record_types),
+            "route53:ChangeResourceRecordSetsActions": ["UPSERT"]}})
     if zones:
         # GetChange has no zone scope; change ids are the narrowest resource AWS offers.
         add("RouterZoneChanges", ["route53:GetChange"],

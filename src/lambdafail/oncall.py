@@ -793,47 +793,34 @@ def failover(ctx: AwsContext, compiled: dict[str, Any], service: str, *, note: s
 def rollback(ctx: AwsContext, compiled: dict[str, Any], service: str, *, note: str,
              force: bool = False, actor: str | None = None,
              confirm: Confirm = None) -> SwitchOutcome:
-    """Undo the service's last transition: back to the side active before it.
+    """Fail `service` back to its primary by hand (reason `rollback`).
 
-    A rollback is itself not undone by another rollback (that would flip-flop): with nothing
-    left to undo it says so, and the command exits 0.
+    On-call reads rollback as "back to the primary", so that is all it ever does: moving to
+    the standby is only `failover`, whoever made the last transition. Already on the primary
+    (and not mid-switch): it says so and the command exits 0. A switch stuck half-way towards
+    the standby is cancelled; one stuck towards the primary is finished.
     """
     svc = _service_cfg(compiled, service)
     store = store_for(ctx, compiled)
     st = _read_state(store, service, str(compiled["table"]))
-    if st.phase == "switching" and st.pending:
-        # A switch is stuck half-way: rolling back means returning to the committed side
-        # (`request_switch` cancels the pending switch); or, if the pending switch is itself
-        # a rollback, finishing it.
-        p = st.pending
-        target = str(p["to"]) if p.get("reason") == "rollback" else str(p["from"])
-    else:
-        last = st.last_transition
-        if not last:
-            return _verify_noop(ctx, svc, service, "rollback", st, actor or "", note,
-                                f"nothing to undo: {service} has never switched (on "
-                                f"{st.active})")
-        if last.get("reason") == "rollback" or str(last.get("from")) == st.active:
-            by = f" by {last.get('actor')}" if last.get("actor") else ""
-            return _verify_noop(ctx, svc, service, "rollback", st, actor or "", note,
-                                f"nothing to undo: the last transition ({last.get('from')} → "
-                                f"{last.get('to')}, {last.get('reason')}{by}) was already a "
-                                f"rollback; {service} is on {st.active}")
-        target = str(last.get("from") or other(st.active))
-    return _manual_switch(ctx, compiled, svc, store, st, service, target, action="rollback",
+    if st.phase != "switching" and st.active == "primary":
+        return _verify_noop(ctx, svc, service, "rollback", st, actor or "", note,
+                            f"{service} is already on the primary; nothing to do (to move it "
+                            "to the standby: `lambdafail failover`)")
+    return _manual_switch(ctx, compiled, svc, store, st, service, "primary", action="rollback",
                           reason="rollback", note=note, force=force, actor=actor,
                           confirm=confirm)
 
 
 def _quiet_logger() -> Any:
     # The runtime logs JSON lines to stdout (CloudWatch in Lambda); on the CLI stdout belongs
-    # to the table or the JSON document, so its lines go to stderr only with LAMBDAFAIL_DEBUG.
-    import os
+    # to the table or the JSON document, so its lines go to stderr only with --debug.
     import sys
 
+    from lambdafail import settings
     from lambdafail.runtime.log import Logger
 
-    if os.environ.get("LAMBDAFAIL_DEBUG"):
+    if settings.current().debug:  # --debug or LAMBDAFAIL_DEBUG=1
         return Logger(sink=lambda line: print(line, file=sys.stderr))
     return Logger(sink=lambda line: None)
 

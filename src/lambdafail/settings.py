@@ -9,6 +9,23 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+OUTPUTS = ("table", "json")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+
+def env_flag(name: str) -> bool:
+    """A boolean environment variable: 1/true/yes/on or 0/false/no/off (or unset)."""
+    value = os.environ.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    from lambdafail.errors import UsageError
+
+    raise UsageError(f"{name}={value!r} is neither true nor false",
+                     hint=f"set {name}=1 or {name}=0, or unset it")
+
 
 @dataclass
 class Settings:
@@ -26,7 +43,15 @@ class Settings:
         return self.resolved_output() == "json"
 
     def resolved_output(self) -> str:
-        return self.output or os.environ.get("LAMBDAFAIL_OUTPUT") or "table"
+        if self.output:
+            return self.output
+        env = os.environ.get("LAMBDAFAIL_OUTPUT", "").strip().lower()
+        if env and env not in OUTPUTS:
+            from lambdafail.errors import UsageError
+
+            raise UsageError(f"LAMBDAFAIL_OUTPUT={env!r} is not an output format",
+                             hint=f"use one of {', '.join(OUTPUTS)}, or unset it")
+        return env or "table"
 
     def color_enabled(self) -> bool:
         return not (self.no_color or os.environ.get("NO_COLOR"))

@@ -110,6 +110,21 @@ class Defaults(Strict):
     policy: Policy = Policy()
 
 
+SECRET_QUERY_RE = re.compile(
+    r"(?i)(^|[_-])(token|secret|password|passwd|pwd|api[_-]?key|apikey|access[_-]?key|"
+    r"signature|sig|auth|credential|session)([_-]|$)|^x-amz-")
+
+
+def _redact(url: str) -> str:
+    """The URL without its userinfo and query, for error messages that do not leak it."""
+    from urllib.parse import urlsplit
+
+    p = urlsplit(url)
+    host = p.hostname or ""
+    port = f":{p.port}" if p.port else ""
+    return f"{p.scheme}://{host}{port}{p.path}" + ("?…" if p.query else "")
+
+
 class UrlTarget(Strict):
     url: str = Field(description="HTTP(S) URL probed with GET.")
     expect_status: int = Field(default=200, ge=100, le=599)
@@ -118,7 +133,7 @@ class UrlTarget(Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        from urllib.parse import urlsplit
+        from urllib.parse import parse_qsl, urlsplit
 
         parts = urlsplit(v)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -127,6 +142,18 @@ class UrlTarget(Strict):
             _ = parts.port
         except ValueError as e:
             raise ValueError(f"bad port in URL {v!r}") from e
+        # Probe URLs are configuration, not secrets: they are stored in clear in the deployed
+        # zip, the state table and the logs. Refuse what looks like a credential.
+        if parts.username is not None or parts.password is not None:
+            raise ValueError(f"URL {_redact(v)} carries credentials (user:password@); they would "
+                             "be stored in clear in the function's code, the state table and "
+                             "the logs — probe an endpoint that needs no credentials")
+        for key, _value in parse_qsl(parts.query, keep_blank_values=True):
+            if SECRET_QUERY_RE.search(key):
+                raise ValueError(f"URL {_redact(v)} carries a secret-looking query parameter "
+                                 f"{key!r}; it would be stored in clear in the function's "
+                                 "code, the state table and the logs — probe an endpoint that "
+                                 "needs no credentials")
         return v
 
 
@@ -217,6 +244,12 @@ class RulesSpec(Strict):
         for name in v:
             if not RULE_NAME_RE.match(name):
                 raise ValueError(f"not a valid EventBridge rule name: {name!r}")
+            # lambdafail's own rules (the probe tick, signals) must never be switched off
+            # by a failover: the first one would stop the watcher itself.
+            if name.startswith(f"{naming.PREFIX}-"):
+                raise ValueError(f"rule {name!r} is named like lambdafail's own rules "
+                                 f"({naming.PREFIX}-<topology>-…); a router may only switch "
+                                 "your application's rules")
         return v
 
     @field_validator("bus")

@@ -51,7 +51,8 @@ services:
 """
 
 
-@click.command("init", help="Write an annotated starter topology file (default: lambdafail.yaml).")
+@click.command("init", help="Write an annotated starter topology file (default: lambdafail.yaml; "
+               "`-` prints it on stdout).")
 @click.argument("path", required=False, type=click.Path(dir_okay=False), envvar="LAMBDAFAIL_FILE")
 @click.option("--name", default="myapp", show_default=True,
               help="Topology name (prefixes every AWS name lambdafail creates).")
@@ -65,10 +66,15 @@ def command(path: str | None, name: str, force: bool) -> int:
     from lambdafail.loader import load_text
     from lambdafail.topology import NAME_RE
 
-    target = Path(path or "lambdafail.yaml")
     if not re.match(NAME_RE, name):
         raise UsageError(f"topology name {name!r} is not valid",
                          hint="lowercase letters, digits and -, 1-32 characters")
+    if path == "-":  # the usual meaning: standard output (`lambdafail init - | less`)
+        text = STARTER.format(name=name, path="lambdafail.yaml")
+        load_text(text, "<stdout>")
+        click.echo(text, nl=False)
+        return 0
+    target = Path(path or "lambdafail.yaml")
     if target.exists() and not force:
         raise UsageError(f"{target} already exists; nothing was written",
                          hint="pass --force to overwrite it")

@@ -1,7 +1,7 @@
-"""`lambdafail rollback`: undo a service's last transition, or move the orchestrator back.
+"""`lambdafail rollback`: fail a service back to its primary, or move the orchestrator back.
 
-`rollback SERVICE`: back to the side active before the last transition, after checking it is
-healthy now, verified by the router's read-back; idempotent (nothing to undo: exit 0).
+`rollback SERVICE`: back to the primary (never to the standby: that is `failover`), after
+checking it is healthy now, verified by the router's read-back; idempotent (already home: exit 0).
 `rollback --deployment [--to VERSION]`: point the `live` alias at the previous (or given)
 published version — code and compiled topology together — after showing what differs.
 
@@ -15,8 +15,8 @@ import click
 from lambdafail.cli import global_options, require_text, topology_file_option
 
 
-@click.command("rollback", help="Undo SERVICE's last transition (normally: fail back to the "
-               "primary), or with --deployment move the orchestrator to an earlier version.")
+@click.command("rollback", help="Fail SERVICE back to its primary (idempotent), or with "
+               "--deployment move the orchestrator to an earlier version.")
 @topology_file_option
 @click.argument("service", required=False)
 @click.option("--deployment", is_flag=True,
@@ -25,7 +25,7 @@ from lambdafail.cli import global_options, require_text, topology_file_option
               help="With --deployment: the published version to go to (default: previous).")
 @click.option("--reason", "reason", metavar="TEXT", callback=require_text,
               help="Why (required for a service; recorded in the transition log).")
-@click.option("--force", is_flag=True, help="Switch back even if that side is unhealthy now.")
+@click.option("--force", is_flag=True, help="Switch back even if the primary is unhealthy now.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @global_options
 def command(file: str, service: str | None, deployment: bool, to_version: str | None,

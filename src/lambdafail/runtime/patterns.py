@@ -3,7 +3,7 @@
 Rule: stdlib only (this module runs inside the orchestrator Lambda). Behaviour follows AWS's
 open-source matcher (aws/event-ruler, ``JsonRuleCompiler`` for validation, ``ArrayMembership``
 for arrays of objects) and is judged against the conformance corpus
-``/work/shared/conformance/eventbridge-patterns/cases.json`` (156 cases recorded against AWS):
+``tests/data/eventbridge-patterns/cases.json`` (156 cases recorded against AWS):
 every ``invalid`` case is rejected with AWS's own reason text, every other case is accepted and
 matched as AWS did.
 

@@ -6,8 +6,10 @@ takes about as long as its slowest probe (bounded by the timeout), not the sum; 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import threading
 import time
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
@@ -27,6 +29,9 @@ class ProbeResult:
     latency_ms: float
     detail: str
     target: str = ""
+    # False: the probe never ran (its round ran out of time first). That is no evidence about
+    # the target, so the side keeps its previous verdict (`transitions.record_probe`).
+    probed: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "latency_ms": round(self.latency_ms, 1), "detail": self.detail,
@@ -50,7 +55,81 @@ def _opener() -> Any:
         def redirect_request(self, *args: Any, **kwargs: Any) -> None:
             return None
 
-    return urllib.request.build_opener(_NoRedirect)
+    return urllib.request.build_opener(_NoRedirect, *_watched_handlers())
+
+
+class _Watch:
+    """One probe's socket, so the round can cut it at the probe's deadline.
+
+    urllib's timeout bounds each socket operation, not the request: a target that trickles
+    its headers or body one byte at a time keeps a probe (and its thread) alive far past the
+    timeout. Shutting the socket down wakes the blocked read at once. Name resolution cannot
+    be cut this way; the round stops waiting for it at the deadline all the same.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sock: Any = None
+        self._cut = False
+
+    def attach(self, sock: Any) -> None:
+        with self._lock:
+            self._sock = sock
+            cut = self._cut
+        if cut:
+            _shutdown(sock)
+
+    def cut(self) -> None:
+        with self._lock:
+            self._cut = True
+            sock = self._sock
+        if sock is not None:
+            _shutdown(sock)
+
+
+def _shutdown(sock: Any) -> None:
+    import socket
+
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+_current = threading.local()  # the _Watch of the probe running on this thread, if any
+
+
+def _attach(sock: Any) -> None:
+    watch = getattr(_current, "watch", None)
+    if watch is not None:
+        watch.attach(sock)
+
+
+def _watched_handlers() -> tuple[Any, ...]:
+    """urllib handlers whose connections register their socket with the running probe."""
+    import http.client
+    import urllib.request
+
+    class _Plain(http.client.HTTPConnection):
+        def connect(self) -> None:
+            super().connect()
+            _attach(self.sock)
+
+    class _Tls(http.client.HTTPSConnection, _Plain):
+        # MRO: HTTPSConnection.connect -> _Plain.connect (attaches the TCP socket, so a
+        # trickled TLS handshake is cut too) -> wrap; then the TLS socket replaces it.
+        def connect(self) -> None:
+            super().connect()
+            _attach(self.sock)
+
+    # do_open, not http(s)_open: the latter's arguments differ between Python 3.11 and 3.12.
+    class _HttpHandler(urllib.request.HTTPHandler):
+        def do_open(self, http_class: Any, req: Any, **kw: Any) -> Any:
+            return super().do_open(_Plain, req, **kw)
+
+    class _HttpsHandler(urllib.request.HTTPSHandler):
+        def do_open(self, http_class: Any, req: Any, **kw: Any) -> Any:
+            return super().do_open(_Tls, req, **kw)
+
+    return _HttpHandler, _HttpsHandler
 
 
 def _probe_http(cfg: Mapping[str, Any], timeout: float) -> tuple[bool, str]:
@@ -124,37 +203,68 @@ def probe_target(target_cfg: Mapping[str, Any], timeout: float,
 
 
 def probe_all(targets: Mapping[Hashable, tuple[Mapping[str, Any], float]],
-              lambda_client: Any = None, max_workers: int = 32,
+              lambda_client: Any = None, max_workers: int = 128,
               grace_seconds: float = 1.0) -> dict[Hashable, ProbeResult]:
     """Probe every target concurrently: key -> (target_cfg, timeout) gives key -> result.
 
-    Each probe is bounded by its timeout plus `grace_seconds` of wall time, even if a socket
-    read or an invoke hangs (urllib's timeout is per socket operation, not per request, and a
-    Lambda invoke waits for the function): a late probe is reported as a timeout and its worker
-    thread is abandoned, not waited for.
+    Each probe's budget counts from when it is *sent*: its timeout plus `grace_seconds` of
+    wall time, even if a socket read trickles or an invoke hangs (the socket is cut, a late
+    invoke abandoned). With more targets than workers, probes wait their turn and the round
+    lasts as many budgets as there are waves; a probe that could not start before the round's
+    end is reported `probed=False` — never as a failure of its target.
     """
     if not targets:
         return {}
+    import math
     from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import TimeoutError as FutureTimeout
 
-    pool = ThreadPoolExecutor(max_workers=min(max_workers, len(targets)),
-                              thread_name_prefix="probe")
+    workers = min(max_workers, len(targets))
+    longest = max(timeout for _, timeout in targets.values())
     start = time.monotonic()
-    futures: dict[Hashable, Future[ProbeResult]] = {
-        key: pool.submit(probe_target, cfg, timeout, lambda_client)
-        for key, (cfg, timeout) in targets.items()}
+    round_end = start + math.ceil(len(targets) / workers) * (longest + grace_seconds)
+    started: dict[Hashable, float] = {}
+    watches = {key: _Watch() for key in targets}
+
+    def run(key: Hashable, cfg: Mapping[str, Any], timeout: float) -> ProbeResult | None:
+        if time.monotonic() >= round_end:
+            return None  # too late to be of use: not probed
+        started[key] = time.monotonic()
+        _current.watch = watches[key]
+        try:
+            return probe_target(cfg, timeout, lambda_client)
+        finally:
+            _current.watch = None
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe")
+    futures: dict[Hashable, Future[ProbeResult | None]] = {
+        key: pool.submit(run, key, cfg, timeout) for key, (cfg, timeout) in targets.items()}
     results: dict[Hashable, ProbeResult] = {}
     try:
         for key, fut in futures.items():
             cfg, timeout = targets[key]
-            remaining = start + timeout + grace_seconds - time.monotonic()
-            try:
-                results[key] = fut.result(timeout=max(remaining, 0.0))
-            except Exception:
+            result: ProbeResult | None = None
+            while True:
+                sent = started.get(key)
+                limit = sent + timeout + grace_seconds if sent is not None else round_end
+                try:
+                    result = fut.result(timeout=max(limit - time.monotonic(), 0.0))
+                    break
+                except FutureTimeout:
+                    if sent is None and key in started:
+                        continue  # it was sent meanwhile: wait for its own budget
+                    break
+            if result is None and key in started:
+                watches[key].cut()  # wakes a trickled read; the thread then ends
+                result = ProbeResult(ok=False, latency_ms=(time.monotonic() - started[key]) * 1000,
+                                     detail=f"timeout after {timeout:g}s",
+                                     target=target_label(cfg))
+            elif result is None:
                 fut.cancel()
-                results[key] = ProbeResult(ok=False, latency_ms=(time.monotonic() - start) * 1000,
-                                           detail=f"timeout after {timeout:g}s",
-                                           target=target_label(cfg))
+                result = ProbeResult(ok=False, latency_ms=0.0, target=target_label(cfg),
+                                     detail="not probed: the round ran out of time",
+                                     probed=False)
+            results[key] = result
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return results

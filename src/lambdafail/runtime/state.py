@@ -509,19 +509,31 @@ class StateStore:
         self._set_faults(service, lambda f: {**f, side: float(deadline_epoch)})
 
     def clear_fault(self, service: str, side: str | None = None) -> None:
-        """Remove the fault flag of `side` (both sides if None)."""
-        self._set_faults(service, lambda f: {k: v for k, v in f.items()
-                                             if side is not None and k != side})
+        """Remove the fault flag of `side` (both sides if None).
 
-    def _set_faults(self, service: str, change: Any, attempts: int = 10) -> None:
+        The consecutive failures the fault produced are the drill's, not the target's: they
+        are reset in the same write, so no failover follows the restore on stale evidence.
+        """
+        cleared = [s for s in SIDES if side is None or s == side]
+        self._set_faults(service, lambda f: {k: v for k, v in f.items() if k not in cleared},
+                         reset_failures=cleared)
+
+    def _set_faults(self, service: str, change: Any, attempts: int = 10,
+                    reset_failures: list[str] | None = None) -> None:
         for _ in range(attempts):
             st = self.get(service)
             if st is None:
                 raise StateConflict(f"{service}: no state item (deploy seeds it)")
+            expr = "SET faults = :f, version = :newv"
+            values: dict[str, Any] = {":f": change(dict(st.faults)), ":newv": st.version + 1,
+                                      ":v": st.version}
+            if reset_failures and any(st.health[s].failures for s in reset_failures):
+                for s in reset_failures:
+                    st.health[s].failures = 0
+                expr += ", health = :health"
+                values[":health"] = {s: h.to_dict() for s, h in st.health.items()}
             try:
-                self._update(service, "SET faults = :f, version = :newv", "version = :v",
-                             {":f": change(dict(st.faults)), ":newv": st.version + 1,
-                              ":v": st.version})
+                self._update(service, expr, "version = :v", values)
                 return
             except StateConflict:
                 continue

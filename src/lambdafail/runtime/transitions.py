@@ -63,7 +63,11 @@ class Decision:
 
 
 def record_probe(state: ServiceState, side: str, result: ProbeResult, now: float) -> None:
-    """Fold one probe result into the side's consecutive counters (mutates `state`)."""
+    """Fold one probe result into the side's consecutive counters (mutates `state`).
+
+    A probe that never ran (`probed=False`) is no evidence: the side keeps its verdict."""
+    if not result.probed:
+        return
     h = state.health[side]
     h.ok = result.ok
     h.at = iso(now)

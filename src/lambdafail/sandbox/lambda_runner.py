@@ -4,8 +4,9 @@ Fills a moto gap: moto 5.2.1 never runs function code without docker (Invoke jus
 payload). Rule: lambdafail's orchestrator (handler `lambdafail.runtime.handler.handle`) runs
 from the code of the *deployed* version — the zip bytes moto stores for the resolved version or
 alias, extracted once per CodeSha256 — never from the working tree, in a separate isolated
-interpreter (`python -I`) with the function's environment, the sandbox endpoint and the
-function's Timeout. Every other function answers as its `LAMBDAFAIL_SANDBOX_RESPONSE`
+interpreter (`python -I -S`, see `lambda_bootstrap`) that sees the zip and the AWS SDK as
+Lambda's runtime provides it — nothing else of the host's packages, whatever the install mode —
+with the function's environment, the sandbox endpoint and the function's Timeout. Every other function answers as its `LAMBDAFAIL_SANDBOX_RESPONSE`
 environment variable or `lambdafail:sandbox-response` tag says (docs/sandbox.md). Tested with
 moto 5.2.1.
 """
@@ -13,6 +14,8 @@ moto 5.2.1.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import importlib.util
 import json
 import os
 import queue
@@ -31,6 +34,7 @@ from typing import Any
 
 from lambdafail.sandbox import backends
 from lambdafail.sandbox.activity import ActivityLog
+from lambdafail.sandbox.lambda_bootstrap import END_MARK
 
 ORCHESTRATOR_HANDLER = "lambdafail.runtime.handler.handle"
 RESPONSE_ENV = "LAMBDAFAIL_SANDBOX_RESPONSE"
@@ -38,80 +42,15 @@ RESPONSE_TAG = "lambdafail:sandbox-response"
 # Interpreter start-up plus imports are not part of Lambda's timeout (the bootstrap enforces
 # the Timeout from the handler call); this only bounds a wedged interpreter.
 _STARTUP_ALLOWANCE_S = 30.0
-_END_MARK = b"\x00lambdafail-end\n"
 # A warm interpreter unused this long is stopped (Lambda also reclaims idle environments).
 _IDLE_SECONDS = 120.0
 
-# Runs in the child interpreter. The handler's prints go to stderr (the function's log);
-# stdout carries exactly one JSON line: the outcome.
-_BOOTSTRAP = r"""
-import importlib, json, os, sys, threading, time, traceback
-first = json.loads(sys.stdin.readline())
-code_dir = first["code_dir"]
-# The deployed zip comes first; any other copy of the package (an editable install of the
-# working tree) is removed so the zip's code is the only one importable, as on AWS.
-sys.path[:] = [code_dir] + [p for p in sys.path if p != code_dir and not (
-    p and os.path.isfile(os.path.join(p, first["top_package"], "__init__.py")))]
-os.chdir(code_dir)
-out = sys.stdout
-sys.stdout = sys.stderr
-
-def emit(doc):
-    # The end-of-log marker goes first, so the parent holds every log line of this
-    # invocation once it has the outcome.
-    sys.stderr.write("\x00lambdafail-end\n")
-    sys.stderr.flush()
-    out.write(json.dumps(doc) + "\n")
-    out.flush()
-
-class Context:
-    def __init__(self, c, deadline):
-        self.function_name = c["function_name"]
-        self.function_version = c["function_version"]
-        self.invoked_function_arn = c["invoked_function_arn"]
-        self.memory_limit_in_mb = c["memory_limit_in_mb"]
-        self.aws_request_id = c["aws_request_id"]
-        self.log_group_name = c["log_group_name"]
-        self.log_stream_name = c["log_stream_name"]
-        self._deadline = deadline
-    def get_remaining_time_in_millis(self):
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-module_name, _, func_name = first["handler"].rpartition(".")
-try:
-    func = getattr(importlib.import_module(module_name), func_name)
-except Exception as e:
-    traceback.print_exc()
-    emit({"ok": False, "errorType": "Runtime.ImportModuleError",
-          "errorMessage": "Unable to import module '%s': %s" % (module_name, e)})
-    sys.exit(0)
-
-req = first
-while req is not None:
-    timeout = float(req["timeout"])
-    def on_timeout(timeout=timeout):
-        emit({"ok": False, "errorType": "Sandbox.Timedout",
-              "errorMessage": "Task timed out after %.2f seconds" % timeout})
-        os._exit(0)  # like Lambda, a timed-out environment is thrown away
-    deadline = time.monotonic() + timeout
-    timer = threading.Timer(timeout, on_timeout)
-    timer.daemon = True
-    timer.start()
-    try:
-        event = json.loads(req["payload"]) if req["payload"].strip() else {}
-        result = func(event, Context(req["context"], deadline))
-        text = json.dumps(result)
-    except Exception as e:
-        traceback.print_exc()
-        timer.cancel()
-        emit({"ok": False, "errorType": type(e).__name__, "errorMessage": str(e),
-              "stackTrace": traceback.format_tb(e.__traceback__)})
-    else:
-        timer.cancel()
-        emit({"ok": True, "payload": text})
-    line = sys.stdin.readline()
-    req = json.loads(line) if line.strip() else None
-"""
+# Runs in the child interpreter (a real module, so linters and type checkers see it).
+_BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
+# What AWS Lambda's Python runtime provides besides the standard library: the AWS SDK and its
+# dependencies. The function's interpreter sees these and the deployed zip, nothing else.
+_RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+_END_MARK = END_MARK.encode()
 
 
 class _Worker:
@@ -219,6 +158,7 @@ class LambdaRunner:
         self._pool = ThreadPoolExecutor(max_workers=max_processes,
                                         thread_name_prefix="sandbox-invoke")
         self._extract_lock = threading.Lock()
+        self._runtime: Path | None = None
         self._procs_lock = threading.Lock()
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
@@ -332,6 +272,38 @@ class LambdaRunner:
                     raise
         return target
 
+    def _runtime_dir(self) -> Path:
+        """A directory holding (as links) exactly the packages Lambda's runtime provides.
+
+        The host's site-packages holds them beside everything else (click, pydantic, an
+        installed lambdafail), so it cannot go on the function's path as a whole. Built once
+        per set of host paths, atomically, and shared by every function interpreter.
+        """
+        with self._extract_lock:
+            if self._runtime is not None:
+                return self._runtime
+            found: dict[str, Path] = {}
+            for name in _RUNTIME_PROVIDED:
+                spec = importlib.util.find_spec(name)
+                if spec is None or spec.origin is None:
+                    continue  # e.g. no six: nothing of the SDK needs it on this host
+                origin = Path(spec.origin)
+                found[name] = origin.parent if origin.name == "__init__.py" else origin
+            digest = hashlib.sha256(
+                json.dumps({k: str(v) for k, v in found.items()}).encode()).hexdigest()[:16]
+            target = self.code_cache / f"runtime-provided-{digest}"
+            if not target.is_dir():
+                self.code_cache.mkdir(parents=True, exist_ok=True)
+                tmp = Path(tempfile.mkdtemp(dir=self.code_cache, prefix=".runtime-"))
+                for path in found.values():
+                    (tmp / path.name).symlink_to(path, target_is_directory=path.is_dir())
+                try:
+                    os.replace(tmp, target)
+                except OSError:  # another sandbox sharing the cache made it first
+                    shutil.rmtree(tmp, ignore_errors=True)
+            self._runtime = target
+            return target
+
     def _environment(self, fn: Any, code_dir: Path) -> dict[str, str]:
         env = {k: str(v) for k, v in (fn.environment_vars or {}).items()}
         keep = {k: os.environ[k] for k in ("PATH", "SYSTEMROOT", "TMPDIR", "TEMP", "TMP", "LANG")
@@ -373,7 +345,7 @@ class LambdaRunner:
                                 function_error="Unhandled", executed_version=version)
         request = {
             "code_dir": str(code_dir), "handler": str(fn.handler), "timeout": timeout,
-            "top_package": str(fn.handler).split(".", 1)[0],
+            "runtime_paths": [str(self._runtime_dir())],
             "payload": payload.decode("utf-8", "replace"),
             "context": {
                 "function_name": name, "function_version": version,
@@ -441,7 +413,7 @@ class LambdaRunner:
             return found
         self.cold_starts += 1
         proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", _BOOTSTRAP], stdin=subprocess.PIPE,
+            [sys.executable, "-I", "-S", str(_BOOTSTRAP)], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(code_dir), env=env)
         worker = _Worker(key, proc, name, self.log)
         with self._procs_lock:
