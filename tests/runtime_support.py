@@ -162,6 +162,15 @@ def run_concurrently(targets: list[Callable[[], None]], timeout: float = 60.0) -
     assert not stuck, f"{len(stuck)} thread(s) still running after {timeout:.0f} s: {stuck[:5]}"
 
 
+DDB_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems",
+                        "BatchWriteItem"})
+
+
+def record_calls(client: Any, calls: list[str]) -> None:
+    """Append the name of every API call `client` makes to `calls` (counts, not time)."""
+    client.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
+
+
 @dataclass
 class Env:
     config: LoadedConfig

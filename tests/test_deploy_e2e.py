@@ -35,6 +35,8 @@ def test_deploy_plan_destroy_through_the_cli(moto_server: str, tmp_path: Path) -
     assert pending.returncode == 4, pending.stderr
     doc = json.loads(pending.stdout)
     assert doc["pending"] is True and doc["summary"]["create"] == len(doc["changes"])
+    assert doc["cost"]["memory_mb"] == 128 and doc["cost"]["architecture"] == "arm64"
+    assert 0 < doc["cost"]["usd_per_month"] < doc["cost"]["route53_health_checks_usd_per_month"]
 
     deployed = run_cli("deploy", *common, "--yes")
     assert deployed.returncode == 0, deployed.stderr
@@ -52,6 +54,8 @@ def test_deploy_plan_destroy_through_the_cli(moto_server: str, tmp_path: Path) -
     fn = f"lambdafail-{name}-orchestrator"
     alias = lam.get_alias(FunctionName=fn, Name="live")  # type: ignore[attr-defined]
     assert alias["FunctionVersion"] == "1"
+    cfg = lam.get_function_configuration(FunctionName=fn)  # type: ignore[attr-defined]
+    assert cfg["Architectures"] == ["arm64"] and cfg["MemorySize"] == 128
     tick = events.describe_rule(Name=f"lambdafail-{name}-tick-60s")  # type: ignore[attr-defined]
     assert tick["ScheduleExpression"] == "rate(1 minute)" and tick["State"] == "ENABLED"
     assert events.describe_rule(  # type: ignore[attr-defined]

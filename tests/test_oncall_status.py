@@ -89,7 +89,7 @@ def test_oncall_status_both_down(env: Env, capsys: pytest.CaptureFixture[str]) -
     svc = doc["services"][0]
     assert svc["primary"]["ok"] is False and svc["primary"]["failures"] == 4
     assert svc["standby"]["ok"] is False and svc["standby"]["failures"] == 2
-    assert any("primary failing (4 consecutive)" in p for p in svc["problems"])
+    assert any("primary failing (≥4 consecutive)" in p for p in svc["problems"])
     code, out = status(env, capsys)
     assert code == 7 and out.count("FAIL") >= 2 and "×4" in out
 
@@ -268,3 +268,31 @@ def test_oncall_status_watch_refreshes_until_ctrl_c(env: Env, capsys: pytest.Cap
     assert code == 7  # the last status shown was degraded
     out = capsys.readouterr().out
     assert "checkout" in out and "DEGRADED" in out
+
+
+def test_oncall_status_last_probe_from_the_heartbeat(env: Env,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A steady orchestrator leaves the service item alone: "last probed" is its rule's tick."""
+    from lambdafail import oncall
+    from lambdafail.runtime.probes import ProbeResult
+    from lambdafail.runtime.transitions import record_probe
+
+    ctx = env.ctx()
+    store = env.store(ctx)
+    st = store.get("checkout")
+    for side in ("primary", "standby"):
+        record_probe(st, side, ProbeResult(ok=True, latency_ms=5.0, detail="HTTP 200"),
+                     time.time() - 600)
+    store.save(st, st.version)
+    compiled = env.compiled(ctx)
+    sha = oncall.config_sha256(compiled)
+    store.heartbeat(time.time() - 2, config_sha256=sha, function_version="1")
+    _, doc = status_json(env, capsys)
+    assert doc["services"][0]["primary"]["age_seconds"] >= 590  # no rule tick recorded
+    (rule,) = compiled["schedules"]
+    store.heartbeat(time.time() - 2, config_sha256=sha, function_version="1", rule=rule)
+    code, doc = status_json(env, capsys)
+    assert code == 0
+    svc = doc["services"][0]
+    assert svc["primary"]["age_seconds"] < 60 and svc["standby"]["age_seconds"] < 60
+    assert svc["primary"]["at"] == doc["orchestrator"]["last_tick_at"]

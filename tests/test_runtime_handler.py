@@ -98,12 +98,16 @@ def test_runtime_failover_after_threshold_and_log(aws: None) -> None:
     assert item["evidence"]["probes"]["primary"]["failures"] == 3
     st = env.store.get("checkout")
     assert st is not None and st.phase == "steady" and st.previous_active == "primary"
-    # EMF: a Failovers metric, and Healthy/ProbeLatency per side.
+    # EMF: a Failovers metric, and one State metric per service and tick (no per-side ones).
     emf = env.logger.emf_records()
     assert any(r.get("Failovers") == 1 and r["Service"] == "checkout" for r in emf)
-    healthy = [r for r in emf if "Healthy" in r]
-    assert {r["Side"] for r in healthy} == {"primary", "standby"}
-    assert healthy[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "lambdafail"
+    states = [r for r in emf if "State" in r]
+    assert [r["State"] for r in states] == [0, 3, 3, 3]
+    assert states[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "lambdafail"
+    assert states[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Service", "Topology"]]
+    assert not [r for r in emf if "Healthy" in r or "ProbeLatency" in r]
+    env.tick()  # on the standby now, and it is healthy
+    assert [r for r in env.logger.emf_records() if "State" in r][-1]["State"] == 2
 
 
 def test_runtime_failures_must_be_consecutive(aws: None) -> None:

@@ -219,6 +219,8 @@ def test_validate_schedule_accepted(tmp_path: Path, capsys: pytest.CaptureFixtur
          "defaults.health.timeout_seconds", "does not fit in the probe interval"),
         ("    router:", "    health: {probes_per_tick: 6, timeout_seconds: 10}\n    router:", 15,
          34, "services.checkout.health.timeout_seconds", "does not fit in the probe interval"),
+        ("    router:", "    health: {metrics: loud}\n    router:", 15, 14,
+         "services.checkout.health.metrics", "Input should be 'state', 'probes' or 'none'"),
         ('standby: {url: "https://checkout-dr.example.com/healthz"}',
          'standby: {url: "https://checkout.example.com/healthz"}', 11, 5,
          "services.checkout.standby", "standby is the same target as primary"),
@@ -393,3 +395,17 @@ def test_validate_special_file_is_bounded(capsys: pytest.CaptureFixture[str]) ->
         pytest.skip("no /dev/zero")
     assert run(["validate", "-f", "/dev/zero"]) == 2
     assert "limit" in capsys.readouterr().err
+
+
+def test_validate_metrics_compiled_per_service(tmp_path: Path) -> None:
+    from lambdafail.loader import load
+    from lambdafail.topology import compile_topology
+
+    text = edit("    timeout_seconds: 3", "    timeout_seconds: 3\n    metrics: none")
+    text = text + BASE[BASE.index("  checkout:"):].replace("checkout", "cart").replace(
+        "    router:", "    health: {metrics: probes}\n    router:")
+    f = tmp_path / "t.yaml"
+    f.write_text(text)
+    compiled = compile_topology(load(str(f)))
+    assert compiled["services"]["checkout"]["health"]["metrics"] == "none"
+    assert compiled["services"]["cart"]["health"]["metrics"] == "probes"

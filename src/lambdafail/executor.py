@@ -306,7 +306,7 @@ class Executor:
             try:
                 call(lam, "create_function", resource=w.name, FunctionName=w.name,
                      Code={"ZipFile": self._zip()}, Publish=False, Tags=w.tags,
-                     **self._fn_config(w))
+                     Architectures=[w.spec["architecture"]], **self._fn_config(w))
                 break
             except AwsError as e:
                 # A new role is not assumable by Lambda for a few seconds (IAM propagation).
@@ -326,9 +326,10 @@ class Executor:
             call(lam, "update_function_configuration", resource=w.name, FunctionName=w.name,
                  **self._fn_config(w))
             self._wait_function(w.name)
-        if self._changed(c, "code_sha256"):
+        if self._changed(c, "code_sha256", "architecture"):
+            # The architecture changes with the code (UpdateFunctionCode), not the configuration.
             call(lam, "update_function_code", resource=w.name, FunctionName=w.name,
-                 ZipFile=self._zip(), Publish=False)
+                 ZipFile=self._zip(), Architectures=[w.spec["architecture"]], Publish=False)
             self._wait_function(w.name)
         if self._tags_changed(c):
             call(lam, "tag_resource", resource=w.name, Resource=a.context["arn"], Tags=w.tags)

@@ -190,6 +190,7 @@ def _function(ctx: AwsContext, name: str, topo: str) -> Iterator[Resource]:
     tags = got.get("Tags") or {}
     spec = {"runtime": cfg.get("Runtime"), "handler": cfg.get("Handler"),
             "timeout": cfg.get("Timeout"), "memory_size": cfg.get("MemorySize"),
+            "architecture": (cfg.get("Architectures") or ["x86_64"])[0],
             "role": cfg.get("Role"),
             "environment": (cfg.get("Environment") or {}).get("Variables") or {},
             "code_sha256": cfg.get("CodeSha256")}

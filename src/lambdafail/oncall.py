@@ -440,12 +440,19 @@ def compiled_for(topo: Any, region: str) -> dict[str, Any]:
 # status: gather
 
 
-def _side_status(h: Any, faults: dict[str, float], side: str, now: datetime) -> SideStatus:
+def _side_status(h: Any, faults: dict[str, float], side: str, now: datetime,
+                 ticked_at: str | None = None) -> SideStatus:
     deadline = faults.get(side)
     fault_until = None
     if deadline is not None and now.timestamp() < float(deadline):
         fault_until = iso(datetime.fromtimestamp(float(deadline), UTC))
-    return SideStatus(ok=h.ok, at=h.at, age_seconds=age_seconds(h.at, now), detail=h.detail,
+    # The orchestrator rewrites a service item only when something changed, so the item's
+    # probe time is that of the last change; the heartbeat says when its rule last ticked
+    # (every service of a rule is probed before that write). The later of the two is true.
+    at = h.at
+    if h.ok is not None and ticked_at and (at is None or str(ticked_at) > str(at)):
+        at = str(ticked_at)
+    return SideStatus(ok=h.ok, at=at, age_seconds=age_seconds(at, now), detail=h.detail,
                       failures=h.failures, successes=h.successes,
                       latency_ms=h.latency_ms if h.ok is not None else None,
                       fault_until=fault_until)
@@ -541,7 +548,8 @@ def gather_status(ctx: AwsContext, compiled: dict[str, Any], *, probe: bool = Fa
     services: list[ServiceStatus] = []
     for name in sorted(compiled["services"]):
         services.append(_service_status(name, compiled["services"][name], states.get(name),
-                                        drills.get(name), rules, live, compiled, now))
+                                        drills.get(name), rules, live, compiled, now,
+                                        beat=beat))
     return StatusReport(topology=topo_name, region=str(compiled.get("region") or ctx.region),
                         generated_at=iso(now), orchestrator=orch, services=services,
                         api_calls=len(ctx.calls) - calls_before)
@@ -611,7 +619,7 @@ def _service_rules(name: str, svc: dict[str, Any], compiled: dict[str, Any]) -> 
 
 def _service_status(name: str, svc: dict[str, Any], st: Any, drill: dict[str, Any] | None,
                     rules: dict[str, str], live: dict[Any, Any], compiled: dict[str, Any],
-                    now: datetime) -> ServiceStatus:
+                    now: datetime, beat: dict[str, Any] | None = None) -> ServiceStatus:
     my_rules = {r: rules.get(r, "MISSING") for r in _service_rules(name, svc, compiled)}
     drill_info = None
     if drill and float(drill.get("lock_expires_epoch") or 0) > now.timestamp():
@@ -630,7 +638,9 @@ def _service_status(name: str, svc: dict[str, Any], st: Any, drill: dict[str, An
                              primary=sides["primary"], standby=sides["standby"],
                              last_transition=None, drill=drill_info, rules=my_rules,
                              blocked=None, problems=problems)
-    sides = {s: _with_live(_side_status(st.health[s], st.faults, s, now), live.get((name, s)))
+    ticked_at = _rule_tick(name, compiled, beat)
+    sides = {s: _with_live(_side_status(st.health[s], st.faults, s, now, ticked_at),
+                           live.get((name, s)))
              for s in SIDES}
     lt = None
     if st.last_transition:
@@ -648,7 +658,10 @@ def _service_status(name: str, svc: dict[str, Any], st: Any, drill: dict[str, An
         problems.append(f"running on the {st.active}")
     prim = sides["primary"]
     if prim.ok is False:
-        problems.append(f"primary failing ({prim.failures} consecutive): {prim.detail}"[:200])
+        # Counters stop at their thresholds (the orchestrator does not rewrite a steady item).
+        at_cap = prim.failures >= int(svc["health"]["failure_threshold"])
+        problems.append(f"primary failing ({'≥' if at_cap else ''}{prim.failures} consecutive): "
+                        f"{prim.detail}"[:200])
     if prim.live is not None and not prim.live.ok:
         problems.append(f"primary probe failed just now: {prim.live.detail}"[:200])
     for rule, state in sorted(my_rules.items()):
@@ -659,6 +672,19 @@ def _service_status(name: str, svc: dict[str, Any], st: Any, drill: dict[str, An
                          pending=st.pending, primary=sides["primary"],
                          standby=sides["standby"], last_transition=lt, drill=drill_info,
                          rules=my_rules, blocked=st.blocked, problems=problems)
+
+
+def _rule_tick(name: str, compiled: dict[str, Any], beat: dict[str, Any] | None) -> str | None:
+    """When the schedule rule that probes `name` last ticked (from the heartbeat), if known."""
+    from lambdafail.runtime.state import tick_attribute
+
+    if not beat:
+        return None
+    for rule, sched in compiled.get("schedules", {}).items():
+        if name in sched.get("services", []):
+            got = beat.get(tick_attribute(str(rule)))
+            return str(got) if got else None
+    return None
 
 
 def _with_live(s: SideStatus, result: Any) -> SideStatus:

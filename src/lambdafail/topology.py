@@ -42,6 +42,7 @@ ALARM_NAME_MAX = 255
 #: The orchestrator probes every target within one tick; the Lambda's own limit is 900 s and
 #: several probe rounds are spread over the first 50 s of a tick (see Health.probes_per_tick).
 PROBE_SPREAD_SECONDS = 50
+MetricsMode = Literal["state", "probes", "none"]
 
 
 class Strict(BaseModel):
@@ -61,6 +62,10 @@ class Health(Strict):
     probes_per_tick: int = Field(default=1, ge=1, le=6, description="Probe rounds inside one tick "
                                  "(spread over the interval's first 50 s): faster detection "
                                  "than the 1-minute schedule floor, for longer Lambda time.")
+    metrics: MetricsMode = Field(default="state", description="CloudWatch metrics per service "
+                                 "(each billed per month, docs/cost.md): `state` one State "
+                                 "metric; `probes` also ProbeLatency and Healthy per side "
+                                 "(4 more); `none` no metric.")
 
     @field_validator("interval")
     @classmethod
@@ -75,6 +80,7 @@ class HealthOverride(Strict):
     failure_threshold: int | None = Field(default=None, ge=1, le=100)
     recovery_threshold: int | None = Field(default=None, ge=1, le=100)
     probes_per_tick: int | None = Field(default=None, ge=1, le=6)
+    metrics: MetricsMode | None = None
 
     @field_validator("interval")
     @classmethod
@@ -560,7 +566,7 @@ def compile_topology(topo: Topology) -> dict[str, Any]:
                        "timeout_seconds": h.timeout_seconds,
                        "failure_threshold": h.failure_threshold,
                        "recovery_threshold": h.recovery_threshold,
-                       "probes_per_tick": h.probes_per_tick},
+                       "probes_per_tick": h.probes_per_tick, "metrics": h.metrics},
             "policy": {"cooldown_seconds": p.cooldown_seconds, "failback": p.failback,
                        "rto_seconds": p.rto_seconds},
             "signals": signals,

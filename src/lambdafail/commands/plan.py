@@ -29,6 +29,15 @@ def show_plan(plan: Plan, *, show_noop: bool = False) -> None:
     console().print(plan_renderable(plan, show_noop=show_noop))
 
 
+def cost_estimate(topo: Any) -> Any:
+    """The topology's steady-state monthly cost at the function size deploy chooses."""
+    from lambdafail import cost, planner
+    from lambdafail.topology import compile_topology
+
+    compiled = compile_topology(topo)
+    return cost.estimate(compiled, cost.memory_for(compiled), planner.ARCHITECTURE)
+
+
 def refuse_conflicts(plan: Plan) -> None:
     from lambdafail.errors import OwnershipError
 
@@ -134,10 +143,14 @@ def command(file: str, detailed_exitcode: bool, show_unchanged: bool) -> int:
     topo = load_topology(file)
     ctx = aws_for(topo)
     plan, _ = plan_for(ctx, topo)
+    estimate = cost_estimate(topo)
     if is_json():
-        emit_json(plan_to_json(plan))
+        emit_json({**plan_to_json(plan), "cost": estimate.to_json()})
     else:
+        from lambdafail.commands.common import console
+
         show_plan(plan, show_noop=show_unchanged)
+        console().print(estimate.line(), style="dim", soft_wrap=True)
     refuse_conflicts(plan)
     if detailed_exitcode and plan.pending:
         return int(ExitCode.CHANGES_PENDING)

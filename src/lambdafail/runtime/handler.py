@@ -5,6 +5,9 @@ Inputs (docs/architecture.md, "What the orchestrator receives"): a probe tick
 any other event with an `id` (a failure event, matched against each service's patterns), and a
 ping `{"lambdafail": "ping"}`. Rules: stdlib + boto3 only; nothing touches AWS at import time;
 clients, clock, sleep, prober and logger are injectable; decisions come from `transitions`.
+What a tick costs is part of the design (docs/cost.md): a steady service writes nothing (its
+counters saturate, "last probed" is the heartbeat), emits one metric (`State`) unless its topology
+asks for more or none, and logs only changes of verdict, transitions and errors.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class Orchestrator:
         self.logger.context = {"topology": config.topology}
         self._prober = prober
         self._router_factory = router_factory
+        self._state_codes: dict[str, int] = {}  # the State metric last emitted this tick
         self.notifier = tr.Notifier(config.data.get("sns_topic_arn"),
                                     lambda: self.clients.get("sns"), self.logger)
 
@@ -123,6 +127,7 @@ class Orchestrator:
             for k in range(n):
                 offsets.setdefault(round(k * window / n / scale, 3), []).append(s)
         start = self.clock()
+        self._state_codes.clear()  # each tick's first round reports every service
         results: list[dict[str, Any]] = []
         for i, offset in enumerate(sorted(offsets)):
             if i:
@@ -140,15 +145,15 @@ class Orchestrator:
                     self.sleep(delay)
             results.append(self.round(offsets[offset], reconcile=(i == 0)))
             if i == 0:
-                self._heartbeat(context)
+                self._heartbeat(context, rule)
         return {"ok": True, "rule": rule, "rounds": len(results), "services": services,
                 "actions": [a for r in results for a in r["actions"]]}
 
-    def _heartbeat(self, context: Any) -> None:
+    def _heartbeat(self, context: Any, rule: str | None = None) -> None:
         version = str(getattr(context, "function_version", "") or
                       os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", ""))
         try:
-            self.store.heartbeat(self.clock(), self.config.sha256, version)
+            self.store.heartbeat(self.clock(), self.config.sha256, version, rule=rule)
         except Exception as e:
             self.logger.error("heartbeat write failed", error=str(e))
 
@@ -161,6 +166,8 @@ class Orchestrator:
             states[s] = loaded.get(s) or self.store.get_or_seed(s, now)
         actions: list[dict[str, Any]] = []
         pending_still: set[str] = set()
+        # The side traffic goes to as this round starts (for the State metric).
+        active = {s: (st.active if st is not None else "primary") for s, st in states.items()}
         for s in services:
             st = states[s]
             if st is not None and st.phase == "switching":
@@ -170,6 +177,7 @@ class Orchestrator:
                 actions.append(self._result(res))
                 if res.status == "switched":
                     self._metric_failover(s, res)
+                    active[s] = str((st.pending or {}).get("to", active[s]))
                     states[s] = None  # re-read before recording this round's probes
                 else:
                     pending_still.add(s)
@@ -189,7 +197,7 @@ class Orchestrator:
                         or (st and tr.forced_failure(st, side, now))
                         or ProbeResult(False, 0.0, "forced unhealthy by drill")
                         for side in SIDES}
-            self._emit_health(s, observed)
+            self._emit_health(s, observed, active[s])
             if s in pending_still:
                 continue  # its switch must complete before new decisions (next round/tick)
             act = self.process(s, observations=observed, alarm_states=alarm_now.get(s),
@@ -307,7 +315,8 @@ class Orchestrator:
                 return self._result(res)
             expected = st.version
             old_blocked = st.blocked
-            before = st.to_dict()
+            before = st.material()
+            verdicts = {side: st.health[side].ok for side in SIDES}
             for side, result in (observations or {}).items():
                 # A drill's fault flag overrides what the probe saw (the real detection path).
                 tr.record_probe(st, side, tr.forced_failure(st, side, now) or result, now)
@@ -348,6 +357,7 @@ class Orchestrator:
                                 or self.probe_side(service, side), now)
                 decision = tr.decide(st, cfg, now, trig)
             if decision.switch_to:
+                self._log_verdicts(service, st, verdicts)
                 res = tr.request_switch(
                     self.store, self.router(service, st), cfg, service, decision.switch_to,
                     reason=decision.reason, actor=ACTOR, evidence=decision.evidence,
@@ -359,11 +369,13 @@ class Orchestrator:
                     self._metric_failover(service, res)
                 return self._result(res)
             st.blocked = decision.blocked
-            if st.to_dict() != before:
+            tr.saturate(st, cfg["health"])
+            if st.material() != before:
                 try:
                     self.store.save(st, expected)
                 except StateConflict:
                     continue
+                self._log_verdicts(service, st, verdicts)
             if decision.blocked and decision.blocked != old_blocked:
                 self.logger.warning("switch blocked", service=service, blocked=decision.blocked)
             if tr.newly_both_down(old_blocked, decision.blocked):
@@ -389,7 +401,43 @@ class Orchestrator:
                             transition_id=item.get("transition_id"), to=item.get("to"),
                             reason=item.get("reason"))
 
-    def _emit_health(self, service: str, observed: Mapping[str, ProbeResult]) -> None:
+    def _log_verdicts(self, service: str, st: ServiceState,
+                      before: Mapping[str, bool | None]) -> None:
+        # One line when a side's verdict changes, not one per probe: a tick's log stays small.
+        for side in SIDES:
+            h = st.health[side]
+            if h.ok != before.get(side):
+                self.logger.log("INFO" if h.ok else "WARNING",
+                                f"{side} {'healthy' if h.ok else 'failing'}", service=service,
+                                side=side, detail=h.detail, failures=h.failures)
+
+    def _emit_health(self, service: str, observed: Mapping[str, ProbeResult],
+                     active: str) -> None:
+        """The service's metrics (docs/cost.md, "Metrics"), by its `health.metrics`:
+
+        - `state` (default): one metric, `State` (dimensions Topology, Service) — 0 on the
+          primary with both sides healthy, 1 on the primary with the standby failing (at risk),
+          2 on the standby and it is healthy (failed over), 3 the active side is failing.
+          Emitted on a tick's first round, and on a later round only when it changed;
+        - `probes`: `State`, and `ProbeLatency`/`Healthy` per side and probe (4 more metrics);
+        - `none`: nothing (alarm on the transitions log or SNS instead).
+        """
+        mode = str(self.config.services[service]["health"].get("metrics", "state"))
+        if mode == "none":
+            return
+        standby = "standby" if active == "primary" else "primary"
+        if not observed[active].ok:
+            code = 3
+        elif active != "primary":
+            code = 2
+        else:
+            code = 0 if observed[standby].ok else 1
+        if self._state_codes.get(service) != code:
+            self._state_codes[service] = code
+            self.logger.metrics({"State": (code, "None")},
+                                {"Topology": self.config.topology, "Service": service})
+        if mode != "probes":
+            return
         for side, result in observed.items():
             self.logger.metrics({"ProbeLatency": (round(result.latency_ms, 1), "Milliseconds"),
                                  "Healthy": (1 if result.ok else 0, "Count")},

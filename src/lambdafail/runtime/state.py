@@ -18,6 +18,14 @@ from typing import Any
 from lambdafail.runtime.config import SIDES
 
 EVENT_TTL_SECONDS = 24 * 3600
+# Health fields a probe changes every time: written along with a real change, never alone. When
+# the service was last probed is the heartbeat's tick time for its rule (`tick_attribute`).
+VOLATILE_HEALTH = ("at", "latency_ms")
+
+
+def tick_attribute(rule: str) -> str:
+    """The heartbeat attribute holding the last tick time of schedule rule `rule`."""
+    return f"tick_at#{rule}"
 
 
 class StateConflict(Exception):
@@ -166,6 +174,15 @@ class ServiceState:
                 "health": {s: h.to_dict() for s, h in self.health.items()},
                 "alarms": dict(self.alarms), "alarm_edges": dict(self.alarm_edges),
                 "faults": dict(self.faults), "blocked": self.blocked, "pending": self.pending}
+
+    def material(self) -> dict[str, Any]:
+        """`to_dict()` without what every probe moves (its time and latency): the item is
+        written only when this changes, so a steady service costs no write per tick."""
+        d = self.to_dict()
+        for h in d["health"].values():
+            for key in VOLATILE_HEALTH:
+                h.pop(key, None)
+        return d
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> ServiceState:
@@ -385,14 +402,22 @@ class StateStore:
             raise
         return log_item
 
-    def heartbeat(self, now: float, config_sha256: str = "", function_version: str = "") -> None:
+    def heartbeat(self, now: float, config_sha256: str = "", function_version: str = "",
+                  rule: str | None = None) -> None:
+        """One write per tick: the orchestrator is alive, and (with `rule`) every service of
+        that schedule rule was probed at `now` — status reads "last probed" from here."""
+        expr = ("SET last_tick_at = :at, last_tick_epoch = :epoch, config_sha256 = :sha, "
+                "function_version = :fv")
+        kwargs: dict[str, Any] = {}
+        if rule:
+            expr += ", #rule_tick = :at"
+            kwargs["ExpressionAttributeNames"] = {"#rule_tick": tick_attribute(rule)}
         self.ddb.update_item(
             TableName=self.table, Key=_item({"pk": "orchestrator", "sk": "heartbeat"}),
-            UpdateExpression="SET last_tick_at = :at, last_tick_epoch = :epoch, "
-                             "config_sha256 = :sha, function_version = :fv ADD ticks :one",
+            UpdateExpression=expr + " ADD ticks :one",
             ExpressionAttributeValues=_item({":at": iso(now), ":epoch": int(now),
                                              ":sha": config_sha256, ":fv": function_version,
-                                             ":one": 1}))
+                                             ":one": 1}), **kwargs)
 
     def mark_event(self, event_id: str, now: float | None = None,
                    claim_seconds: float | None = None) -> bool:

@@ -81,6 +81,19 @@ def record_probe(state: ServiceState, side: str, result: ProbeResult, now: float
         h.successes = 0
 
 
+def saturate(state: ServiceState, health_cfg: dict[str, Any]) -> None:
+    """Stop the consecutive counters at their thresholds (mutates `state`).
+
+    `decide` only ever compares a counter with its threshold, so a counter past it carries no
+    information; one that kept counting would make every steady tick rewrite the item.
+    """
+    fail_max = int(health_cfg["failure_threshold"])
+    ok_max = int(health_cfg["recovery_threshold"])
+    for h in state.health.values():
+        h.failures = min(h.failures, fail_max)
+        h.successes = min(h.successes, ok_max)
+
+
 def forced_failure(state: ServiceState, side: str, now: float) -> ProbeResult | None:
     """The result a drill's fault flag imposes on `side`, if one is active."""
     if state.faulted(side, now):
