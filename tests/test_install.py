@@ -11,6 +11,7 @@ and 3.13 from PATH or pyenv when installed).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -76,5 +77,5 @@ def test_wheel_install_runs_the_demo_from_anywhere(python: str, wheel: Path,
     assert "DRILL PASS" in r.stderr
     # Every invocation of the deployed orchestrator imported and ran (the sandbox logs each).
     log = (tmp_path / "out" / "sandbox.log").read_text()
-    assert "END RequestId" in log
+    assert re.search(r"END +lambdafail-demo-orchestrator RequestId: \S+ Duration: \d+ ms ok", log)
     assert "ModuleNotFoundError" not in log and "ImportModuleError" not in log, log[-3000:]
