@@ -72,9 +72,13 @@ def other(side: str) -> str:
     return "standby" if side == "primary" else "primary"
 
 
-def smallest_interval(compiled: Mapping[str, Any]) -> int:
-    intervals = [int(s["interval_seconds"]) for s in compiled.get("schedules", {}).values()]
-    return min(intervals) if intervals else 60
+def longest_silence(compiled: Mapping[str, Any]) -> int:
+    """The longest a healthy orchestrator goes without a tick: any schedule's tick refreshes
+    the heartbeat, so the smallest of the schedules' longest gaps (a topology compiled before
+    gaps were recorded has its fixed interval only)."""
+    gaps = [int(s.get("max_gap_seconds", s["interval_seconds"]))
+            for s in compiled.get("schedules", {}).values()]
+    return min(gaps) if gaps else 60
 
 
 # The heartbeat holds whole seconds and is written during the tick, not at its start.
@@ -84,7 +88,8 @@ HEARTBEAT_SLACK_SECONDS = 2
 def stale_after_seconds(compiled: Mapping[str, Any]) -> int:
     """The dead-man's switch: no tick for this long means the orchestrator is not running.
 
-    Twice the smallest probe interval. In the sped-up sandbox the interval is scaled like its
+    Twice the longest silence between ticks (`longest_silence`: for a cron that fires at 08:00
+    and 08:30 only, 23.5 h). In the sped-up sandbox the interval is scaled like its
     scheduler (never more than one tick a second) and the heartbeat's whole-second rounding
     matters, so a slack is added there. Shared by status and drill.
     """
@@ -92,8 +97,8 @@ def stale_after_seconds(compiled: Mapping[str, Any]) -> int:
 
     scale = time_scale()
     if scale <= 1.0:
-        return STALE_FACTOR * smallest_interval(compiled)
-    spacing = max(smallest_interval(compiled) / scale, 1.0)
+        return STALE_FACTOR * longest_silence(compiled)
+    spacing = max(longest_silence(compiled) / scale, 1.0)
     return math.ceil(STALE_FACTOR * spacing + HEARTBEAT_SLACK_SECONDS)
 
 
