@@ -1,0 +1,252 @@
+"""Rules that had no test of their own: each test here fails when its rule is removed.
+
+The loader's second pass (cross-field problems next to field errors), the planner's ownership
+rules (an untagged router parameter is left as it is; a foreign function is never taken over),
+the pattern limits ($or branches, nesting depth), "did you mean" hints inside a service, and
+the boundaries of cron fields, numeric matching and CIDR masks.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from deploy_support import multi
+from lambdafail import iam, planner
+from lambdafail.errors import TopologyError
+from lambdafail.loader import load_text
+from lambdafail.runtime.patterns import (
+    MAX_BRANCHES,
+    PatternError,
+    matches,
+    validate_pattern,
+)
+from lambdafail.schedule import ScheduleError, validate_schedule
+from lambdafail.topology import compile_topology
+
+BASE = """\
+version: 1
+name: shop
+region: us-east-1
+services:
+  checkout:
+    primary: {url: "https://checkout.example.com/healthz"}
+    standby: {url: "https://checkout-dr.example.com/healthz"}
+    signals:
+      - alarm: checkout-5xx
+    router:
+      route53: {zone_id: Z123, record: checkout.example.com, primary: a.example.com,
+                standby: b.example.com}
+    health: {failure_threshold: 3}
+    policy: {cooldown_seconds: 60}
+  orders:
+    primary: {url: "https://orders.example.com/healthz"}
+    standby: {url: "https://orders-dr.example.com/healthz"}
+    router: {ssm_parameter: /shop/orders/active}
+"""
+
+
+def problems(text: str) -> list[tuple[int, str, str, str]]:
+    with pytest.raises(TopologyError) as e:
+        load_text(text, "shop.yaml")
+    return [(p.line, p.path, p.message, p.hint) for p in e.value.problems]
+
+
+# -- loader: cross-field problems are reported next to field errors
+
+
+def test_cross_field_problems_are_reported_next_to_field_errors() -> None:
+    """A field error in one service does not hide a cross-field problem in another."""
+    text = BASE.replace("health: {failure_threshold: 3}", "health: {failure_threshold: 0}")
+    text = text.replace("https://orders-dr.example.com/healthz", "https://orders.example.com/healthz")
+    found = problems(text)
+    assert [(line, path) for line, path, _, _ in found] == [
+        (13, "services.checkout.health.failure_threshold"), (17, "services.orders.standby")]
+    assert "standby is the same target as primary" in found[1][2]
+
+
+# -- "did you mean" inside a service
+
+
+@pytest.mark.parametrize(("old", "new", "path", "suggestion"), [
+    ("    primary: {url: \"https://checkout", "    primry: {url: \"https://checkout",
+     "services.checkout.primry", "primary"),
+    ("{url: \"https://checkout-dr.example.com/healthz\"}",
+     "{url: \"https://checkout-dr.example.com/healthz\", expect_statu: 200}",
+     "services.checkout.standby.expect_statu", "expect_status"),
+    ("alarm: checkout-5xx", "alarm: checkout-5xx\n        mdoe: failure",
+     "services.checkout.signals[0].mdoe", "mode"),
+    ("record: checkout.example.com", "recod: checkout.example.com",
+     "services.checkout.router.route53.recod", "record"),
+    ("failure_threshold: 3", "failure_treshold: 3",
+     "services.checkout.health.failure_treshold", "failure_threshold"),
+    ("cooldown_seconds: 60", "cooldown_second: 60",
+     "services.checkout.policy.cooldown_second", "cooldown_seconds"),
+    ("standby: {url: \"https://orders-dr", "standbye: {url: \"https://orders-dr",
+     "services.orders.standbye", "standby"),
+])
+def test_unknown_key_inside_a_service_says_did_you_mean(old: str, new: str, path: str,
+                                                        suggestion: str) -> None:
+    assert old in BASE
+    found = problems(BASE.replace(old, new))
+    hints = {p: h for _, p, _, h in found}
+    assert hints.get(path) == f"did you mean `{suggestion}`?", found
+
+
+# -- planner: ownership
+
+WHERE = iam.Where("aws", "us-east-1", "123456789012")
+
+
+def _want() -> list[planner.Resource]:
+    return planner.desired(compile_topology(multi()), where=WHERE, code_sha256="x",
+                           config_sha256="y")
+
+
+def _actual(*resources: planner.Resource) -> planner.Actual:
+    return planner.Actual("multi", "aws", "us-east-1", "123456789012",
+                          {r.key: r for r in resources})
+
+
+def test_an_untagged_router_parameter_is_left_as_it_is() -> None:
+    """The parameter holds the live routing value: one created by hand (no tag) is neither a
+    conflict nor overwritten, and never deleted."""
+    live = planner.Resource("parameter", "/multi/checkout/active", {"value": "by hand"})
+    plan = planner.plan(_want(), _actual(live))
+    [change] = [c for c in plan.changes if c.kind == "parameter"]
+    assert (change.action, change.note) == ("no-op", "exists, not created by lambdafail; left as is")
+    assert plan.conflicts == []
+    # Our own (tagged) parameter is a no-op without the note.
+    ours = planner.Resource("parameter", "/multi/checkout/active", {"value": "x"},
+                            {"lambdafail:topology": "multi"})
+    [change] = [c for c in planner.plan(_want(), _actual(ours)).changes if c.kind == "parameter"]
+    assert (change.action, change.note) == ("no-op", "")
+
+
+@pytest.mark.parametrize("tags", [{}, {"lambdafail:topology": "other"}])
+def test_a_foreign_function_is_refused_and_nothing_hangs_on_it(tags: dict[str, str]) -> None:
+    """A function with our name that is not ours: a conflict, and no alias or permission of
+    ours is created on it."""
+    foreign = planner.Resource("function", "lambdafail-multi-orchestrator", {}, tags)
+    plan = planner.plan(_want(), _actual(foreign))
+    assert [(c.kind, c.name, c.owner) for c in plan.conflicts] == [
+        ("function", "lambdafail-multi-orchestrator", tags.get("lambdafail:topology"))]
+    kinds = {c.kind for c in plan.changes}
+    assert "alias" not in kinds and "permission" not in kinds and "function" not in kinds
+    assert "rule" in kinds  # the rest of the plan stands
+    # The same plan without the foreign function creates the alias and the permissions.
+    kinds = {c.kind for c in planner.plan(_want(), _actual()).changes}
+    assert {"function", "alias", "permission"} <= kinds
+
+
+# -- patterns: limits
+
+
+def _or_pattern(a: int, b: int) -> dict[str, object]:
+    return {"$or": [{f"x{i}": [i]} for i in range(a)],
+            "detail": {"$or": [{f"y{i}": [i]} for i in range(b)]}}
+
+
+def test_or_branch_limit_is_exact() -> None:
+    assert MAX_BRANCHES == 1024
+    validate_pattern(_or_pattern(32, 32))  # 32 x 32 = 1024 alternatives
+    with pytest.raises(PatternError) as e:
+        validate_pattern(_or_pattern(41, 25))  # 1025
+    assert e.value.reason == "$or expands into 1025 alternatives (lambdafail allows 1024)"
+    with pytest.raises(PatternError, match="1025 alternatives"):
+        # far over the limit: the count stops early and says the first number over it
+        validate_pattern({"$or": [{f"x{i}": [i]} for i in range(60)],
+                          "detail": {"$or": [{f"y{i}": [i]} for i in range(60)]}})
+
+
+def _nested(levels: int) -> dict[str, object]:
+    node: object = [1]
+    for _ in range(levels):
+        node = {"a": node}
+    assert isinstance(node, dict)
+    return node
+
+
+def test_pattern_depth_limit_is_exact() -> None:
+    # 63 objects, the list and its value: the value sits 64 levels down
+    validate_pattern(_nested(63))
+    with pytest.raises(PatternError) as e:
+        validate_pattern(_nested(64))
+    assert e.value.reason == "pattern is nested deeper than 64 levels"
+
+
+# -- boundaries
+
+
+@pytest.mark.parametrize(("expr", "ok"), [
+    ("cron(59 23 31 12 ? 2199)", True), ("cron(60 * * * ? *)", False),
+    ("cron(0 24 * * ? *)", False), ("cron(0 0 0 * ? *)", False), ("cron(0 0 32 * ? *)", False),
+    ("cron(0 0 1 0 ? *)", False), ("cron(0 0 1 13 ? *)", False),
+    ("cron(0 0 ? * 1 *)", True), ("cron(0 0 ? * 7 *)", True), ("cron(0 0 ? * 0 *)", False),
+    ("cron(0 0 ? * 8 *)", False), ("cron(0 0 * * ? 1970)", True), ("cron(0 0 * * ? 1969)", False),
+    ("cron(0 0 * * ? 2200)", False), ("cron(0 0 ? * 2#5 *)", True), ("cron(0 0 ? * 2#6 *)", False),
+    ("cron(0 0 31W * ? *)", True), ("cron(0 0 32W * ? *)", False), ("cron(0 0 ? * 7L *)", True),
+    ("cron(0/59 * * * ? *)", True), ("rate(1 minute)", True), ("rate(0 minutes)", False),
+])
+def test_cron_field_boundaries(expr: str, ok: bool) -> None:
+    if ok:
+        validate_schedule(expr)
+    else:
+        with pytest.raises(ScheduleError):
+            validate_schedule(expr)
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    (5e9, None), (-5e9, None), (4999999999.999999, None), (0.123456, None),
+    (5000000000.000001, "Value must be between -5.0E9 and 5.0E9, inclusive"),
+    (-5000000000.000001, "Value must be between -5.0E9 and 5.0E9, inclusive"),
+    (0.1234567, "Only values upto 6 decimals are supported"),
+])
+def test_numeric_value_boundaries(value: float, reason: str | None) -> None:
+    pattern = {"n": [{"numeric": ["<", value]}]}
+    if reason is None:
+        validate_pattern(pattern)
+    else:
+        with pytest.raises(PatternError) as e:
+            validate_pattern(pattern)
+        assert e.value.reason == reason
+
+
+@pytest.mark.parametrize(("bounds", "value", "expected"), [
+    ([">", 0, "<=", 5], 5, True), ([">", 0, "<=", 5], 0, False),
+    ([">", 0, "<=", 5], 5.000001, False), ([">", 0, "<=", 5], 0.000001, True),
+    ([">=", 0, "<", 5], 0, True), ([">=", 0, "<", 5], 5, False),
+    (["<", -5e9 + 1], -5e9, True), (["=", 5e9], 5e9, True), (["=", 0], -0.0, True),
+])
+def test_numeric_range_edges(bounds: list[object], value: float, expected: bool) -> None:
+    pattern = {"n": [{"numeric": bounds}]}
+    validate_pattern(pattern)
+    assert matches(pattern, {"n": value}) is expected
+
+
+@pytest.mark.parametrize(("cidr", "ip", "expected"), [
+    ("10.0.0.0/24", "10.0.0.0", True), ("10.0.0.0/24", "10.0.0.255", True),
+    ("10.0.0.0/24", "10.0.1.0", False), ("10.0.0.0/24", "9.255.255.255", False),
+    ("10.0.0.1/32", "10.0.0.1", True), ("10.0.0.1/32", "10.0.0.2", False),
+    ("0.0.0.0/0", "255.255.255.255", True),
+    ("2001:db8::/32", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", True),
+    ("2001:db8::/32", "2001:db9::", False), ("::1/128", "::1", True),
+])
+def test_cidr_match_edges(cidr: str, ip: str, expected: bool) -> None:
+    pattern = {"ip": [{"cidr": cidr}]}
+    validate_pattern(pattern)
+    assert matches(pattern, {"ip": ip}) is expected
+
+
+@pytest.mark.parametrize(("cidr", "reason"), [
+    ("10.0.0.0/32", None), ("10.0.0.0/0", None), ("::/128", None),
+    ("10.0.0.0/33", "Malformed CIDR, mask bits must be between 0 and 32"),
+    ("::/129", "Malformed CIDR, mask bits must be between 0 and 128"),
+])
+def test_cidr_mask_boundaries(cidr: str, reason: str | None) -> None:
+    pattern = {"ip": [{"cidr": cidr}]}
+    if reason is None:
+        validate_pattern(pattern)
+    else:
+        with pytest.raises(PatternError) as e:
+            validate_pattern(pattern)
+        assert e.value.reason == reason
