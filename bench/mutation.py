@@ -8,8 +8,9 @@ MODULE is a key of MODULES (loader, planner, schedule, patterns, transitions; de
 Each mutant is one AST change — a comparison operator (`<` ↔ `<=`, `==` ↔ `!=`, `in` ↔
 `not in`, `is` ↔ `is not`), a boolean operator (`and` ↔ `or`), an integer constant ± 1, `True`
 ↔ `False`, a `not` removed, a returned value replaced by `None` — written into a copy of
-`src/` that goes first on PYTHONPATH (the worktree is never modified), then the module's test
-files run with `pytest -x -q -p no:cacheprovider` under a per-mutant timeout. A mutant is
+`src/` that goes first on PYTHONPATH, then the module's test files run with
+`pytest -x -q -p no:cacheprovider` under a per-mutant timeout. The worktree is copied once at
+the start (src, tests, configs) and never modified: editing it during a run changes nothing. A mutant is
 killed when the tests fail (or time out: a mutant that hangs is noticed too), survived when
 they pass. `--sample` picks N mutants per module at random (reproducible with `--seed`), and
 `--lines` keeps only mutants on those lines: on two shared cores the whole set takes hours.
@@ -21,14 +22,17 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import copy
 import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -175,18 +179,35 @@ class Result:
     seconds: float
 
 
-def _run_tests(src_copy: Path, tests: list[str], timeout: float) -> tuple[str, float]:
+_RUNNING: set[subprocess.Popen[bytes]] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def _kill_all() -> None:
+    with _RUNNING_LOCK:
+        for proc in _RUNNING:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # pytest and anything it started
+
+
+def _run_tests(snapshot: Path, src_copy: Path, tests: list[str],
+               timeout: float) -> tuple[str, float]:
     env = dict(os.environ, PYTHONPATH=str(src_copy), PYTHONDONTWRITEBYTECODE="1")
     start = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                             *tests], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                             *tests], cwd=snapshot, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
+    with _RUNNING_LOCK:
+        _RUNNING.add(proc)
     try:
         code = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)  # the pytest process and anything it started
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         return "timeout", time.monotonic() - start
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(proc)
     took = time.monotonic() - start
     if code == 0:
         return "survived", took
@@ -195,10 +216,20 @@ def _run_tests(src_copy: Path, tests: list[str], timeout: float) -> tuple[str, f
     return "error", took
 
 
-def _copy_src() -> Path:
+_SKIP = shutil.ignore_patterns(".git", ".venv*", "__pycache__", ".mypy_cache", ".ruff_cache",
+                               ".pytest_cache", "*.egg-info")
+
+
+def _snapshot() -> Path:
+    """The worktree as it is now (what the run measures), outside the worktree."""
+    tmp = Path(tempfile.mkdtemp(prefix="lambdafail-mutation-"))
+    shutil.copytree(ROOT, tmp / "repo", ignore=_SKIP)
+    return tmp / "repo"
+
+
+def _copy_src(snapshot: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix="lambdafail-mutant-"))
-    shutil.copytree(SRC / "lambdafail", tmp / "lambdafail",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(snapshot / "src" / "lambdafail", tmp / "lambdafail", ignore=_SKIP)
     return tmp
 
 
@@ -212,17 +243,17 @@ def _parse_lines(text: str | None) -> set[int] | None:
     return out
 
 
-def run_module(key: str, *, sample: int | None, seed: int, lines: set[int] | None,
-               timeout: float | None, jobs: int) -> Iterator[Result]:
+def run_module(snapshot: Path, key: str, *, sample: int | None, seed: int,
+               lines: set[int] | None, timeout: float | None, jobs: int) -> Iterator[Result]:
     rel, tests = MODULES[key]
-    source = (SRC / rel).read_text(encoding="utf-8")
+    source = (snapshot / "src" / rel).read_text(encoding="utf-8")
     original = source.splitlines()
     chosen = [s for s in sites(source) if lines is None or s.line in lines]
     if sample is not None and sample < len(chosen):
         chosen = sorted(random.Random(f"{seed}:{key}").sample(chosen, sample),
                         key=lambda s: s.index)
-    base_copy = _copy_src()
-    status, took = _run_tests(base_copy, tests, timeout=600)
+    base_copy = _copy_src(snapshot)
+    status, took = _run_tests(snapshot, base_copy, tests, timeout=600)
     shutil.rmtree(base_copy, ignore_errors=True)
     if status != "survived":
         raise SystemExit(f"{key}: the unmutated tests do not pass ({status}); fix that first")
@@ -231,10 +262,10 @@ def run_module(key: str, *, sample: int | None, seed: int, lines: set[int] | Non
           file=sys.stderr, flush=True)
 
     def one(site: Site) -> Result:
-        work = _copy_src()
+        work = _copy_src(snapshot)
         try:
             (work / rel).write_text(mutant_source(source, site.index), encoding="utf-8")
-            status, took = _run_tests(work, tests, limit)
+            status, took = _run_tests(snapshot, work, tests, limit)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         code = original[site.line - 1].strip() if 0 < site.line <= len(original) else ""
@@ -270,12 +301,25 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{key}:{s.line}:{s.col} #{s.index} {s.what}")
         return 0
     results: list[Result] = []
-    for key in keys:
-        for r in run_module(key, sample=args.sample, seed=args.seed, lines=lines,
-                            timeout=args.timeout, jobs=args.jobs):
-            results.append(r)
-            print(f"  {r.status:8} {key}:{r.line} #{r.index} {r.what}  ({r.seconds} s)",
-                  file=sys.stderr, flush=True)
+    def stop(*_: object) -> None:
+        _kill_all()  # first: the worker threads wait on these
+        sys.exit(143)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    snapshot = _snapshot()
+    try:
+        for key in keys:
+            for r in run_module(snapshot, key, sample=args.sample, seed=args.seed, lines=lines,
+                                timeout=args.timeout, jobs=args.jobs):
+                results.append(r)
+                print(f"  {r.status:8} {key}:{r.line} #{r.index} {r.what}  ({r.seconds} s)",
+                      file=sys.stderr, flush=True)
+                if args.json:  # as it goes: an interrupted run keeps what it measured
+                    args.json.write_text(json.dumps([asdict(x) for x in results], indent=1))
+    finally:
+        _kill_all()
+        shutil.rmtree(snapshot.parent, ignore_errors=True)
     print("\n| module | mutants | killed | timeout | survived | error | kill rate |")
     print("|---|---|---|---|---|---|---|")
     for key in keys:
@@ -291,8 +335,6 @@ def main(argv: list[str] | None = None) -> int:
         for r in survivors:
             print(f"- {MODULES[r.module][0]}:{r.line} #{r.index} `{r.what}` in `{r.code}`"
                   + (" (error)" if r.status == "error" else ""))
-    if args.json:
-        args.json.write_text(json.dumps([asdict(r) for r in results], indent=1) + "\n")
     return 0
 
 
