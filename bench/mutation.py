@@ -224,6 +224,9 @@ def _snapshot() -> Path:
     """The worktree as it is now (what the run measures), outside the worktree."""
     tmp = Path(tempfile.mkdtemp(prefix="lambdafail-mutation-"))
     shutil.copytree(ROOT, tmp / "repo", ignore=_SKIP)
+    shared = ROOT.parent / "shared"  # read-only reference data some tests read (conformance)
+    if shared.is_dir():
+        (tmp / "shared").symlink_to(shared)
     return tmp / "repo"
 
 
