@@ -8,6 +8,8 @@ the boundaries of cron fields, numeric matching and CIDR masks.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from deploy_support import multi
@@ -239,3 +241,88 @@ def test_cidr_match_edges(cidr: str, ip: str, expected: bool) -> None:
     pattern = {"ip": [{"cidr": cidr}]}
     validate_pattern(pattern)
     assert matches(pattern, {"ip": ip}) is expected
+
+
+# -- planner: the details a deploy relies on
+
+
+def test_plan_counts_and_conflict_words() -> None:
+    foreign = planner.Resource("function", "lambdafail-multi-orchestrator", {})
+    plan = planner.plan(_want(), _actual(foreign))
+    assert plan.conflicts[0].message == ("function lambdafail-multi-orchestrator exists and is "
+                                         "not ours (no lambdafail:topology tag); left alone")
+    counts = plan.counts()
+    assert counts == {"create": len(plan.changes), "update": 0, "delete": 0, "no-op": 0}
+
+
+def test_function_timeout_covers_two_probe_timeouts() -> None:
+    compiled = compile_topology(multi())
+    for svc in compiled["services"].values():
+        svc["health"].update(probes_per_tick=1, timeout_seconds=20)
+    assert planner.function_timeout(compiled) == 2 * 20 + 10
+
+
+def test_fingerprint_identifies_code_and_configuration() -> None:
+    spec = {"runtime": "python3.12", "code_sha256": "abc", "timeout": 30}
+    fp = planner.fingerprint(spec)
+    assert len(fp) == 32 and int(fp, 16) >= 0
+    assert planner.fingerprint(dict(spec)) == fp
+    assert planner.fingerprint({**spec, "timeout": 31}) != fp
+
+
+def test_rule_targets_input_and_retry_policies() -> None:
+    rules = [r for r in _want() if r.kind == "rule"]
+    ticks = [r for r in rules if "schedule_expression" in r.spec]
+    signals = [r for r in rules if "schedule_expression" not in r.spec]
+    tick = next(r for r in ticks if r.spec["schedule_expression"] == "rate(1 minute)")
+    assert tick.spec["target"]["Input"] == {"lambdafail": "tick", "rule": tick.name}
+    # a tick is superseded by the next one a minute later (60 s: AWS's floor, too)
+    assert tick.spec["target"]["RetryPolicy"] == {"MaximumRetryAttempts": 2,
+                                                  "MaximumEventAgeInSeconds": 60}
+    assert signals and all("Input" not in r.spec["target"] for r in signals)
+    assert all(r.spec["target"]["RetryPolicy"] == {"MaximumRetryAttempts": 24,
+                                                   "MaximumEventAgeInSeconds": 3600}
+               for r in signals)
+
+
+def _permissions(want: list[planner.Resource]) -> list[str]:
+    return sorted(r.spec["source_arn"] for r in want if r.kind == "permission")
+
+
+def test_permissions_go_wide_only_past_the_policy_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    per_rule = _permissions(_want())
+    size = sum(len(json.dumps(planner._statement(
+        f"lambdafail-{arn.rsplit('/', 1)[1]}", "arn:aws:lambda:us-east-1:123456789012:function:"
+        "lambdafail-multi-orchestrator:live", arn))) for arn in per_rule)
+    monkeypatch.setattr(planner, "POLICY_BUDGET", size)
+    assert _permissions(_want()) == per_rule  # exactly at the budget: still one per rule
+    monkeypatch.setattr(planner, "POLICY_BUDGET", size - 1)
+    assert _permissions(_want()) == [
+        "arn:aws:events:us-east-1:123456789012:rule/lambdafail-multi-*",
+        "arn:aws:events:us-east-1:123456789012:rule/lambdafail-multi-events/*"]
+
+
+def test_wide_permissions_only_for_buses_that_have_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A topology whose rules are all on the default bus (ticks, alarm signals) gets no
+    permission for its own bus."""
+    monkeypatch.setattr(planner, "POLICY_BUDGET", 0)
+    want = planner.desired(compile_topology(load_text(BASE, "shop.yaml")), where=WHERE,
+                           code_sha256="x", config_sha256="y")
+    assert not [r for r in want if r.kind == "rule" and r.spec["bus"] != "default"]
+    assert _permissions(want) == ["arn:aws:events:us-east-1:123456789012:rule/lambdafail-shop-*"]
+
+
+def test_only_a_function_update_lists_the_topology_fields_it_changes() -> None:
+    want = _want()
+    fn = next(r for r in want if r.kind == "function")
+    rule = next(r for r in want if r.kind == "rule")
+    deployed = compile_topology(multi())
+    deployed["services"]["checkout"]["health"]["failure_threshold"] = 9
+    actual = _actual(planner.Resource("function", fn.name, {**fn.spec, "timeout": 1}, fn.tags),
+                     planner.Resource("rule", rule.name, {**rule.spec, "state": "DISABLED"},
+                                      rule.tags))
+    actual.deployed_config = deployed
+    changes = {c.kind: c for c in planner.plan(want, actual).changes if c.action == "update"}
+    assert "config.services.checkout.health.failure_threshold" in {
+        d.field for d in changes["function"].diffs}
+    assert [d.field for d in changes["rule"].diffs] == ["state"]
