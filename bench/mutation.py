@@ -54,7 +54,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "patterns": ("lambdafail/runtime/patterns.py",
                  ["tests/test_guards.py", "tests/test_patterns_conformance.py"]),
     "transitions": ("lambdafail/runtime/transitions.py",
-                    ["tests/test_runtime_routers.py", "tests/test_runtime_handler.py"]),
+                    ["tests/test_runtime_transitions.py", "tests/test_runtime_routers.py",
+                     "tests/test_runtime_handler.py"]),
 }
 
 _SWAP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,

@@ -9,6 +9,7 @@ the boundaries of cron fields, numeric matching and CIDR masks.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -326,3 +327,78 @@ def test_only_a_function_update_lists_the_topology_fields_it_changes() -> None:
     assert "config.services.checkout.health.failure_threshold" in {
         d.field for d in changes["function"].diffs}
     assert [d.field for d in changes["rule"].diffs] == ["state"]
+
+
+# -- loader: where a problem is, and "did you mean" outside services
+
+
+@pytest.mark.parametrize(("old", "new", "path", "suggestion"), [
+    ("services:", "notify: {sns_topc_arn: x}\nservices:", "notify.sns_topc_arn",
+     "sns_topic_arn"),
+    ("services:", "defaults: {helth: {}}\nservices:", "defaults.helth", "health"),
+    ("services:", "defaults: {health: {timeout_second: 3}}\nservices:",
+     "defaults.health.timeout_second", "timeout_seconds"),
+    ("services:", "defaults: {policy: {failbak: auto}}\nservices:", "defaults.policy.failbak",
+     "failback"),
+    ("router: {ssm_parameter: /shop/orders/active}",
+     "router: {ssm_parameter: /shop/orders/active, valuse: {primary: a}}",
+     "services.orders.router.valuse", "values"),
+    ("router: {ssm_parameter: /shop/orders/active}",
+     "router: {rules: {bus: b, primray: [r1], standby: [r2]}}",
+     "services.orders.router.rules.primray", "primary"),
+])
+def test_unknown_key_outside_a_service_body_says_did_you_mean(old: str, new: str, path: str,
+                                                              suggestion: str) -> None:
+    found = problems(BASE.replace(old, new, 1))
+    assert {p: h for _, p, _, h in found}.get(path) == f"did you mean `{suggestion}`?", found
+
+
+def test_yaml_syntax_error_points_at_the_problem_not_its_context() -> None:
+    with pytest.raises(TopologyError) as e:
+        load_text("a: {b: 1\nc: 2\n", "shop.yaml")
+    [p] = e.value.problems
+    # the flow mapping opened on line 1 (the context); the bad ':' is at line 2, column 2
+    assert (p.line, p.column) == (2, 2) and p.message.startswith("not valid YAML: expected")
+
+
+def test_top_level_that_is_not_a_mapping_is_located() -> None:
+    with pytest.raises(TopologyError) as e:
+        load_text("\n\n- a\n- b\n", "shop.yaml")
+    [p] = e.value.problems
+    assert (p.line, p.column, p.message) == (3, 1, "the top level must be a mapping, not list")
+
+
+def test_non_utf8_byte_is_located(tmp_path: Path) -> None:
+    from lambdafail.loader import read_text
+
+    f = tmp_path / "shop.yaml"
+    f.write_bytes(b"version: 1\nname: sh\xe9op\n")
+    with pytest.raises(TopologyError) as e:
+        read_text(str(f))
+    [p] = e.value.problems
+    assert (p.line, p.column) == (2, 9) and "byte 0xe9 at offset 19" in p.message
+
+
+def test_value_budget_boundary(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every value counts (the mapping, the list, each item; keys do not): a document of
+    exactly MAX_NODES values is read, one more is refused."""
+    from lambdafail import loader
+
+    assert loader.MAX_NODES == 100_000
+    monkeypatch.setattr(loader, "MAX_NODES", 50)
+    loader.parse("x: [" + ", ".join(["1"] * 48) + "]\n", "shop.yaml")  # 1 + 1 + 48
+    with pytest.raises(TopologyError) as e:
+        loader.parse("x: [" + ", ".join(["1"] * 49) + "]\n", "shop.yaml")
+    assert "document expands to more than 50 values" in e.value.problems[0].message
+
+
+def test_cross_field_problem_inside_a_list_survives_the_repair() -> None:
+    """The repaired document keeps list items: a duplicate alarm is still found next to a
+    field error elsewhere."""
+    text = BASE.replace("    router: {ssm_parameter: /shop/orders/active}",
+                        "    signals: [{alarm: checkout-5xx}]\n"
+                        "    router: {ssm_parameter: /shop/orders/active}")
+    text = text.replace("health: {failure_threshold: 3}", "health: {failure_threshold: 0}")
+    paths = [path for _, path, _, _ in problems(text)]
+    assert paths == ["services.checkout.health.failure_threshold",
+                     "services.orders.signals[0].alarm"]
