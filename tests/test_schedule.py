@@ -19,7 +19,15 @@ from lambdafail import naming, planner
 from lambdafail.errors import TopologyError
 from lambdafail.loader import load_text
 from lambdafail.oncall import stale_after_seconds
-from lambdafail.schedule import Cron, ScheduleError, schedule_gaps, validate_schedule
+from lambdafail.schedule import (
+    Cron,
+    Gaps,
+    ScheduleError,
+    interval_seconds,
+    schedule_gaps,
+    unix_to_eventbridge,
+    validate_schedule,
+)
 from lambdafail.topology import Topology, compile_topology, semantic_problems
 
 M, H, D = 60, 3600, 86400
@@ -227,3 +235,51 @@ def test_probe_timeout_must_fit_in_the_shortest_gap() -> None:
     assert "does not fit in the probe interval" in problem.message
     assert "55 s each" in problem.message
     assert not semantic_problems(_topology("cron(0-5 * * * ? *)", timeout=54))
+
+
+# -- the grammar's hints and conversions
+
+
+def test_rate_hints_use_the_right_number_form() -> None:
+    for expr, hint in (("rate(1 week)", "e.g. rate(1 minute)"),
+                       ("rate(2 weeks)", "e.g. rate(2 minutes)")):
+        with pytest.raises(ScheduleError) as e:
+            validate_schedule(expr)
+        assert e.value.hint == hint
+
+
+@pytest.mark.parametrize(("fields", "expected"), [
+    (["0", "0", "*", "*", "0,6,7"], "cron(0 0 ? * 1,7,1 *)"),  # unix 0 and 7 are Sunday
+    (["*/5", "9-17", "*", "*", "1-5"], "cron(*/5 9-17 ? * 2-6 *)"),
+    (["0", "0", "1", "*", "1"],
+     "cron(0 0 1 * ? *) and a second schedule for cron(0 0 ? * 2 *)"),
+])
+def test_unix_cron_conversion(fields: list[str], expected: str) -> None:
+    assert unix_to_eventbridge(fields) == expected
+
+
+@pytest.mark.parametrize(("expr", "message", "hint"), [
+    ("cron(0 12 ? * ? *)", "exactly one of", "e.g. cron(0 12 * * ? *)"),
+    ("cron(0 12 * * * *)", "exactly one of", "e.g. cron(0 12 * * ? *)"),
+    ("cron(L * * * ? *)", "invalid minutes field", ""),
+    ("cron(0 0 1,,2 * ? *)", "invalid day-of-month field", ""),
+    ("", "a schedule expression is required", "e.g. rate(1 minute)"),
+])
+def test_refusals_and_their_hints(expr: str, message: str, hint: str) -> None:
+    with pytest.raises(ScheduleError, match=message) as e:
+        validate_schedule(expr)
+    assert hint in e.value.hint
+
+
+def test_every_day_of_the_week_and_the_horizon() -> None:
+    assert schedule_gaps("cron(0 0 ? * * *)") == Gaps(D, D)  # Sundays included
+    cron = Cron("cron(0 0 1 1 ? *)")
+    assert (cron.years[0], cron.years[-1]) == (1970, 2199)
+    start = datetime(2024, 6, 3, 10, 0, 30, tzinfo=UTC)
+    assert Cron("cron(* * * * ? *)").next_after(start) == datetime(2024, 6, 3, 10, 1, tzinfo=UTC)
+
+
+def test_interval_seconds_is_for_rates_only() -> None:
+    assert interval_seconds("rate(5 minutes)") == 300
+    with pytest.raises(ScheduleError, match="no fixed period"):
+        interval_seconds("cron(0/5 * * * ? *)")
