@@ -2,7 +2,8 @@
 
 Usage:
     .venv/bin/python bench/mutation.py [MODULE ...] [--sample N] [--seed S] [--lines A-B]
-                                       [--timeout SECONDS] [--jobs J] [--json PATH] [--list]
+                                       [--only N,M] [--timeout SECONDS] [--jobs J]
+                                       [--json PATH] [--list]
 
 MODULE is a key of MODULES (loader, planner, schedule, patterns, transitions; default: all).
 Each mutant is one AST change — a comparison operator (`<` ↔ `<=`, `==` ↔ `!=`, `in` ↔
@@ -248,11 +249,13 @@ def _parse_lines(text: str | None) -> set[int] | None:
 
 
 def run_module(snapshot: Path, key: str, *, sample: int | None, seed: int,
-               lines: set[int] | None, timeout: float | None, jobs: int) -> Iterator[Result]:
+               lines: set[int] | None, timeout: float | None, jobs: int,
+               only: set[int] | None = None) -> Iterator[Result]:
     rel, tests = MODULES[key]
     source = (snapshot / "src" / rel).read_text(encoding="utf-8")
     original = source.splitlines()
-    chosen = [s for s in sites(source) if lines is None or s.line in lines]
+    chosen = [s for s in sites(source) if (lines is None or s.line in lines)
+              and (only is None or s.index in only)]
     if sample is not None and sample < len(chosen):
         chosen = sorted(random.Random(f"{seed}:{key}").sample(chosen, sample),
                         key=lambda s: s.index)
@@ -285,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample", type=int, help="mutants per module, chosen at random")
     ap.add_argument("--seed", type=int, default=18)
     ap.add_argument("--lines", help="only mutants on these lines, e.g. 120-180,200 (one module)")
+    ap.add_argument("--only", help="only these mutant numbers (#N in the output), e.g. 7,14")
     ap.add_argument("--timeout", type=float, help="seconds per mutant (default 3 x the tests)")
     ap.add_argument("--jobs", type=int, default=1, help="mutants run at once (default 1)")
     ap.add_argument("--json", type=Path, help="write every result here")
@@ -295,8 +299,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(MODULES)}")
     lines = _parse_lines(args.lines)
-    if lines is not None and len(keys) != 1:
-        ap.error("--lines needs exactly one module")
+    only = {int(n) for n in args.only.split(",")} if args.only else None
+    if (lines is not None or only is not None) and len(keys) != 1:
+        ap.error("--lines and --only need exactly one module")
     if args.list:
         for key in keys:
             source = (SRC / MODULES[key][0]).read_text(encoding="utf-8")
@@ -315,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for key in keys:
             for r in run_module(snapshot, key, sample=args.sample, seed=args.seed, lines=lines,
-                                timeout=args.timeout, jobs=args.jobs):
+                                timeout=args.timeout, jobs=args.jobs, only=only):
                 results.append(r)
                 print(f"  {r.status:8} {key}:{r.line} #{r.index} {r.what}  ({r.seconds} s)",
                       file=sys.stderr, flush=True)

@@ -402,3 +402,23 @@ def test_cross_field_problem_inside_a_list_survives_the_repair() -> None:
     paths = [path for _, path, _, _ in problems(text)]
     assert paths == ["services.checkout.health.failure_threshold",
                      "services.orders.signals[0].alarm"]
+
+
+# -- patterns: what the fast corpus did not pin down
+
+
+def test_reserved_names_are_plain_fields_outside_or() -> None:
+    validate_pattern({"source": ["a"], "prefix": ["b"]})  # refused only inside $or
+    with pytest.raises(PatternError, match="cannot be used inside"):
+        validate_pattern({"$or": [{"prefix": ["b"]}, {"source": ["a"]}]})
+
+
+def test_wildcard_limit_is_exact() -> None:
+    validate_pattern({"a": [{"wildcard": "1*2*3*4*5*6"}]})  # five stars
+    with pytest.raises(PatternError, match="too complex"):
+        validate_pattern({"a": [{"wildcard": "1*2*3*4*5*6*7"}]})  # six
+
+
+def test_exact_match_compares_ip_addresses_by_address() -> None:
+    assert matches({"ip": ["2001:db8::1"]}, {"ip": "2001:DB8:0:0:0:0:0:1"}) is True
+    assert matches({"ip": ["2001:db8::1"]}, {"ip": "2001:db8::2"}) is False
