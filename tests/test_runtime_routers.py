@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
@@ -16,6 +17,7 @@ from lambdafail.runtime.config import Clients
 from lambdafail.runtime.routers import RouterError, make_router
 
 REGION = "us-east-1"
+ONE_ATTEMPT = Config(retries={"total_max_attempts": 1})  # a timeout fails at once
 
 
 @pytest.fixture
@@ -138,3 +140,103 @@ def test_runtime_hook_is_invoked_once_and_inside_the_lease() -> None:
     cfg = router.lam.meta.config  # type: ignore[attr-defined]
     assert cfg.retries["total_max_attempts"] == 1
     assert cfg.read_timeout + cfg.connect_timeout < LEASE_SECONDS
+
+
+# -- typed failures: what happened decides whether a failed switch keeps its lease
+
+
+def _hook_env(function: str, lam: Any) -> Any:
+    from runtime_support import compiled, make_env, service_cfg
+
+    cfg = service_cfg(failure_threshold=1,
+                      router={"kind": "hook", "function": function})
+    return make_env(compiled({"checkout": cfg}), extra_clients={"lambda": lam})
+
+
+def _failed_switch(env: Any) -> dict[str, Any]:
+    env.prober.set("checkout", primary=False)
+    out = env.tick(advance=0.0)
+    assert [a["status"] for a in out["actions"]] == ["router_failed"]
+    st = env.store.get("checkout")
+    assert st is not None and st.phase == "switching" and st.pending is not None
+    pending: dict[str, Any] = st.pending
+    return pending
+
+
+@pytest.mark.parametrize("function", ["checkout-guard", "checkout-timeout-guard"])
+def test_runtime_hook_read_timeout_keeps_the_lease(aws: None, function: str) -> None:
+    """No answer from the hook: it may still be switching, so nobody else may drive the router
+    until the lease lapses — whatever the function is called."""
+    from botocore.exceptions import ReadTimeoutError
+
+    from lambdafail.runtime.transitions import LEASE_SECONDS
+
+    lam = boto3.client("lambda", region_name=REGION, config=ONE_ATTEMPT)
+
+    def hang(**_: Any) -> None:
+        raise ReadTimeoutError(endpoint_url="https://lambda.us-east-1.amazonaws.com")
+
+    lam.meta.events.register("before-send.lambda.Invoke", hang)
+    env = _hook_env(function, lam)
+    pending = _failed_switch(env)
+    assert float(pending["lease_until"]) == pytest.approx(env.clock.now + LEASE_SECONDS)
+    assert f"lambda Invoke {function} (hook)" in pending["last_error"]
+
+
+@pytest.mark.parametrize("function", ["checkout-guard", "checkout-timeout-guard"])
+def test_runtime_failed_hook_frees_the_lease(aws: None, function: str) -> None:
+    """The hook ran and failed (even with "timed out" in its text, even with "timeout" in its
+    name): nothing is still acting, so the next tick may retry at once."""
+    lam = boto3.client("lambda", region_name=REGION)
+    env = _hook_env(function, lam)
+    with Stubber(lam) as stub:
+        stub.add_response("invoke", {"StatusCode": 200, "FunctionError": "Unhandled",
+                                     "Payload": _payload({"errorMessage": "Task timed out "
+                                                          "after 20.00 seconds"})})
+        pending = _failed_switch(env)
+    assert float(pending["lease_until"]) == 0
+    assert "timed out" in pending["last_error"]
+
+
+def test_runtime_router_errors_are_typed(aws: None) -> None:
+    """Every router says which call failed and how: not found, refused, or no answer."""
+    from botocore.exceptions import ReadTimeoutError
+
+    from lambdafail.runtime.routers import RouterNotFound, RouterRefused, RouterTimeout
+
+    ev = boto3.client("events", region_name=REGION)
+    rules = make_router({"kind": "rules", "bus": "default",
+                         "rules": {"primary": ["missing"], "standby": []}},
+                        Clients(overrides={"events": ev}))
+    with pytest.raises(RouterNotFound) as nf:
+        rules.apply("primary")
+    assert nf.value.operation == "events EnableRule missing on bus default"
+    assert nf.value.code == "ResourceNotFoundException"
+    with pytest.raises(RouterNotFound, match="DescribeRule missing"):
+        rules.read_back()
+
+    r53 = boto3.client("route53", region_name=REGION)
+    dns = make_router({"kind": "route53", "zone_id": "ZNOSUCHZONE", "record": "a.example.com.",
+                       "type": "CNAME", "ttl": 60, "values": {"primary": "p", "standby": "s"}},
+                      Clients(overrides={"route53": r53}))
+    with pytest.raises(RouterNotFound, match="NoSuchHostedZone"):
+        dns.apply("standby")
+
+    ssm = boto3.client("ssm", region_name=REGION, config=ONE_ATTEMPT)
+    param = make_router({"kind": "ssm", "parameter": "/shop/web/active",
+                         "values": {"primary": "P", "standby": "S"}},
+                        Clients(overrides={"ssm": ssm}))
+    with Stubber(ssm) as stub:
+        stub.add_client_error("put_parameter", service_error_code="AccessDeniedException")
+        with pytest.raises(RouterRefused) as refused:
+            param.apply("standby")
+    assert refused.value.operation == "ssm PutParameter /shop/web/active"
+    assert refused.value.code == "AccessDeniedException"
+
+    def hang(**_: Any) -> None:
+        raise ReadTimeoutError(endpoint_url="https://ssm.us-east-1.amazonaws.com")
+
+    ssm.meta.events.register("before-send.ssm.GetParameter", hang)
+    with pytest.raises(RouterTimeout, match="ssm GetParameter /shop/web/active"):
+        param.read_back()
+    assert not issubclass(RouterTimeout, RouterRefused | RouterNotFound)

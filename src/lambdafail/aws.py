@@ -2,7 +2,9 @@
 
 Rules: clients are created lazily (a client made before moto starts would reach real AWS);
 every client uses botocore's `standard` retry mode; every botocore failure leaves here as an
-`AwsError` naming the call, the resource and what to check. Each `AwsContext` records the API
+`AwsError` naming the call, the resource and what to check — including the failures of runtime
+code (state, transitions, routers) run with the CLI's clients (`runtime_errors`), which name
+the call that really failed. Each `AwsContext` records the API
 calls it makes (service, operation), so tests and benchmarks can count them.
 """
 
@@ -10,6 +12,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +39,7 @@ class AwsContext:
     _session: Any = None
     _clients: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _last: threading.local = field(default_factory=threading.local)
 
     @classmethod
     def from_settings(cls, default_region: str | None = None) -> AwsContext:
@@ -96,7 +101,15 @@ class AwsContext:
 
     def _record(self, model: Any = None, **_: Any) -> None:
         if model is not None:
-            self.calls.append((model.service_model.service_name, model.name))
+            made = (model.service_model.service_name, model.name)
+            self.calls.append(made)
+            self._last.call = made  # per thread: status reads concurrently
+
+    def last_call(self) -> tuple[str, str] | None:
+        """(service, operation) of the latest API call this thread made through a client of
+        this context: the one that failed, when a call raises."""
+        made: tuple[str, str] | None = getattr(self._last, "call", None)
+        return made
 
     @property
     def account_id(self) -> str:
@@ -122,6 +135,43 @@ def call(client: Any, operation: str, *, resource: str = "", **kwargs: Any) -> A
         if err is None:
             raise
         raise err from e
+
+
+@contextmanager
+def runtime_errors(ctx: AwsContext, resources: Mapping[str, str] | None = None,
+                   special: Callable[[AwsError], LambdafailError | None] | None = None,
+                   ) -> Iterator[None]:
+    """Run runtime code (StateStore, transitions, routers) with `ctx`'s clients: whatever AWS
+    failure comes out leaves as the AwsError of the call that really failed.
+
+    The operation is the failing call's own (botocore's `operation_name`, or for a timeout the
+    latest call this thread made); `resources` names the resource per service (e.g.
+    {"dynamodb": table}); `special` may turn the AwsError into a more precise error."""
+    try:
+        yield
+    except LambdafailError:
+        raise
+    except Exception as e:
+        err = translate_runtime_error(ctx, e, resources or {})
+        if err is None:
+            raise
+        better = special(err) if special is not None and isinstance(err, AwsError) else None
+        raise (better or err) from e
+
+
+def translate_runtime_error(ctx: AwsContext, e: BaseException,
+                            resources: Mapping[str, str]) -> LambdafailError | None:
+    from lambdafail.runtime.routers import RouterError, RouterNotFound
+
+    if isinstance(e, RouterError):  # already names its call and resource
+        hint = ("the router's resource does not exist: check the topology's router and that "
+                "it was created" if isinstance(e, RouterNotFound)
+                else _HINTS.get(e.code, "see the AWS message above"))
+        return AwsError(str(e), hint=hint, operation=e.operation, code=e.code)
+    last = ctx.last_call()
+    operation = str(getattr(e, "operation_name", "") or (last[1] if last else ""))
+    service = last[0] if last and last[1] == operation else ""
+    return translate_exception(e, operation=operation, resource=resources.get(service, ""))
 
 
 def error_code(e: BaseException) -> str:

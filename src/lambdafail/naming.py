@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from lambdafail.schedule import schedule_gaps
+
 PREFIX = "lambdafail"
 TAG_TOPOLOGY = "lambdafail:topology"
 TAG_SERVICE = "lambdafail:service"
@@ -58,8 +60,16 @@ def dlq_name(topology: str) -> str:
     return _fit(f"{base(topology)}-dlq", QUEUE_NAME_MAX)
 
 
-def schedule_rule_name(topology: str, interval_seconds: int) -> str:
-    return _fit(f"{base(topology)}-tick-{interval_seconds}s", RULE_NAME_MAX)
+def schedule_rule_name(topology: str, expression: str) -> str:
+    """`<base>-tick-<N>s` for a schedule that fires every N seconds (a rate, or a cron with a
+    fixed period), `<base>-tick-<N>s-<hash>` for an uneven cron (N = its shortest gap): two
+    schedules share a rule only if they tick alike."""
+    gaps = schedule_gaps(expression)
+    name = f"{base(topology)}-tick-{gaps.min_seconds}s"
+    if gaps.min_seconds != gaps.max_seconds:
+        fields = " ".join(expression[5:-1].split()).upper()
+        name += "-" + hashlib.sha256(fields.encode()).hexdigest()[:8]
+    return _fit(name, RULE_NAME_MAX)
 
 
 def alarm_rule_name(topology: str, service: str, index: int) -> str:

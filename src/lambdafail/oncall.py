@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -72,9 +73,13 @@ def other(side: str) -> str:
     return "standby" if side == "primary" else "primary"
 
 
-def smallest_interval(compiled: Mapping[str, Any]) -> int:
-    intervals = [int(s["interval_seconds"]) for s in compiled.get("schedules", {}).values()]
-    return min(intervals) if intervals else 60
+def longest_silence(compiled: Mapping[str, Any]) -> int:
+    """The longest a healthy orchestrator goes without a tick: any schedule's tick refreshes
+    the heartbeat, so the smallest of the schedules' longest gaps (a topology compiled before
+    gaps were recorded has its fixed interval only)."""
+    gaps = [int(s.get("max_gap_seconds", s["interval_seconds"]))
+            for s in compiled.get("schedules", {}).values()]
+    return min(gaps) if gaps else 60
 
 
 # The heartbeat holds whole seconds and is written during the tick, not at its start.
@@ -84,7 +89,8 @@ HEARTBEAT_SLACK_SECONDS = 2
 def stale_after_seconds(compiled: Mapping[str, Any]) -> int:
     """The dead-man's switch: no tick for this long means the orchestrator is not running.
 
-    Twice the smallest probe interval. In the sped-up sandbox the interval is scaled like its
+    Twice the longest silence between ticks (`longest_silence`: for a cron that fires at 08:00
+    and 08:30 only, 23.5 h). In the sped-up sandbox the interval is scaled like its
     scheduler (never more than one tick a second) and the heartbeat's whole-second rounding
     matters, so a slack is added there. Shared by status and drill.
     """
@@ -92,8 +98,8 @@ def stale_after_seconds(compiled: Mapping[str, Any]) -> int:
 
     scale = time_scale()
     if scale <= 1.0:
-        return STALE_FACTOR * smallest_interval(compiled)
-    spacing = max(smallest_interval(compiled) / scale, 1.0)
+        return STALE_FACTOR * longest_silence(compiled)
+    spacing = max(longest_silence(compiled) / scale, 1.0)
     return math.ceil(STALE_FACTOR * spacing + HEARTBEAT_SLACK_SECONDS)
 
 
@@ -390,10 +396,27 @@ class SwitchOutcome:
 # adapters onto the runtime (the same code the orchestrator runs)
 
 
-def _translate(e: Exception, operation: str, resource: str) -> Exception:
-    from lambdafail.aws import translate_exception
+@contextmanager
+def _runtime(ctx: AwsContext, compiled: Mapping[str, Any]) -> Iterator[None]:
+    """Runtime code run here with the operator's clients: a failure leaves as the AwsError of
+    the call that really failed, a missing state table as the one "not deployed" error."""
+    from lambdafail.aws import runtime_errors
 
-    return translate_exception(e, operation=operation, resource=resource) or e
+    table = str(compiled["table"])
+    with runtime_errors(ctx, {"dynamodb": table},
+                        special=lambda err: _not_deployed(ctx, compiled, err)):
+        yield
+
+
+def _not_deployed(ctx: AwsContext, compiled: Mapping[str, Any], err: AwsError) -> AwsError | None:
+    """The one check for "this topology is not deployed here": its state table is missing."""
+    table = str(compiled["table"])
+    if err.code != "ResourceNotFoundException" or err.resource != table:
+        return None
+    return AwsError(f"state table {table} not found: topology {compiled['topology']!r} is not "
+                    f"deployed in {ctx.region} ({err.operation} failed)",
+                    hint="check -f, --region and --endpoint-url; `lambdafail deploy` creates it",
+                    operation=err.operation, resource=table, code=err.code)
 
 
 def store_for(ctx: AwsContext, compiled: dict[str, Any]) -> Any:
@@ -507,33 +530,20 @@ def gather_status(ctx: AwsContext, compiled: dict[str, Any], *, probe: bool = Fa
     topo_name = str(compiled["topology"])
     prefix = naming.rule_prefix(topo_name)
     fn = str(compiled["function"])
-    table = str(compiled["table"])
 
-    def guarded(operation: str, resource: str, f: Any) -> Any:
-        try:
+    def guarded(f: Any) -> Any:
+        with _runtime(ctx, compiled):
             return f()
-        except (AwsError, UsageError):
-            raise
-        except Exception as e:
-            raise _translate(e, operation, resource) from e
 
     with ThreadPoolExecutor(max_workers=6, thread_name_prefix="status") as pool:
-        f_states = pool.submit(guarded, "Query", table, store.load_all)
-        f_beat = pool.submit(guarded, "GetItem", table, store.heartbeat_item)
-        f_drills = pool.submit(guarded, "Query", table, lambda: _drill_locks(store))
+        f_states = pool.submit(guarded, store.load_all)
+        f_beat = pool.submit(guarded, store.heartbeat_item)
+        f_drills = pool.submit(guarded, lambda: _drill_locks(store))
         f_default = pool.submit(_list_rules, ctx, "default", prefix)
         f_bus = pool.submit(_list_rules, ctx, str(compiled["bus"]), prefix)
         f_fn = pool.submit(_orchestrator_config, ctx, fn)
         f_probe = pool.submit(_probe_everything, ctx, compiled) if probe else None
-        try:
-            states = f_states.result()
-        except AwsError as e:
-            if e.code == "ResourceNotFoundException":
-                raise AwsError(f"state table {table} not found: topology {topo_name!r} is not "
-                               f"deployed in {ctx.region}", hint="check -f, --region and "
-                               "--endpoint-url; `lambdafail deploy` creates it",
-                               operation="Query", resource=table, code=e.code) from e
-            raise
+        states = f_states.result()
         beat = f_beat.result()
         drills = f_drills.result()
         rules: dict[str, str] = {}
@@ -708,10 +718,8 @@ def history(ctx: AwsContext, compiled: dict[str, Any], service: str | None = Non
         raise UsageError(f"no service {service!r} in topology {compiled['topology']!r}",
                          hint=f"services: {known}")
     store = store_for(ctx, compiled)
-    try:
+    with _runtime(ctx, compiled):
         items = store.log(service=service, since=since.timestamp() if since else None, limit=limit)
-    except Exception as e:
-        raise _translate(e, "Query", str(compiled["table"])) from e
     return [LogEntry(committed_at=str(i.get("committed_at") or str(i["sk"]).split("#")[0]),
                      service=str(i.get("service", "")),
                      transition_id=str(i.get("transition_id", "")),
@@ -754,17 +762,10 @@ def _service_cfg(compiled: dict[str, Any], service: str) -> dict[str, Any]:
     return cfg
 
 
-def _read_state(store: Any, service: str, table: str) -> Any:
-    try:
+def _read_state(ctx: AwsContext, compiled: dict[str, Any], store: Any, service: str) -> Any:
+    table = str(compiled["table"])
+    with _runtime(ctx, compiled):
         st = store.get(service)
-    except Exception as e:
-        err = _translate(e, "GetItem", table)
-        if isinstance(err, AwsError) and err.code == "ResourceNotFoundException":
-            raise AwsError(f"state table {table} not found: the topology is not deployed here",
-                           hint="check -f, --region and --endpoint-url; `lambdafail deploy` "
-                           "creates it", operation="GetItem", resource=table,
-                           code=err.code) from e
-        raise err from e
     if st is None:
         raise UsageError(f"{service} has no state item in {table}: it has not been deployed",
                          hint="run `lambdafail deploy` first (it seeds every service)")
@@ -781,7 +782,7 @@ def failover(ctx: AwsContext, compiled: dict[str, Any], service: str, *, note: s
     """Switch `service` to its standby by hand (reason `manual`)."""
     svc = _service_cfg(compiled, service)
     store = store_for(ctx, compiled)
-    st = _read_state(store, service, str(compiled["table"]))
+    st = _read_state(ctx, compiled, store, service)
     if st.phase != "switching" and st.active == "standby":
         return _verify_noop(ctx, svc, service, "failover", st, actor or "", note,
                             "already on the standby; nothing to do (to return to the primary: "
@@ -802,7 +803,7 @@ def rollback(ctx: AwsContext, compiled: dict[str, Any], service: str, *, note: s
     """
     svc = _service_cfg(compiled, service)
     store = store_for(ctx, compiled)
-    st = _read_state(store, service, str(compiled["table"]))
+    st = _read_state(ctx, compiled, store, service)
     if st.phase != "switching" and st.active == "primary":
         return _verify_noop(ctx, svc, service, "rollback", st, actor or "", note,
                             f"{service} is already on the primary; nothing to do (to move it "
@@ -889,18 +890,11 @@ def _manual_switch(ctx: AwsContext, compiled: dict[str, Any], svc: dict[str, Any
         confirm(f"{action}: switch {service} from {st.active} to {to_side}"
                 + (" WITHOUT checking its health (--force)" if force else "") + "?")
     router = _router(ctx, svc, st)
-    try:
+    with _runtime(ctx, compiled):
         res = request_switch(store, router, svc, service, to_side, reason=reason, actor=who,
                              evidence=evidence, force=force, automatic=False,
                              state=st, logger=_quiet_logger())
-    except Exception as e:
-        raise _translate(e, "TransactWriteItems", str(compiled["table"])) from e
-    final = res.state
-    if final is None:
-        try:
-            final = store.get(service)
-        except Exception as e:
-            raise _translate(e, "GetItem", str(compiled["table"])) from e
+        final = res.state if res.state is not None else store.get(service)
     active = final.active if final else None
     phase = final.phase if final else None
     tid = None

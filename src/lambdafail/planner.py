@@ -211,9 +211,11 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
 
     rules: list[Resource] = []
     for rule, sched in sorted(compiled["schedules"].items()):
+        # A tick is superseded by the next one, which may come only after the longest gap;
+        # AWS takes 60-86,400 s.
+        longest = int(sched.get("max_gap_seconds", sched["interval_seconds"]))
         retry = {"MaximumRetryAttempts": 2,
-                 # A tick older than its interval is superseded by the next one.
-                 "MaximumEventAgeInSeconds": max(60, min(int(sched["interval_seconds"]), 86400))}
+                 "MaximumEventAgeInSeconds": max(60, min(longest, 86400))}
         rules.append(_rule(where, rule, "default", {"schedule_expression": sched["expression"]},
                            _tick_description(topo, sched["services"]),
                            alias_arn, dlq_arn, retry, {"lambdafail": "tick", "rule": rule},

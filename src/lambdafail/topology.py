@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from lambdafail import naming
-from lambdafail.schedule import interval_seconds, validate_schedule
+from lambdafail.schedule import schedule_gaps
 
 NAME_RE = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
 SERVICE_RE = r"^[a-z0-9]([a-z0-9_-]{0,38}[a-z0-9])?$"
@@ -70,7 +70,7 @@ class Health(Strict):
     @field_validator("interval")
     @classmethod
     def _schedule(cls, v: str) -> str:
-        validate_schedule(v)
+        schedule_gaps(v)  # AWS's grammar, and a schedule that repeats
         return v
 
 
@@ -86,7 +86,7 @@ class HealthOverride(Strict):
     @classmethod
     def _schedule(cls, v: str | None) -> str | None:
         if v is not None:
-            validate_schedule(v)
+            schedule_gaps(v)
         return v
 
 
@@ -423,10 +423,10 @@ def semantic_problems(topo: Topology) -> list[SemanticProblem]:
                 "point standby at a different URL or function"))
         h = topo.health(name)
         try:
-            validate_schedule(h.interval)
+            # Rounds must end before the next tick, which may come after the shortest gap.
+            secs = schedule_gaps(h.interval).min_seconds
         except ValueError:
             continue  # reported on the field itself
-        secs = interval_seconds(h.interval)
         budget = (PROBE_SPREAD_SECONDS / h.probes_per_tick if h.probes_per_tick > 1
                   else min(secs, 900) - 5)
         if h.timeout_seconds >= budget:
@@ -488,8 +488,7 @@ def _physical_name_problems(topo: Topology) -> list[SemanticProblem]:
     for name, svc in topo.services.items():
         h = topo.health(name)
         with contextlib.suppress(ValueError):
-            names.append(("rule", naming.schedule_rule_name(topo.name, interval_seconds(
-                h.interval))))
+            names.append(("rule", naming.schedule_rule_name(topo.name, h.interval)))
         for i, sig in enumerate(svc.signals):
             make = naming.alarm_rule_name if isinstance(sig, AlarmSignal) \
                 else naming.event_rule_name
@@ -546,9 +545,11 @@ def compile_topology(topo: Topology) -> dict[str, Any]:
         svc = topo.services[name]
         h = topo.health(name)
         p = topo.policy(name)
-        secs = interval_seconds(h.interval)
-        rule = naming.schedule_rule_name(topo.name, secs)
+        gaps = schedule_gaps(h.interval)
+        secs = gaps.min_seconds
+        rule = naming.schedule_rule_name(topo.name, h.interval)
         sched = schedules.setdefault(rule, {"expression": h.interval, "interval_seconds": secs,
+                                            "max_gap_seconds": gaps.max_seconds,
                                             "services": []})
         sched["services"].append(name)
         signals: list[dict[str, Any]] = []

@@ -2,8 +2,11 @@
 
 Rules: `apply(side)` may run any number of times with the same result (SSM put with Overwrite,
 Route 53 UPSERT, enable/disable rules, hook invoke); `read_back()` answers from what AWS now
-holds, never from what we meant to set; failures raise RouterError (the transition stays
-`switching` and is retried). stdlib + boto3 only; clients come from `config.Clients`.
+holds, never from what we meant to set; failures raise a RouterError subclass that says what
+happened — RouterTimeout (no answer: the call may still be in effect), RouterNotFound (the
+resource to switch does not exist), RouterRefused (AWS or the hook answered with an error) —
+and the transition stays `switching` and is retried. stdlib + boto3 only; clients come from
+`config.Clients`.
 """
 
 from __future__ import annotations
@@ -15,7 +18,48 @@ from lambdafail.runtime.config import SIDES, Clients
 
 
 class RouterError(Exception):
-    """The router could not apply or confirm a side."""
+    """The router could not apply or confirm a side. `operation`: the AWS call that failed
+    (e.g. "ssm PutParameter /shop/web/active"); `code`: AWS's error code, if it answered."""
+
+    def __init__(self, message: str, *, operation: str = "", code: str = "") -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.code = code
+
+
+class RouterTimeout(RouterError):
+    """No answer in time: the call may have been applied, and a hook may still be running."""
+
+
+class RouterNotFound(RouterError):
+    """What the router switches (zone, rule, function) does not exist."""
+
+
+class RouterRefused(RouterError):
+    """AWS or the hook answered with an error, or the read-back disagrees."""
+
+
+# Error codes meaning "the thing to switch is not there" (Route 53, EventBridge, Lambda).
+_NOT_FOUND = {"NoSuchHostedZone", "ResourceNotFoundException", "ParameterNotFound"}
+
+
+def router_error(operation: str, e: Exception) -> RouterError:
+    """The typed RouterError for exception `e` raised by `operation`."""
+    code = _code(e)
+    message = f"{operation}: {code}: {e}"
+    if _timed_out(e):
+        return RouterTimeout(message, operation=operation)
+    if code in _NOT_FOUND:
+        return RouterNotFound(message, operation=operation, code=code)
+    return RouterRefused(message, operation=operation, code=code)
+
+
+def _timed_out(e: BaseException) -> bool:
+    # botocore's ReadTimeoutError: the request went out, the answer did not come back. A
+    # connect timeout never reached AWS, so nothing can be in effect: that is not one.
+    from botocore.exceptions import ReadTimeoutError
+
+    return isinstance(e, TimeoutError | ReadTimeoutError)
 
 
 class Router(Protocol):
@@ -43,7 +87,7 @@ class SsmRouter:
             self.ssm.put_parameter(Name=self.parameter, Value=self.values[side], Type="String",
                                    Overwrite=True)
         except Exception as e:
-            raise RouterError(f"ssm put_parameter {self.parameter}: {_code(e)}: {e}") from e
+            raise router_error(f"ssm PutParameter {self.parameter}", e) from e
 
     def read_back(self) -> str | None:
         try:
@@ -51,7 +95,7 @@ class SsmRouter:
         except Exception as e:
             if _code(e) == "ParameterNotFound":
                 return None
-            raise RouterError(f"ssm get_parameter {self.parameter}: {_code(e)}: {e}") from e
+            raise router_error(f"ssm GetParameter {self.parameter}", e) from e
         return _side_of(value, self.values)
 
 
@@ -85,7 +129,7 @@ class Route53Router:
                     "Name": self.record, "Type": self.type, "TTL": self.ttl,
                     "ResourceRecords": [{"Value": self.values[side]}]}}]})
         except Exception as e:
-            raise RouterError(f"route53 UPSERT {self.record}: {_code(e)}: {e}") from e
+            raise router_error(f"route53 ChangeResourceRecordSets UPSERT {self.record}", e) from e
 
     def read_back(self) -> str | None:
         try:
@@ -93,7 +137,7 @@ class Route53Router:
                 HostedZoneId=self.zone_id, StartRecordName=self.record,
                 StartRecordType=self.type, MaxItems="1")
         except Exception as e:
-            raise RouterError(f"route53 list {self.record}: {_code(e)}: {e}") from e
+            raise router_error(f"route53 ListResourceRecordSets {self.record}", e) from e
         for rrs in resp.get("ResourceRecordSets", []):
             if _norm_name(rrs["Name"]) == _norm_name(self.record) and rrs["Type"] == self.type:
                 vals = [r["Value"] for r in rrs.get("ResourceRecords", [])]
@@ -114,23 +158,26 @@ class RulesRouter:
 
     def apply(self, side: str, transition: dict[str, Any] | None = None) -> None:
         other = "standby" if side == "primary" else "primary"
-        try:
-            # Enable the new side first: for a moment both run rather than neither.
-            for name in self.rules[side]:
-                self.events.enable_rule(Name=name, EventBusName=self.bus)
-            for name in self.rules[other]:
-                self.events.disable_rule(Name=name, EventBusName=self.bus)
-        except Exception as e:
-            raise RouterError(f"rules on bus {self.bus}: {_code(e)}: {e}") from e
+        # Enable the new side first: for a moment both run rather than neither.
+        for call, names in (("EnableRule", self.rules[side]), ("DisableRule", self.rules[other])):
+            for name in names:
+                try:
+                    if call == "EnableRule":
+                        self.events.enable_rule(Name=name, EventBusName=self.bus)
+                    else:
+                        self.events.disable_rule(Name=name, EventBusName=self.bus)
+                except Exception as e:
+                    raise router_error(f"events {call} {name} on bus {self.bus}", e) from e
 
     def read_back(self) -> str | None:
-        states: dict[str, list[str]] = {}
-        try:
-            for side in SIDES:
-                states[side] = [self.events.describe_rule(Name=n, EventBusName=self.bus)["State"]
-                                for n in self.rules[side]]
-        except Exception as e:
-            raise RouterError(f"describe rules on bus {self.bus}: {_code(e)}: {e}") from e
+        states: dict[str, list[str]] = {side: [] for side in SIDES}
+        for side in SIDES:
+            for name in self.rules[side]:
+                try:
+                    states[side].append(self.events.describe_rule(
+                        Name=name, EventBusName=self.bus)["State"])
+                except Exception as e:
+                    raise router_error(f"events DescribeRule {name} on bus {self.bus}", e) from e
         for side in SIDES:
             other = "standby" if side == "primary" else "primary"
             if (all(s == "ENABLED" for s in states[side])
@@ -160,12 +207,17 @@ class HookRouter:
         try:
             resp = self.lam.invoke(FunctionName=self.function, InvocationType="RequestResponse",
                                    Payload=json.dumps(payload, default=str).encode())
+            # The answer streams in after the headers: reading it can time out too.
+            body = resp["Payload"].read() if resp.get("Payload") is not None else b""
         except Exception as e:
-            raise RouterError(f"hook {self.function}: {_code(e)}: {e}") from e
-        body = resp["Payload"].read() if resp.get("Payload") is not None else b""
+            raise router_error(f"lambda Invoke {self.function} (hook)", e) from e
         if resp.get("FunctionError"):
+            # The hook ran and failed — even "Task timed out": Lambda stopped it, so nothing
+            # is still running. Its text is the user's and classifies nothing.
             text = body[:1000].decode("utf-8", "replace")
-            raise RouterError(f"hook {self.function} failed ({resp['FunctionError']}): {text}")
+            raise RouterRefused(f"hook {self.function} failed ({resp['FunctionError']}): {text}",
+                                operation=f"lambda Invoke {self.function} (hook)",
+                                code=str(resp["FunctionError"]))
         answer: Any = None
         try:
             answer = json.loads(body) if body else None

@@ -21,7 +21,7 @@ from typing import Any
 from lambdafail.runtime.config import SIDES
 from lambdafail.runtime.log import Logger
 from lambdafail.runtime.probes import ProbeResult
-from lambdafail.runtime.routers import Router, RouterError
+from lambdafail.runtime.routers import Router, RouterError, RouterRefused, RouterTimeout
 from lambdafail.runtime.state import (
     ServiceState,
     StateConflict,
@@ -375,14 +375,14 @@ def _drive(store: StateStore, router: Router, service: str, st: ServiceState, *,
         router.apply(to, transition)
         seen = router.read_back()
         if seen != to:
-            raise RouterError(f"router read-back says {seen or 'neither side'}, expected {to}")
+            raise RouterRefused(f"router read-back says {seen or 'neither side'}, expected {to}")
     except Exception as e:
         error = str(e) if isinstance(e, RouterError) else f"{type(e).__name__}: {e}"
         # A router that timed out may still be acting (a slow hook keeps running after our
         # read timeout): keep the lease until it lapses, so nobody drives the router meanwhile.
-        timed_out = "timeout" in error.lower() or "timed out" in error.lower()
+        keep = isinstance(e, RouterTimeout)
         store.release_lease(service, str(pending["id"]), error,
-                            lease_until=float(pending.get("lease_until", 0)) if timed_out else 0)
+                            lease_until=float(pending.get("lease_until", 0)) if keep else 0)
         logger.error("router failed; the switch stays pending and is retried", service=service,
                      transition_id=pending["id"], to=to, error=error)
         return SwitchResult("router_failed", service,

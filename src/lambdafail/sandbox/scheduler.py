@@ -11,100 +11,19 @@ would reject (moto accepts `rate(1 minutes)`) never fire. Tested with moto 5.2.1
 
 from __future__ import annotations
 
-import calendar
-import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from lambdafail.sandbox import backends
 from lambdafail.sandbox.activity import ActivityLog
 from lambdafail.sandbox.delivery import Dispatcher, envelope
-from lambdafail.schedule import interval_seconds, validate_schedule
+from lambdafail.schedule import Cron, interval_seconds
 
 MIN_REAL_INTERVAL_S = 1.0
-_MONTHS = {m: i for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG",
-                                        "SEP", "OCT", "NOV", "DEC"], start=1)}
-_DAYS = {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"], start=1)}
-
-
-def _values(text: str, lo: int, hi: int, names: dict[str, int] | None = None) -> set[int]:
-    """Expand one cron field (`*`, `a`, `a-b`, lists, `/step`) into the set it allows."""
-    out: set[int] = set()
-    for item in text.upper().split(","):
-        base, _, step_text = item.partition("/")
-        step = int(step_text) if step_text else 1
-        if base in ("*", "?"):
-            start, end = lo, hi
-        else:
-            first, _, last = base.partition("-")
-            start = int(names[first]) if names and first in names else int(first)
-            if last:
-                end = int(names[last]) if names and last in names else int(last)
-            else:
-                end = hi if step_text else start
-        out.update(range(start, end + 1, step))
-    return {v for v in out if lo <= v <= hi}
-
-
-def _aws_dow(d: datetime) -> int:
-    return (d.weekday() + 1) % 7 + 1  # AWS: 1 = SUN ... 7 = SAT
-
-
-class Cron:
-    """An EventBridge 6-field cron, evaluated in UTC (what AWS does)."""
-
-    def __init__(self, expr: str):
-        validate_schedule(expr)
-        minutes, hours, dom, month, dow, year = expr[5:-1].split()
-        self.minutes = sorted(_values(minutes, 0, 59))
-        self.hours = sorted(_values(hours, 0, 23))
-        self.months = _values(month, 1, 12, _MONTHS)
-        self.years = _values(year, 1970, 2199)
-        self.dom, self.dow = dom.upper(), dow.upper()
-
-    def _day_ok(self, d: datetime) -> bool:
-        last = calendar.monthrange(d.year, d.month)[1]
-        if self.dom != "?":
-            if self.dom == "L":
-                return d.day == last
-            if self.dom == "LW":
-                target = last
-                while datetime(d.year, d.month, target).weekday() > 4:
-                    target -= 1
-                return d.day == target
-            if self.dom.endswith("W"):
-                n = min(int(self.dom[:-1]), last)
-                wd = datetime(d.year, d.month, n).weekday()
-                shift = {5: -1 if n > 1 else 2, 6: 1 if n < last else -2}.get(wd, 0)
-                return d.day == n + shift
-            return d.day in _values(self.dom, 1, 31)
-        m = re.fullmatch(r"(\w+)(L|#(\d))", self.dow)
-        if m:
-            want = _DAYS.get(m.group(1)) or int(m.group(1))
-            if _aws_dow(d) != want:
-                return False
-            if m.group(2) == "L":
-                return d.day + 7 > last
-            return (d.day - 1) // 7 + 1 == int(m.group(3))
-        return _aws_dow(d) in _values(self.dow, 1, 7, _DAYS)
-
-    def next_after(self, after: datetime) -> datetime | None:
-        """The first firing strictly after `after` (searching five years ahead at most)."""
-        start = after.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        day = start.replace(hour=0, minute=0)
-        for _ in range(366 * 5):
-            if day.year in self.years and day.month in self.months and self._day_ok(day):
-                for h in self.hours:
-                    for mi in self.minutes:
-                        cand = day.replace(hour=h, minute=mi)
-                        if cand >= start:
-                            return cand
-            day += timedelta(days=1)
-        return None
 
 
 @dataclass
