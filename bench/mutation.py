@@ -225,10 +225,7 @@ _SKIP = shutil.ignore_patterns(".git", ".venv*", "__pycache__", ".mypy_cache", "
 def _snapshot() -> Path:
     """The worktree as it is now (what the run measures), outside the worktree."""
     tmp = Path(tempfile.mkdtemp(prefix="lambdafail-mutation-"))
-    shutil.copytree(ROOT, tmp / "repo", ignore=_SKIP)
-    shared = ROOT.parent / "shared"  # read-only reference data some tests read (conformance)
-    if shared.is_dir():
-        (tmp / "shared").symlink_to(shared)
+    shutil.copytree(ROOT, tmp / "repo", ignore=_SKIP)  # test data included (tests/data)
     return tmp / "repo"
 
 
