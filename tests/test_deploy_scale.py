@@ -74,7 +74,9 @@ def test_the_largest_topology_validate_accepts_deploys_and_reads_back(
     assert len(json.dumps(compiled)) > 10 * 400 * 1024
 
     code = run(["status", "-f", str(path), "-o", "json"])
-    doc = _json(capsys.readouterr().out)
+    cap = capsys.readouterr()
+    assert code in (0, 7), cap.err[-3000:]
+    doc = _json(cap.out)
     assert len(doc["services"]) == count
     assert {s["active"] for s in doc["services"]} == {"primary"}
     assert doc["orchestrator"]["drift"] is False

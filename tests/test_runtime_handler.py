@@ -757,10 +757,10 @@ def test_runtime_real_http_primary_and_lambda_standby(standby_works: bool) -> No
 def test_runtime_250_healthy_services_never_fail_over(aws: None) -> None:
     """250 services (500 targets, far more than the probe workers) whose targets answer in
     half their timeout, with the most sensitive threshold: not one false failover."""
-    with http_server(Behaviour(200, b"ok", delay=0.5)) as url:
+    with http_server(Behaviour(200, b"ok", delay=1.0)) as url:
         services = {
             f"s{i:03d}": service_cfg(
-                name=f"s{i:03d}", failure_threshold=1, timeout=1.0,
+                name=f"s{i:03d}", failure_threshold=1, timeout=2.0,
                 primary={"kind": "url", "url": f"{url}?p={i}", "expect_status": 200,
                          "body_contains": None},
                 standby={"kind": "url", "url": f"{url}?s={i}", "expect_status": 200,
@@ -773,5 +773,8 @@ def test_runtime_250_healthy_services_never_fail_over(aws: None) -> None:
     assert env.store.log() == []
     states = env.store.load_all()
     assert len(states) == 250
-    assert all(st.active == "primary" and st.health["primary"].ok
-               and st.health["standby"].ok for st in states.values())
+    unhealthy = {name: (st.health["primary"].detail, st.health["standby"].detail)
+                 for name, st in states.items()
+                 if not (st.active == "primary" and st.health["primary"].ok
+                         and st.health["standby"].ok)}
+    assert unhealthy == {}, f"{len(unhealthy)} unhealthy, e.g. {next(iter(unhealthy.items()))}"
