@@ -13,60 +13,16 @@ probe threads alive before, right after and 5 s after the rounds (a leak grows w
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from lambdafail.runtime.probes import probe_all  # noqa: E402
-from runtime_support import closed_port_url  # noqa: E402
-
-
-class Hostile:
-    def __init__(self, mode: str) -> None:
-        self.mode = mode
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(256)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/healthz"
-        self.stop = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
-
-    def _answer(self, conn: Any) -> None:
-        try:
-            conn.recv(65536)
-            if self.mode == "silent":
-                self.stop.wait(3600)
-                return
-            data = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n"
-            if self.mode == "body":
-                conn.sendall(data)
-                data = b"x" * 1000000
-            for byte in data:
-                if self.stop.wait(0.2):
-                    return
-                conn.sendall(bytes([byte]))
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.sock.close()
+from runtime_support import HostileServer, closed_port_url  # noqa: E402
 
 
 def probe_threads() -> int:
@@ -82,7 +38,7 @@ def main() -> None:
     print(f"{'target':<18} {'rounds':>6} {'timeout':>8} {'max round':>10} "
           f"{'probe threads before':>21} {'after':>6} {'settled':>8}")
     for mode in ("headers", "body", "silent", "closed"):
-        server = Hostile(mode) if mode != "closed" else None
+        server = HostileServer(mode) if mode != "closed" else None
         url = server.url if server else closed_port_url()
         target = {"kind": "url", "url": url, "expect_status": 200,
                   "body_contains": "needle" if mode == "body" else None}

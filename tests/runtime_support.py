@@ -276,6 +276,54 @@ def http_server(behaviour: Behaviour) -> Iterator[str]:
         server.server_close()
 
 
+class HostileServer:
+    """A loopback HTTP target that never answers properly: it trickles its status line and
+    headers a byte every 0.2 s (`mode="headers"`), sends headers then trickles a long body
+    (`"body"`), or accepts and stays silent (`"silent"`)."""
+
+    def __init__(self, mode: str) -> None:
+        import socket
+
+        self.mode = mode
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(256)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/healthz"
+        self.stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: Any) -> None:
+        try:
+            conn.recv(65536)
+            if self.mode == "silent":
+                self.stop.wait(3600)
+                return
+            data = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n"
+            if self.mode == "body":
+                conn.sendall(data)
+                data = b"x" * 1000000
+            for byte in data:
+                if self.stop.wait(0.2):
+                    return
+                conn.sendall(bytes([byte]))
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
 def closed_port_url() -> str:
     """A loopback URL nobody listens on (connection refused)."""
     import socket

@@ -14,7 +14,7 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from lambdafail.runtime.probes import probe_all, probe_target
-from runtime_support import Behaviour, closed_port_url, elapsed, http_server
+from runtime_support import Behaviour, HostileServer, closed_port_url, elapsed, http_server
 
 
 def url_target(url: str, status: int = 200, body: str | None = None) -> dict[str, Any]:
@@ -211,58 +211,11 @@ def test_runtime_probe_that_never_ran_is_not_a_failure() -> None:
     assert st.health["primary"].ok is True and st.health["primary"].failures == 0
 
 
-class _Trickler:
-    """A loopback server that answers one byte at a time, forever: in the status line and
-    headers (`where="headers"`) or in a long body (`where="body"`)."""
-
-    def __init__(self, where: str) -> None:
-        import socket
-        import threading
-
-        self.where = where
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/healthz"
-        self.stop = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        import threading
-
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
-
-    def _trickle(self, conn: Any) -> None:
-        head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n"
-        try:
-            conn.recv(65536)
-            if self.where == "body":
-                conn.sendall(head)
-                head = b"x" * 1000000
-            for byte in head:
-                if self.stop.wait(0.2):
-                    break
-                conn.sendall(bytes([byte]))
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.sock.close()
-
-
 @pytest.mark.parametrize("where", ["headers", "body"])
 def test_runtime_trickling_target_is_cut_at_its_timeout_and_leaks_no_thread(where: str) -> None:
     import threading
 
-    server = _Trickler(where)
+    server = HostileServer(where)
     try:
         target = url_target(server.url, body="needle" if where == "body" else None)
         before = threading.active_count()
