@@ -22,12 +22,14 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from runtime_support import Behaviour, http_server  # noqa: E402
+
 PYENV = [Path("/root/.pyenv/versions/3.12.1/bin/python3.12"),
          Path("/root/.pyenv/versions/3.13.0/bin/python3.13")]
 
@@ -47,23 +49,6 @@ for name in ("first_ms", "second_ms"):
     out["ok"] = out.get("ok", True) and all(r.ok for r in results.values())
 print(json.dumps(out))
 """
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    # socketserver's default backlog of 5 drops a burst of 32 connects: the kernel's SYN
-    # retry after 1 s would then dominate every round.
-    request_queue_size = 256
 
 
 def _version(python: str) -> str:
@@ -89,11 +74,7 @@ def main() -> None:
     ap.add_argument("--src", type=Path, default=ROOT / "src")
     args = ap.parse_args()
     pythons = args.pythons or [sys.executable, *(str(p) for p in PYENV if p.exists())]
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/healthz"
-    try:
+    with http_server(Behaviour(200, b"ok")) as url:
         print(f"cold first probe round, {args.targets} concurrent loopback probes, "
               f"median of {args.runs} fresh interpreters, src={args.src}")
         for python in pythons:
@@ -105,9 +86,6 @@ def main() -> None:
                   f"second round {med['second_ms']:6.1f} ms   import {med['import_ms']:5.1f} ms"
                   f"   (min/max first: {min(r['first_ms'] for r in runs):.1f}/"
                   f"{max(r['first_ms'] for r in runs):.1f})" + ("" if ok else "  PROBES FAILED"))
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 if __name__ == "__main__":

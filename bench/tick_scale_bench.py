@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _moto  # noqa: F401  (fake credentials before boto3 is used)
@@ -27,20 +24,7 @@ import _moto  # noqa: F401  (fake credentials before boto3 is used)
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 1024  # the default 5 would drop a burst of connects
+from runtime_support import Behaviour, http_server  # noqa: E402
 
 
 def one(n: int, url: str, prober: str) -> str:
@@ -84,17 +68,11 @@ def main() -> None:
     ap.add_argument("counts", nargs="+", type=int)
     ap.add_argument("--prober", choices=("real", "instant"), default="real")
     args = ap.parse_args()
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with http_server(Behaviour(200, b"ok")) as healthz:
+        url = healthz.removesuffix("/healthz")
         print(f"one tick, in-process moto, prober: {args.prober}")
         for n in args.counts:
             print(one(n, url, args.prober), flush=True)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,6 +42,15 @@ def _drill_subprocess(env: DrillEnv, out: Path, moto_server: str, *, timeout: in
         stdout=pipe, stderr=pipe, text=True, env=dict(os.environ, AWS_ENDPOINT_URL=moto_server))
 
 
+def _wait_for_the_fault_to_be_seen(proc: subprocess.Popen[str], store: Any) -> None:
+    """Until the orchestrator has recorded the injected failure (the drill is observing)."""
+    wait_until(lambda: proc.poll() is not None
+               or (store.get("checkout").faults
+                   and store.get("checkout").health["primary"].failures >= 1),
+               timeout=30, what="the fault to be injected and seen")
+    assert proc.poll() is None, proc.communicate()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
                          ids=["ctrl-c", "sigterm", "sighup"])
 def test_drill_signal_mid_drill_restores_and_releases_the_lock(
@@ -52,12 +62,7 @@ def test_drill_signal_mid_drill_restores_and_releases_the_lock(
         proc = _drill_subprocess(env, out, moto_server, timeout=60, capture=True)
         store = env.store()
         try:
-            # Signal once the orchestrator has recorded the injected failure.
-            wait_until(lambda: proc.poll() is not None
-                       or (store.get("checkout").faults
-                           and store.get("checkout").health["primary"].failures >= 1),
-                       timeout=30, what="the fault to be injected and seen")
-            assert proc.poll() is None, proc.communicate()
+            _wait_for_the_fault_to_be_seen(proc, store)
             assert store.drill_lock("checkout") is not None
             proc.send_signal(sig)
             _, err = proc.communicate(timeout=60)
@@ -97,11 +102,7 @@ def test_drill_signal_storm_through_the_restore_neither_hangs_nor_changes_the_ex
         store = env.store()
         sent = 0
         try:
-            wait_until(lambda: proc.poll() is not None
-                       or (store.get("checkout").faults
-                           and store.get("checkout").health["primary"].failures >= 1),
-                       timeout=30, what="the fault to be injected and seen")
-            assert proc.poll() is None, proc.communicate()
+            _wait_for_the_fault_to_be_seen(proc, store)
             deadline = time.monotonic() + 60
             while proc.poll() is None and time.monotonic() < deadline:
                 proc.send_signal(sig)
