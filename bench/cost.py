@@ -247,7 +247,7 @@ def baseline_rss() -> float:
 # --- pricing ----------------------------------------------------------------------------------
 
 def monthly(case: dict[str, Any], memory_mb: int, arch: str) -> dict[str, Any]:
-    from lambdafail import cost
+    from lambdafail.deploy import cost
 
     ticks = cost.SECONDS_PER_MONTH / 60.0
     rounds = max(1, round(case["rounds_per_tick"]))
@@ -277,7 +277,7 @@ def case_topology(n: int, probes_per_tick: int) -> dict[str, Any]:
 
 
 def plan_estimate(n: int, probes_per_tick: int, memory_mb: int, arch: str) -> float:
-    from lambdafail import cost
+    from lambdafail.deploy import cost
 
     return cost.estimate(case_topology(n, probes_per_tick), memory_mb, arch).bill["total"]
 
@@ -338,7 +338,7 @@ def main() -> None:
 
 def report(cases: list[dict[str, Any]], base_rss: float, memory_mb: int, arch: str,
            markdown: bool) -> None:
-    from lambdafail import cost
+    from lambdafail.deploy import cost
 
     def size(c: dict[str, Any]) -> int:
         return memory_mb or cost.memory_for(case_topology(c["services"], c["probes_per_tick"]))

@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def deploy_once(endpoint: str, text: str) -> tuple[float, list[tuple[str, str]], list[str]]:
     from lambdafail.aws import AwsContext, is_mutating
-    from lambdafail.executor import Executor
-    from lambdafail.inventory import plan_for
-    from lambdafail.loader import load_text
+    from lambdafail.deploy.executor import Executor
+    from lambdafail.deploy.inventory import plan_for
+    from lambdafail.model.loader import load_text
 
     topo = load_text(text, "multi.yaml")
     ctx = AwsContext(region="us-east-1", endpoint_url=endpoint)

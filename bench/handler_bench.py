@@ -43,7 +43,8 @@ print(time.perf_counter() - t)
 
 
 def zip_and_imports(runs: int) -> dict[str, Any]:
-    from lambdafail import loader, package, topology
+    from lambdafail.deploy import package
+    from lambdafail.model import loader, topology
 
     topo = loader.load(ROOT / "configs" / "example.yaml")  # type: ignore[attr-defined]
     pkg = package.build(topology.compile_topology(topo))

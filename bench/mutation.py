@@ -45,11 +45,11 @@ SRC = ROOT / "src"
 
 #: module key -> (path under src/, the fast test files that exercise it, fastest killers first)
 MODULES: dict[str, tuple[str, list[str]]] = {
-    "loader": ("lambdafail/loader.py",
+    "loader": ("lambdafail/model/loader.py",
                ["tests/test_guards.py", "tests/test_validate_rules.py"]),
-    "planner": ("lambdafail/planner.py",
+    "planner": ("lambdafail/deploy/planner.py",
                 ["tests/test_guards.py", "tests/test_deploy_pure.py", "tests/test_schedule.py"]),
-    "schedule": ("lambdafail/schedule.py",
+    "schedule": ("lambdafail/model/schedule.py",
                  ["tests/test_schedule.py", "tests/test_guards.py",
                   "tests/test_validate_rules.py"]),
     "patterns": ("lambdafail/runtime/patterns.py",

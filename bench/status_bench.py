@@ -23,7 +23,7 @@ from _moto import start_moto
 def seed(url: str, n: int, workdir: Path) -> tuple[Path, dict[str, object]]:
     from lambdafail import oncall
     from lambdafail.aws import AwsContext
-    from lambdafail.loader import load
+    from lambdafail.model.loader import load
     from lambdafail.runtime.state import StateStore, table_definition
 
     name = f"bench{uuid.uuid4().hex[:6]}"

@@ -31,13 +31,13 @@ def one(n: int, url: str, prober: str) -> str:
     from moto import mock_aws
 
     from deploy_support import context, deploy
-    from lambdafail.loader import load_text
-    from lambdafail.planner import function_timeout
+    from lambdafail.deploy.planner import function_timeout
+    from lambdafail.model.loader import load_text
+    from lambdafail.model.topology import compile_topology
     from lambdafail.runtime.config import Clients, LoadedConfig
     from lambdafail.runtime.handler import Orchestrator
     from lambdafail.runtime.log import Logger
     from lambdafail.runtime.probes import ProbeResult
-    from lambdafail.topology import compile_topology
 
     lines = ["name: big", "region: us-east-1", "services:",
              f"  s0: &svc {{primary: {{url: '{url}/p'}}, standby: {{url: '{url}/s'}}, "

@@ -10,11 +10,11 @@ from typing import Any
 import boto3
 
 from lambdafail.aws import AwsContext
-from lambdafail.executor import Executor, Outcome
-from lambdafail.inventory import plan_for
-from lambdafail.loader import load_text
-from lambdafail.planner import Plan
-from lambdafail.topology import Topology
+from lambdafail.deploy.executor import Executor, Outcome
+from lambdafail.deploy.inventory import plan_for
+from lambdafail.deploy.planner import Plan
+from lambdafail.model.loader import load_text
+from lambdafail.model.topology import Topology
 
 ROOT = Path(__file__).resolve().parent.parent
 MULTI = ROOT / "configs" / "multi.yaml"

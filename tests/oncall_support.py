@@ -58,7 +58,7 @@ class Env:
 
     def compiled(self, ctx: Any) -> dict[str, Any]:
         from lambdafail import oncall
-        from lambdafail.loader import load
+        from lambdafail.model.loader import load
 
         return oncall.compiled_for(load(str(self.file)), ctx.region)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdafail.cli import run
+from lambdafail.cli.main import run
 
 
 def test_cli_init_writes_a_valid_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -18,9 +18,10 @@ import click
 import pytest
 
 from conftest import CONFIGS, ROOT
-from lambdafail import __version__, settings
-from lambdafail.cli import COMMANDS, LazyGroup, global_options, run
-from lambdafail.errors import ExitCode
+from lambdafail import __version__
+from lambdafail.base import settings
+from lambdafail.base.errors import ExitCode
+from lambdafail.cli.main import COMMANDS, LazyGroup, global_options, run
 
 EXAMPLE = str(CONFIGS / "example.yaml")
 
@@ -79,7 +80,7 @@ def _boom(*args: object, **kwargs: object) -> int:
 
 def test_cli_internal_error_is_1_and_traceback_only_with_debug(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from lambdafail.commands import validate
+    from lambdafail.cli.commands import validate
 
     monkeypatch.setattr(validate.command, "callback", _boom)
     assert run(["validate", "-f", EXAMPLE]) == ExitCode.BUG == 1
@@ -144,7 +145,7 @@ def test_cli_botocore_client_error_maps_to_3(monkeypatch: pytest.MonkeyPatch,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     from botocore.exceptions import ClientError
 
-    from lambdafail.commands import validate
+    from lambdafail.cli.commands import validate
 
     def denied(*args: object, **kwargs: object) -> int:
         raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no way"}},
@@ -160,7 +161,7 @@ def test_cli_botocore_client_error_maps_to_3(monkeypatch: pytest.MonkeyPatch,
 
 def test_cli_keyboard_interrupt_is_130(monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
-    from lambdafail.commands import validate
+    from lambdafail.cli.commands import validate
 
     def interrupted(*args: object, **kwargs: object) -> int:
         raise KeyboardInterrupt
@@ -242,7 +243,7 @@ def test_typed_global_options_beat_the_environment(monkeypatch: pytest.MonkeyPat
 def test_region_follows_the_topology_not_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
     """A stray AWS_DEFAULT_REGION never moves a topology; a contradicting --region is refused."""
     from lambdafail.aws import AwsContext
-    from lambdafail.errors import UsageError
+    from lambdafail.base.errors import UsageError
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     monkeypatch.setenv("AWS_REGION", "eu-west-1")

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from deploy_support import multi
-from lambdafail import cost, planner
-from lambdafail.cli import run
-from lambdafail.topology import compile_topology
+from lambdafail.cli.main import run
+from lambdafail.deploy import cost, planner
+from lambdafail.model.topology import compile_topology
 from oncall_support import json_out, unique, write_topology
 from runtime_support import compiled, service_cfg
 
@@ -75,7 +75,7 @@ def test_cost_memory_for_is_the_smallest_that_fits() -> None:
 
 
 def test_cost_function_spec_uses_the_chosen_size() -> None:
-    from lambdafail.iam import Where
+    from lambdafail.deploy.iam import Where
 
     data = compile_topology(multi())
     where = Where(partition="aws", region="us-east-1", account="123456789012")

@@ -19,9 +19,9 @@ import pytest
 
 from conftest import run_cli, wait_until
 from lambdafail import demo as demo_mod
+from lambdafail.base.errors import ExitCode
 from lambdafail.demo import Demo, DemoEvent, DemoOptions, DemoStepFailed
-from lambdafail.errors import ExitCode
-from lambdafail.loader import load
+from lambdafail.model.loader import load
 
 INSTALL_HINT = "pip install 'lambdafail[sandbox]'"
 

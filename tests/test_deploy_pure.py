@@ -8,9 +8,9 @@ import json
 import zipfile
 
 from deploy_support import multi
-from lambdafail import iam, package, planner
-from lambdafail.render_plan import plan_to_json
-from lambdafail.topology import compile_topology
+from lambdafail.cli.render_plan import plan_to_json
+from lambdafail.deploy import iam, package, planner
+from lambdafail.model.topology import compile_topology
 
 WHERE = iam.Where("aws", "us-east-1", "123456789012")
 

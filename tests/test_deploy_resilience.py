@@ -177,9 +177,9 @@ def _refuse(code: str, message: str) -> Any:
     ("ProvisionedThroughputExceededException", "re-running the command continues from here"),
 ])
 def test_deploy_error_hint_says_whether_re_running_helps(code: str, again: str) -> None:
-    from lambdafail.commands.plan import execute
-    from lambdafail.errors import AwsError
-    from lambdafail.inventory import plan_for
+    from lambdafail.base.errors import AwsError
+    from lambdafail.cli.commands.plan import execute
+    from lambdafail.deploy.inventory import plan_for
 
     with mock_aws():
         ctx = AwsContext(region="us-east-1", _session=context().session)

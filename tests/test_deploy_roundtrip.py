@@ -10,10 +10,10 @@ import boto3
 import pytest
 
 from deploy_support import deploy, destroy, multi, multi_text, replan, snapshot
-from lambdafail import cli
 from lambdafail.aws import AwsContext
-from lambdafail.executor import Executor
-from lambdafail.inventory import plan_for
+from lambdafail.cli import main as cli
+from lambdafail.deploy.executor import Executor
+from lambdafail.deploy.inventory import plan_for
 
 pytestmark = pytest.mark.usefixtures("mocked_aws")
 

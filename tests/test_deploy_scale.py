@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
-from lambdafail import loader, oncall
+from lambdafail import oncall
 from lambdafail.aws import AwsContext
-from lambdafail.cli import run
-from lambdafail.inventory import config_items
+from lambdafail.cli.main import run
+from lambdafail.deploy.inventory import config_items
+from lambdafail.model import loader
 
 NODES_PER_SERVICE = 7
 OVERHEAD_NODES = 3  # the document's mapping, `name`, the `services` mapping

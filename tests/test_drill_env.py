@@ -53,8 +53,8 @@ services:
     router: {{ssm_parameter: /{self.name}/search/active}}
 {extra_yaml}
 """)
-        from lambdafail.loader import load
-        from lambdafail.topology import compile_topology
+        from lambdafail.model.loader import load
+        from lambdafail.model.topology import compile_topology
 
         self.compiled: dict[str, Any] = compile_topology(load(str(self.file)))
         self.config_path = tmp_path / "lambdafail_config.json"

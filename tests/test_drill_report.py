@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from lambdafail import report
+from lambdafail.base.errors import UsageError
 from lambdafail.drill import (
     PHASES,
     Journal,
@@ -17,10 +17,10 @@ from lambdafail.drill import (
     Recorder,
     grade,
     read_journal,
+    report,
     sample_event,
     timings,
 )
-from lambdafail.errors import UsageError
 
 SVG = "{http://www.w3.org/2000/svg}"
 

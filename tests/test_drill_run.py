@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from lambdafail import cli, report
 from lambdafail.aws import AwsContext
-from lambdafail.drill import Drill, DrillOptions, read_journal
+from lambdafail.cli import main as cli
+from lambdafail.drill import Drill, DrillOptions, read_journal, report
 from test_drill_env import DrillEnv
 
 

@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 
 from conftest import wait_until
-from lambdafail import report
-from lambdafail.drill import read_journal
+from lambdafail.drill import read_journal, report
 from test_drill_env import DrillEnv
 
 

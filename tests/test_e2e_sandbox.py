@@ -24,7 +24,7 @@ import pytest
 from botocore.config import Config
 
 from conftest import run_cli, wait_until
-from lambdafail import naming
+from lambdafail.model import naming
 from lambdafail.runtime.state import ServiceState, StateStore
 from lambdafail.sandbox.webservice import WebService
 

@@ -14,17 +14,17 @@ from pathlib import Path
 import pytest
 
 from deploy_support import multi
-from lambdafail import iam, planner
-from lambdafail.errors import TopologyError
-from lambdafail.loader import load_text
+from lambdafail.base.errors import TopologyError
+from lambdafail.deploy import iam, planner
+from lambdafail.model.loader import load_text
+from lambdafail.model.schedule import ScheduleError, validate_schedule
+from lambdafail.model.topology import compile_topology
 from lambdafail.runtime.patterns import (
     MAX_BRANCHES,
     PatternError,
     matches,
     validate_pattern,
 )
-from lambdafail.schedule import ScheduleError, validate_schedule
-from lambdafail.topology import compile_topology
 
 BASE = """\
 version: 1
@@ -369,7 +369,7 @@ def test_top_level_that_is_not_a_mapping_is_located() -> None:
 
 
 def test_non_utf8_byte_is_located(tmp_path: Path) -> None:
-    from lambdafail.loader import read_text
+    from lambdafail.model.loader import read_text
 
     f = tmp_path / "shop.yaml"
     f.write_bytes(b"version: 1\nname: sh\xe9op\n")
@@ -382,7 +382,7 @@ def test_non_utf8_byte_is_located(tmp_path: Path) -> None:
 def test_value_budget_boundary(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every value counts (the mapping, the list, each item; keys do not): a document of
     exactly MAX_NODES values is read, one more is refused."""
-    from lambdafail import loader
+    from lambdafail.model import loader
 
     assert loader.MAX_NODES == 100_000
     monkeypatch.setattr(loader, "MAX_NODES", 50)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from lambdafail.cli import run
+from lambdafail.cli.main import run
 from oncall_support import Env, json_out, unique, write_topology
 
 
@@ -165,7 +165,7 @@ def test_oncall_status_not_deployed_is_aws_error(mocked_aws: None, tmp_path: Pat
 def _seed(ctx: Any, tmp_path: Path, n: int) -> dict[str, Any]:
     """A topology of n services, seeded with the runtime's StateStore (no full deploy)."""
     from lambdafail import oncall
-    from lambdafail.loader import load
+    from lambdafail.model.loader import load
     from lambdafail.runtime.state import StateStore, table_definition
 
     name = unique("sc")

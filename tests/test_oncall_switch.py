@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from lambdafail.cli import run
+from lambdafail.cli.main import run
 from oncall_support import Env, json_out, unique, write_topology
 from runtime_support import run_concurrently, serialize_dynamodb
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdafail import settings
+from lambdafail.base import settings
 from lambdafail.oncall import stale_after_seconds
 from lambdafail.sandbox.statefile import write_state
 

@@ -674,7 +674,7 @@ def test_runtime_probe_rounds_stop_when_lambda_time_is_short(aws: None) -> None:
 def test_runtime_probe_rounds_fit_the_deployed_timeout_for_long_intervals(aws: None) -> None:
     """rate(10 minutes) with 6 rounds still spreads them over 50 s (what deploy sizes the
     Lambda timeout for), and a wait that would outlive the invocation is never started."""
-    from lambdafail import planner
+    from lambdafail.deploy import planner
 
     cfg = compiled({"checkout": service_cfg(probes_per_tick=6)})
     cfg["schedules"][RULE].update(expression="rate(10 minutes)", interval_seconds=600)

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli, wait_until
-from lambdafail import settings
 from lambdafail.aws import AwsContext
+from lambdafail.base import settings
 
 
 def _start(state: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:

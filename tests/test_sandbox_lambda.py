@@ -162,7 +162,7 @@ def test_sandbox_invoke_unknown_function_is_not_found(sandbox: Sandbox, aws: Cli
 
 
 def test_sandbox_runs_the_real_orchestrator_package(sandbox: Sandbox, aws: Clients) -> None:
-    package = pytest.importorskip("lambdafail.package")
+    from lambdafail.deploy import package
     name = uid("sbx")
     compiled = {"format": 1, "topology": name, "region": "us-east-1",
                 "table": f"lambdafail-{name}-state", "bus": f"lambdafail-{name}-events",

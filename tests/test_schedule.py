@@ -15,11 +15,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from lambdafail import naming, planner
-from lambdafail.errors import TopologyError
-from lambdafail.loader import load_text
-from lambdafail.oncall import stale_after_seconds
-from lambdafail.schedule import (
+from lambdafail.base.errors import TopologyError
+from lambdafail.deploy import planner
+from lambdafail.model import naming
+from lambdafail.model.loader import load_text
+from lambdafail.model.schedule import (
     Cron,
     Gaps,
     ScheduleError,
@@ -28,7 +28,8 @@ from lambdafail.schedule import (
     unix_to_eventbridge,
     validate_schedule,
 )
-from lambdafail.topology import Topology, compile_topology, semantic_problems
+from lambdafail.model.topology import Topology, compile_topology, semantic_problems
+from lambdafail.oncall import stale_after_seconds
 
 M, H, D = 60, 3600, 86400
 
@@ -186,7 +187,7 @@ services:
 
 
 def test_staleness_waits_for_the_longest_gap(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lambdafail import settings
+    from lambdafail.base import settings
 
     monkeypatch.delenv("LAMBDAFAIL_TIME_SCALE", raising=False)
     settings.reset()
@@ -196,7 +197,7 @@ def test_staleness_waits_for_the_longest_gap(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_tick_rule_event_age_follows_the_longest_gap() -> None:
-    from lambdafail import iam
+    from lambdafail.deploy import iam
 
     compiled = compile_topology(_topology("cron(0 9-17 ? * MON-FRI *)"))
     want = planner.desired(compiled, where=iam.Where("aws", "us-east-1", "123456789012"),

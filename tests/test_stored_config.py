@@ -11,8 +11,8 @@ import boto3
 import pytest
 
 from deploy_support import context, deploy, multi, replan
-from lambdafail import stored_config
-from lambdafail.package import canonical_json
+from lambdafail.deploy import stored_config
+from lambdafail.deploy.package import canonical_json
 from lambdafail.runtime.state import table_definition
 
 pytestmark = pytest.mark.usefixtures("mocked_aws")

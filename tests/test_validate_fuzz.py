@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import CONFIGS
-from lambdafail.cli import run
+from lambdafail.cli.main import run
 
 SEEDS = [(CONFIGS / "example.yaml").read_bytes(), (CONFIGS / "multi.yaml").read_bytes()]
 YAML_BITS = [b":", b"-", b"[", b"]", b"{", b"}", b"&a", b"*a", b"!!str", b"<<", b"? ", b"\n",

@@ -3,7 +3,7 @@
 Rule: nothing but the call to `cli.main()`.
 """
 
-from lambdafail.cli import main
+from lambdafail.cli.main import main
 
 if __name__ == "__main__":
     main()

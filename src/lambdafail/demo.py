@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lambdafail.errors import ExitCode, LambdafailError
+from lambdafail.base.errors import ExitCode, LambdafailError
 
 if TYPE_CHECKING:
     from lambdafail.aws import AwsContext
@@ -339,7 +339,7 @@ class Demo:
 
     def state(self) -> ServiceState | None:
         if self._store is None:
-            from lambdafail import naming
+            from lambdafail.model import naming
             from lambdafail.runtime.state import StateStore
 
             self._store = StateStore(naming.table_name(TOPOLOGY_NAME), self.ctx.client("dynamodb"))

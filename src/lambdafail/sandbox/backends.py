@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdafail.errors import UsageError
+from lambdafail.base.errors import UsageError
 
 TESTED_MOTO = "5.2.1"
 INSTALL_HINT = "pip install 'lambdafail[sandbox]'"

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from lambdafail.model.schedule import Cron, interval_seconds
 from lambdafail.sandbox import backends
 from lambdafail.sandbox.activity import ActivityLog
 from lambdafail.sandbox.delivery import Dispatcher, envelope
-from lambdafail.schedule import Cron, interval_seconds
 
 MIN_REAL_INTERVAL_S = 1.0
 

@@ -26,7 +26,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from lambdafail.errors import UsageError
+from lambdafail.base.errors import UsageError
 from lambdafail.sandbox import alarms, backends
 from lambdafail.sandbox.activity import ActivityLog
 from lambdafail.sandbox.delivery import Delivered, Dispatcher

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lambdafail.errors import UsageError
+from lambdafail.base.errors import UsageError
 
 
 def default_state_file() -> Path:

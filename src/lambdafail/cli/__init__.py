@@ -1,0 +1,1 @@
+"""CLI layer: the click group, global options, thin commands and pure renderers."""

@@ -1,0 +1,77 @@
+"""Helpers every command shares: loading the topology, consoles, confirmation, JSON output.
+
+Rule: no heavy import at module level; the core never imports this (it is CLI-only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+from lambdafail.base import settings
+from lambdafail.base.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from lambdafail.aws import AwsContext
+    from lambdafail.model.topology import Topology
+
+
+def load_topology(path: str) -> Topology:
+    from lambdafail.model.loader import load
+
+    return load(path)
+
+
+def aws_for(topo: Topology | None) -> AwsContext:
+    from lambdafail.aws import AwsContext
+
+    return AwsContext.from_settings(default_region=topo.region if topo else None)
+
+
+def open_topology(path: str) -> tuple[Topology, AwsContext, dict[str, Any]]:
+    """What every on-call command starts from: the topology, where its AWS is, and the
+    compiled form the orchestrator runs (region filled in from the session when unset)."""
+    from lambdafail.oncall import compiled_for
+
+    topo = load_topology(path)
+    ctx = aws_for(topo)
+    return topo, ctx, compiled_for(topo, ctx.region)
+
+
+def console(stderr: bool = False) -> Console:
+    """A rich console honouring --no-color / NO_COLOR. Tables go to stdout, the rest to stderr."""
+    from rich.console import Console
+
+    s = settings.current()
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped or captured output has no terminal width; rich would assume 80 columns and fold
+    # the status table into an unreadable column of fragments. COLUMNS still wins.
+    width = None if stream.isatty() or os.environ.get("COLUMNS") else 120
+    return Console(stderr=stderr, no_color=not s.color_enabled(),
+                   highlight=False, soft_wrap=False, width=width)
+
+
+def emit_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def is_json() -> bool:
+    return settings.current().json
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask on a terminal; refuse (exit 2) without one unless --yes was given."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"{question} needs confirmation and stdin is not a terminal",
+                         hint="re-run with --yes to confirm non-interactively")
+    import click
+
+    if not click.confirm(question, default=False, err=True):
+        raise UsageError("cancelled; nothing was changed")

@@ -1,0 +1,37 @@
+"""`lambdafail deploy`: show the plan, confirm, apply in dependency order, summarise.
+
+Rule: changes nothing without confirmation (a terminal, or --yes); a re-run converges.
+"""
+
+from __future__ import annotations
+
+import click
+
+from lambdafail.cli.main import global_options, topology_file_option
+
+
+@click.command("deploy", help="Create or update what watches the topology: shows the plan, "
+               "asks for confirmation (--yes skips it), applies, summarises.")
+@topology_file_option
+@click.option("--yes", "-y", is_flag=True, default=False, help="Do not ask for confirmation.")
+@click.option("--dry-run", is_flag=True, default=False,
+              help="Print the plan and change nothing.")
+@global_options
+def command(file: str, yes: bool, dry_run: bool) -> int:
+    from lambdafail.cli.commands.common import aws_for, console, is_json, load_topology
+    from lambdafail.cli.commands.plan import show_confirm_apply
+    from lambdafail.cli.render_plan import summary_line
+    from lambdafail.deploy.inventory import plan_for
+
+    topo = load_topology(file)
+    ctx = aws_for(topo)
+    plan, pkg = plan_for(ctx, topo)
+    outcome = show_confirm_apply(ctx, plan, pkg, yes=yes, dry_run=dry_run,
+                                 question=f"Deploy topology {topo.name!r} ({summary_line(plan)})?")
+    if outcome is not None and not is_json():
+        n = plan.counts()
+        console().print(f"[bold green]deployed[/] topology {topo.name!r}: {n['create']} created, "
+                        f"{n['update']} updated, {n['delete']} deleted in "
+                        f"{outcome.seconds:.1f}s ({len(ctx.mutating_calls())} changing AWS "
+                        f"calls, {len(ctx.calls)} in all)")
+    return 0

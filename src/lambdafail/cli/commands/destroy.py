@@ -1,0 +1,40 @@
+"""`lambdafail destroy`: delete everything the topology owns (tagged), keeping the state table
+and seeded router parameters unless --delete-state.
+
+Rule: only what carries the topology's tag is deleted; same confirmation rules as deploy.
+"""
+
+from __future__ import annotations
+
+import click
+
+from lambdafail.cli.main import global_options, topology_file_option
+
+
+@click.command("destroy", help="Delete everything the topology owns. The state table (the "
+               "audit log) and the router parameters stay unless --delete-state.")
+@topology_file_option
+@click.option("--yes", "-y", is_flag=True, default=False, help="Do not ask for confirmation.")
+@click.option("--delete-state", is_flag=True, default=False,
+              help="Also delete the state table and the SSM router parameters lambdafail "
+                   "created.")
+@click.option("--dry-run", is_flag=True, default=False,
+              help="Print what would be deleted and change nothing.")
+@global_options
+def command(file: str, yes: bool, delete_state: bool, dry_run: bool) -> int:
+    from lambdafail.cli.commands.common import aws_for, console, is_json, load_topology
+    from lambdafail.cli.commands.plan import show_confirm_apply
+    from lambdafail.deploy.inventory import plan_for
+
+    topo = load_topology(file)
+    ctx = aws_for(topo)
+    plan, _ = plan_for(ctx, topo, mode="destroy", delete_state=delete_state)
+    outcome = show_confirm_apply(
+        ctx, plan, None, yes=yes, dry_run=dry_run, conflicts_fatal=False,
+        question=f"Delete {len(plan.pending)} resource(s) of topology {topo.name!r}?")
+    if outcome is not None and not is_json():
+        kept = "" if delete_state else " (state table and router parameters kept)"
+        console().print(f"[bold green]destroyed[/] topology {topo.name!r}: "
+                        f"{len(outcome.done)} resource(s) deleted in {outcome.seconds:.1f}s"
+                        f"{kept}")
+    return 0

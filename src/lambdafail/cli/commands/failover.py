@@ -1,0 +1,29 @@
+"""`lambdafail failover`: switch a service to its standby by hand.
+
+Runs the orchestrator's own transition code from this machine with the operator's credentials
+(no Lambda, EventBridge or orchestrator needed). Exit 0 switched (or already there), 2 refused
+(standby unhealthy: --force) or not confirmed, 3 lost a race / AWS error, 6 router failed midway.
+
+Rule: the same transition code as the orchestrator; --reason is required and recorded.
+"""
+
+from __future__ import annotations
+
+import click
+
+from lambdafail.cli.main import global_options, require_text, topology_file_option
+
+
+@click.command("failover", help="Switch SERVICE to its standby by hand, with the same code the "
+               "orchestrator runs. Refuses an unhealthy standby unless --force.")
+@topology_file_option
+@click.argument("service")
+@click.option("--reason", "reason", required=True, metavar="TEXT", callback=require_text,
+              help="Why (recorded in the transition log with your identity).")
+@click.option("--force", is_flag=True, help="Switch even if the standby is unhealthy now.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@global_options
+def command(file: str, service: str, reason: str, force: bool, yes: bool) -> int:
+    from lambdafail.cli.commands.switching import run_switch
+
+    return run_switch("failover", file, service, reason, force, yes)

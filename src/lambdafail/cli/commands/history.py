@@ -1,0 +1,67 @@
+"""`lambdafail history`: the transition log, newest first (one Query on the state table).
+
+Rule: read-only; newest first; `--output json` prints the documented document alone on stdout.
+"""
+
+from __future__ import annotations
+
+import click
+
+from lambdafail.cli.main import global_options, topology_file_option
+
+
+def _parse_since(text: str | None) -> object:
+    """`--since` takes an ISO time (2024-05-01T10:00Z) or a duration back from now (90m, 2h, 7d)."""
+    import re
+    from datetime import timedelta
+
+    from lambdafail import oncall
+    from lambdafail.base.errors import UsageError
+
+    if not text:
+        return None
+    m = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", text)
+    if m:
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
+        try:
+            return oncall.utcnow() - timedelta(**{unit: int(m.group(1))})
+        except (OverflowError, ValueError):
+            raise UsageError(f"--since {text!r} reaches before the year 1",
+                             hint="e.g. --since 2h, --since 7d") from None
+    t = oncall.parse_iso(text.strip())
+    if t is None:
+        raise UsageError(f"--since {text!r} is neither a duration nor an ISO time",
+                         hint="e.g. --since 2h, --since 7d, --since 2024-05-01T10:00:00Z")
+    return t
+
+
+@click.command("history", help="Show the transition log, newest first: time, service, "
+               "from → to, reason, actor, evidence.")
+@topology_file_option
+@click.argument("service", required=False)
+@click.option("--since", "since", metavar="WHEN",
+              help="Only transitions since then: a duration (30m, 2h, 7d) or an ISO time.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+              help="At most this many transitions.")
+@global_options
+def command(file: str, service: str | None, since: str | None, limit: int) -> int:
+    from datetime import datetime
+
+    from lambdafail import oncall
+    from lambdafail.cli import render
+    from lambdafail.cli.commands.common import console, emit_json, is_json, open_topology
+
+    when = _parse_since(since)
+    assert when is None or isinstance(when, datetime)
+    _, ctx, compiled = open_topology(file)
+    entries = oncall.history(ctx, compiled, service, since=when, limit=limit)
+    if is_json():
+        emit_json(render.history_document(entries, str(compiled["topology"])))
+        return 0
+    out = console()
+    if not entries:
+        what = f" for {service}" if service else ""
+        out.print(f"no transitions recorded{what}" + (f" since {since}" if since else ""))
+        return 0
+    out.print(render.history_table(entries))
+    return 0

@@ -1,0 +1,157 @@
+"""`lambdafail plan`: show what deploy would change, read-only.
+
+Also holds what `deploy` and `destroy` share: showing a plan, refusing conflicts, running the
+executor behind a progress display on stderr.
+
+Rule: plan is read-only (no mutating AWS call).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from lambdafail.cli.main import global_options, topology_file_option
+
+if TYPE_CHECKING:
+    from lambdafail.aws import AwsContext
+    from lambdafail.deploy.executor import Outcome
+    from lambdafail.deploy.package import Package
+    from lambdafail.deploy.planner import Plan
+
+
+def show_plan(plan: Plan, *, show_noop: bool = False) -> None:
+    """Table on stdout (people); JSON mode prints nothing here (the caller emits one doc)."""
+    from lambdafail.cli.commands.common import console
+    from lambdafail.cli.render_plan import plan_renderable
+
+    console().print(plan_renderable(plan, show_noop=show_noop))
+
+
+def cost_estimate(topo: Any) -> Any:
+    """The topology's steady-state monthly cost at the function size deploy chooses."""
+    from lambdafail.deploy import cost, planner
+    from lambdafail.model.topology import compile_topology
+
+    compiled = compile_topology(topo)
+    return cost.estimate(compiled, cost.memory_for(compiled), planner.ARCHITECTURE)
+
+
+def refuse_conflicts(plan: Plan) -> None:
+    from lambdafail.base.errors import OwnershipError
+
+    if plan.conflicts:
+        names = ", ".join(f"{x.kind} {x.name}" for x in plan.conflicts)
+        raise OwnershipError(
+            f"{len(plan.conflicts)} resource name(s) already taken by resources lambdafail does "
+            f"not own: {names}",
+            hint="lambdafail never takes over untagged resources: rename or delete them, or "
+                 "choose another topology name")
+
+
+def execute(ctx: AwsContext, plan: Plan, pkg: Package | None) -> Outcome:
+    """Apply with a rich progress display on stderr; errors say that re-running converges."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+    from lambdafail.base.errors import AwsError
+    from lambdafail.cli.commands.common import console
+    from lambdafail.deploy.executor import Executor
+    from lambdafail.deploy.planner import Change
+
+    err = console(stderr=True)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  MofNCompleteColumn(), console=err, transient=True) as progress:
+        task = progress.add_task("applying", total=len(plan.pending))
+
+        def report(c: Change, status: str) -> None:
+            label = f"{c.action} {c.kind} {c.name}"
+            if status == "start":
+                progress.update(task, description=label)
+            elif status == "done":
+                progress.console.print(f"[green]✓[/] {label}")
+                progress.advance(task)
+            else:
+                progress.console.print(f"[red]✗[/] {label}")
+
+        try:
+            return Executor(ctx, plan, pkg, progress=report).apply()
+        except AwsError as e:
+            again = ("fix that first: re-running as is fails the same way"
+                     if e.code in _PERMANENT else "re-running the command continues from here")
+            e.hint = (f"{e.hint}; " if e.hint else "") + f"nothing is lost: {again}"
+            raise
+
+
+# Refusals of the request itself (size, quota, malformed input): a retry meets them again.
+_PERMANENT = frozenset({"ValidationException", "ValidationError", "LimitExceeded",
+                        "LimitExceededException", "MalformedPolicyDocument",
+                        "RequestEntityTooLargeException",
+                        "ItemCollectionSizeLimitExceededException"})
+
+
+def show_confirm_apply(ctx: AwsContext, plan: Plan, pkg: Package | None, *, question: str,
+                       yes: bool, dry_run: bool, conflicts_fatal: bool = True
+                       ) -> Outcome | None:
+    """What deploy and destroy share: show the plan (or, with -o json, the one document),
+    refuse name conflicts (deploy; destroy only leaves foreign resources alone), stop on
+    --dry-run or nothing to do, confirm, apply.
+
+    Returns the outcome when something was applied (the caller prints its own summary)."""
+    from lambdafail.cli.commands.common import confirm, emit_json, is_json
+
+    json_out = is_json()
+    if not json_out:
+        show_plan(plan)
+    if conflicts_fatal:
+        refuse_conflicts(plan)
+    if dry_run or not plan.pending:
+        if json_out:
+            emit_json(outcome_json(plan, None, ctx, applied=False))
+        return None
+    confirm(question, yes)
+    outcome = execute(ctx, plan, pkg)
+    if json_out:
+        emit_json(outcome_json(plan, outcome, ctx, applied=True))
+    return outcome
+
+
+def outcome_json(plan: Plan, outcome: Outcome | None, ctx: AwsContext,
+                 applied: bool) -> dict[str, Any]:
+    from lambdafail.cli.render_plan import change_to_json, plan_to_json
+
+    return {"plan": plan_to_json(plan), "applied": applied,
+            "done": [change_to_json(c) for c in (outcome.done if outcome else [])],
+            "seconds": round(outcome.seconds, 3) if outcome else 0.0,
+            "aws_calls": {"total": len(ctx.calls), "mutating": len(ctx.mutating_calls())}}
+
+
+@click.command("plan", help="Show what deploy would change (read-only). With "
+               "--detailed-exitcode: exit 4 when changes are pending, 0 when none.")
+@topology_file_option
+@click.option("--detailed-exitcode", is_flag=True, default=False,
+              help="Exit 4 when changes are pending, 0 when there are none.")
+@click.option("--show-unchanged", is_flag=True, default=False,
+              help="Also list resources that need no change.")
+@global_options
+def command(file: str, detailed_exitcode: bool, show_unchanged: bool) -> int:
+    from lambdafail.base.errors import ExitCode
+    from lambdafail.cli.commands.common import aws_for, emit_json, is_json, load_topology
+    from lambdafail.cli.render_plan import plan_to_json
+    from lambdafail.deploy.inventory import plan_for
+
+    topo = load_topology(file)
+    ctx = aws_for(topo)
+    plan, _ = plan_for(ctx, topo)
+    estimate = cost_estimate(topo)
+    if is_json():
+        emit_json({**plan_to_json(plan), "cost": estimate.to_json()})
+    else:
+        from lambdafail.cli.commands.common import console
+
+        show_plan(plan, show_noop=show_unchanged)
+        console().print(estimate.line(), style="dim", soft_wrap=True)
+    refuse_conflicts(plan)
+    if detailed_exitcode and plan.pending:
+        return int(ExitCode.CHANGES_PENDING)
+    return 0

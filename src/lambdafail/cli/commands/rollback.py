@@ -1,0 +1,94 @@
+"""`lambdafail rollback`: fail a service back to its primary, or move the orchestrator back.
+
+`rollback SERVICE`: back to the primary (never to the standby: that is `failover`), after
+checking it is healthy now, verified by the router's read-back; idempotent (already home: exit 0).
+`rollback --deployment [--to VERSION]`: point the `live` alias at the previous (or given)
+published version — code and compiled topology together — after showing what differs.
+
+Rule: checks the target is healthy first (unless --force), verifies the router after.
+"""
+
+from __future__ import annotations
+
+import click
+
+from lambdafail.cli.main import global_options, require_text, topology_file_option
+
+
+@click.command("rollback", help="Fail SERVICE back to its primary (idempotent), or with "
+               "--deployment move the orchestrator to an earlier version.")
+@topology_file_option
+@click.argument("service", required=False)
+@click.option("--deployment", is_flag=True,
+              help="Roll back the orchestrator (alias `live`) instead of a service.")
+@click.option("--to", "to_version", metavar="VERSION",
+              help="With --deployment: the published version to go to (default: previous).")
+@click.option("--reason", "reason", metavar="TEXT", callback=require_text,
+              help="Why (required for a service; recorded in the transition log).")
+@click.option("--force", is_flag=True, help="Switch back even if the primary is unhealthy now.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@global_options
+def command(file: str, service: str | None, deployment: bool, to_version: str | None,
+            reason: str | None, force: bool, yes: bool) -> int:
+    from lambdafail.base.errors import UsageError
+
+    if deployment:
+        if service:
+            raise UsageError("give either SERVICE or --deployment, not both",
+                             hint="`rollback SERVICE` switches traffic; `rollback --deployment` "
+                             "moves the orchestrator's code")
+        return _deployment(file, to_version, yes)
+    if to_version:
+        raise UsageError("--to only applies with --deployment")
+    if not service:
+        raise UsageError("name the SERVICE to roll back, or use --deployment",
+                         hint="`lambdafail status` lists the services")
+    if not reason:
+        raise UsageError("rollback needs --reason", hint="e.g. --reason \"primary fixed, "
+                         "INC-123\" (recorded in the transition log)")
+    from lambdafail.cli.commands.switching import run_switch
+
+    return run_switch("rollback", file, service, reason, force, yes)
+
+
+def _deployment(file: str, to_version: str | None, yes: bool) -> int:
+    from lambdafail import oncall
+    from lambdafail.base.errors import RestoreIncomplete
+    from lambdafail.cli import render
+    from lambdafail.cli.commands.common import (
+        confirm,
+        console,
+        emit_json,
+        is_json,
+        open_topology,
+    )
+
+    _, ctx, compiled = open_topology(file)
+    plan = oncall.plan_deployment_rollback(ctx, compiled, to_version)
+    err = console(stderr=True)
+    if plan.noop:
+        if is_json():
+            emit_json(render.deployment_rollback_document(plan, False, plan.current.version))
+        else:
+            err.print(f"nothing to do: alias {plan.alias} of {plan.function} already points at "
+                      f"version {plan.current.version}")
+        return 0
+    if not is_json():
+        err.print(render.deployment_diff_table(plan))
+        err.print("Only the orchestrator's code and compiled topology move back; rules, table "
+                  "and IAM stay as deployed. `lambdafail status` will show DRIFT until the file "
+                  "matches or you deploy again.")
+    confirm(f"move alias {plan.alias} of {plan.function} from version {plan.current.version} "
+            f"to {plan.target.version}?", yes)
+    seen = oncall.apply_deployment_rollback(ctx, plan)
+    if is_json():
+        emit_json(render.deployment_rollback_document(plan, True, seen))
+    if seen != plan.target.version:
+        raise RestoreIncomplete(f"alias {plan.alias} points at version {seen} after the move, "
+                                f"not {plan.target.version}",
+                                hint="someone else moved it meanwhile; run `lambdafail rollback "
+                                "--deployment` again or check the Lambda console")
+    if not is_json():
+        err.print(f"[green]✓[/] alias {plan.alias} of {plan.function} now points at version "
+                  f"{seen} (was {plan.current.version})")
+    return 0

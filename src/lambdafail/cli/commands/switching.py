@@ -1,0 +1,61 @@
+"""What `failover` and `rollback SERVICE` share: run the switch, print it, pick the exit code.
+
+Rule: the words are plain and end with what to run next; the exit code follows the outcome
+(switched/noop 0 · refused 2 · lost race 3 · router failed midway 6).
+"""
+
+from __future__ import annotations
+
+from lambdafail.base.errors import ConflictError, ExitCode, RestoreIncomplete, UsageError
+
+
+def run_switch(action: str, file: str, service: str, reason: str, force: bool,
+               yes: bool) -> int:
+    from lambdafail import oncall
+    from lambdafail.cli import render
+    from lambdafail.cli.commands.common import (
+        confirm,
+        console,
+        emit_json,
+        is_json,
+        open_topology,
+    )
+
+    _, ctx, compiled = open_topology(file)
+    core = oncall.failover if action == "failover" else oncall.rollback
+    outcome = core(ctx, compiled, service, note=reason, force=force,
+                   confirm=lambda q: confirm(q, yes))
+    if outcome.outcome == "router_failed":
+        again = (f"lambdafail {action} -f {file} {service} --yes --reason "
+                 f"{_quote(reason)}")
+        outcome.next_step = (f"run `{again}` again to retry (it resumes the pending switch), "
+                             f"or {outcome.next_step} by hand")
+    if is_json():
+        emit_json(render.switch_document(outcome))
+    err = console(stderr=True)
+    if outcome.outcome in ("switched", "noop"):
+        if not is_json():
+            mark = "[green]✓[/]" if outcome.verified else "[bold yellow]▲[/]"
+            err.print(f"{mark} {render.escape(outcome.message)}")
+            if outcome.verified:
+                err.print(f"  router read-back: traffic points at {outcome.read_back}")
+            if outcome.transition_id:
+                err.print(f"  transition {outcome.transition_id}, recorded as "
+                          f"{render.escape(outcome.actor)}")
+        if not outcome.verified:
+            raise RestoreIncomplete(outcome.message, hint=outcome.next_step)
+        return int(ExitCode.OK)
+    if outcome.outcome == "refused":
+        raise UsageError(outcome.message, hint=outcome.next_step)
+    if outcome.outcome == "lost_race":
+        raise ConflictError(outcome.message, hint=outcome.next_step)
+    if outcome.outcome == "router_failed":
+        raise RestoreIncomplete(outcome.message, hint=outcome.next_step)
+    raise RestoreIncomplete(f"unexpected outcome {outcome.outcome}: {outcome.message}",
+                            hint="run `lambdafail status`")
+
+
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)

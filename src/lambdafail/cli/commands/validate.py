@@ -1,0 +1,40 @@
+"""`lambdafail validate`: check a topology file offline and list every problem.
+
+Rule: no AWS call; exit 0 with a one-line summary when valid, exit 2 listing every problem
+(file:line:col, YAML path, message, hint) otherwise. With --output json the same result is also
+a JSON document on stdout (`valid`, `problems`), so CI can read it.
+"""
+
+from __future__ import annotations
+
+import click
+
+from lambdafail.cli.main import global_options, topology_file_option
+
+
+@click.command("validate", help="Check a topology file offline; list every problem at once.")
+@topology_file_option
+@global_options
+def command(file: str) -> int:
+    from dataclasses import asdict
+
+    from lambdafail.base.errors import TopologyError
+    from lambdafail.cli.commands.common import emit_json, is_json, load_topology
+
+    try:
+        topo = load_topology(file)
+    except TopologyError as err:
+        if is_json():
+            emit_json({"valid": False, "file": file,
+                       "problems": [asdict(p) for p in err.problems]})
+        raise
+    names = sorted(topo.services)
+    n = len(names)
+    signals = sum(len(s.signals) for s in topo.services.values())
+    if is_json():
+        emit_json({"valid": True, "file": file, "topology": topo.name, "region": topo.region,
+                   "services": names, "signals": signals})
+    else:
+        click.echo(f"{file}: valid — topology {topo.name!r}, {n} service{'s' if n != 1 else ''}"
+                   f" ({', '.join(names)}), {signals} signal{'s' if signals != 1 else ''}")
+    return 0

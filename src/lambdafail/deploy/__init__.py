@@ -1,0 +1,1 @@
+"""Deploy layer: inventory (read-only) -> planner (pure) -> executor (the only mutator), the zip, IAM, cost."""

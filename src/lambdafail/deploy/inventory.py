@@ -1,0 +1,315 @@
+"""Observe what exists in AWS for a topology — read-only.
+
+Rules: no local state; everything is read back from AWS by physical name (topology-level
+resources), by name prefix (EventBridge rules, which the tagging API does not list) or by tag
+(SSM parameters). Every observed resource carries its tags so the planner can tell ours from a
+foreign resource with a colliding name. Only read calls (Describe/Get/List/Query) are made.
+Specs are normalised to exactly the shapes `planner.desired()` produces.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from lambdafail.aws import AwsContext, call
+from lambdafail.base.errors import AwsError
+from lambdafail.deploy import iam, planner
+from lambdafail.deploy.planner import CONFIG_SHA_ENV, VERSION_PREFIX, Actual, Plan, Resource
+from lambdafail.model import naming
+
+if TYPE_CHECKING:
+    from lambdafail.deploy.package import Package
+    from lambdafail.model.topology import Topology
+
+_MISSING = frozenset({"ResourceNotFoundException", "NoSuchEntity",
+                      "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist",
+                      "ParameterNotFound", "ResourceNotFound"})
+
+
+def _get(client: Any, op: str, *, resource: str, **kw: Any) -> Any:
+    """Like aws.call, but None when the resource does not exist."""
+    try:
+        return call(client, op, resource=resource, **kw)
+    except AwsError as e:
+        if e.code in _MISSING:
+            return None
+        raise
+
+
+def _tag_list(tags: list[dict[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in tags or []}
+
+
+def where_of(ctx: AwsContext) -> iam.Where:
+    ident = call(ctx.client("sts"), "get_caller_identity")
+    partition = str(ident["Arn"]).split(":")[1]
+    return iam.Where(partition, ctx.region, str(ident["Account"]))
+
+
+def observe(ctx: AwsContext, compiled: dict[str, Any], where: iam.Where,
+            config_sha256: str | None = None) -> Actual:
+    topo = compiled["topology"]
+    actual = Actual(topo, where.partition, where.region, where.account)
+    found = actual.resources
+
+    def put(r: Resource) -> None:
+        found[r.key] = r
+
+    for r in _queue(ctx, naming.dlq_name(topo)):
+        put(r)
+    bus_exists = False
+    for r in _bus(ctx, compiled["bus"]):
+        put(r)
+        bus_exists = True
+    for r in _table(ctx, compiled["table"]):
+        put(r)
+    for r in _role(ctx, naming.role_name(topo)):
+        put(r)
+    for r in _function(ctx, compiled["function"], topo):
+        put(r)
+    buses = ["default", compiled["bus"]] if bus_exists else ["default"]
+    for r in _rules(ctx, topo, buses):
+        put(r)
+    for r in _parameters(ctx, compiled, topo):
+        put(r)
+    table = found.get(("table", compiled["table"]))
+    fn = found.get(("function", compiled["function"]))
+    if table is not None and table.owner == topo:
+        deployed_sha = str((fn.spec.get("environment") or {}).get(CONFIG_SHA_ENV) or "") \
+            if fn is not None and fn.owner == topo else ""
+        configs = config_items(ctx, compiled["table"],
+                                {x for x in (config_sha256, deployed_sha) if x})
+        for sha in configs:
+            put(Resource("item", planner.config_item_name(sha), {}))
+        actual.deployed_config = configs.get(deployed_sha)
+    return actual
+
+
+def config_items(ctx: AwsContext, table: str, shas: set[str]) -> dict[str, dict[str, Any]]:
+    """The compiled topologies deploy stored under these hashes (stored_config); a hash with
+    no readable item (deployed before these were kept) is simply absent."""
+    from lambdafail.deploy import stored_config
+
+    return stored_config.read(ctx, table, shas)
+
+
+def _queue(ctx: AwsContext, name: str) -> Iterator[Resource]:
+    sqs = ctx.client("sqs")
+    got = _get(sqs, "get_queue_url", resource=name, QueueName=name)
+    if got is None:
+        return
+    url = got["QueueUrl"]
+    attrs = call(sqs, "get_queue_attributes", resource=name, QueueUrl=url,
+                 AttributeNames=["All"])["Attributes"]
+    tags = call(sqs, "list_queue_tags", resource=name, QueueUrl=url).get("Tags", {})
+    spec: dict[str, Any] = {"MessageRetentionPeriod": attrs.get("MessageRetentionPeriod")}
+    spec["Policy"] = json.loads(attrs["Policy"]) if attrs.get("Policy") else None
+    yield Resource("queue", name, spec, tags, context={"url": url, "arn": attrs.get("QueueArn")})
+
+
+def _bus(ctx: AwsContext, name: str) -> Iterator[Resource]:
+    ev = ctx.client("events")
+    got = _get(ev, "describe_event_bus", resource=name, Name=name)
+    if got is None:
+        return
+    tags = _tag_list(call(ev, "list_tags_for_resource", resource=name,
+                          ResourceARN=got["Arn"]).get("Tags"))
+    yield Resource("bus", name, {}, tags, context={"arn": got["Arn"]})
+
+
+def _table(ctx: AwsContext, name: str) -> Iterator[Resource]:
+    ddb = ctx.client("dynamodb")
+    got = _get(ddb, "describe_table", resource=name, TableName=name)
+    if got is None:
+        return
+    t = got["Table"]
+    types = {a["AttributeName"]: a["AttributeType"] for a in t.get("AttributeDefinitions", [])}
+    keys = ",".join(f"{k['AttributeName']}:{types.get(k['AttributeName'], '?')}:{k['KeyType']}"
+                    for k in t["KeySchema"])
+    tags = _tag_list(call(ddb, "list_tags_of_resource", resource=name,
+                          ResourceArn=t["TableArn"]).get("Tags"))
+    backups = call(ddb, "describe_continuous_backups", resource=name, TableName=name)
+    pitr = (backups["ContinuousBackupsDescription"].get("PointInTimeRecoveryDescription", {})
+            .get("PointInTimeRecoveryStatus") == "ENABLED")
+    ttl = call(ddb, "describe_time_to_live", resource=name,
+               TableName=name)["TimeToLiveDescription"]
+    ttl_attr = ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") in (
+        "ENABLED", "ENABLING") else None
+    spec = {"billing_mode": t.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED"),
+            "key_schema": keys, "point_in_time_recovery": pitr, "ttl_attribute": ttl_attr}
+    yield Resource("table", name, spec, tags, context={"arn": t["TableArn"]})
+    if tags.get(naming.TAG_TOPOLOGY) is None or t.get("TableStatus") != "ACTIVE":
+        return
+    # Seeded service items: one query for all of them.
+    kw: dict[str, Any] = {"TableName": name, "KeyConditionExpression": "pk = :p",
+                          "ExpressionAttributeValues": {":p": {"S": "service"}},
+                          "ProjectionExpression": "sk, active"}
+    while True:
+        page = call(ddb, "query", resource=name, **kw)
+        for item in page.get("Items", []):
+            svc = item["sk"]["S"]
+            yield Resource("item", svc, {"active": item.get("active", {}).get("S")},
+                           service=svc)
+        if not page.get("LastEvaluatedKey"):
+            break
+        kw["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _role(ctx: AwsContext, name: str) -> Iterator[Resource]:
+    client = ctx.client("iam")
+    got = _get(client, "get_role", resource=name, RoleName=name)
+    if got is None:
+        return
+    role = got["Role"]
+    tags = _tag_list(role.get("Tags"))
+    if not tags:  # older API shapes omit tags from GetRole
+        tags = _tag_list(call(client, "list_role_tags", resource=name, RoleName=name)["Tags"])
+    inline = _get(client, "get_role_policy", resource=name, RoleName=name,
+                  PolicyName=naming.INLINE_POLICY)
+    spec = {"assume_role_policy": _policy_doc(role.get("AssumeRolePolicyDocument")),
+            "inline_policy": _policy_doc(inline["PolicyDocument"]) if inline else None}
+    yield Resource("role", name, spec, tags, context={"arn": role["Arn"]})
+
+
+def _policy_doc(doc: Any) -> Any:
+    # botocore decodes IAM's URL-encoded policy documents into dicts; tolerate raw strings.
+    if isinstance(doc, str):
+        from urllib.parse import unquote
+
+        return json.loads(unquote(doc))
+    return doc
+
+
+def _function(ctx: AwsContext, name: str, topo: str) -> Iterator[Resource]:
+    lam = ctx.client("lambda")
+    got = _get(lam, "get_function", resource=name, FunctionName=name)
+    if got is None:
+        return
+    cfg = got["Configuration"]
+    tags = got.get("Tags") or {}
+    spec = {"runtime": cfg.get("Runtime"), "handler": cfg.get("Handler"),
+            "timeout": cfg.get("Timeout"), "memory_size": cfg.get("MemorySize"),
+            "architecture": (cfg.get("Architectures") or ["x86_64"])[0],
+            "role": cfg.get("Role"),
+            "environment": (cfg.get("Environment") or {}).get("Variables") or {},
+            "code_sha256": cfg.get("CodeSha256")}
+    versions: dict[str, str] = {}
+    yield Resource("function", name, spec, tags,
+                   context={"arn": cfg["FunctionArn"], "versions": versions})
+    if tags.get(naming.TAG_TOPOLOGY) != topo:
+        return  # not ours: its alias and permissions are none of our business
+    kw: dict[str, Any] = {"FunctionName": name}
+    while True:
+        page = call(lam, "list_versions_by_function", resource=name, **kw)
+        for v in page.get("Versions", []):
+            desc = v.get("Description") or ""
+            if v["Version"] != "$LATEST" and desc.startswith(VERSION_PREFIX):
+                versions[v["Version"]] = desc.removeprefix(VERSION_PREFIX)
+        if not page.get("NextMarker"):
+            break
+        kw["Marker"] = page["NextMarker"]
+    alias = _get(lam, "get_alias", resource=f"{name}:{naming.ALIAS}", FunctionName=name,
+                 Name=naming.ALIAS)
+    if alias is None:
+        return
+    version = alias["FunctionVersion"]
+    yield Resource("alias", naming.ALIAS, {"fingerprint": versions.get(version)},
+                   context={"version": version, "arn": alias["AliasArn"]})
+    policy = _get(lam, "get_policy", resource=f"{name}:{naming.ALIAS}", FunctionName=name,
+                  Qualifier=naming.ALIAS)
+    if policy is None:
+        return
+    for st in json.loads(policy["Policy"]).get("Statement", []):
+        sid = st.get("Sid", "")
+        if not sid.startswith("lambdafail-"):
+            continue  # someone else's permission: not ours to manage
+        principal = st.get("Principal")
+        if isinstance(principal, dict):
+            principal = principal.get("Service", principal)
+        cond = st.get("Condition", {}).get("ArnLike", {})
+        yield Resource("permission", sid, {
+            "principal": principal, "action": st.get("Action"),
+            "source_arn": cond.get("AWS:SourceArn") or cond.get("aws:SourceArn")})
+
+
+def _rules(ctx: AwsContext, topo: str, buses: list[str]) -> Iterator[Resource]:
+    ev = ctx.client("events")
+    prefix = naming.rule_prefix(topo)
+    for bus in buses:
+        kw: dict[str, Any] = {"NamePrefix": prefix, "EventBusName": bus}
+        while True:
+            page = call(ev, "list_rules", resource=f"{bus}/{prefix}*", **kw)
+            for rule in page.get("Rules", []):
+                yield _rule(ev, rule, bus, topo)
+            if not page.get("NextToken"):
+                break
+            kw["NextToken"] = page["NextToken"]
+
+
+def _rule(ev: Any, rule: dict[str, Any], bus: str, topo: str) -> Resource:
+    name = rule["Name"]
+    tags = _tag_list(call(ev, "list_tags_for_resource", resource=name,
+                          ResourceARN=rule["Arn"]).get("Tags"))
+    spec: dict[str, Any] = {"bus": bus}
+    if rule.get("ScheduleExpression"):
+        spec["schedule_expression"] = rule["ScheduleExpression"]
+    if rule.get("EventPattern"):
+        spec["event_pattern"] = json.loads(rule["EventPattern"])
+    spec.update(state=rule.get("State"), description=rule.get("Description"), target=None)
+    context: dict[str, Any] = {"arn": rule["Arn"], "bus": bus, "target_ids": []}
+    if tags.get(naming.TAG_TOPOLOGY) == topo:
+        targets = call(ev, "list_targets_by_rule", resource=name, Rule=name,
+                       EventBusName=bus).get("Targets", [])
+        context["target_ids"] = [t["Id"] for t in targets]
+        for t in targets:
+            if t["Id"] == naming.TARGET_ID:
+                norm = {k: t[k] for k in ("Id", "Arn", "RetryPolicy", "DeadLetterConfig")
+                        if k in t}
+                if t.get("Input"):
+                    norm["Input"] = json.loads(t["Input"])
+                spec["target"] = norm
+    return Resource("rule", name, spec, tags, service=tags.get(naming.TAG_SERVICE),
+                    context=context)
+
+
+def _parameters(ctx: AwsContext, compiled: dict[str, Any], topo: str) -> Iterator[Resource]:
+    ssm = ctx.client("ssm")
+    names = sorted({s["router"]["parameter"] for s in compiled["services"].values()
+                    if s["router"]["kind"] == "ssm"})
+    # Ours from an earlier deploy (a removed service's parameter is found only by its tag).
+    kw: dict[str, Any] = {"ParameterFilters": [{"Key": f"tag:{naming.TAG_TOPOLOGY}",
+                                                "Values": [topo]}]}
+    tagged: set[str] = set()
+    while True:
+        page = call(ssm, "describe_parameters", resource=f"parameters tagged {topo}", **kw)
+        tagged.update(p["Name"] for p in page.get("Parameters", []))
+        if not page.get("NextToken"):
+            break
+        kw["NextToken"] = page["NextToken"]
+    wanted = sorted(set(names) | tagged)
+    for i in range(0, len(wanted), 10):  # GetParameters takes at most 10 names
+        chunk = wanted[i:i + 10]
+        got = call(ssm, "get_parameters", resource=", ".join(chunk), Names=chunk)
+        for p in got.get("Parameters", []):
+            tags = _tag_list(call(ssm, "list_tags_for_resource", resource=p["Name"],
+                                  ResourceType="Parameter", ResourceId=p["Name"]).get("TagList"))
+            yield Resource("parameter", p["Name"], {"value": p["Value"]}, tags,
+                           service=tags.get(naming.TAG_SERVICE))
+
+
+def plan_for(ctx: AwsContext, topology: Topology, *, mode: str = "deploy",
+             delete_state: bool = False) -> tuple[Plan, Package]:
+    """Compile, package, observe and plan: everything `plan`, `deploy` and `destroy` share."""
+    from lambdafail.deploy import package, planner
+    from lambdafail.model.topology import compile_topology
+
+    compiled = compile_topology(topology)
+    compiled["region"] = ctx.region  # the runtime needs to know where its resources are
+    pkg = package.build(compiled)
+    where = where_of(ctx)
+    want = planner.desired(compiled, where=where, code_sha256=pkg.sha256_b64,
+                           config_sha256=pkg.config_sha256)
+    actual = observe(ctx, compiled, where, config_sha256=pkg.config_sha256)
+    return planner.plan(want, actual, mode=mode, delete_state=delete_state), pkg

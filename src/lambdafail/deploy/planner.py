@@ -1,0 +1,410 @@
+"""Desired vs actual → an ordered plan of changes. Pure: no I/O, no clock, no AWS.
+
+Rules: `desired()` turns the compiled topology into the resources a topology owns, each with
+the fields we compare (`spec`) and its tags; `plan()` compares them with what the inventory
+observed and returns every change (create / update / delete / no-op) with field-level diffs,
+in the order the executor must apply them: deletions first, in reverse dependency order, then
+creations and updates in dependency order. A resource with our name that does not carry our
+topology tag is never touched: it becomes a conflict.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from lambdafail.deploy import cost, iam
+from lambdafail.model import naming
+
+# Dependency order. Creation walks it forwards, deletion backwards.
+KINDS = ("queue", "bus", "table", "role", "function", "alias", "permission", "rule", "item",
+         "parameter")
+TAGGED = frozenset({"queue", "bus", "table", "role", "function", "rule", "parameter"})
+STATE_KINDS = frozenset({"table", "parameter"})  # kept by `destroy` unless --delete-state
+CREATE_ONLY = frozenset({"item", "parameter"})  # seeded once, never overwritten
+# Lambda's resource-based policy is capped at 20 KB; keep a margin for what others add.
+POLICY_BUDGET = 18_000
+# arm64: 20 % cheaper per GB-s than x86_64; the package is pure Python. Memory: cost.memory_for.
+ARCHITECTURE = "arm64"
+RUNTIME = "python3.12"
+HANDLER = "lambdafail.runtime.handler.handle"
+
+
+@dataclass
+class Resource:
+    """One thing a topology owns (desired) or that the inventory found (actual)."""
+
+    kind: str
+    name: str
+    spec: dict[str, Any]
+    tags: dict[str, str] = field(default_factory=dict)
+    service: str | None = None
+    # Actual only: handles the executor needs (queue URL, published versions, ARNs...).
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.kind, self.name)
+
+    @property
+    def owner(self) -> str | None:
+        return self.tags.get(naming.TAG_TOPOLOGY)
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    field: str
+    before: Any
+    after: Any
+
+
+@dataclass
+class Change:
+    action: str  # create | update | delete | no-op
+    kind: str
+    name: str
+    service: str | None = None
+    diffs: list[FieldDiff] = field(default_factory=list)
+    desired: Resource | None = None
+    actual: Resource | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Conflict:
+    kind: str
+    name: str
+    owner: str | None  # the topology tag it carries, None when untagged
+
+    @property
+    def message(self) -> str:
+        who = f"topology {self.owner!r}" if self.owner else "no lambdafail:topology tag"
+        return f"{self.kind} {self.name} exists and is not ours ({who}); left alone"
+
+
+@dataclass
+class Actual:
+    """What the inventory observed for a topology."""
+
+    topology: str
+    partition: str
+    region: str
+    account: str
+    resources: dict[tuple[str, str], Resource] = field(default_factory=dict)
+    # The compiled topology the live function runs (from its config item), when known: plans
+    # show a function update as the topology fields that changed, not just a new hash.
+    deployed_config: dict[str, Any] | None = None
+
+    @property
+    def where(self) -> iam.Where:
+        return iam.Where(self.partition, self.region, self.account)
+
+
+@dataclass
+class Plan:
+    topology: str
+    region: str
+    account: str
+    changes: list[Change]
+    conflicts: list[Conflict]
+    mode: str = "deploy"  # deploy | destroy
+    actual: Actual | None = None  # what the plan was made from (the executor's handles)
+
+    @property
+    def pending(self) -> list[Change]:
+        return [c for c in self.changes if c.action != "no-op"]
+
+    def counts(self) -> dict[str, int]:
+        out = {"create": 0, "update": 0, "delete": 0, "no-op": 0}
+        for c in self.changes:
+            out[c.action] += 1
+        return out
+
+
+# ---------------------------------------------------------------- desired state
+
+
+def function_timeout(compiled: dict[str, Any]) -> int:
+    """Enough for one tick (see docs/commands.md, "deploy")."""
+    healths = [s["health"] for s in compiled["services"].values()]
+    max_timeout = max(float(h["timeout_seconds"]) for h in healths)
+    if any(h["probes_per_tick"] > 1 for h in healths):
+        # Rounds are spread over the interval's first 50 s, then the last may take a timeout.
+        return int(min(900, max(30, 50 + max_timeout + 10)))
+    return int(min(900, max(30, 2 * max_timeout + 10)))
+
+
+def fingerprint(function_spec: dict[str, Any]) -> str:
+    """Identifies a function's code + configuration; stored in each published version's
+    description so an alias (and a reusable version) can be matched without a diff."""
+    import hashlib
+
+    raw = json.dumps(function_spec, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+VERSION_PREFIX = "lambdafail fingerprint "
+
+
+CONFIG_ITEM_PREFIX = "config#"
+# The function's environment names the compiled topology it runs (status uses it for drift).
+CONFIG_SHA_ENV = "LAMBDAFAIL_CONFIG_SHA256"
+
+
+def config_item_name(config_sha256: str) -> str:
+    return f"{CONFIG_ITEM_PREFIX}{config_sha256}"
+
+
+def _signal_retry() -> dict[str, int]:
+    return {"MaximumRetryAttempts": 24, "MaximumEventAgeInSeconds": 3600}
+
+
+def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
+            config_sha256: str) -> list[Resource]:
+    """Every resource the compiled topology needs, in dependency order."""
+    topo = compiled["topology"]
+    tags = naming.tags(topo)
+    fn = compiled["function"]
+    bus = compiled["bus"]
+    table = compiled["table"]
+    role = naming.role_name(topo)
+    dlq = naming.dlq_name(topo)
+    dlq_arn = where.arn("sqs", dlq)
+    alias_arn = where.arn("lambda", f"function:{fn}:{naming.ALIAS}")
+    out: list[Resource] = []
+
+    # The DLQ's policy lets EventBridge deliver failed events from this topology's rules only.
+    rule_pattern = [where.arn("events", f"rule/{naming.rule_prefix(topo)}*"),
+                    where.arn("events", f"rule/{bus}/{naming.rule_prefix(topo)}*")]
+    queue_policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "EventBridgeDeadLetters", "Effect": "Allow",
+                       "Principal": {"Service": "events.amazonaws.com"},
+                       "Action": "sqs:SendMessage", "Resource": dlq_arn,
+                       "Condition": {"ArnLike": {"aws:SourceArn": rule_pattern}}}],
+    }
+    out.append(Resource("queue", dlq, {"MessageRetentionPeriod": "1209600",
+                                       "Policy": queue_policy}, dict(tags),
+                        context={"arn": dlq_arn}))
+    out.append(Resource("bus", bus, {}, dict(tags)))
+    out.append(Resource("table", table, {
+        "billing_mode": "PAY_PER_REQUEST",
+        "key_schema": "pk:S:HASH,sk:S:RANGE",
+        "point_in_time_recovery": True,
+        "ttl_attribute": "expires_at",
+    }, dict(tags)))
+    role_arn = where.arn("iam", f"role/{role}", regional=False)
+    out.append(Resource("role", role, {
+        "assume_role_policy": iam.trust_policy(),
+        "inline_policy": iam.orchestrator_policy(compiled, where),
+    }, dict(tags), context={"arn": role_arn}))
+    fn_spec = {
+        "runtime": RUNTIME, "handler": HANDLER, "timeout": function_timeout(compiled),
+        "memory_size": cost.memory_for(compiled), "architecture": ARCHITECTURE,
+        "role": role_arn,
+        "environment": {CONFIG_SHA_ENV: config_sha256},
+        "code_sha256": code_sha256,
+    }
+    out.append(Resource("function", fn, fn_spec, dict(tags)))
+    out.append(Resource("alias", naming.ALIAS, {"fingerprint": fingerprint(fn_spec)},
+                        context={"arn": alias_arn}))
+
+    rules: list[Resource] = []
+    for rule, sched in sorted(compiled["schedules"].items()):
+        # A tick is superseded by the next one, which may come only after the longest gap;
+        # AWS takes 60-86,400 s.
+        longest = int(sched.get("max_gap_seconds", sched["interval_seconds"]))
+        retry = {"MaximumRetryAttempts": 2,
+                 "MaximumEventAgeInSeconds": max(60, min(longest, 86400))}
+        rules.append(_rule(where, rule, "default", {"schedule_expression": sched["expression"]},
+                           _tick_description(topo, sched["services"]),
+                           alias_arn, dlq_arn, retry, {"lambdafail": "tick", "rule": rule},
+                           tags, None))
+    for svc_name, svc in sorted(compiled["services"].items()):
+        for sig in svc["signals"]:
+            if sig["kind"] == "alarm":
+                pattern = {"source": ["aws.cloudwatch"],
+                           "detail-type": ["CloudWatch Alarm State Change"],
+                           "detail": {"alarmName": [sig["alarm_name"]]}}
+                rules.append(_rule(where, sig["rule"], "default", {"event_pattern": pattern},
+                                   f"lambdafail {topo}: alarm {sig['alarm_name']} → {svc_name}",
+                                   alias_arn, dlq_arn, _signal_retry(), None, tags, svc_name))
+            else:
+                rules.append(_rule(where, sig["rule"], bus, {"event_pattern": sig["pattern"]},
+                                   f"lambdafail {topo}: failure events → {svc_name}",
+                                   alias_arn, dlq_arn, _signal_retry(), None, tags, svc_name))
+    out.extend(_permissions(where, topo, bus, rules, alias_arn))
+    out.extend(rules)
+
+    for svc_name in sorted(compiled["services"]):
+        out.append(Resource("item", svc_name, {"active": "primary"}, service=svc_name))
+    # The compiled topology of this version, kept (by hash) in the state table: what later
+    # plans and deployment rollbacks diff against.
+    out.append(Resource("item", config_item_name(config_sha256), {"compiled": compiled}))
+    for svc_name, svc in sorted(compiled["services"].items()):
+        r = svc["router"]
+        if r["kind"] == "ssm":
+            out.append(Resource("parameter", r["parameter"], {"value": r["values"]["primary"]},
+                                naming.tags(topo, svc_name), service=svc_name))
+    return out
+
+
+def _permissions(where: iam.Where, topo: str, bus: str, rules: list[Resource],
+                 alias_arn: str) -> list[Resource]:
+    """The Lambda permissions that let the rules invoke the alias.
+
+    One per rule (SourceArn = that rule) while they fit the function's resource policy (20 KB).
+    Past that, one per bus with a wildcard SourceArn (the condition is ArnLike): our name
+    prefix on the default bus, and the topology's own bus, whose rules are all ours.
+    """
+    perms = [Resource("permission", naming.permission_id(r.name), {
+        "principal": "events.amazonaws.com", "action": "lambda:InvokeFunction",
+        "source_arn": r.context["arn"]}, service=r.service) for r in rules]
+    size = sum(len(json.dumps(_statement(p.name, alias_arn, p.spec["source_arn"])))
+               for p in perms)
+    if size <= POLICY_BUDGET:
+        return perms
+    wide = {"default": iam.rule_arn(where, "default", f"{naming.rule_prefix(topo)}*"),
+            bus: iam.rule_arn(where, bus, "*")}
+    return [Resource("permission", naming.permission_id(f"{naming.base(topo)}-{name}-bus"), {
+        "principal": "events.amazonaws.com", "action": "lambda:InvokeFunction",
+        "source_arn": arn}) for name, arn in (("default", wide["default"]),
+                                             ("events", wide[bus]))
+            if any(r.spec["bus"] == (bus if name == "events" else "default") for r in rules)]
+
+
+def _tick_description(topo: str, services: list[str]) -> str:
+    """PutRule's Description is capped at 512 characters: name services while they fit."""
+    text = f"lambdafail {topo}: probe tick for {', '.join(services)}"
+    return text if len(text) <= 512 else f"lambdafail {topo}: probe tick for {len(services)} services"
+
+
+def _statement(sid: str, alias_arn: str, source_arn: str) -> dict[str, Any]:
+    """The statement Lambda stores for one rule's permission (used to size the policy)."""
+    return {"Sid": sid, "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "lambda:InvokeFunction", "Resource": alias_arn,
+            "Condition": {"ArnLike": {"AWS:SourceArn": source_arn}}}
+
+
+def _rule(where: iam.Where, name: str, bus: str, body: dict[str, Any], description: str, alias_arn: str,
+          dlq_arn: str, retry: dict[str, int], static_input: dict[str, Any] | None,
+          topo_tags: dict[str, str], service: str | None) -> Resource:
+    target: dict[str, Any] = {"Id": naming.TARGET_ID, "Arn": alias_arn, "RetryPolicy": retry,
+                              "DeadLetterConfig": {"Arn": dlq_arn}}
+    if static_input is not None:
+        target["Input"] = static_input
+    spec = {"bus": bus, **body, "state": "ENABLED", "description": description,
+            "target": target}
+    tags = dict(topo_tags)
+    if service:
+        tags[naming.TAG_SERVICE] = service
+    return Resource("rule", name, spec, tags, service=service,
+                    context={"arn": iam.rule_arn(where, bus, name)})
+
+
+# ---------------------------------------------------------------- comparison
+
+
+def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
+    if isinstance(value, dict) and value:
+        for k in sorted(value):
+            _flatten(value[k], f"{prefix}.{k}" if prefix else str(k), out)
+    elif isinstance(value, list) and value and any(isinstance(v, dict) for v in value):
+        for i, v in enumerate(value):
+            _flatten(v, f"{prefix}[{i}]", out)
+    else:
+        out[prefix] = value
+
+
+_MISSING = None
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> list[FieldDiff]:
+    """Field-level differences, dotted paths, sorted."""
+    a: dict[str, Any] = {}
+    b: dict[str, Any] = {}
+    _flatten(before, "", a)
+    _flatten(after, "", b)
+    return [FieldDiff(k, a.get(k, _MISSING), b.get(k, _MISSING))
+            for k in sorted(set(a) | set(b)) if a.get(k, _MISSING) != b.get(k, _MISSING)]
+
+
+def _config_diffs(deployed: dict[str, Any] | None, want: list[Resource]) -> list[FieldDiff]:
+    """The compiled-topology fields a function update changes (display only: the update is
+    already decided by the code/config hashes)."""
+    new = next((r.spec["compiled"] for r in want
+                if r.kind == "item" and r.name.startswith(CONFIG_ITEM_PREFIX)), None)
+    if deployed is None or new is None:
+        return []
+    return [FieldDiff(f"config.{d.field}", d.before, d.after) for d in diff(deployed, new)]
+
+
+def _tag_diffs(desired_tags: dict[str, str], actual_tags: dict[str, str]) -> list[FieldDiff]:
+    # Only our keys matter; tags others add are left alone.
+    return [FieldDiff(f"tags.{k}", actual_tags.get(k), v) for k, v in sorted(desired_tags.items())
+            if actual_tags.get(k) != v]
+
+
+def _order(kind: str) -> int:
+    return KINDS.index(kind)
+
+
+def plan(want: list[Resource], actual: Actual, *, mode: str = "deploy",
+         delete_state: bool = False) -> Plan:
+    """Compare; return the ordered plan. mode "destroy" wants nothing (state kept unless
+    `delete_state`)."""
+    topo = actual.topology
+    if mode == "destroy":
+        want = []
+    wanted = {r.key: r for r in want}
+    conflicts: list[Conflict] = []
+    foreign_function = False
+
+    # Resources carrying our tag are ours; sub-resources (alias, permission) and items have no
+    # tags and belong to us when their parent does (the inventory only reports ours).
+    def ours(r: Resource) -> bool:
+        return r.kind not in TAGGED or r.owner == topo
+
+    updates: list[Change] = []
+    for key, w in wanted.items():
+        a = actual.resources.get(key)
+        if a is None:
+            if w.kind in ("alias", "permission") and foreign_function:
+                continue
+            updates.append(Change("create", w.kind, w.name, w.service, desired=w))
+            continue
+        if w.kind == "parameter":
+            # Seeded once; a live routing value is never overwritten, whoever created it.
+            note = "" if a.owner == topo else "exists, not created by lambdafail; left as is"
+            updates.append(Change("no-op", w.kind, w.name, w.service, desired=w, actual=a,
+                                  note=note))
+            continue
+        if not ours(a):
+            conflicts.append(Conflict(a.kind, a.name, a.owner))
+            if a.kind == "function":
+                foreign_function = True
+            continue
+        if w.kind in CREATE_ONLY:
+            updates.append(Change("no-op", w.kind, w.name, w.service, desired=w, actual=a))
+            continue
+        diffs = diff(a.spec, w.spec) + _tag_diffs(w.tags, a.tags)
+        if w.kind == "function" and diffs:
+            diffs += _config_diffs(actual.deployed_config, want)
+        updates.append(Change("update" if diffs else "no-op", w.kind, w.name, w.service,
+                              diffs=diffs, desired=w, actual=a))
+    if foreign_function:
+        updates = [c for c in updates if c.kind not in ("alias", "permission")]
+
+    deletes: list[Change] = []
+    for key, a in actual.resources.items():
+        if key in wanted or not ours(a) or a.kind == "item":
+            continue
+        if a.kind in STATE_KINDS and mode == "destroy" and not delete_state:
+            continue
+        deletes.append(Change("delete", a.kind, a.name, a.service, actual=a))
+
+    deletes.sort(key=lambda c: (-_order(c.kind), c.name))
+    updates.sort(key=lambda c: (_order(c.kind), c.name))
+    return Plan(topology=topo, region=actual.region, account=actual.account,
+                changes=deletes + updates, conflicts=conflicts, mode=mode, actual=actual)

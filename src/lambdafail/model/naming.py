@@ -1,0 +1,100 @@
+"""Physical names and tags for everything a topology owns.
+
+Rule: every AWS name lambdafail creates comes from here, is deterministic, fits AWS's limits
+(long names are truncated and suffixed with a short hash), and is prefixed
+`lambdafail-<topology>-` so ownership is visible at a glance. Tags are the proof of ownership.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from lambdafail.model.schedule import schedule_gaps
+
+PREFIX = "lambdafail"
+TAG_TOPOLOGY = "lambdafail:topology"
+TAG_SERVICE = "lambdafail:service"
+ALIAS = "live"
+
+RULE_NAME_MAX = 64
+FUNCTION_NAME_MAX = 64
+ROLE_NAME_MAX = 64
+TABLE_NAME_MAX = 255
+BUS_NAME_MAX = 256
+QUEUE_NAME_MAX = 80
+
+_RULE_CHARS = re.compile(r"[^.\-_A-Za-z0-9]")
+
+
+def _fit(name: str, limit: int) -> str:
+    """Return `name` if it fits, else a truncation ending in an 8-char hash of the full name."""
+    name = _RULE_CHARS.sub("-", name)
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: limit - 9]}-{digest}"
+
+
+def base(topology: str) -> str:
+    return f"{PREFIX}-{topology}"
+
+
+def function_name(topology: str) -> str:
+    return _fit(f"{base(topology)}-orchestrator", FUNCTION_NAME_MAX)
+
+
+def role_name(topology: str) -> str:
+    return _fit(f"{base(topology)}-orchestrator", ROLE_NAME_MAX)
+
+
+def table_name(topology: str) -> str:
+    return _fit(f"{base(topology)}-state", TABLE_NAME_MAX)
+
+
+def bus_name(topology: str) -> str:
+    return _fit(f"{base(topology)}-events", BUS_NAME_MAX)
+
+
+def dlq_name(topology: str) -> str:
+    return _fit(f"{base(topology)}-dlq", QUEUE_NAME_MAX)
+
+
+def schedule_rule_name(topology: str, expression: str) -> str:
+    """`<base>-tick-<N>s` for a schedule that fires every N seconds (a rate, or a cron with a
+    fixed period), `<base>-tick-<N>s-<hash>` for an uneven cron (N = its shortest gap): two
+    schedules share a rule only if they tick alike."""
+    gaps = schedule_gaps(expression)
+    name = f"{base(topology)}-tick-{gaps.min_seconds}s"
+    if gaps.min_seconds != gaps.max_seconds:
+        fields = " ".join(expression[5:-1].split()).upper()
+        name += "-" + hashlib.sha256(fields.encode()).hexdigest()[:8]
+    return _fit(name, RULE_NAME_MAX)
+
+
+def alarm_rule_name(topology: str, service: str, index: int) -> str:
+    return _fit(f"{base(topology)}-{service}-alarm-{index}", RULE_NAME_MAX)
+
+
+def event_rule_name(topology: str, service: str, index: int) -> str:
+    return _fit(f"{base(topology)}-{service}-event-{index}", RULE_NAME_MAX)
+
+
+def rule_prefix(topology: str) -> str:
+    return f"{base(topology)}-"
+
+
+def tags(topology: str, service: str | None = None) -> dict[str, str]:
+    t = {TAG_TOPOLOGY: topology}
+    if service:
+        t[TAG_SERVICE] = service
+    return t
+
+
+INLINE_POLICY = "lambdafail-orchestrator"
+TARGET_ID = "lambdafail-orchestrator"
+
+
+def permission_id(rule: str) -> str:
+    """StatementId of the Lambda permission that lets rule `rule` invoke the alias (≤ 100)."""
+    return f"lambdafail-{rule}"
