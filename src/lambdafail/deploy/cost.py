@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from lambdafail.model.capacity import BASE_CPU_MS, CPU_MS_PER_PROBE, FULL_VCPU_MB, PROBE_WORKERS
+
 PRICES_CHECKED = "2026-12-01"
 SECONDS_PER_MONTH = 730 * 3600  # AWS bills a month as 730 hours
 
@@ -52,7 +54,6 @@ PRICES: dict[str, Price] = {
 }
 
 # Lambda gives a full vCPU at 1,769 MB and CPU in proportion below it.
-FULL_VCPU_MB = 1769
 MEMORY_SIZES_MB = (128, 256, 512, 1024, 1769)
 
 # --- per-tick constants measured by bench/cost.py (docs/cost.md, "Measured") ---------------
@@ -62,13 +63,11 @@ STATE_DOC_BYTES = 214  # one State EMF line, newline included
 PROBE_DOC_BYTES = 290  # one ProbeLatency/Healthy EMF line (metrics: probes), per side
 PLATFORM_LOG_BYTES = 330  # Lambda's own START/END/REPORT lines, per invocation
 # CPU on the bench machine (one core taken as one Lambda vCPU; moto's request handling
-# included, TLS handshakes not: loopback HTTP):
-BASE_CPU_MS = 20.0  # a round's fixed work (query, heartbeat, bookkeeping)
-CPU_MS_PER_PROBE = 2.8  # per probe (HTTP GET in a worker thread, fold, decide)
+# included, TLS handshakes not: loopback HTTP): BASE_CPU_MS and CPU_MS_PER_PROBE, shared with
+# the compiler's split of large schedules (model/capacity.py).
 # Assumptions, not measured here: real endpoints and AWS APIs answer in this long.
 PROBE_WAIT_MS = 150.0
 AWS_CALL_MS = 10.0
-PROBE_WORKERS = 128  # runtime.probes.probe_all's thread pool: probes beyond it wait their turn
 
 
 @dataclass

@@ -127,12 +127,18 @@ class Plan:
 
 def function_timeout(compiled: dict[str, Any]) -> int:
     """Enough for one tick (see docs/commands.md, "deploy")."""
+    from lambdafail.model.capacity import probe_waves
+
     healths = [s["health"] for s in compiled["services"].values()]
     max_timeout = max(float(h["timeout_seconds"]) for h in healths)
     if any(h["probes_per_tick"] > 1 for h in healths):
         # Rounds are spread over the interval's first 50 s, then the last may take a timeout.
         return int(min(900, max(30, 50 + max_timeout + 10)))
-    return int(min(900, max(30, 2 * max_timeout + 10)))
+    # One round: its probes fill the pool `waves` times, each wave up to a timeout (the split
+    # of large schedules bounds the waves, model/capacity.py); then one more for a retry.
+    waves = max((probe_waves(len(s["services"])) for s in compiled["schedules"].values()),
+                default=1)
+    return int(min(900, max(30, (waves + 1) * max_timeout + 10)))
 
 
 def fingerprint(function_spec: dict[str, Any]) -> str:

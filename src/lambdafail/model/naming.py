@@ -72,6 +72,10 @@ def schedule_rule_name(topology: str, expression: str) -> str:
     return _fit(name, RULE_NAME_MAX)
 
 
+def fit_rule_name(name: str) -> str:
+    return _fit(name, RULE_NAME_MAX)
+
+
 def alarm_rule_name(topology: str, service: str, index: int) -> str:
     return _fit(f"{base(topology)}-{service}-alarm-{index}", RULE_NAME_MAX)
 

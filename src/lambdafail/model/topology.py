@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from lambdafail.model import naming
+from lambdafail.model import capacity, naming
 from lambdafail.model.schedule import schedule_gaps
 
 NAME_RE = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
@@ -533,6 +533,21 @@ def _router_json(svc: Service) -> dict[str, Any]:
     return {"kind": "hook", "function": r.hook}
 
 
+def _split_schedules(schedules: dict[str, dict[str, Any]],
+                     services: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each schedule as rules that one invocation each can carry (model/capacity.py)."""
+    out: dict[str, dict[str, Any]] = {}
+    for rule, sched in schedules.items():
+        names = sched["services"]
+        size = min(capacity.services_per_invocation(
+            float(services[s]["health"]["timeout_seconds"]),
+            int(services[s]["health"]["probes_per_tick"])) for s in names)
+        for i in range(0, len(names), size):
+            name = naming.fit_rule_name(capacity.shard_name(rule, i // size))
+            out[name] = {**sched, "services": names[i:i + size]}
+    return out
+
+
 def compile_topology(topo: Topology) -> dict[str, Any]:
     """The runtime's view of the topology (JSON-ready, deterministic key order).
 
@@ -573,6 +588,7 @@ def compile_topology(topo: Topology) -> dict[str, Any]:
             "signals": signals,
             "router": _router_json(svc),
         }
+    schedules = _split_schedules(schedules, services)
     return {
         "format": 1,
         "topology": topo.name,

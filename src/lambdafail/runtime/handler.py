@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Hashable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from lambdafail import __version__
 from lambdafail.runtime import transitions as tr
@@ -25,12 +25,18 @@ from lambdafail.runtime.probes import ProbeResult, probe_all
 from lambdafail.runtime.routers import Router, make_router
 from lambdafail.runtime.state import ServiceState, StateConflict, StateStore
 
+_T = TypeVar("_T")
+
 ACTOR = "orchestrator"
 MAX_ATTEMPTS = 5  # re-reads after losing a conditional write to a concurrent writer
 # How long an event claim lasts when the invocation's remaining time is unknown (tests, CLI).
 CLAIM_SECONDS = 60.0
 ROUND_WINDOW_MARGIN = 10.0  # probe rounds spread over min(interval, 60 s) minus this
 MIN_REMAINING_MS = 5000  # stop probing rounds when the invocation has less time than this
+# Services of a round are seeded and decided this many at a time. Each one's work is a few
+# DynamoDB calls that mostly wait on the network: one after another, a first tick of 1,000
+# services spent most of its time waiting. Bounded below the clients' connection pool (50).
+STATE_WORKERS = 16
 
 Prober = Callable[[Mapping[Hashable, tuple[Mapping[str, Any], float]]],
                   dict[Hashable, ProbeResult]]
@@ -160,10 +166,17 @@ class Orchestrator:
     def round(self, services: list[str], reconcile: bool = False) -> dict[str, Any]:
         """One probe round: resume pending switches, reconcile alarms, probe, decide."""
         now = self.clock()
-        loaded = self.store.load_all()
-        states: dict[str, ServiceState | None] = {}
-        for s in services:
-            states[s] = loaded.get(s) or self.store.get_or_seed(s, now)
+        # DynamoDB orders string sort keys by UTF-8 bytes, which is code point order: the
+        # same order as min/max here, so the range holds every service of this round.
+        loaded = self.store.load_all((min(services), max(services))) if services else {}
+        missing = [s for s in services if s not in loaded]
+        # The strongly consistent query just found no item: seed without reading first (one
+        # call); reading back is needed only if someone else seeded it in between.
+        seeded = dict(zip(missing, _parallel(
+            lambda s: self.store.seed_state(s, now) or self.store.get_or_seed(s, now), missing),
+            strict=True))
+        states: dict[str, ServiceState | None] = {s: loaded.get(s) or seeded[s]
+                                                  for s in services}
         actions: list[dict[str, Any]] = []
         pending_still: set[str] = set()
         # The side traffic goes to as this round starts (for the State metric).
@@ -191,19 +204,21 @@ class Orchestrator:
                     targets[(s, side)] = (cfg[side], float(cfg["health"]["timeout_seconds"]))
         probed = self.probe_many(targets)
         now = self.clock()
+        observed: dict[str, dict[str, ProbeResult]] = {}
         for s in services:
             st = states[s]
-            observed = {side: probed.get((s, side))
-                        or (st and tr.forced_failure(st, side, now))
-                        or ProbeResult(False, 0.0, "forced unhealthy by drill")
-                        for side in SIDES}
-            self._emit_health(s, observed, active[s])
-            if s in pending_still:
-                continue  # its switch must complete before new decisions (next round/tick)
-            act = self.process(s, observations=observed, alarm_states=alarm_now.get(s),
-                               state=states[s])
-            if act:
-                actions.append(act)
+            observed[s] = {side: probed.get((s, side))
+                           or (st and tr.forced_failure(st, side, now))
+                           or ProbeResult(False, 0.0, "forced unhealthy by drill")
+                           for side in SIDES}
+            self._emit_health(s, observed[s], active[s])
+        # Each service's fold/decide/write touches only its own item (conditional on its
+        # version), so services are independent and run side by side; actions keep their order.
+        deciding = [s for s in services if s not in pending_still]  # pending: next round/tick
+        acts = _parallel(lambda s: self.process(s, observations=observed[s],
+                                                alarm_states=alarm_now.get(s), state=states[s]),
+                         deciding)
+        actions.extend(a for a in acts if a)
         return {"actions": actions}
 
     def _reconcile_alarms(self, services: list[str]) -> dict[str, dict[str, str]]:
@@ -443,6 +458,17 @@ class Orchestrator:
                                  "Healthy": (1 if result.ok else 0, "Count")},
                                 {"Topology": self.config.topology, "Service": service,
                                  "Side": side}, detail=result.detail)
+
+
+def _parallel(work: Callable[[str], _T], items: list[str]) -> list[_T]:
+    """`work` over `items`, up to STATE_WORKERS at once, results in `items`' order."""
+    if len(items) <= 1:
+        return [work(i) for i in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(STATE_WORKERS, len(items)),
+                            thread_name_prefix="lambdafail-state") as pool:
+        return list(pool.map(work, items))
 
 
 def _with_version(st: ServiceState, version: int) -> ServiceState:

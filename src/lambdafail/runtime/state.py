@@ -232,9 +232,17 @@ class StateStore:
                 return
             args["ExclusiveStartKey"] = last
 
-    def load_all(self) -> dict[str, ServiceState]:
-        items = self._query(KeyConditionExpression="pk = :pk",
-                            ExpressionAttributeValues={":pk": {"S": "service"}})
+    def load_all(self, between: tuple[str, str] | None = None) -> dict[str, ServiceState]:
+        """Every service item, or those whose names sort within `between` (inclusive): a
+        split schedule's rule reads only its own stretch of the table, not every service."""
+        if between is None:
+            items = self._query(KeyConditionExpression="pk = :pk",
+                                ExpressionAttributeValues={":pk": {"S": "service"}})
+        else:
+            items = self._query(KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
+                                ExpressionAttributeValues={":pk": {"S": "service"},
+                                                           ":a": {"S": between[0]},
+                                                           ":b": {"S": between[1]}})
         return {st.service: st for st in map(ServiceState.from_item, items)}
 
     def get(self, service: str) -> ServiceState | None:
@@ -246,10 +254,15 @@ class StateStore:
     def get_or_seed(self, service: str, now: float) -> ServiceState:
         st = self.get(service)
         if st is None:
-            self.seed(service, now)
-            st = self.get(service)
+            st = self.seed_state(service, now) or self.get(service)
         assert st is not None
         return st
+
+    def seed_state(self, service: str, now: float) -> ServiceState | None:
+        """Seed the service item; its state if this call created it (no read-back needed:
+        the item is exactly what was written), None if it already existed."""
+        item = self._seed_item(service, now)
+        return ServiceState.from_item(item) if self._put_new(item) else None
 
     def heartbeat_item(self) -> dict[str, Any] | None:
         resp = self.ddb.get_item(TableName=self.table, ConsistentRead=True,
@@ -282,10 +295,16 @@ class StateStore:
 
     def seed(self, service: str, now: float) -> bool:
         """Create the service item (active = primary) unless it exists. True if created."""
-        item = {"pk": "service", "sk": service, "active": "primary", "phase": "steady",
+        return self._put_new(self._seed_item(service, now))
+
+    @staticmethod
+    def _seed_item(service: str, now: float) -> dict[str, Any]:
+        return {"pk": "service", "sk": service, "active": "primary", "phase": "steady",
                 "version": 1, "since": iso(now),
                 "health": {s: SideHealth().to_dict() for s in SIDES},
                 "alarms": {}, "faults": {}}
+
+    def _put_new(self, item: dict[str, Any]) -> bool:
         try:
             self.ddb.put_item(TableName=self.table, Item=_item(item),
                               ConditionExpression="attribute_not_exists(pk)")
