@@ -10,7 +10,8 @@ from typing import Any
 import boto3
 import pytest
 
-from lambdafail.runtime.routers import HookRouter
+from lambdafail.runtime.routers import HookSwitch
+from lambdafail.runtime.routers.base import RouterBase
 from lambdafail.runtime.state import ServiceState, StateConflict, StateStore
 from lambdafail.runtime.transitions import (
     COMMIT_ATTEMPTS,
@@ -31,7 +32,7 @@ def aws() -> Iterator[None]:
         yield
 
 
-class Router:
+class Router(RouterBase):
     """A router that remembers where it points; `read` overrides its read-back."""
 
     kind = "fake"
@@ -179,10 +180,10 @@ def test_a_read_back_that_sees_neither_side_says_so(aws: None) -> None:
 def test_the_hook_read_back_starts_from_the_committed_side(aws: None) -> None:
     lam = boto3.client("lambda", region_name=REGION)
     st = ServiceState(service="checkout", active="standby")
-    fresh = HookRouter({"function": "hook"}, lam)
+    fresh = HookSwitch({"function": "hook"}, lam)
     _bind(fresh, st)
     assert fresh.read_back() == "standby"
-    known = HookRouter({"function": "hook"}, lam, confirmed="primary")
+    known = HookSwitch({"function": "hook"}, lam, confirmed="primary")
     _bind(known, st)
     assert known.read_back() == "primary"  # what the hook last confirmed wins
 

@@ -18,6 +18,7 @@ from lambdafail.base.errors import AwsError
 from lambdafail.deploy import iam, planner
 from lambdafail.deploy.planner import CONFIG_SHA_ENV, VERSION_PREFIX, Actual, Plan, Resource
 from lambdafail.model import naming
+from lambdafail.model.kinds import router_kind
 
 if TYPE_CHECKING:
     from lambdafail.deploy.package import Package
@@ -276,8 +277,8 @@ def _rule(ev: Any, rule: dict[str, Any], bus: str, topo: str) -> Resource:
 
 def _parameters(ctx: AwsContext, compiled: dict[str, Any], topo: str) -> Iterator[Resource]:
     ssm = ctx.client("ssm")
-    names = sorted({s["router"]["parameter"] for s in compiled["services"].values()
-                    if s["router"]["kind"] == "ssm"})
+    names = sorted({name for s in compiled["services"].values()
+                    for name in router_kind(s["router"]["kind"]).seeded_parameters(s["router"])})
     # Ours from an earlier deploy (a removed service's parameter is found only by its tag).
     kw: dict[str, Any] = {"ParameterFilters": [{"Key": f"tag:{naming.TAG_TOPOLOGY}",
                                                 "Values": [topo]}]}

@@ -16,6 +16,7 @@ from typing import Any
 
 from lambdafail.deploy import cost, iam
 from lambdafail.model import naming
+from lambdafail.model.kinds import router_kind
 
 # Dependency order. Creation walks it forwards, deletion backwards.
 KINDS = ("queue", "bus", "table", "role", "function", "alias", "permission", "rule", "item",
@@ -249,9 +250,9 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
     # plans and deployment rollbacks diff against.
     out.append(Resource("item", config_item_name(config_sha256), {"compiled": compiled}))
     for svc_name, svc in sorted(compiled["services"].items()):
-        r = svc["router"]
-        if r["kind"] == "ssm":
-            out.append(Resource("parameter", r["parameter"], {"value": r["values"]["primary"]},
+        seeded = router_kind(svc["router"]["kind"]).seeded_parameters(svc["router"])
+        for param, value in seeded.items():
+            out.append(Resource("parameter", param, {"value": value},
                                 naming.tags(topo, svc_name), service=svc_name))
     return out
 

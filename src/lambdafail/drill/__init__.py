@@ -416,12 +416,12 @@ class Drill:
 
     def read_back(self, service: str | None = None) -> str | None:
         """Which side the router points at now ('primary' / 'standby' / None if neither)."""
-        from lambdafail.runtime.routers import make_router
+        from lambdafail.runtime.routers import make_router, reads_committed
 
         name = service or self.opts.service
         confirmed: str | None = None
         cfg = dict(self.compiled["services"][name]["router"])
-        if cfg.get("kind") == "hook":
+        if reads_committed(cfg):
             # A hook router has nothing in AWS to read: the committed side is its answer.
             st = self.store.get(name)
             confirmed = st.active if st else None

@@ -8,6 +8,9 @@ path and a hint.
 from __future__ import annotations
 
 import difflib
+import functools
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -254,47 +257,63 @@ def _hint_for_unknown(key: str, allowed: list[str]) -> str:
     return f"allowed keys: {', '.join(sorted(allowed))}" if allowed else ""
 
 
-def _allowed_keys(model_path: tuple[str | int, ...]) -> list[str]:
-    """Field names allowed at a YAML path (best effort, for 'did you mean' hints)."""
-    from lambdafail.model import topology as t
+def _models_in(annotation: Any) -> list[type[Any]]:
+    """The pydantic models a field's annotation holds, in declaration order: through
+    Annotated, unions (a kind registry's order), Optional, lists and dict values."""
+    from pydantic import BaseModel
 
-    def fields(model: type[Any]) -> list[str]:
-        return [f.alias or n for n, f in model.model_fields.items()]
-
-    p = [x for x in model_path if not isinstance(x, int)]
-    if not p:
-        return fields(t.Topology)
-    if p[0] == "defaults":
-        if len(p) == 1:
-            return fields(t.Defaults)
-        return fields(t.Health if p[1] == "health" else t.Policy)
-    if p[0] == "notify":
-        return fields(t.Notify)
-    if p[0] == "services" and len(p) >= 2:
-        rest = p[2:]
-        if not rest:
-            return fields(t.Service)
-        head = rest[0]
-        if head in ("primary", "standby"):
-            return fields(t.UrlTarget) + fields(t.LambdaTarget)
-        if head == "health":
-            return fields(t.HealthOverride)
-        if head == "policy":
-            return fields(t.PolicyOverride)
-        if head == "signals":
-            return fields(t.AlarmSignal) + fields(t.EventSignal)
-        if head == "router":
-            if len(rest) >= 2 and rest[1] == "route53":
-                return fields(t.Route53Spec)
-            if len(rest) >= 2 and rest[1] == "rules":
-                return fields(t.RulesSpec)
-            return (fields(t.SsmRouter) + fields(t.Route53Router) + fields(t.RulesRouter)
-                    + fields(t.HookRouter))
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _models_in(args[0])
+    if origin in (typing.Union, types.UnionType, list):
+        return [m for a in args for m in _models_in(a)]
+    if origin is dict:
+        return _models_in(args[1])
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
     return []
 
 
-_UNION_TAGS = ("UrlTarget", "LambdaTarget", "AlarmSignal", "EventSignal", "SsmRouter",
-               "Route53Router", "RulesRouter", "HookRouter")
+def _is_mapping(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return typing.get_origin(annotation) is dict
+
+
+def _allowed_keys(model_path: tuple[str | int, ...]) -> list[str]:
+    """Field names allowed at a YAML path (for 'did you mean' hints), read from the models
+    themselves: a new kind's keys are known here without being listed."""
+    from lambdafail.model import topology as t
+
+    models: list[type[Any]] = [t.Topology]
+    p = [x for x in model_path if not isinstance(x, int)]
+    i = 0
+    while i < len(p):
+        found = [f for m in models for n, f in m.model_fields.items() if p[i] in (n, f.alias)]
+        if not found:
+            return []
+        models = [m for f in found for m in _models_in(f.annotation)]
+        if any(_is_mapping(f.annotation) for f in found):
+            i += 1  # the next segment is the mapping's key (a service name)
+            if i >= len(p):
+                return []
+        i += 1
+    return [f.alias or n for m in models for n, f in m.model_fields.items()]
+
+
+@functools.cache
+def _union_tags() -> frozenset[str]:
+    """The names pydantic puts in an error's loc for union members: every model a field of a
+    service can hold when it can hold more than one."""
+    from lambdafail.model import topology as t
+
+    out: set[str] = set()
+    for f in t.Service.model_fields.values():
+        members = _models_in(f.annotation)
+        if len(members) > 1:
+            out.update(m.__name__ for m in members)
+    return frozenset(out)
 
 
 def _problems_from(err: Any, located: Located, file: str) -> list[Problem]:
@@ -408,7 +427,7 @@ def _drop_placeholders(node: Any) -> Any:
 
 def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(x for x in loc if not (isinstance(x, str) and (
-        x.split("[")[0] in _UNION_TAGS or x.startswith("function-") or x == "[key]")))
+        x.split("[")[0] in _union_tags() or x.startswith("function-") or x == "[key]")))
 
 
 def _semantic(topo: Any, located: Located, file: str) -> list[Problem]:

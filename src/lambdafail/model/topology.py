@@ -11,11 +11,9 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -25,28 +23,18 @@ from pydantic import (
 )
 
 from lambdafail.model import capacity, naming
+from lambdafail.model.common import ARN_RE, LAMBDA_NAME_RE, RULE_NAME_RE, Strict
+from lambdafail.model.kinds import ROUTERS, RouterSpec, router_kind_of
 from lambdafail.model.schedule import schedule_gaps
 
 NAME_RE = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
 SERVICE_RE = r"^[a-z0-9]([a-z0-9_-]{0,38}[a-z0-9])?$"
 REGION_RE = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx|cn|us-gov)-[a-z]+-\d$")
-LAMBDA_NAME_RE = re.compile(
-    r"^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$"
-)
-ARN_RE = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:.+$")
-RULE_NAME_RE = re.compile(r"^[.\-_A-Za-z0-9]{1,64}$")
-BUS_NAME_RE = re.compile(r"^([/.\-_A-Za-z0-9]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus/"
-                         r"[/.\-_A-Za-z0-9]{1,256})$")
-SSM_NAME_RE = re.compile(r"^/?[A-Za-z0-9_.\-/]{1,1011}$")
 ALARM_NAME_MAX = 255
 #: The orchestrator probes every target within one tick; the Lambda's own limit is 900 s and
 #: several probe rounds are spread over the first 50 s of a tick (see Health.probes_per_tick).
 PROBE_SPREAD_SECONDS = 50
 MetricsMode = Literal["state", "probes", "none"]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class Health(Strict):
@@ -207,82 +195,8 @@ class EventSignal(Strict):
 Signal = AlarmSignal | EventSignal
 
 
-class SsmRouter(Strict):
-    ssm_parameter: str = Field(description="String parameter holding the active endpoint.")
-    values: dict[Literal["primary", "standby"], str] | None = Field(default=
-        None, description="Values to write; default: each target's URL or function.")
-
-    @field_validator("ssm_parameter")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if not SSM_NAME_RE.match(v) or "//" in v:
-            raise ValueError(f"not a valid SSM parameter name: {v!r}")
-        return v
-
-
-class Route53Spec(Strict):
-    zone_id: str = Field(pattern=r"^(/hostedzone/)?Z[A-Z0-9]{1,31}$")
-    record: str = Field(min_length=1, max_length=253)
-    type: Literal["CNAME", "A", "AAAA"] = "CNAME"
-    ttl: int = Field(default=60, ge=0, le=86400)
-    primary: str = Field(min_length=1)
-    standby: str = Field(min_length=1)
-
-
-class Route53Router(Strict):
-    route53: Route53Spec
-
-
-class RulesSpec(Strict):
-    primary: list[str] = Field(default_factory=list)
-    standby: list[str] = Field(default_factory=list)
-    bus: str = "default"
-
-    @field_validator("primary", "standby")
-    @classmethod
-    def _names(cls, v: list[str]) -> list[str]:
-        for name in v:
-            if not RULE_NAME_RE.match(name):
-                raise ValueError(f"not a valid EventBridge rule name: {name!r}")
-            # lambdafail's own rules (the probe tick, signals) must never be switched off
-            # by a failover: the first one would stop the watcher itself.
-            if name.startswith(f"{naming.PREFIX}-"):
-                raise ValueError(f"rule {name!r} is named like lambdafail's own rules "
-                                 f"({naming.PREFIX}-<topology>-…); a router may only switch "
-                                 "your application's rules")
-        return v
-
-    @field_validator("bus")
-    @classmethod
-    def _bus(cls, v: str) -> str:
-        if not BUS_NAME_RE.match(v):
-            raise ValueError(f"not an EventBridge bus name or ARN: {v!r}")
-        return v
-
-    @model_validator(mode="after")
-    def _some(self) -> RulesSpec:
-        if not self.primary and not self.standby:
-            raise ValueError("name at least one rule for primary or standby")
-        return self
-
-
-class RulesRouter(Strict):
-    rules: RulesSpec
-
-
-class HookRouter(Strict):
-    hook: str = Field(description="Lambda function (ARN or name) invoked synchronously with "
-                      "the transition; it must return without FunctionError.")
-
-    @field_validator("hook")
-    @classmethod
-    def _fn(cls, v: str) -> str:
-        if not LAMBDA_NAME_RE.match(v):
-            raise ValueError(f"not a Lambda function name or ARN: {v!r}")
-        return v
-
-
-Router = SsmRouter | Route53Router | RulesRouter | HookRouter
+#: A service's router: one of the kinds registered in `lambdafail.model.kinds`.
+Router = RouterSpec
 
 
 def _kind_by_key(keys: dict[str, str]) -> Any:
@@ -319,19 +233,23 @@ _SignalField = Annotated[
         "`event` (EventBridge event pattern)",
     ),
 ]
-_RouterField = Annotated[
-    Annotated[SsmRouter, Tag("SsmRouter")]
-    | Annotated[Route53Router, Tag("Route53Router")]
-    | Annotated[RulesRouter, Tag("RulesRouter")]
-    | Annotated[HookRouter, Tag("HookRouter")],
-    Discriminator(
-        _kind_by_key({"ssm_parameter": "SsmRouter", "route53": "Route53Router",
-                      "rules": "RulesRouter", "hook": "HookRouter"}),
-        custom_error_type="router_kind",
-        custom_error_message="a router is a mapping with one of `ssm_parameter`, `route53`, "
-        "`rules` or `hook`",
-    ),
-]
+def _router_field() -> Any:
+    keys = [k.key for k in ROUTERS]
+    return Annotated[
+        Union[tuple(Annotated[k.model, Tag(k.model.__name__)] for k in ROUTERS)],  # noqa: UP007
+        Discriminator(
+            _kind_by_key({k.key: k.model.__name__ for k in ROUTERS}),
+            custom_error_type="router_kind",
+            custom_error_message="a router is a mapping with one of "
+            + ", ".join(f"`{key}`" for key in keys[:-1]) + f" or `{keys[-1]}`",
+        ),
+    ]
+
+
+if TYPE_CHECKING:
+    _RouterField = RouterSpec
+else:
+    _RouterField = _router_field()
 
 
 class Service(Strict):
@@ -459,13 +377,7 @@ def semantic_problems(topo: Topology) -> list[SemanticProblem]:
 
 
 def _route_key(svc: Service) -> str | None:
-    r = svc.router
-    if isinstance(r, SsmRouter):
-        return f"SSM parameter {'/' + r.ssm_parameter.lstrip('/')}"
-    if isinstance(r, Route53Router):
-        record = r.route53.record.rstrip(".").lower()
-        return f"record {record} {r.route53.type} in zone {r.route53.zone_id}"
-    return None
+    return router_kind_of(svc.router).route_key(svc.router)
 
 
 _PHYSICAL_LIMITS = {
@@ -515,22 +427,8 @@ def _target_json(t: Target) -> dict[str, Any]:
 
 
 def _router_json(svc: Service) -> dict[str, Any]:
-    r = svc.router
-    if isinstance(r, SsmRouter):
-        values = r.values or {}
-        return {"kind": "ssm", "parameter": r.ssm_parameter,
-                "values": {"primary": values.get("primary", target_value(svc.primary)),
-                           "standby": values.get("standby", target_value(svc.standby))}}
-    if isinstance(r, Route53Router):
-        s = r.route53
-        zone = s.zone_id.removeprefix("/hostedzone/")
-        record = s.record if s.record.endswith(".") else s.record + "."
-        return {"kind": "route53", "zone_id": zone, "record": record, "type": s.type,
-                "ttl": s.ttl, "values": {"primary": s.primary, "standby": s.standby}}
-    if isinstance(r, RulesRouter):
-        return {"kind": "rules", "bus": r.rules.bus,
-                "rules": {"primary": list(r.rules.primary), "standby": list(r.rules.standby)}}
-    return {"kind": "hook", "function": r.hook}
+    targets = {"primary": target_value(svc.primary), "standby": target_value(svc.standby)}
+    return router_kind_of(svc.router).compile(svc.router, targets)
 
 
 def _split_schedules(schedules: dict[str, dict[str, Any]],

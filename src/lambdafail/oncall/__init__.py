@@ -735,21 +735,9 @@ def history(ctx: AwsContext, compiled: dict[str, Any], service: str | None = Non
 
 def router_hint(router_cfg: dict[str, Any], side: str) -> str:
     """Where to look by hand to see (or set) which side the router points at."""
-    kind = router_cfg.get("kind")
-    if kind == "ssm":
-        value = router_cfg.get("values", {}).get(side, "?")
-        return f"the SSM parameter {router_cfg['parameter']} (for {side} it holds {value!r})"
-    if kind == "route53":
-        value = router_cfg.get("values", {}).get(side, "?")
-        return (f"the {router_cfg.get('type', 'CNAME')} record {router_cfg['record']} in hosted "
-                f"zone {router_cfg['zone_id']} (for {side}: {value!r})")
-    if kind == "rules":
-        rules = router_cfg.get("rules", {})
-        on = ", ".join(rules.get(side, [])) or "-"
-        off = ", ".join(rules.get(other(side), [])) or "-"
-        return (f"the EventBridge rules on bus {router_cfg.get('bus', 'default')} (for {side}: "
-                f"ENABLED {on}; DISABLED {off})")
-    return f"your hook function {router_cfg.get('function')} (it was asked to switch to {side})"
+    from lambdafail.model.kinds import router_kind
+
+    return router_kind(str(router_cfg.get("kind"))).hint(router_cfg, side)
 
 
 def _service_cfg(compiled: dict[str, Any], service: str) -> dict[str, Any]:

@@ -324,10 +324,9 @@ def request_switch(store: StateStore, router: Router, service_cfg: dict[str, Any
 
 
 def _bind(router: Router, st: ServiceState) -> None:
-    # The hook router has nothing in AWS to read back: before it confirms anything, the
-    # committed side is its answer.
-    if getattr(router, "kind", "") == "hook" and getattr(router, "confirmed", None) is None:
-        router.confirmed = st.active  # type: ignore[attr-defined]
+    # A router with nothing in AWS to read back (a hook) answers with the committed side
+    # until it confirms one itself.
+    router.bind(st.active)
 
 
 def resume(store: StateStore, router: Router, service: str, st: ServiceState, *, now: float,

@@ -1,0 +1,45 @@
+"""Router kind `hook`: your Lambda function is invoked with the transition and does the switch.
+
+Rule: everything about this kind outside the orchestrator is here (model, compile, IAM, hint);
+its runtime twin is `lambdafail/runtime/routers/hook.py` (which also answers the read-back from
+the committed side, since nothing in AWS can be read).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from lambdafail.model.common import LAMBDA_NAME_RE
+from lambdafail.model.kinds.base import RouterKind, RouterSpec
+
+
+class HookRouter(RouterSpec):
+    hook: str = Field(description="Lambda function (ARN or name) invoked synchronously with "
+                      "the transition; it must return without FunctionError.")
+
+    @field_validator("hook")
+    @classmethod
+    def _fn(cls, v: str) -> str:
+        if not LAMBDA_NAME_RE.match(v):
+            raise ValueError(f"not a Lambda function name or ARN: {v!r}")
+        return v
+
+
+class Hook(RouterKind[HookRouter]):
+    kind = "hook"
+    key = "hook"
+    model = HookRouter
+
+    def compile(self, router: HookRouter, targets: dict[str, str]) -> dict[str, Any]:
+        return {"kind": "hook", "function": router.hook}
+
+    def invokes(self, router: dict[str, Any]) -> set[str]:
+        return {str(router["function"])}
+
+    def hint(self, router: dict[str, Any], side: str) -> str:
+        return f"your hook function {router.get('function')} (it was asked to switch to {side})"
+
+
+KIND = Hook()

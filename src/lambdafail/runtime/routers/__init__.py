@@ -1,0 +1,60 @@
+"""Routers: point traffic at one side, idempotently, and read back where it points.
+
+Rules: `apply(side)` may run any number of times with the same result; `read_back()` answers
+from what AWS now holds, never from what we meant to set; failures raise a RouterError subclass
+(base.py). One module per kind (ssm, route53, rules, hook), each registered once in ROUTERS
+below by its compiled `kind`; its model, compile and IAM twin is `lambdafail/model/kinds/<kind>.py`.
+stdlib + boto3 only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from lambdafail.runtime.config import Clients
+from lambdafail.runtime.routers.base import (
+    Router,
+    RouterError,
+    RouterNotFound,
+    RouterRefused,
+    RouterTimeout,
+    router_error,
+)
+from lambdafail.runtime.routers.hook import HookSwitch
+from lambdafail.runtime.routers.route53 import Route53Switch
+from lambdafail.runtime.routers.rules import RulesSwitch
+from lambdafail.runtime.routers.ssm import SsmSwitch
+
+
+class _Builder(Protocol):
+    kind: str
+    reads_committed: bool
+
+    def build(self, cfg: dict[str, Any], clients: Clients, confirmed: str | None) -> Router: ...
+
+
+#: compiled router `kind` → its runtime class.
+ROUTERS: dict[str, _Builder] = {cls.kind: cls for cls in (SsmSwitch, Route53Switch,
+                                                           RulesSwitch, HookSwitch)}
+
+
+def reads_committed(router_cfg: dict[str, Any]) -> bool:
+    """Whether the router's read-back is the committed side (nothing in AWS to read)."""
+    cls = ROUTERS.get(str(router_cfg.get("kind")))
+    return bool(cls and cls.reads_committed)
+
+
+def make_router(router_cfg: dict[str, Any], clients: Clients,
+                confirmed: str | None = None) -> Router:
+    """Build the router of a service. `confirmed`: the committed active side (the read-back
+    of routers that cannot read AWS)."""
+    kind = router_cfg.get("kind")
+    cls = ROUTERS.get(str(kind))
+    if cls is None:
+        raise RouterError(f"unknown router kind {kind!r}")
+    return cls.build(router_cfg, clients, confirmed)
+
+
+__all__ = ["ROUTERS", "HookSwitch", "Route53Switch", "Router", "RouterError", "RouterNotFound",
+           "RouterRefused", "RouterTimeout", "RulesSwitch", "SsmSwitch", "make_router",
+           "reads_committed", "router_error"]

@@ -1,0 +1,60 @@
+"""The kind registries: every router kind has its model twin and its runtime twin, and the
+places that used to list kinds by hand now read the registry."""
+
+from __future__ import annotations
+
+from lambdafail.deploy import iam
+from lambdafail.model import kinds
+from lambdafail.model.loader import _allowed_keys
+from lambdafail.model.topology import Topology, compile_topology
+from lambdafail.runtime import routers
+
+WHERE = iam.Where("aws", "us-east-1", "123456789012")
+
+
+def test_every_model_kind_has_a_runtime_router_and_back() -> None:
+    assert [k.kind for k in kinds.ROUTERS] == list(routers.ROUTERS)
+    assert [k.kind for k in kinds.ROUTERS] == ["ssm", "route53", "rules", "hook"]
+    # Only the hook reads back the committed side.
+    assert [c.kind for c in routers.ROUTERS.values() if c.reads_committed] == ["hook"]
+
+
+def test_the_allowed_router_keys_and_the_schema_come_from_the_registry() -> None:
+    keys = _allowed_keys(("services", "web", "router"))
+    for k in kinds.ROUTERS:
+        assert k.key in keys
+    schema = Topology.model_json_schema()
+    assert {k.model.__name__ for k in kinds.ROUTERS} <= set(schema["$defs"])
+
+
+def _topo(router: dict[str, object]) -> dict[str, object]:
+    topo = Topology.model_validate({"name": "shop", "services": {"web": {
+        "primary": {"url": "https://a.example.com/"}, "standby": {"lambda": "dr"},
+        "router": router}}})
+    return compile_topology(topo)["services"]["web"]["router"]  # type: ignore[no-any-return]
+
+
+def test_each_kind_compiles_hints_and_grants_through_its_module() -> None:
+    cases = {
+        "ssm": {"ssm_parameter": "/shop/web/active"},
+        "route53": {"route53": {"zone_id": "Z123", "record": "api.example.com",
+                                "primary": "a.example.com", "standby": "b.example.com"}},
+        "rules": {"rules": {"primary": ["to-a"], "standby": ["to-b"]}},
+        "hook": {"hook": "switch-fn"},
+    }
+    sids = {"ssm": {"RouterParameters"}, "route53": {"RouterZoneReads", "RouterZones",
+                                                    "RouterZoneChanges"},
+            "rules": {"RouterRules"}, "hook": set()}
+    for name, router in cases.items():
+        compiled = _topo(router)
+        kind = kinds.router_kind(name)
+        assert compiled["kind"] == name
+        assert "standby" in kind.hint(compiled, "standby")
+        assert {s["Sid"] for s in kind.iam_statements([compiled], WHERE)} == sids[name]
+        assert kind.iam_statements([], WHERE) == []
+    assert _topo(cases["ssm"])["values"] == {"primary": "https://a.example.com/",
+                                             "standby": "dr"}
+    assert kinds.router_kind("ssm").seeded_parameters(_topo(cases["ssm"])) == {
+        "/shop/web/active": "https://a.example.com/"}
+    assert kinds.router_kind("hook").invokes(_topo(cases["hook"])) == {"switch-fn"}
+    assert kinds.router_kind("rules").seeded_parameters(_topo(cases["rules"])) == {}
