@@ -21,9 +21,9 @@ from _moto import start_moto
 
 
 def seed(url: str, n: int, workdir: Path) -> tuple[Path, dict[str, object]]:
-    from lambdafail import oncall
     from lambdafail.aws import AwsContext
     from lambdafail.model.loader import load
+    from lambdafail.oncall import common
     from lambdafail.runtime.state import StateStore, table_definition
 
     name = f"bench{uuid.uuid4().hex[:6]}"
@@ -36,14 +36,14 @@ def seed(url: str, n: int, workdir: Path) -> tuple[Path, dict[str, object]]:
     f = workdir / f"{name}.yaml"
     f.write_text("\n".join(lines) + "\n")
     ctx = AwsContext(region="us-east-1", endpoint_url=url)
-    compiled = oncall.compiled_for(load(str(f)), "us-east-1")
+    compiled = common.compiled_for(load(str(f)), "us-east-1")
     ddb = ctx.client("dynamodb")
     ddb.create_table(**table_definition(str(compiled["table"])))
     store = StateStore(str(compiled["table"]), ddb)
     services: dict[str, dict[str, object]] = compiled["services"]  # type: ignore[assignment]
     for svc in services:
         store.seed(svc, time.time())
-    store.heartbeat(time.time(), oncall.config_sha256(compiled), "1")
+    store.heartbeat(time.time(), common.config_sha256(compiled), "1")
     events = ctx.client("events")
     events.create_event_bus(Name=str(compiled["bus"]))
     for rule in compiled["schedules"]:  # type: ignore[attr-defined]
@@ -56,8 +56,8 @@ def seed(url: str, n: int, workdir: Path) -> tuple[Path, dict[str, object]]:
 
 
 def main(sizes: list[int]) -> None:
-    from lambdafail import oncall
     from lambdafail.aws import AwsContext
+    from lambdafail.oncall import status
 
     proc, url = start_moto()
     try:
@@ -71,7 +71,7 @@ def main(sizes: list[int]) -> None:
                 for _ in range(5):
                     ctx = AwsContext(region="us-east-1", endpoint_url=url)
                     t0 = time.perf_counter()
-                    report = oncall.gather_status(ctx, compiled)
+                    report = status.gather_status(ctx, compiled)
                     times.append((time.perf_counter() - t0) * 1000)
                     calls = report.api_calls
                 t0 = time.perf_counter()

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _moto  # noqa: F401  (fake credentials before boto3 is used)
+import _moto  # sets fake credentials before boto3 is used; starts --server
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))

@@ -57,10 +57,10 @@ class Env:
         return AwsContext(region="us-east-1", endpoint_url=endpoint_url)
 
     def compiled(self, ctx: Any) -> dict[str, Any]:
-        from lambdafail import oncall
         from lambdafail.model.loader import load
+        from lambdafail.oncall import common
 
-        return oncall.compiled_for(load(str(self.file)), ctx.region)
+        return common.compiled_for(load(str(self.file)), ctx.region)
 
     def store(self, ctx: Any) -> Any:
         from lambdafail.runtime.state import StateStore
@@ -68,11 +68,11 @@ class Env:
         return StateStore(f"lambdafail-{self.name}-state", ctx.client("dynamodb"))
 
     def beat(self, ctx: Any, age: float = 1.0, sha: str | None = None) -> None:
-        from lambdafail import oncall
+        from lambdafail.oncall import common
 
         compiled = self.compiled(ctx)
         self.store(ctx).heartbeat(time.time() - age,
-                                  config_sha256=sha or oncall.config_sha256(compiled),
+                                  config_sha256=sha or common.config_sha256(compiled),
                                   function_version="1")
 
     def observe(self, ctx: Any, service: str, side: str, ok: bool, times: int = 1) -> None:

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from lambdafail import oncall
 from lambdafail.aws import AwsContext
 from lambdafail.cli.main import run
 from lambdafail.deploy.inventory import config_items
 from lambdafail.model import loader
+from lambdafail.oncall import common
 
 NODES_PER_SERVICE = 7
 OVERHEAD_NODES = 3  # the document's mapping, `name`, the `services` mapping
@@ -67,8 +67,8 @@ def test_the_largest_topology_validate_accepts_deploys_and_reads_back(
     capsys.readouterr()
 
     ctx = AwsContext(region="us-east-1")
-    compiled = oncall.compiled_for(loader.load(str(path)), "us-east-1")
-    sha = oncall.config_sha256(compiled)
+    compiled = common.compiled_for(loader.load(str(path)), "us-east-1")
+    sha = common.config_sha256(compiled)
     kept = config_items(ctx, str(compiled["table"]), {sha})
     assert kept == {sha: compiled}
     # Far past what one DynamoDB item holds as a JSON string (400 KB).

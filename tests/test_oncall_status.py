@@ -164,21 +164,21 @@ def test_oncall_status_not_deployed_is_aws_error(mocked_aws: None, tmp_path: Pat
 
 def _seed(ctx: Any, tmp_path: Path, n: int) -> dict[str, Any]:
     """A topology of n services, seeded with the runtime's StateStore (no full deploy)."""
-    from lambdafail import oncall
     from lambdafail.model.loader import load
+    from lambdafail.oncall import common
     from lambdafail.runtime.state import StateStore, table_definition
 
     name = unique("sc")
     f = write_topology(tmp_path / f"{name}.yaml", name,
                        {f"svc{i:03d}": ("http://127.0.0.1:9/p", "http://127.0.0.1:9/s")
                         for i in range(n)})
-    compiled = oncall.compiled_for(load(str(f)), ctx.region)
+    compiled = common.compiled_for(load(str(f)), ctx.region)
     ddb = ctx.client("dynamodb")
     ddb.create_table(**table_definition(compiled["table"]))
     store = StateStore(compiled["table"], ddb)
     for svc in compiled["services"]:
         store.seed(svc, time.time())
-    store.heartbeat(time.time(), oncall.config_sha256(compiled), "1")
+    store.heartbeat(time.time(), common.config_sha256(compiled), "1")
     events = ctx.client("events")
     events.create_event_bus(Name=compiled["bus"])
     for rule in compiled["schedules"]:
@@ -191,15 +191,15 @@ def _seed(ctx: Any, tmp_path: Path, n: int) -> dict[str, Any]:
 
 
 def test_oncall_status_constant_api_calls(mocked_aws: None, tmp_path: Path) -> None:
-    from lambdafail import oncall
     from lambdafail.aws import AwsContext
+    from lambdafail.oncall import status
 
     counts = {}
     for n in (1, 100):
         ctx = AwsContext(region="us-east-1")
         compiled = _seed(ctx, tmp_path, n)
         ctx.calls.clear()
-        report = oncall.gather_status(ctx, compiled)
+        report = status.gather_status(ctx, compiled)
         assert len(report.services) == n
         assert all(s.deployed and s.rules and all(v == "ENABLED" for v in s.rules.values())
                    for s in report.services)
@@ -244,13 +244,13 @@ def test_oncall_status_watch_refreshes_until_ctrl_c(env: Env, capsys: pytest.Cap
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """--watch re-reads status on every refresh, follows the state as it changes, and Ctrl-C
     ends it with the exit code of the last status it showed."""
-    from lambdafail import oncall
+    from lambdafail.oncall import status
 
     ctx = env.ctx()
     env.beat(ctx)
     env.observe(ctx, "checkout", "primary", ok=True)
     env.observe(ctx, "checkout", "standby", ok=True)
-    real = oncall.gather_status
+    real = status.gather_status
     calls: list[bool] = []
 
     def gather(*args: Any, **kwargs: Any) -> Any:
@@ -262,7 +262,7 @@ def test_oncall_status_watch_refreshes_until_ctrl_c(env: Env, capsys: pytest.Cap
         calls.append(report.healthy)
         return report
 
-    monkeypatch.setattr(oncall, "gather_status", gather)
+    monkeypatch.setattr(status, "gather_status", gather)
     code = run(["status", "-f", str(env.file), "--no-color", "--watch", "--interval", "0.5"])
     assert calls == [True, False]
     assert code == 7  # the last status shown was degraded
@@ -273,7 +273,7 @@ def test_oncall_status_watch_refreshes_until_ctrl_c(env: Env, capsys: pytest.Cap
 def test_oncall_status_last_probe_from_the_heartbeat(env: Env,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     """A steady orchestrator leaves the service item alone: "last probed" is its rule's tick."""
-    from lambdafail import oncall
+    from lambdafail.oncall import common
     from lambdafail.runtime.probes import ProbeResult
     from lambdafail.runtime.transitions import record_probe
 
@@ -285,7 +285,7 @@ def test_oncall_status_last_probe_from_the_heartbeat(env: Env,
                      time.time() - 600)
     store.save(st, st.version)
     compiled = env.compiled(ctx)
-    sha = oncall.config_sha256(compiled)
+    sha = common.config_sha256(compiled)
     store.heartbeat(time.time() - 2, config_sha256=sha, function_version="1")
     _, doc = status_json(env, capsys)
     assert doc["services"][0]["primary"]["age_seconds"] >= 590  # no rule tick recorded
@@ -296,3 +296,16 @@ def test_oncall_status_last_probe_from_the_heartbeat(env: Env,
     svc = doc["services"][0]
     assert svc["primary"]["age_seconds"] < 60 and svc["standby"]["age_seconds"] < 60
     assert svc["primary"]["at"] == doc["orchestrator"]["last_tick_at"]
+
+
+def test_oncall_single_shot_lambda_clients_are_counted(mocked_aws: None) -> None:
+    """The probe and hook clients (one attempt, short read timeout) go through the context, so
+    status and switches count their Lambda calls like any other."""
+    from lambdafail.aws import AwsContext
+    from lambdafail.oncall import common
+
+    ctx = AwsContext(region="us-east-1")
+    common.probe_lambda(ctx, 2.0).list_functions()
+    common.clients_for(ctx).get_single_shot("lambda").list_functions()
+    assert ctx.calls == [("lambda", "ListFunctions"), ("lambda", "ListFunctions")]
+    assert common.probe_lambda(ctx, 2.0) is common.probe_lambda(ctx, 2.0)

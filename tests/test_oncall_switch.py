@@ -124,7 +124,7 @@ def test_oncall_rollback_after_the_orchestrator_failed_back_stays_on_the_primary
         env: Env, capsys: pytest.CaptureFixture[str]) -> None:
     """The last transition was the orchestrator's own failback (standby → primary): rollback
     means "back to the primary", never "undo that" (which would move traffic to the standby)."""
-    from lambdafail import oncall
+    from lambdafail.oncall import switch
     from lambdafail.runtime.transitions import request_switch
 
     f = str(env.file)
@@ -133,7 +133,7 @@ def test_oncall_rollback_after_the_orchestrator_failed_back_stays_on_the_primary
     svc = env.compiled(ctx)["services"]["checkout"]
     env.observe(ctx, "checkout", "primary", ok=True, times=3)  # the primary recovered
     store = env.store(ctx)
-    router = oncall._router(ctx, svc, store.get("checkout"))
+    router = switch._router(ctx, svc, store.get("checkout"))
     res = request_switch(store, router, svc, "checkout", "primary", reason="probe",
                          actor="orchestrator", evidence={}, automatic=True,
                          now=time.time() + 600)  # after the cooldown
@@ -164,13 +164,13 @@ def test_oncall_rollback_refuses_unhealthy_primary(env: Env,
 @pytest.mark.parametrize("action", ["rollback", "failover"])
 def test_oncall_race_one_wins(env: Env, action: str) -> None:
     """Two operators at once: both read the same state, exactly one conditional write wins."""
-    from lambdafail import oncall
+    from lambdafail.oncall import model, switch
 
     if action == "rollback":
         assert run(["failover", "-f", str(env.file), "checkout", "--reason", "x", "--yes"]) == 0
     before = len(log(env))
     barrier = threading.Barrier(2, timeout=20)
-    outcomes: list[oncall.SwitchOutcome] = []
+    outcomes: list[model.SwitchOutcome] = []
     errors: list[BaseException] = []
 
     def operator(i: int) -> None:
@@ -179,7 +179,7 @@ def test_oncall_race_one_wins(env: Env, action: str) -> None:
             # moto's in-process DynamoDB checks conditions without a lock; real DynamoDB is
             # atomic per item. Give the race the real semantics (see serialize_dynamodb).
             serialize_dynamodb(ctx.client("dynamodb"))
-            core = oncall.rollback if action == "rollback" else oncall.failover
+            core = switch.rollback if action == "rollback" else switch.failover
             outcomes.append(core(ctx, env.compiled(ctx), "checkout", note=f"op{i}",
                                  actor=f"arn:aws:iam::123456789012:user/op{i}",
                                  confirm=lambda q: barrier.wait() and None))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lambdafail.base import settings
-from lambdafail.oncall import stale_after_seconds
+from lambdafail.oncall.common import stale_after_seconds
 from lambdafail.sandbox.statefile import write_state
 
 COMPILED = {"schedules": {"r": {"interval_seconds": 60, "services": ["web"]}}}

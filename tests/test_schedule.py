@@ -29,7 +29,7 @@ from lambdafail.model.schedule import (
     validate_schedule,
 )
 from lambdafail.model.topology import Topology, compile_topology, semantic_problems
-from lambdafail.oncall import stale_after_seconds
+from lambdafail.oncall.common import stale_after_seconds
 
 M, H, D = 60, 3600, 86400
 

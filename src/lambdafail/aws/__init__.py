@@ -99,6 +99,22 @@ class AwsContext:
                 self._clients[service] = c
             return c
 
+    def single_shot_client(self, service: str, read_timeout: float) -> Any:
+        """A client that makes one attempt and gives up after `read_timeout` (health probes,
+        a user's hook): botocore must not re-send such a call behind our back. Counted like
+        every other client of this context; one per (service, timeout)."""
+        key = f"{service}#single-shot#{read_timeout:g}"
+        with self._lock:
+            c = self._clients.get(key)
+            if c is None:
+                from lambdafail.runtime.config import single_shot_config
+
+                c = self.session.client(service, endpoint_url=self.endpoint_url,
+                                        config=single_shot_config(read_timeout))
+                c.meta.events.register("before-call.*.*", self._record)
+                self._clients[key] = c
+            return c
+
     def _record(self, model: Any = None, **_: Any) -> None:
         if model is not None:
             made = (model.service_model.service_name, model.name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lambdafail.oncall import (
+from lambdafail.oncall.model import (
     DeploymentRollbackPlan,
     LogEntry,
     ServiceStatus,

@@ -441,3 +441,20 @@ class Executor:
             call(ev, "remove_targets", resource=a.name, Rule=a.name, EventBusName=bus,
                  Ids=a.context["target_ids"])
         call(ev, "delete_rule", resource=a.name, Name=a.name, EventBusName=bus)
+
+
+def move_alias(ctx: AwsContext, function: str, version: str, *,
+               revision_id: str | None = None) -> str:
+    """Point `function`'s `live` alias at `version` (a deployment rollback); return the
+    version read back. With `revision_id` the move is conditional: if someone deployed or
+    rolled back since the alias was read, Lambda refuses (PreconditionFailedException)
+    instead of clobbering their change."""
+    lam = ctx.client("lambda")
+    kw: dict[str, Any] = {"FunctionName": function, "Name": naming.ALIAS,
+                          "FunctionVersion": version}
+    if revision_id:
+        kw["RevisionId"] = revision_id
+    call(lam, "update_alias", resource=f"{function}:{naming.ALIAS}", **kw)
+    after = call(lam, "get_alias", resource=f"{function}:{naming.ALIAS}", FunctionName=function,
+                 Name=naming.ALIAS)
+    return str(after["FunctionVersion"])

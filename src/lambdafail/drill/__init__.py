@@ -429,7 +429,7 @@ class Drill:
         return router.read_back()
 
     def _clients(self) -> Any:
-        from lambdafail.oncall import clients_for
+        from lambdafail.oncall.common import clients_for
 
         return clients_for(self.ctx)
 
@@ -575,7 +575,7 @@ class Drill:
 
     def _check_fresh(self, now: float) -> None:
         assert self.rec is not None
-        from lambdafail.oncall import stale_after_seconds
+        from lambdafail.oncall.common import stale_after_seconds
 
         limit = stale_after_seconds(self.compiled)
         hb = self.store.heartbeat_item()
@@ -883,9 +883,9 @@ class Drill:
         behind `lambdafail rollback` (manual switch: no cooldown; it probes the primary from
         here first and refuses while it is not healthy, so the caller retries). Returns
         (done, why not)."""
-        from lambdafail import oncall
+        from lambdafail.oncall.switch import rollback
 
-        out = oncall.rollback(self.ctx, dict(self.compiled), self.opts.service,
+        out = rollback(self.ctx, dict(self.compiled), self.opts.service,
                               note=f"lambdafail drill {self.drill_id}: restore",
                               actor=f"drill:{self.drill_id}"
                               + (f" ({self.opts.operator})" if self.opts.operator else ""))

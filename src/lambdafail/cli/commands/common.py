@@ -35,7 +35,7 @@ def aws_for(topo: Topology | None) -> AwsContext:
 def open_topology(path: str) -> tuple[Topology, AwsContext, dict[str, Any]]:
     """What every on-call command starts from: the topology, where its AWS is, and the
     compiled form the orchestrator runs (region filled in from the session when unset)."""
-    from lambdafail.oncall import compiled_for
+    from lambdafail.oncall.common import compiled_for
 
     topo = load_topology(path)
     ctx = aws_for(topo)

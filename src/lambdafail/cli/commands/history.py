@@ -15,8 +15,8 @@ def _parse_since(text: str | None) -> object:
     import re
     from datetime import timedelta
 
-    from lambdafail import oncall
     from lambdafail.base.errors import UsageError
+    from lambdafail.oncall import common
 
     if not text:
         return None
@@ -24,11 +24,11 @@ def _parse_since(text: str | None) -> object:
     if m:
         unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
         try:
-            return oncall.utcnow() - timedelta(**{unit: int(m.group(1))})
+            return common.utcnow() - timedelta(**{unit: int(m.group(1))})
         except (OverflowError, ValueError):
             raise UsageError(f"--since {text!r} reaches before the year 1",
                              hint="e.g. --since 2h, --since 7d") from None
-    t = oncall.parse_iso(text.strip())
+    t = common.parse_iso(text.strip())
     if t is None:
         raise UsageError(f"--since {text!r} is neither a duration nor an ISO time",
                          hint="e.g. --since 2h, --since 7d, --since 2024-05-01T10:00:00Z")
@@ -47,14 +47,14 @@ def _parse_since(text: str | None) -> object:
 def command(file: str, service: str | None, since: str | None, limit: int) -> int:
     from datetime import datetime
 
-    from lambdafail import oncall
     from lambdafail.cli import render
     from lambdafail.cli.commands.common import console, emit_json, is_json, open_topology
+    from lambdafail.oncall import history
 
     when = _parse_since(since)
     assert when is None or isinstance(when, datetime)
     _, ctx, compiled = open_topology(file)
-    entries = oncall.history(ctx, compiled, service, since=when, limit=limit)
+    entries = history.history(ctx, compiled, service, since=when, limit=limit)
     if is_json():
         emit_json(render.history_document(entries, str(compiled["topology"])))
         return 0

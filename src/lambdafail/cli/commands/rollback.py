@@ -52,7 +52,6 @@ def command(file: str, service: str | None, deployment: bool, to_version: str | 
 
 
 def _deployment(file: str, to_version: str | None, yes: bool) -> int:
-    from lambdafail import oncall
     from lambdafail.base.errors import RestoreIncomplete
     from lambdafail.cli import render
     from lambdafail.cli.commands.common import (
@@ -62,9 +61,10 @@ def _deployment(file: str, to_version: str | None, yes: bool) -> int:
         is_json,
         open_topology,
     )
+    from lambdafail.deploy import rollback
 
     _, ctx, compiled = open_topology(file)
-    plan = oncall.plan_deployment_rollback(ctx, compiled, to_version)
+    plan = rollback.plan_deployment_rollback(ctx, compiled, to_version)
     err = console(stderr=True)
     if plan.noop:
         if is_json():
@@ -80,7 +80,7 @@ def _deployment(file: str, to_version: str | None, yes: bool) -> int:
                   "matches or you deploy again.")
     confirm(f"move alias {plan.alias} of {plan.function} from version {plan.current.version} "
             f"to {plan.target.version}?", yes)
-    seen = oncall.apply_deployment_rollback(ctx, plan)
+    seen = rollback.apply_deployment_rollback(ctx, plan)
     if is_json():
         emit_json(render.deployment_rollback_document(plan, True, seen))
     if seen != plan.target.version:

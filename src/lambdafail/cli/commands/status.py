@@ -1,7 +1,7 @@
 """`lambdafail status`: active side, health, drills, rules and the orchestrator's heartbeat.
 
 Exit 0 when every service is healthy on its primary and the orchestrator is fresh, 7 (degraded)
-otherwise, 3 on AWS errors — monitors rely on it. The reads are batched (oncall.gather_status).
+otherwise, 3 on AWS errors — monitors rely on it. The reads are batched (oncall.status.gather_status).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from lambdafail.cli.main import global_options, topology_file_option
 
 if TYPE_CHECKING:
     from lambdafail.aws import AwsContext
-    from lambdafail.oncall import StatusReport
+    from lambdafail.oncall.model import StatusReport
 
 
 @click.command("status", help="Show the active side and health of every service, drills, "
@@ -29,18 +29,18 @@ if TYPE_CHECKING:
               help="Also probe every target now, from this machine, concurrently.")
 @global_options
 def command(file: str, watch: bool, interval: float, probe: bool) -> int:
-    from lambdafail import oncall
     from lambdafail.base.errors import ExitCode, UsageError
     from lambdafail.cli import render
     from lambdafail.cli.commands.common import console, emit_json, is_json, open_topology
+    from lambdafail.oncall import status
 
     _, ctx, compiled = open_topology(file)
 
-    def code(report: oncall.StatusReport) -> int:
+    def code(report: StatusReport) -> int:
         return int(ExitCode.OK if report.healthy else ExitCode.DEGRADED)
 
     if not watch:
-        report = oncall.gather_status(ctx, compiled, probe=probe)
+        report = status.gather_status(ctx, compiled, probe=probe)
         if is_json():
             emit_json(render.status_document(report))
         else:
@@ -60,10 +60,10 @@ def _watch(ctx: AwsContext, compiled: dict[str, Any], probe: bool, interval: flo
     from rich.live import Live
     from rich.text import Text
 
-    from lambdafail import oncall
     from lambdafail.base.errors import ExitCode, LambdafailError
     from lambdafail.cli import render
     from lambdafail.cli.commands.common import console
+    from lambdafail.oncall import status
 
     last = int(ExitCode.DEGRADED)
     stop = threading.Event()
@@ -72,7 +72,7 @@ def _watch(ctx: AwsContext, compiled: dict[str, Any], probe: bool, interval: flo
         try:
             while not stop.is_set():
                 try:
-                    report = oncall.gather_status(ctx, compiled, probe=probe)
+                    report = status.gather_status(ctx, compiled, probe=probe)
                     last = code(report)
                     live.update(render.status_renderable(report), refresh=True)
                 except LambdafailError as e:

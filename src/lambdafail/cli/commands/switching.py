@@ -11,7 +11,6 @@ from lambdafail.base.errors import ConflictError, ExitCode, RestoreIncomplete, U
 
 def run_switch(action: str, file: str, service: str, reason: str, force: bool,
                yes: bool) -> int:
-    from lambdafail import oncall
     from lambdafail.cli import render
     from lambdafail.cli.commands.common import (
         confirm,
@@ -20,9 +19,10 @@ def run_switch(action: str, file: str, service: str, reason: str, force: bool,
         is_json,
         open_topology,
     )
+    from lambdafail.oncall import switch
 
     _, ctx, compiled = open_topology(file)
-    core = oncall.failover if action == "failover" else oncall.rollback
+    core = switch.failover if action == "failover" else switch.rollback
     outcome = core(ctx, compiled, service, note=reason, force=force,
                    confirm=lambda q: confirm(q, yes))
     if outcome.outcome == "router_failed":

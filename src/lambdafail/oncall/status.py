@@ -1,0 +1,281 @@
+"""`status`: gather everything on-call needs to see, in a constant number of API calls.
+
+Rules: no click, no rich (cli/render.py draws the result, oncall.model); status makes the same
+number of calls whatever the number of services (6; `--probe` adds the probes), the
+independent reads concurrently; it never writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from lambdafail.aws import call
+from lambdafail.base.errors import AwsError
+from lambdafail.deploy.versions import version_info
+from lambdafail.model import naming
+from lambdafail.oncall.common import (
+    age_seconds,
+    config_sha256,
+    iso,
+    probe_lambda,
+    runtime_guard,
+    stale_after_seconds,
+    store_for,
+    utcnow,
+)
+from lambdafail.oncall.model import (
+    SIDES,
+    DrillInfo,
+    LiveProbe,
+    OrchestratorStatus,
+    ServiceStatus,
+    SideStatus,
+    StatusReport,
+    TransitionInfo,
+)
+
+if TYPE_CHECKING:
+    from lambdafail.aws import AwsContext
+
+
+def _drill_locks(store: Any) -> dict[str, dict[str, Any]]:
+    # StateStore reads one drill lock per get_item; status needs them all in ONE query.
+    items = store._query(KeyConditionExpression="pk = :pk",
+                         ExpressionAttributeValues={":pk": {"S": "drill"}})
+    return {str(i["sk"]): i for i in items}
+
+
+def _side_status(h: Any, faults: dict[str, float], side: str, now: datetime,
+                 ticked_at: str | None = None) -> SideStatus:
+    deadline = faults.get(side)
+    fault_until = None
+    if deadline is not None and now.timestamp() < float(deadline):
+        fault_until = iso(datetime.fromtimestamp(float(deadline), UTC))
+    # The orchestrator rewrites a service item only when something changed, so the item's
+    # probe time is that of the last change; the heartbeat says when its rule last ticked
+    # (every service of a rule is probed before that write). The later of the two is true.
+    at = h.at
+    if h.ok is not None and ticked_at and (at is None or str(ticked_at) > str(at)):
+        at = str(ticked_at)
+    return SideStatus(ok=h.ok, at=at, age_seconds=age_seconds(at, now), detail=h.detail,
+                      failures=h.failures, successes=h.successes,
+                      latency_ms=h.latency_ms if h.ok is not None else None,
+                      fault_until=fault_until)
+
+
+def _list_rules(ctx: AwsContext, bus: str, prefix: str) -> dict[str, str] | None:
+    """name -> state of our rules on `bus` (≤ 300 rules per bus: at most 3 pages). None: no bus."""
+    events = ctx.client("events")
+    out: dict[str, str] = {}
+    token: str | None = None
+    for _ in range(10):
+        kw: dict[str, Any] = {"NamePrefix": prefix, "EventBusName": bus, "Limit": 100}
+        if token:
+            kw["NextToken"] = token
+        try:
+            page = call(events, "list_rules", resource=bus, **kw)
+        except AwsError as e:
+            if e.code == "ResourceNotFoundException":
+                return None
+            raise
+        for r in page.get("Rules", []):
+            out[str(r["Name"])] = str(r.get("State", "ENABLED"))
+        token = page.get("NextToken")
+        if not token:
+            break
+    return out
+
+
+def _orchestrator_config(ctx: AwsContext, fn: str) -> dict[str, Any] | None:
+    # One call: get_function_configuration on the alias returns the version it points at
+    # (Version) and that version's environment, where deploy records the config sha256.
+    try:
+        cfg: dict[str, Any] = call(ctx.client("lambda"), "get_function_configuration",
+                                   resource=f"{fn}:{naming.ALIAS}", FunctionName=fn,
+                                   Qualifier=naming.ALIAS)
+    except AwsError as e:
+        if e.code == "ResourceNotFoundException":
+            return None
+        raise
+    return cfg
+
+
+def gather_status(ctx: AwsContext, compiled: dict[str, Any], *, probe: bool = False,
+                  now: datetime | None = None) -> StatusReport:
+    """Everything `status` shows, in a constant number of API calls (6; `--probe` adds the
+    probes themselves). The independent reads run concurrently: status answers in about the
+    time of its slowest call."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    calls_before = len(ctx.calls)
+    store = store_for(ctx, compiled)
+    topo_name = str(compiled["topology"])
+    prefix = naming.rule_prefix(topo_name)
+    fn = str(compiled["function"])
+
+    def guarded(f: Any) -> Any:
+        with runtime_guard(ctx, compiled):
+            return f()
+
+    with ThreadPoolExecutor(max_workers=6, thread_name_prefix="status") as pool:
+        f_states = pool.submit(guarded, store.load_all)
+        f_beat = pool.submit(guarded, store.heartbeat_item)
+        f_drills = pool.submit(guarded, lambda: _drill_locks(store))
+        f_default = pool.submit(_list_rules, ctx, "default", prefix)
+        f_bus = pool.submit(_list_rules, ctx, str(compiled["bus"]), prefix)
+        f_fn = pool.submit(_orchestrator_config, ctx, fn)
+        f_probe = pool.submit(_probe_everything, ctx, compiled) if probe else None
+        states = f_states.result()
+        beat = f_beat.result()
+        drills = f_drills.result()
+        rules: dict[str, str] = {}
+        for fut in (f_default, f_bus):
+            got = fut.result()
+            rules.update(got or {})
+        fn_cfg = f_fn.result()
+        live = f_probe.result() if f_probe is not None else {}
+
+    now = now or utcnow()
+    orch = _orchestrator_status(compiled, fn, beat, fn_cfg, now)
+    services: list[ServiceStatus] = []
+    for name in sorted(compiled["services"]):
+        services.append(_service_status(name, compiled["services"][name], states.get(name),
+                                        drills.get(name), rules, live, compiled, now,
+                                        beat=beat))
+    return StatusReport(topology=topo_name, region=str(compiled.get("region") or ctx.region),
+                        generated_at=iso(now), orchestrator=orch, services=services,
+                        api_calls=len(ctx.calls) - calls_before)
+
+
+def _probe_everything(ctx: AwsContext, compiled: dict[str, Any]) -> dict[Any, Any]:
+    from lambdafail.runtime.probes import probe_all
+
+    targets: dict[Hashable, tuple[Mapping[str, Any], float]] = {
+        (name, side): (svc[side], float(svc["health"]["timeout_seconds"]))
+               for name, svc in compiled["services"].items() for side in SIDES}
+    needs_lambda = any(cfg.get("kind") == "lambda" for cfg, _ in targets.values())
+    longest = max(timeout for _, timeout in targets.values())
+    return dict(probe_all(targets, lambda_client=probe_lambda(ctx, longest) if needs_lambda
+                          else None))
+
+
+def _orchestrator_status(compiled: dict[str, Any], fn: str, beat: dict[str, Any] | None,
+                         fn_cfg: dict[str, Any] | None, now: datetime) -> OrchestratorStatus:
+    stale_after = stale_after_seconds(compiled)
+    file_sha = config_sha256(compiled)
+    last_at = str(beat["last_tick_at"]) if beat and beat.get("last_tick_at") else None
+    if beat and last_at is None and beat.get("last_tick_epoch") is not None:
+        last_at = iso(datetime.fromtimestamp(float(beat["last_tick_epoch"]), UTC))
+    tick_age = age_seconds(last_at, now)
+    fresh = tick_age is not None and tick_age <= stale_after
+    deployed_sha: str | None = None
+    version: str | None = None
+    problems: list[str] = []
+    if fn_cfg is not None:
+        version = str(fn_cfg.get("Version"))
+        deployed_sha = version_info(fn_cfg).config_sha256
+    else:
+        problems.append(f"function {fn} (alias {naming.ALIAS}) not found: the orchestrator is "
+                        "not deployed")
+    if deployed_sha is None and beat:
+        deployed_sha = str(beat.get("config_sha256") or "") or None
+    drift = None if deployed_sha is None else deployed_sha != file_sha
+    if beat and fn_cfg is not None and beat.get("function_version") and str(
+            beat["function_version"]) not in (version, "$LATEST", naming.ALIAS) and fresh:
+        problems.append(f"the last tick ran version {beat['function_version']}, the alias "
+                        f"points at {version} (a deploy or rollback is taking effect)")
+    return OrchestratorStatus(function=fn, deployed_version=version, last_tick_at=last_at,
+                              last_tick_age_seconds=tick_age, stale_after_seconds=stale_after,
+                              fresh=fresh, drift=drift, deployed_config_sha256=deployed_sha,
+                              file_config_sha256=file_sha,
+                              heartbeat_version=str(beat.get("function_version") or "") or None
+                              if beat else None, problems=problems)
+
+
+def _service_rules(name: str, svc: dict[str, Any], compiled: dict[str, Any]) -> list[str]:
+    names = [str(s["rule"]) for s in svc.get("signals", []) if s.get("rule")]
+    for rule, sched in compiled.get("schedules", {}).items():
+        if name in sched.get("services", []):
+            names.insert(0, str(rule))
+    return names
+
+
+def _service_status(name: str, svc: dict[str, Any], st: Any, drill: dict[str, Any] | None,
+                    rules: dict[str, str], live: dict[Any, Any], compiled: dict[str, Any],
+                    now: datetime, beat: dict[str, Any] | None = None) -> ServiceStatus:
+    my_rules = {r: rules.get(r, "MISSING") for r in _service_rules(name, svc, compiled)}
+    drill_info = None
+    if drill and float(drill.get("lock_expires_epoch") or 0) > now.timestamp():
+        drill_info = DrillInfo(drill_id=str(drill.get("drill_id", "")),
+                               owner=str(drill.get("owner", "")),
+                               started_at=drill.get("started_at"),
+                               age_seconds=age_seconds(drill.get("started_at"), now))
+    problems: list[str] = []
+    if st is None:
+        empty = SideStatus(ok=None, at=None, age_seconds=None, detail="", failures=0,
+                           successes=0, latency_ms=None)
+        sides = {s: _with_live(empty, live.get((name, s))) for s in SIDES}
+        problems.append("no state item: not deployed (run `lambdafail deploy`)")
+        return ServiceStatus(name=name, deployed=False, active=None, since=None,
+                             since_age_seconds=None, phase=None, pending=None,
+                             primary=sides["primary"], standby=sides["standby"],
+                             last_transition=None, drill=drill_info, rules=my_rules,
+                             blocked=None, problems=problems)
+    ticked_at = _rule_tick(name, compiled, beat)
+    sides = {s: _with_live(_side_status(st.health[s], st.faults, s, now, ticked_at),
+                           live.get((name, s)))
+             for s in SIDES}
+    lt = None
+    if st.last_transition:
+        t = st.last_transition
+        lt = TransitionInfo(id=str(t.get("id", "")), at=t.get("at"),
+                            age_seconds=age_seconds(t.get("at"), now),
+                            from_=str(t.get("from", "")), to=str(t.get("to", "")),
+                            reason=str(t.get("reason", "")), actor=str(t.get("actor", "")))
+    if st.phase == "switching":
+        p = st.pending or {}
+        err = f" (last error: {p['last_error']})" if p.get("last_error") else ""
+        problems.append(f"switch to {p.get('to', '?')} pending: the router has not confirmed"
+                        f"{err}")
+    elif st.active != "primary":
+        problems.append(f"running on the {st.active}")
+    prim = sides["primary"]
+    if prim.ok is False:
+        # Counters stop at their thresholds (the orchestrator does not rewrite a steady item).
+        at_cap = prim.failures >= int(svc["health"]["failure_threshold"])
+        problems.append(f"primary failing ({'≥' if at_cap else ''}{prim.failures} consecutive): "
+                        f"{prim.detail}"[:200])
+    if prim.live is not None and not prim.live.ok:
+        problems.append(f"primary probe failed just now: {prim.live.detail}"[:200])
+    for rule, state in sorted(my_rules.items()):
+        if state != "ENABLED":
+            problems.append(f"rule {rule} is {state}")
+    return ServiceStatus(name=name, deployed=True, active=st.active, since=st.since,
+                         since_age_seconds=age_seconds(st.since, now), phase=st.phase,
+                         pending=st.pending, primary=sides["primary"],
+                         standby=sides["standby"], last_transition=lt, drill=drill_info,
+                         rules=my_rules, blocked=st.blocked, problems=problems)
+
+
+def _rule_tick(name: str, compiled: dict[str, Any], beat: dict[str, Any] | None) -> str | None:
+    """When the schedule rule that probes `name` last ticked (from the heartbeat), if known."""
+    from lambdafail.runtime.state import tick_attribute
+
+    if not beat:
+        return None
+    for rule, sched in compiled.get("schedules", {}).items():
+        if name in sched.get("services", []):
+            got = beat.get(tick_attribute(str(rule)))
+            return str(got) if got else None
+    return None
+
+
+def _with_live(s: SideStatus, result: Any) -> SideStatus:
+    if result is None:
+        return s
+    from dataclasses import replace
+
+    return replace(s, live=LiveProbe(ok=bool(result.ok), detail=str(result.detail),
+                                     latency_ms=round(float(result.latency_ms), 1)))

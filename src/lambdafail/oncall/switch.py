@@ -1,0 +1,210 @@
+"""`failover` / `rollback SERVICE`: a manual switch through the orchestrator's own transition code.
+
+Rules: no click, no rich; the switch runs `lambdafail.runtime.transitions` with the operator's
+credentials, so it works when the orchestrator, EventBridge or Lambda is impaired; the target is
+probed first (unless forced) and the router read back after; a refusal or a lost race is a
+result (`SwitchOutcome`), not an exception — the command decides the words and the exit code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from lambdafail.base.errors import UsageError
+from lambdafail.oncall.common import (
+    clients_for,
+    probe_lambda,
+    runtime_guard,
+    store_for,
+    utcnow,
+)
+from lambdafail.oncall.model import SwitchOutcome
+
+if TYPE_CHECKING:
+    from lambdafail.aws import AwsContext
+
+
+def router_hint(router_cfg: dict[str, Any], side: str) -> str:
+    """Where to look by hand to see (or set) which side the router points at."""
+    from lambdafail.model.kinds import router_kind
+
+    return router_kind(str(router_cfg.get("kind"))).hint(router_cfg, side)
+
+
+def _service_cfg(compiled: dict[str, Any], service: str) -> dict[str, Any]:
+    services: dict[str, Any] = compiled["services"]
+    if service not in services:
+        known = ", ".join(sorted(services))
+        raise UsageError(f"no service {service!r} in topology {compiled['topology']!r}",
+                         hint=f"services: {known}")
+    cfg: dict[str, Any] = services[service]
+    return cfg
+
+
+def _read_state(ctx: AwsContext, compiled: dict[str, Any], store: Any, service: str) -> Any:
+    table = str(compiled["table"])
+    with runtime_guard(ctx, compiled):
+        st = store.get(service)
+    if st is None:
+        raise UsageError(f"{service} has no state item in {table}: it has not been deployed",
+                         hint="run `lambdafail deploy` first (it seeds every service)")
+    return st
+
+
+# Asked once the switch is decided, before any write; raises to cancel.
+Confirm = Callable[[str], None] | None
+
+
+def failover(ctx: AwsContext, compiled: dict[str, Any], service: str, *, note: str,
+             force: bool = False, actor: str | None = None,
+             confirm: Confirm = None) -> SwitchOutcome:
+    """Switch `service` to its standby by hand (reason `manual`)."""
+    svc = _service_cfg(compiled, service)
+    store = store_for(ctx, compiled)
+    st = _read_state(ctx, compiled, store, service)
+    if st.phase != "switching" and st.active == "standby":
+        return _verify_noop(ctx, svc, service, "failover", st, actor or "", note,
+                            "already on the standby; nothing to do (to return to the primary: "
+                            "`lambdafail rollback`)")
+    return _manual_switch(ctx, compiled, svc, store, st, service, "standby", action="failover",
+                          reason="manual", note=note, force=force, actor=actor, confirm=confirm)
+
+
+def rollback(ctx: AwsContext, compiled: dict[str, Any], service: str, *, note: str,
+             force: bool = False, actor: str | None = None,
+             confirm: Confirm = None) -> SwitchOutcome:
+    """Fail `service` back to its primary by hand (reason `rollback`).
+
+    On-call reads rollback as "back to the primary", so that is all it ever does: moving to
+    the standby is only `failover`, whoever made the last transition. Already on the primary
+    (and not mid-switch): it says so and the command exits 0. A switch stuck half-way towards
+    the standby is cancelled; one stuck towards the primary is finished.
+    """
+    svc = _service_cfg(compiled, service)
+    store = store_for(ctx, compiled)
+    st = _read_state(ctx, compiled, store, service)
+    if st.phase != "switching" and st.active == "primary":
+        return _verify_noop(ctx, svc, service, "rollback", st, actor or "", note,
+                            f"{service} is already on the primary; nothing to do (to move it "
+                            "to the standby: `lambdafail failover`)")
+    return _manual_switch(ctx, compiled, svc, store, st, service, "primary", action="rollback",
+                          reason="rollback", note=note, force=force, actor=actor,
+                          confirm=confirm)
+
+
+def _quiet_logger() -> Any:
+    # The runtime logs JSON lines to stdout (CloudWatch in Lambda); on the CLI stdout belongs
+    # to the table or the JSON document, so its lines go to stderr only with --debug.
+    import sys
+
+    from lambdafail.base import settings
+    from lambdafail.runtime.log import Logger
+
+    if settings.current().debug:  # --debug or LAMBDAFAIL_DEBUG=1
+        return Logger(sink=lambda line: print(line, file=sys.stderr))
+    return Logger(sink=lambda line: None)
+
+
+def _router(ctx: AwsContext, svc: dict[str, Any], st: Any) -> Any:
+    from lambdafail.runtime.routers import make_router
+
+    return make_router(svc["router"], clients_for(ctx), confirmed=st.active)
+
+
+def _read_back(router: Any) -> tuple[str | None, str]:
+    try:
+        return router.read_back(), ""
+    except Exception as e:
+        return None, str(e)
+
+
+def _verify_noop(ctx: AwsContext, svc: dict[str, Any], service: str, action: str, st: Any,
+                 actor: str, note: str, message: str) -> SwitchOutcome:
+    seen, err = _read_back(_router(ctx, svc, st))
+    verified = seen == st.active
+    out = SwitchOutcome(action=action, service=service, outcome="noop", from_=st.active,
+                        to=st.active, active=st.active, phase=st.phase, transition_id=None,
+                        actor=actor, reason=note, forced=False, verified=verified,
+                        read_back=seen, message=message)
+    if not verified:
+        out.message += (f"; but the router's read-back says {seen or 'neither side'}"
+                        + (f" ({err})" if err else "")
+                        + f": check {router_hint(svc['router'], st.active)}")
+    return out
+
+
+def _manual_switch(ctx: AwsContext, compiled: dict[str, Any], svc: dict[str, Any], store: Any,
+                   st: Any, service: str, to_side: str, *, action: str, reason: str,
+                   note: str, force: bool, actor: str | None,
+                   confirm: Confirm) -> SwitchOutcome:
+    from lambdafail.runtime.probes import probe_all
+    from lambdafail.runtime.transitions import forced_failure, record_probe, request_switch
+
+    if not note.strip():
+        raise UsageError(f"{action} needs a reason", hint="add --reason \"why you are doing "
+                         "this\" (it is recorded in the transition log)")
+    who = actor or ctx.caller_arn()
+    now = utcnow().timestamp()
+    evidence: dict[str, Any] = {"note": note, "operator": who, "via": "lambdafail CLI"}
+    if not force and st.active != to_side:
+        # "Healthy now": a drill's fault flag wins; otherwise probe the target from here.
+        result = forced_failure(st, to_side, now)
+        if result is None:
+            timeout = float(svc["health"]["timeout_seconds"])
+            lam = (probe_lambda(ctx, timeout) if svc[to_side].get("kind") == "lambda"
+                   else None)
+            # probe_all bounds the probe in wall time, even a Lambda invoke that hangs.
+            result = probe_all({to_side: (svc[to_side], timeout)}, lambda_client=lam)[to_side]
+        evidence["probe"] = result.to_dict()
+        record_probe(st, to_side, result, now)
+        if not result.ok:
+            return SwitchOutcome(
+                action=action, service=service, outcome="refused", from_=st.active, to=to_side,
+                active=st.active, phase=st.phase, transition_id=None, actor=who, reason=note,
+                forced=False, verified=False, read_back=None,
+                message=f"refused: the {to_side} is not healthy now ({result.detail}); "
+                        f"{service} stays on {st.active}",
+                next_step="fix the target, or re-run with --force to switch anyway (recorded)")
+    if confirm is not None:
+        confirm(f"{action}: switch {service} from {st.active} to {to_side}"
+                + (" WITHOUT checking its health (--force)" if force else "") + "?")
+    router = _router(ctx, svc, st)
+    with runtime_guard(ctx, compiled):
+        res = request_switch(store, router, svc, service, to_side, reason=reason, actor=who,
+                             evidence=evidence, force=force, automatic=False,
+                             state=st, logger=_quiet_logger())
+        final = res.state if res.state is not None else store.get(service)
+    active = final.active if final else None
+    phase = final.phase if final else None
+    tid = None
+    if res.transition:
+        tid = str(res.transition.get("transition_id") or res.transition.get("id") or "") or None
+    out = SwitchOutcome(action=action, service=service, outcome=res.status, from_=st.active,
+                        to=to_side, active=active, phase=phase, transition_id=tid, actor=who,
+                        reason=note, forced=force, verified=False, read_back=None,
+                        message=res.message)
+    if res.status in ("switched", "noop"):
+        seen, err = _read_back(router)
+        out.read_back = seen
+        out.verified = seen == to_side
+        if res.status == "noop":
+            out.message = (f"nothing to do: {service} is already on {to_side} (another operator "
+                           "or the orchestrator got there first)")
+        if not out.verified:
+            out.message += (f"; but the router's read-back now says {seen or 'neither side'}"
+                            + (f" ({err})" if err else ""))
+            out.next_step = f"check {router_hint(svc['router'], to_side)}"
+    elif res.status == "router_failed":
+        seen, _ = _read_back(router)
+        out.read_back = seen
+        was = st.active
+        out.message = (f"router failed midway: state is `switching` to {to_side}; traffic may "
+                       f"still point at {was} (read-back: {seen or 'unknown'}). {res.message}")
+        out.next_step = f"check {router_hint(svc['router'], to_side)}"
+    elif res.status == "lost_race":
+        out.message = f"lost a race: {res.message}"
+        out.next_step = "run `lambdafail status` to see who won and where traffic points"
+    elif res.status == "refused":
+        out.next_step = "re-run with --force to switch anyway (recorded)"
+    return out
