@@ -10,17 +10,11 @@ from typing import Any
 import pytest
 
 from lambdafail.base.errors import UsageError
-from lambdafail.drill import (
-    PHASES,
-    Journal,
-    Phase,
-    Recorder,
-    grade,
-    read_journal,
-    report,
-    sample_event,
-    timings,
-)
+from lambdafail.drill import report
+from lambdafail.drill.grading import grade, timings
+from lambdafail.drill.journal import Journal, Phase, Recorder, read_journal
+from lambdafail.drill.report import PHASES
+from lambdafail.drill.scenarios import sample_event
 
 SVG = "{http://www.w3.org/2000/svg}"
 

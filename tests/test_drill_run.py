@@ -12,7 +12,9 @@ import pytest
 
 from lambdafail.aws import AwsContext
 from lambdafail.cli import main as cli
-from lambdafail.drill import Drill, DrillOptions, read_journal, report
+from lambdafail.drill import report
+from lambdafail.drill.journal import read_journal
+from lambdafail.drill.runner import Drill, DrillOptions
 from test_drill_env import DrillEnv
 
 

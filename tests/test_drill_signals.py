@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from conftest import wait_until
-from lambdafail.drill import read_journal, report
+from lambdafail.drill import report
+from lambdafail.drill.journal import read_journal
 from test_drill_env import DrillEnv
 
 

@@ -1,8 +1,9 @@
 """`lambdafail drill`: rehearse an outage of one service and grade it against its RTO.
 
 Thin: confirmation, live phase progress on stderr, the four report files, the exit code (0 pass,
-5 fail, 6 restore incomplete). The drill itself is `lambdafail.drill`; the reports are
-`lambdafail.report`. `--output json` prints report.json's document alone on stdout.
+5 fail, 6 restore incomplete). The drill itself is `lambdafail.drill.runner`; the
+reports are `lambdafail.drill.report`. `--output json` prints report.json's document
+alone on stdout.
 
 Rule: the restore always runs (finally), and a pass is only reported when earned.
 """
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from lambdafail.cli.main import global_options, require_finite, topology_file_option
+from lambdafail.drill.scenarios import SCENARIOS
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
                "incomplete (act by hand).")
 @topology_file_option
 @click.argument("service")
-@click.option("--scenario", type=click.Choice(["primary-down", "event", "alarm", "command"]),
+@click.option("--scenario", type=click.Choice(list(SCENARIOS)),
               default="primary-down", show_default=True,
               help="primary-down: force the primary's probes to fail; event: put a failure "
               "event on the bus; alarm: set one of the service's alarms to ALARM; command: run "
@@ -57,7 +59,8 @@ def command(file: str, service: str, scenario: str, timeout: float, no_restore: 
         is_json,
         open_topology,
     )
-    from lambdafail.drill import Drill, DrillOptions, report
+    from lambdafail.drill import report
+    from lambdafail.drill.runner import Drill, DrillOptions
 
     topo, ctx, compiled = open_topology(file)
     try:
