@@ -1,6 +1,6 @@
 """Ctrl-C and SIGTERM in the middle of a drill: the real CLI in a subprocess against the moto
 server, the orchestrator's handler ticking in this process. The drill must restore (fault
-cleared, primary active, lock released), write its reports and exit 5."""
+cleared, primary active, lock released), write its reports and exit 130."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def test_drill_signal_mid_drill_restores_and_releases_the_lock(
         finally:
             if proc.poll() is None:
                 proc.kill()
-        assert proc.returncode == 5, err
+        assert proc.returncode == 130, err
         assert "interrupted" in err
         st = store.get("checkout")
         assert st.active == "primary" and not st.faults
@@ -79,7 +79,7 @@ def test_drill_signal_mid_drill_restores_and_releases_the_lock(
         assert report.validate(doc) == []
         phases = {p["name"]: p["status"] for p in doc["phases"]}
         assert phases["observe"] == "interrupted" and phases["restore"] == "passed"
-        assert doc["grade"]["exit_code"] == 5
+        assert doc["grade"]["exit_code"] == 130
         assert "the drill was interrupted" in doc["grade"]["reasons"]
         kinds = [r["kind"] for r in read_journal(out / "journal.jsonl")]
         assert kinds[-1] == "drill-end"
@@ -92,7 +92,7 @@ def test_drill_signal_storm_through_the_restore_neither_hangs_nor_changes_the_ex
         sig: signal.Signals, moto_server: str, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The signal is sent again and again until the drill exits: during the phases, during
-    the restore, while the journal is being written. It must restore, exit 5 and note them."""
+    the restore, while the journal is being written. It must restore, exit 130 and note them."""
     import time
 
     env, out = _never_detecting_env(moto_server, tmp_path, monkeypatch)
@@ -113,7 +113,7 @@ def test_drill_signal_storm_through_the_restore_neither_hangs_nor_changes_the_ex
             if proc.poll() is None:
                 proc.kill()
         assert sent > 10
-        assert proc.returncode == 5, err
+        assert proc.returncode == 130, err
         st = store.get("checkout")
         assert st.active == "primary" and not st.faults
         assert store.drill_lock("checkout") is None

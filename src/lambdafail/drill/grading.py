@@ -52,6 +52,9 @@ def grade(phases: Mapping[str, Phase], t: Mapping[str, float | None], rto_second
         result, code = "restore-incomplete", ExitCode.RESTORE_INCOMPLETE
     elif passed:
         result, code = "pass", ExitCode.OK
+    elif interrupted:
+        # Interrupted and restored (or nothing to restore): the documented 130, not a verdict.
+        result, code = "fail", ExitCode.INTERRUPTED
     else:
         result, code = "fail", ExitCode.DRILL_FAILED
     return {"result": result, "passed": passed, "rto_met": rto_met, "reasons": reasons,

@@ -58,8 +58,11 @@ class DrillOptions:
     restore_cmd: str | None = None
     check_url: str | None = None
     dry_run: bool = False
-    operator: str = ""
+    operator: str = ""  # the STS caller identity running the drill
     topology_file: str = ""
+    # The global flags that reach the same AWS (--region, --endpoint-url, --profile, --sandbox):
+    # every printed instruction carries them, so it works when pasted.
+    connection: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -112,6 +115,22 @@ class Drill:
         self.interrupted = False
         self.restore = RestoreOutcome(requested=opts.restore)
         self.others_changed: list[str] = []
+        self.abort_reason = ""
+
+    def command_line(self, command: str, *args: str) -> str:
+        """A complete `lambdafail` command line against this drill's topology and AWS."""
+        import shlex
+
+        file = ["-f", self.opts.topology_file] if self.opts.topology_file else []
+        return shlex.join(["lambdafail", command, *file, *args, *self.opts.connection])
+
+    def abort_command(self) -> str:
+        """The one command that undoes what this drill left (see drill/restore.py `abort`)."""
+        return self.command_line("drill", self.opts.service, "--abort", "--reason",
+                                 f"end of drill {self.drill_id}")
+
+    def warning(self) -> str | None:
+        return self.scenario.warning()
 
     # -- AWS plumbing -------------------------------------------------------------------------
 
@@ -329,6 +348,9 @@ class Drill:
             start = self.clock()
             # Marked before the call: the outage may begin the moment the write lands, and a
             # drill must not grade itself on a clock that started late.
+            warning = self.scenario.warning()
+            if warning:
+                rec.note(warning, level="warning")
             self.injected = True
             detail = self.scenario.inject()
             rec.milestone("injected", at=start)
