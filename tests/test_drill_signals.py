@@ -153,3 +153,37 @@ def test_drill_killed_leaves_a_journal_and_self_expiring_fault_and_lock(
     finally:
         env.store().clear_fault("checkout")
         env.stop()
+
+
+def test_drill_printed_abort_command_works_pasted_without_the_environment(
+        moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A --no-restore drill against the moto server (reached through AWS_ENDPOINT_URL) prints
+    one command; run in a shell whose environment does not name the endpoint, it works as
+    printed: the connection flags are in it."""
+    import re
+    import shlex
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    env = DrillEnv(tmp_path, monkeypatch, endpoint_url=moto_server).provision()
+    try:
+        env.start().steady()
+        r = subprocess.run(
+            [sys.executable, "-m", "lambdafail", "drill", "-f", str(env.file), "checkout",
+             "--yes", "--no-restore", "--timeout", "30", "--report-dir", str(tmp_path / "r")],
+            capture_output=True, text=True, timeout=120,
+            env=dict(os.environ, AWS_ENDPOINT_URL=moto_server, COLUMNS="60"))
+        assert r.returncode == 0, r.stderr
+        assert env.state().active == "standby" and env.state().faults
+        printed = [re.sub(r"^\s*(\d+\.\s+)?", "", line) for line in r.stderr.splitlines()]
+        commands = [line for line in printed if line.startswith("lambdafail ")]
+        assert len(commands) == 1 and "--endpoint-url" in commands[0], r.stderr
+        argv = shlex.split(commands[0], comments=True)
+        clean = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+        pasted = subprocess.run([sys.executable, "-m", "lambdafail", *argv[1:]],
+                                capture_output=True, text=True, timeout=120, env=clean)
+        assert pasted.returncode == 0, pasted.stderr
+        st = env.state()
+        assert st.active == "primary" and not st.faults
+        assert env.side_of_router() == "primary"
+    finally:
+        env.stop()
