@@ -10,17 +10,11 @@ from typing import Any
 import pytest
 
 from lambdafail.base.errors import UsageError
-from lambdafail.drill import (
-    PHASES,
-    Journal,
-    Phase,
-    Recorder,
-    grade,
-    read_journal,
-    report,
-    sample_event,
-    timings,
-)
+from lambdafail.drill import report
+from lambdafail.drill.grading import grade, timings
+from lambdafail.drill.journal import Journal, Phase, Recorder, read_journal
+from lambdafail.drill.report import PHASES
+from lambdafail.drill.scenarios import sample_event
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -149,7 +143,8 @@ def test_drill_timings_and_grade() -> None:
     missed = grade(phases, t, 5, True, True)
     assert missed["result"] == "fail" and missed["exit_code"] == 5 and missed["rto_met"] is False
     assert grade(phases, t, 10, True, False)["exit_code"] == 6
-    assert grade(phases, t, 10, True, True, interrupted=True)["exit_code"] == 5
+    assert grade(phases, t, 10, True, True, interrupted=True)["exit_code"] == 130
+    assert grade(phases, t, 10, True, False, interrupted=True)["exit_code"] == 6
     phases["verify"].status = "failed"
     assert grade(phases, t, 10, True, True)["passed"] is False
     none = grade({n: Phase(n, status="passed") for n in PHASES}, timings({"injected": 1.0}),

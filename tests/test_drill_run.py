@@ -5,6 +5,8 @@ background thread: pass, RTO missed, steady state not met, refusals, restore fai
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,9 @@ import pytest
 
 from lambdafail.aws import AwsContext
 from lambdafail.cli import main as cli
-from lambdafail.drill import Drill, DrillOptions, read_journal, report
+from lambdafail.drill import report
+from lambdafail.drill.journal import read_journal
+from lambdafail.drill.runner import Drill, DrillOptions
 from test_drill_env import DrillEnv
 
 
@@ -22,6 +26,23 @@ def _drill(env: DrillEnv, tmp_path: Path, listener: Any = None, **opts: Any) -> 
                      topology_file=str(env.file), **{"timeout": 20.0, **opts})
     ctx = AwsContext(region="us-east-1")
     return Drill(env.compiled, ctx, o, listener=listener).run()
+
+
+def printed_commands(err: str) -> list[str]:
+    """The `lambdafail …` command lines a drill printed for the operator to paste."""
+    out = []
+    for line in err.splitlines():
+        text = re.sub(r"^\s*(\d+\.\s+)?", "", line)
+        if text.startswith("lambdafail "):
+            out.append(text)
+    return out
+
+
+def paste(line: str) -> int:
+    """Run a printed command line as a shell would (comments dropped), through the real CLI."""
+    argv = shlex.split(line, comments=True)
+    assert argv[0] == "lambdafail"
+    return cli.run(argv[1:])
 
 
 def _assert_restored(env: DrillEnv) -> None:
@@ -62,10 +83,15 @@ def test_drill_pass_through_the_cli(drill_env: DrillEnv, tmp_path: Path,
     # Live progress went to stderr.
     assert "▶ observe" in captured.err and "DRILL PASS" in captured.err
     _assert_restored(drill_env)
-    # The log: the orchestrator's failover and the drill's rollback, nothing for `search`.
-    log = drill_env.store().log()
-    assert [(e["service"], e["to"], e["reason"]) for e in reversed(log)] == [
-        ("checkout", "standby", "probe"), ("checkout", "primary", "rollback")]
+    # The log: the orchestrator's failover (reason `drill`, what detected it kept) and the
+    # drill's rollback, both carrying the drill id; the actor of the rollback is the caller's
+    # STS identity. Nothing for `search`.
+    log = list(reversed(drill_env.store().log()))
+    assert [(e["service"], e["to"], e["reason"]) for e in log] == [
+        ("checkout", "standby", "drill"), ("checkout", "primary", "rollback")]
+    assert [e["drill_id"] for e in log] == [doc["drill_id"]] * 2
+    assert log[0]["evidence"]["detected_by"] == "probe" and log[0]["actor"] == "orchestrator"
+    assert log[1]["actor"].startswith("arn:aws:") and doc["operator"] == log[1]["actor"]
     assert drill_env.state("search").active == before_search.active == "primary"
     assert doc["other_services"] == {"checked": ["search"], "changed": []}
     # A drill right after a drill: the orchestrator would refuse to switch (cooldown), so the
@@ -162,11 +188,17 @@ def test_drill_restore_failure_exits_6_with_instructions(drill_env: DrillEnv,
     r = doc["restore"]
     assert r["ok"] is False
     assert any("still failed over" in x for x in r["left"])
-    assert any(x.startswith("lambdafail rollback -f ") and "checkout" in x
+    assert any(x.startswith("lambdafail drill -f ") and " checkout --abort --reason " in x
                for x in r["instructions"])
     st = drill_env.state()
     assert st.active == "standby"  # stays on the healthy side
     assert not st.faults and drill_env.store().drill_lock("checkout") is None
+    # The instructions, pasted: status works as printed; once the primary is back, the abort
+    # command fails the service back.
+    drill_env.web["checkout-primary"].heal()
+    for line in r["instructions"]:
+        assert paste(line) in (0, 7), line
+    _assert_restored(drill_env)
     md = (tmp_path / "reports" / "report.md").read_text() if (
         tmp_path / "reports" / "report.md").exists() else report.to_markdown(doc)
     assert "INCOMPLETE" in md
@@ -181,7 +213,7 @@ def test_drill_interrupted_mid_drill_restores(drill_env: DrillEnv, tmp_path: Pat
 
     monkeypatch.setattr(Drill, "_verify", ctrl_c)
     doc = _drill(drill_env, tmp_path)
-    assert doc["grade"]["exit_code"] == 5 and "the drill was interrupted" in doc["grade"][
+    assert doc["grade"]["exit_code"] == 130 and "the drill was interrupted" in doc["grade"][
         "reasons"]
     phases = {p["name"]: p["status"] for p in doc["phases"]}
     assert phases["verify"] == "skipped" and phases["restore"] == "passed"
@@ -204,6 +236,14 @@ def test_drill_no_restore_leaves_it_failed_over_loudly(drill_env: DrillEnv, tmp_
     doc = json.loads((tmp_path / "r" / "report.json").read_text())
     assert doc["restore"]["requested"] is False
     assert {p["name"]: p["status"] for p in doc["phases"]}["restore"] == "skipped"
+    # The printed command, pasted as it is, clears the fault and fails back (no --force).
+    printed = printed_commands(err)
+    assert printed == doc["restore"]["instructions"]
+    assert [paste(line) for line in printed] == [0]
+    _assert_restored(drill_env)
+    # Idempotent: nothing is left, a second abort changes nothing.
+    assert paste(printed[0]) == 0
+    assert [e["reason"] for e in drill_env.store().log()] == ["rollback", "drill"]
 
 
 def test_drill_dry_run_changes_nothing(drill_env: DrillEnv, tmp_path: Path,
@@ -245,7 +285,8 @@ def test_drill_event_scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         doc = _drill(env, tmp_path, scenario="event")
         assert doc["grade"]["result"] == "pass", doc["grade"]
         log = env.store().log()
-        assert [e["reason"] for e in reversed(log)] == ["event", "rollback"]
+        assert [e["reason"] for e in reversed(log)] == ["drill", "rollback"]
+        assert log[-1]["evidence"]["detected_by"] == "event"
         _assert_restored(env)
     finally:
         env.stop()
@@ -266,9 +307,14 @@ def test_drill_alarm_scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                      check_url=env.web["checkout-standby"].url)
         assert doc["grade"]["result"] == "pass", doc["grade"]
         assert doc["milestones"]["http_verified"] is not None
-        assert [e["reason"] for e in reversed(env.store().log())] == ["alarm", "rollback"]
+        log = env.store().log()
+        assert [e["reason"] for e in reversed(log)] == ["drill", "rollback"]
+        assert log[-1]["evidence"]["detected_by"] == "alarm"
         alarm = env.client("cloudwatch").describe_alarms(AlarmNames=["checkout-5xx"])
         assert alarm["MetricAlarms"][0]["StateValue"] == "OK"
+        notes = [x["text"] for x in read_journal(tmp_path / "reports" / "journal.jsonl")
+                 if x["kind"] == "note"]
+        assert any("checkout-5xx will go to ALARM for real" in n for n in notes)
         _assert_restored(env)
     finally:
         env.stop()
@@ -311,7 +357,7 @@ def test_drill_command_scenario_causes_a_real_outage(tmp_path: Path,
         assert doc["grade"]["result"] == "pass", doc["grade"]
         assert not flag.exists()
         log = env.store().log()
-        assert [e["reason"] for e in reversed(log)] == ["probe", "rollback"]
+        assert [e["reason"] for e in reversed(log)] == ["drill", "rollback"]
         assert "HTTP 503" in str(log[-1]["evidence"])
         _assert_restored(env)
     finally:

@@ -1,6 +1,6 @@
 """Ctrl-C and SIGTERM in the middle of a drill: the real CLI in a subprocess against the moto
 server, the orchestrator's handler ticking in this process. The drill must restore (fault
-cleared, primary active, lock released), write its reports and exit 5."""
+cleared, primary active, lock released), write its reports and exit 130."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from conftest import wait_until
-from lambdafail.drill import read_journal, report
+from lambdafail.drill import report
+from lambdafail.drill.journal import read_journal
 from test_drill_env import DrillEnv
 
 
@@ -68,7 +69,7 @@ def test_drill_signal_mid_drill_restores_and_releases_the_lock(
         finally:
             if proc.poll() is None:
                 proc.kill()
-        assert proc.returncode == 5, err
+        assert proc.returncode == 130, err
         assert "interrupted" in err
         st = store.get("checkout")
         assert st.active == "primary" and not st.faults
@@ -78,7 +79,7 @@ def test_drill_signal_mid_drill_restores_and_releases_the_lock(
         assert report.validate(doc) == []
         phases = {p["name"]: p["status"] for p in doc["phases"]}
         assert phases["observe"] == "interrupted" and phases["restore"] == "passed"
-        assert doc["grade"]["exit_code"] == 5
+        assert doc["grade"]["exit_code"] == 130
         assert "the drill was interrupted" in doc["grade"]["reasons"]
         kinds = [r["kind"] for r in read_journal(out / "journal.jsonl")]
         assert kinds[-1] == "drill-end"
@@ -91,7 +92,7 @@ def test_drill_signal_storm_through_the_restore_neither_hangs_nor_changes_the_ex
         sig: signal.Signals, moto_server: str, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The signal is sent again and again until the drill exits: during the phases, during
-    the restore, while the journal is being written. It must restore, exit 5 and note them."""
+    the restore, while the journal is being written. It must restore, exit 130 and note them."""
     import time
 
     env, out = _never_detecting_env(moto_server, tmp_path, monkeypatch)
@@ -112,7 +113,7 @@ def test_drill_signal_storm_through_the_restore_neither_hangs_nor_changes_the_ex
             if proc.poll() is None:
                 proc.kill()
         assert sent > 10
-        assert proc.returncode == 5, err
+        assert proc.returncode == 130, err
         st = store.get("checkout")
         assert st.active == "primary" and not st.faults
         assert store.drill_lock("checkout") is None
@@ -151,4 +152,38 @@ def test_drill_killed_leaves_a_journal_and_self_expiring_fault_and_lock(
         assert float(lock["lock_expires_epoch"]) >= deadline
     finally:
         env.store().clear_fault("checkout")
+        env.stop()
+
+
+def test_drill_printed_abort_command_works_pasted_without_the_environment(
+        moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A --no-restore drill against the moto server (reached through AWS_ENDPOINT_URL) prints
+    one command; run in a shell whose environment does not name the endpoint, it works as
+    printed: the connection flags are in it."""
+    import re
+    import shlex
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    env = DrillEnv(tmp_path, monkeypatch, endpoint_url=moto_server).provision()
+    try:
+        env.start().steady()
+        r = subprocess.run(
+            [sys.executable, "-m", "lambdafail", "drill", "-f", str(env.file), "checkout",
+             "--yes", "--no-restore", "--timeout", "30", "--report-dir", str(tmp_path / "r")],
+            capture_output=True, text=True, timeout=120,
+            env=dict(os.environ, AWS_ENDPOINT_URL=moto_server, COLUMNS="60"))
+        assert r.returncode == 0, r.stderr
+        assert env.state().active == "standby" and env.state().faults
+        printed = [re.sub(r"^\s*(\d+\.\s+)?", "", line) for line in r.stderr.splitlines()]
+        commands = [line for line in printed if line.startswith("lambdafail ")]
+        assert len(commands) == 1 and "--endpoint-url" in commands[0], r.stderr
+        argv = shlex.split(commands[0], comments=True)
+        clean = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+        pasted = subprocess.run([sys.executable, "-m", "lambdafail", *argv[1:]],
+                                capture_output=True, text=True, timeout=120, env=clean)
+        assert pasted.returncode == 0, pasted.stderr
+        st = env.state()
+        assert st.active == "primary" and not st.faults
+        assert env.side_of_router() == "primary"
+    finally:
         env.stop()

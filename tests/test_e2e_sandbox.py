@@ -193,7 +193,7 @@ def test_e2e_sandbox_failover_rollback_drill_destroy_through_the_cli(
             assert json.loads((out / "report.json").read_text())["grade"]["result"] == "pass"
         r = run_cli("--sandbox", "history", "web", "-f", f, "-o", "json", env=env)
         reasons = [t["reason"] for t in json.loads(r.stdout)["transitions"]]
-        assert reasons[:4] == ["rollback", "alarm", "rollback", "event"], reasons
+        assert reasons[:4] == ["rollback", "drill", "rollback", "drill"], reasons
         assert ssm.get_parameter(Name=param)["Parameter"]["Value"] == primary.url
 
         r = run_cli("--sandbox", "destroy", "-f", f, "--yes", env=env)

@@ -111,6 +111,8 @@ def transition_log_item(service: str, pending: dict[str, Any],
         "reason": pending["reason"], "actor": pending["actor"],
         "evidence": pending.get("evidence") or {}, "started_at": pending["started_at"],
         "committed_at": at,
+        **({"drill_id": pending["evidence"]["drill_id"]}
+           if (pending.get("evidence") or {}).get("drill_id") else {}),
     }
 
 

@@ -241,6 +241,22 @@ def new_pending(state: ServiceState, to_side: str, *, reason: str, actor: str,
             "lease_until": now + LEASE_SECONDS, "attempts": 1}
 
 
+def _drill_attribution(store: StateStore, service: str, reason: str, evidence: dict[str, Any],
+                       automatic: bool, now: float) -> str:
+    """While a drill holds the service's lock, a switch is the drill's: its id goes into the
+    evidence, and an automatic switch (the orchestrator reacting to the injected fault) is
+    logged with reason `drill`, what detected it kept as `detected_by`. One GetItem, only when
+    a switch is about to start."""
+    lock = store.drill_lock(service)
+    if lock is None or float(lock.get("lock_expires_epoch", 0)) <= now:
+        return reason
+    evidence["drill_id"] = str(lock.get("drill_id", ""))
+    if not automatic:
+        return reason
+    evidence["detected_by"] = reason
+    return "drill"
+
+
 def request_switch(store: StateStore, router: Router, service_cfg: dict[str, Any],
                    service: str, to_side: str, *, reason: str, actor: str,
                    evidence: dict[str, Any] | None = None, force: bool = False,
@@ -307,6 +323,7 @@ def request_switch(store: StateStore, router: Router, service_cfg: dict[str, Any
                     return SwitchResult("refused", service,
                                         f"cooldown: {wait:.0f}s left", st)
         t = current()  # after any on-the-spot probe
+        reason = _drill_attribution(store, service, reason, ev, automatic, t)
         pending = new_pending(st, to_side, reason=reason, actor=actor, evidence=ev, now=t)
         expected = st.version
         st.phase, st.pending, st.blocked = "switching", pending, None

@@ -42,6 +42,19 @@ def open_topology(path: str) -> tuple[Topology, AwsContext, dict[str, Any]]:
     return topo, ctx, compiled_for(topo, ctx.region)
 
 
+def connection_flags(ctx: AwsContext) -> list[str]:
+    """The global flags that reach the AWS `ctx` talks to, for commands printed to paste."""
+    s = settings.current()
+    flags = ["--region", ctx.region]
+    if s.sandbox:
+        flags.append("--sandbox")
+    elif s.endpoint_url:
+        flags += ["--endpoint-url", s.endpoint_url]
+    if s.profile:
+        flags += ["--profile", s.profile]
+    return flags
+
+
 def console(stderr: bool = False) -> Console:
     """A rich console honouring --no-color / NO_COLOR. Tables go to stdout, the rest to stderr."""
     from rich.console import Console

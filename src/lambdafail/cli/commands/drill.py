@@ -1,8 +1,9 @@
 """`lambdafail drill`: rehearse an outage of one service and grade it against its RTO.
 
 Thin: confirmation, live phase progress on stderr, the four report files, the exit code (0 pass,
-5 fail, 6 restore incomplete). The drill itself is `lambdafail.drill`; the reports are
-`lambdafail.report`. `--output json` prints report.json's document alone on stdout.
+5 fail, 6 restore incomplete, 130 interrupted and restored). `--abort` undoes what a drill left. The drill itself is `lambdafail.drill.runner`; the
+reports are `lambdafail.drill.report`. `--output json` prints report.json's document
+alone on stdout.
 
 Rule: the restore always runs (finally), and a pass is only reported when earned.
 """
@@ -13,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from lambdafail.cli.main import global_options, require_finite, topology_file_option
+from lambdafail.cli.main import (
+    global_options,
+    require_finite,
+    require_text,
+    topology_file_option,
+)
+from lambdafail.drill.scenarios import SCENARIOS
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -22,10 +29,11 @@ if TYPE_CHECKING:
 @click.command("drill", help="Rehearse an outage of SERVICE: check the steady state, inject a "
                "fault, watch the orchestrator detect it and switch, verify, restore, and grade "
                "the time against the service's rto_seconds. Exit 0 pass, 5 fail, 6 restore "
-               "incomplete (act by hand).")
+               "incomplete (act by hand), 130 interrupted (restored). `--abort --reason TEXT` "
+               "undoes what a drill left, from any machine.")
 @topology_file_option
 @click.argument("service")
-@click.option("--scenario", type=click.Choice(["primary-down", "event", "alarm", "command"]),
+@click.option("--scenario", type=click.Choice(list(SCENARIOS)),
               default="primary-down", show_default=True,
               help="primary-down: force the primary's probes to fail; event: put a failure "
               "event on the bus; alarm: set one of the service's alarms to ALARM; command: run "
@@ -42,42 +50,58 @@ if TYPE_CHECKING:
               "(2xx/3xx = ok).")
 @click.option("--dry-run", is_flag=True, help="Run the read-only pre-check and show what would "
               "be injected and checked; change nothing.")
+@click.option("--abort", is_flag=True, help="Undo what a drill left on SERVICE (from any "
+              "machine): clear its fault flags, reset alarms a drill set, fail back to the "
+              "primary, release the drill lock. Needs --reason.")
+@click.option("--reason", metavar="TEXT", callback=require_text,
+              help="With --abort: why (recorded in the transition log).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @global_options
 def command(file: str, service: str, scenario: str, timeout: float, no_restore: bool,
             report_dir: str | None, inject_cmd: str | None, restore_cmd: str | None,
-            check_url: str | None, dry_run: bool, yes: bool) -> int:
-    import getpass
-    import socket
-
+            check_url: str | None, dry_run: bool, abort: bool, reason: str | None,
+            yes: bool) -> int:
+    from lambdafail.base.errors import UsageError
     from lambdafail.cli.commands.common import (
         confirm,
+        connection_flags,
         console,
         emit_json,
         is_json,
         open_topology,
     )
-    from lambdafail.drill import Drill, DrillOptions, report
+    from lambdafail.drill import report
+    from lambdafail.drill.runner import Drill, DrillOptions
 
+    if abort and not reason:
+        raise UsageError("--abort needs --reason", hint="e.g. --reason \"drill over, INC-123\" "
+                         "(recorded in the transition log)")
+    if reason and not abort:
+        raise UsageError("--reason only applies with --abort")
     topo, ctx, compiled = open_topology(file)
-    try:
-        operator = f"{getpass.getuser()}@{socket.gethostname()}"
-    except Exception:
-        operator = "unknown"
     opts = DrillOptions(service=service, scenario=scenario, timeout=timeout,
                         restore=not no_restore, report_dir=report_dir, inject_cmd=inject_cmd,
                         restore_cmd=restore_cmd, check_url=check_url, dry_run=dry_run,
-                        operator=operator, topology_file=file)
+                        operator=ctx.caller_arn(), topology_file=file,
+                        connection=connection_flags(ctx))
     err = console(stderr=True)
     view = _Progress(err)
     drill = Drill(compiled, ctx, opts, listener=view)
+    from rich.markup import escape
+
+    if abort:
+        assert reason is not None
+        return _abort(err, drill, reason)
+    warning = drill.warning()
     if not dry_run:
         confirm(f"Drill {scenario} on {topo.name}/{service} in {ctx.region}: this causes a REAL "
-                f"failover{' and leaves it failed over (--no-restore)' if no_restore else ''}. "
-                "Go?", yes)
+                f"failover{' and leaves it failed over (--no-restore)' if no_restore else ''}"
+                f"{'; ' + warning if warning else ''}. Go?", yes)
     doc = drill.run()
     if dry_run:
         _show_plan(err, doc)
+        if warning:
+            err.print(f"[yellow]warning: {escape(warning)}[/yellow]")
     else:
         paths = report.write_all(doc, drill.report_dir or ".")
         _show_grade(err, doc, paths)
@@ -119,6 +143,39 @@ class _Progress:
             self.out.print(f"{t}   [{style}]{text}[/{style}]" if style else f"{t}   {text}")
 
 
+def _abort(err: Console, drill: Any, reason: str) -> int:
+    from rich.markup import escape
+
+    from lambdafail.base.errors import ExitCode
+    from lambdafail.cli.commands.common import emit_json, is_json
+    from lambdafail.drill.restore import abort
+
+    r = abort(drill, reason)
+    code = ExitCode.OK if r.ok else ExitCode.RESTORE_INCOMPLETE
+    if is_json():
+        emit_json({"service": drill.opts.service, "drill_id": drill.drill_id,
+                   "restore": r.to_dict(), "exit_code": int(code)})
+    if r.ok:
+        err.print(f"[green]drill on {escape(drill.opts.service)} aborted: nothing of it is left"
+                  "[/green]")
+    else:
+        _show_left(err, r.to_dict())
+    return int(code)
+
+
+def _show_left(out: Console, r: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    out.print("[bold red reverse] RESTORE INCOMPLETE — act by hand [/bold red reverse]")
+    out.print("Left over:")
+    for line in r["left"]:
+        out.print(f"  - {escape(line)}")
+    out.print("To finish:")
+    for i, line in enumerate(r["instructions"], 1):
+        # soft_wrap: a command folded onto two lines would not work when pasted.
+        out.print(f"  {i}. {escape(line)}", soft_wrap=True)
+
+
 def _show_plan(out: Console, doc: dict[str, Any]) -> None:
     from rich.markup import escape
 
@@ -152,14 +209,8 @@ def _show_grade(out: Console, doc: dict[str, Any], paths: dict[str, str]) -> Non
         out.print("[bold yellow reverse] --no-restore: the service is LEFT FAILED OVER to its "
                   "standby on purpose [/bold yellow reverse]")
         for line in r["instructions"]:
-            out.print(f"  {escape(line)}")
+            out.print(f"  {escape(line)}", soft_wrap=True)
     elif r["ok"] is False:
-        out.print("[bold red reverse] RESTORE INCOMPLETE — act by hand [/bold red reverse]")
-        out.print("Left over:")
-        for line in r["left"]:
-            out.print(f"  - {escape(line)}")
-        out.print("To finish:")
-        for i, line in enumerate(r["instructions"], 1):
-            out.print(f"  {i}. {escape(line)}")
+        _show_left(out, r)
     out.print(f"Reports: {escape(str(paths.get('report.md', '')))} (and report.json, junit.xml, "
               "timeline.svg alongside)")
