@@ -5,11 +5,15 @@ every client uses botocore's `standard` retry mode; every botocore failure leave
 `AwsError` naming the call, the resource and what to check — including the failures of runtime
 code (state, transitions, routers) run with the CLI's clients (`runtime_errors`), which name
 the call that really failed. Each `AwsContext` records the API
-calls it makes (service, operation), so tests and benchmarks can count them.
+calls it makes (service, operation), so tests and benchmarks can count them; with
+LAMBDAFAIL_CALL_LOG set, every call any client of the session makes is also appended to that
+file as one JSON line {"service", "operation"} (the permissions test reads it). An AccessDenied
+names the IAM actions the call needs (`aws.actions`) and points at docs/permissions.md.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -82,6 +86,10 @@ class AwsContext:
             except Exception as e:  # ProfileNotFound and friends
                 raise AwsError(f"cannot open AWS session: {e}",
                                hint="check --profile / AWS_PROFILE and ~/.aws/config") from e
+            log = os.environ.get("LAMBDAFAIL_CALL_LOG")
+            if log:
+                # On the session, so clients made from it directly are logged too.
+                self._session.events.register("before-call.*.*", _CallLog(log))
         return self._session
 
     def client(self, service: str) -> Any:
@@ -140,6 +148,41 @@ class AwsContext:
         return [c for c in self.calls if is_mutating(c[1])]
 
 
+class _CallLog:
+    """Appends each API call to a file, one JSON line each (LAMBDAFAIL_CALL_LOG)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+
+    def __call__(self, model: Any = None, **_: Any) -> None:
+        if model is None:
+            return
+        line = json.dumps({"service": model.service_model.service_name,
+                           "operation": model.name})
+        with self.lock, open(self.path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+
+def partition_for_region(region: str) -> str:
+    """The partition (aws, aws-cn, aws-us-gov, ...) botocore's endpoint data puts `region` in;
+    "aws" for a region it does not know (validate refuses those)."""
+    import boto3
+
+    try:
+        return str(boto3.session.Session().get_partition_for_region(region))
+    except Exception:  # UnknownRegionError and older botocore
+        return "aws"
+
+
+def known_regions() -> dict[str, list[str]]:
+    """Every region botocore's partition data names, by partition."""
+    from botocore.loaders import create_loader
+
+    data = create_loader().load_data("endpoints")
+    return {p["partition"]: sorted(p.get("regions", {})) for p in data["partitions"]}
+
+
 def call(client: Any, operation: str, *, resource: str = "", **kwargs: Any) -> Any:
     """Call `client.operation(**kwargs)`; translate any botocore failure into an AwsError."""
     try:
@@ -147,7 +190,11 @@ def call(client: Any, operation: str, *, resource: str = "", **kwargs: Any) -> A
     except LambdafailError:
         raise
     except Exception as e:
-        err = translate_exception(e, operation=operation, resource=resource)
+        meta = getattr(client, "meta", None)
+        service = str(meta.service_model.service_name) if meta is not None else ""
+        api = str(meta.method_to_api_mapping.get(operation, operation)) if meta else operation
+        err = translate_exception(e, operation=operation, resource=resource, service=service,
+                                  api=api)
         if err is None:
             raise
         raise err from e
@@ -182,12 +229,14 @@ def translate_runtime_error(ctx: AwsContext, e: BaseException,
     if isinstance(e, RouterError):  # already names its call and resource
         hint = ("the router's resource does not exist: check the topology's router and that "
                 "it was created" if isinstance(e, RouterNotFound)
+                else denied_hint("", e.operation) if e.code in _DENIED
                 else _HINTS.get(e.code, "see the AWS message above"))
         return AwsError(str(e), hint=hint, operation=e.operation, code=e.code)
     last = ctx.last_call()
     operation = str(getattr(e, "operation_name", "") or (last[1] if last else ""))
     service = last[0] if last and last[1] == operation else ""
-    return translate_exception(e, operation=operation, resource=resources.get(service, ""))
+    return translate_exception(e, operation=operation, resource=resources.get(service, ""),
+                               service=service)
 
 
 def error_code(e: BaseException) -> str:
@@ -197,10 +246,10 @@ def error_code(e: BaseException) -> str:
     return ""
 
 
+_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
+                     "AuthorizationError", "AuthorizationErrorException"})
+
 _HINTS = {
-    "AccessDenied": "the credentials lack permission for this call; see docs/architecture.md "
-    "for the policy lambdafail needs",
-    "AccessDeniedException": "the credentials lack permission for this call",
     "UnrecognizedClientException": "the credentials are not valid for this account/region",
     "InvalidClientTokenId": "the credentials are not valid; check AWS_PROFILE / keys",
     "ExpiredToken": "the session has expired; log in again (aws sso login)",
@@ -210,8 +259,29 @@ _HINTS = {
 }
 
 
+def denied_hint(service: str, operation: str) -> str:
+    """The AccessDenied hint: which IAM actions the call needs, and where the policy is."""
+    from lambdafail.aws.actions import actions_for
+
+    api = _api_name(operation)
+    wanted = actions_for(service, api)
+    what = (f"{api} needs {', '.join(wanted)}" if wanted
+            else "the credentials lack permission for this call")
+    return (f"{what}; `lambdafail permissions` prints the policy this topology needs "
+            "(docs/permissions.md explains each statement)")
+
+
+def _api_name(operation: str) -> str:
+    """A boto3 method name (get_function) as the API's operation name (GetFunction), for
+    errors that did not come through `call` (which knows the client's own mapping)."""
+    if not operation or operation[0].isupper():
+        return operation
+    return "".join(p.capitalize() for p in operation.split("_"))
+
+
 def translate_exception(e: BaseException, *, operation: str = "",
-                        resource: str = "") -> LambdafailError | None:
+                        resource: str = "", service: str = "",
+                        api: str = "") -> LambdafailError | None:
     """Map botocore exceptions to AwsError; return None for anything else."""
     try:
         from botocore import exceptions as bx
@@ -223,8 +293,9 @@ def translate_exception(e: BaseException, *, operation: str = "",
         code = error_code(e)
         msg = e.response.get("Error", {}).get("Message", str(e))
         op = operation or getattr(e, "operation_name", "")
-        return AwsError(f"{prefix or (op + ': ' if op else '')}{code}: {msg}",
-                        hint=_HINTS.get(code, "see the AWS message above"),
+        hint = (denied_hint(service, api or op) if code in _DENIED
+                else _HINTS.get(code, "see the AWS message above"))
+        return AwsError(f"{prefix or (op + ': ' if op else '')}{code}: {msg}", hint=hint,
                         operation=op, resource=resource, code=code)
     if isinstance(e, bx.NoCredentialsError | bx.PartialCredentialsError):
         return AwsError(f"{prefix}no AWS credentials found",

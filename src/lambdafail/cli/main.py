@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "plan": "Show what deploy would change (read-only).",
     "deploy": "Create or update what watches the topology.",
     "destroy": "Delete everything the topology owns.",
+    "permissions": "Print the IAM policies operators need for the topology.",
     "status": "Show active side, health and the orchestrator's heartbeat.",
     "history": "Show the transition log, newest first.",
     "failover": "Switch a service to its standby by hand.",

@@ -189,7 +189,10 @@ def _function(ctx: AwsContext, name: str, topo: str) -> Iterator[Resource]:
     if got is None:
         return
     cfg = got["Configuration"]
-    tags = got.get("Tags") or {}
+    # GetFunction returns tags only to callers allowed lambda:ListTags, and says nothing when
+    # it leaves them out: read them with ListTags itself, so a caller without that permission
+    # gets AccessDenied naming it instead of our own function looking foreign.
+    tags = call(lam, "list_tags", resource=name, Resource=cfg["FunctionArn"]).get("Tags") or {}
     spec = {"runtime": cfg.get("Runtime"), "handler": cfg.get("Handler"),
             "timeout": cfg.get("Timeout"), "memory_size": cfg.get("MemorySize"),
             "architecture": (cfg.get("Architectures") or ["x86_64"])[0],

@@ -83,8 +83,10 @@ def execute(ctx: AwsContext, plan: Plan, pkg: Package | None) -> Outcome:
             raise
 
 
-# Refusals of the request itself (size, quota, malformed input): a retry meets them again.
-_PERMANENT = frozenset({"ValidationException", "ValidationError", "LimitExceeded",
+# Refusals of the request itself (size, quota, malformed input, a missing permission): a retry
+# meets them again.
+_PERMANENT = frozenset({"AccessDenied", "AccessDeniedException", "ValidationException",
+                        "ValidationError", "LimitExceeded",
                         "LimitExceededException", "MalformedPolicyDocument",
                         "RequestEntityTooLargeException",
                         "ItemCollectionSizeLimitExceededException"})

@@ -1,0 +1,179 @@
+"""Which IAM actions each AWS API call lambdafail makes needs, and on what kind of resource.
+
+Rule: one row per (service, Operation) the CLI calls (botocore's service and operation names,
+as `AwsContext` records them). A call may need more than its own action: creating with tags
+needs the service's tag action too (tag-on-create), passing a role needs `iam:PassRole`,
+`GetFunction` returns tags only to callers allowed `lambda:ListTags`. The scope names what the
+action is granted on (`deploy.permissions` turns scopes into ARNs); "*" is for actions AWS does
+not scope to a resource (list and describe calls without a resource ARN). The AccessDenied
+hint (`aws.translate_exception`) and `lambdafail permissions` both read this table, and a test
+records every call the CLI makes and checks it is here.
+"""
+
+from __future__ import annotations
+
+# Scopes. Each becomes the resources of one statement of an operator policy.
+FUNCTION = "function"  # the orchestrator function (and its qualifiers)
+ROLE = "role"  # the orchestrator's execution role
+PASS_ROLE = "pass-role"  # iam:PassRole of that role, to Lambda only
+POLICIES = "policies"  # the role's managed policies (lambdafail's own path)
+TABLE = "table"
+BUS = "bus"
+RULES = "rules"  # lambdafail's rules, on the default bus and on the topology's bus
+QUEUE = "queue"  # the dead-letter queue
+PARAMETERS = "parameters"  # the SSM router parameters
+LOG_GROUP = "log-group"  # /aws/lambda/<orchestrator>
+ALARMS = "alarms"  # the topology's CloudWatch alarms
+ZONES = "zones"  # Route 53 hosted zones of route53 routers
+CHANGES = "changes"  # Route 53 change ids
+ROUTER_RULES = "router-rules"  # rules a `rules` router enables and disables
+INVOKE = "invoke"  # Lambda targets (probes) and hook routers
+TOPIC = "topic"  # the notification topic
+ANY = "*"
+
+Need = tuple[str, str]  # (IAM action, scope)
+
+ACTIONS: dict[tuple[str, str], tuple[Need, ...]] = {
+    # sts: GetCallerIdentity needs no permission (AWS answers it for any valid credentials).
+    ("sts", "GetCallerIdentity"): (),
+    # -- Lambda
+    ("lambda", "GetFunction"): (("lambda:GetFunction", FUNCTION),),
+    ("lambda", "ListTags"): (("lambda:ListTags", FUNCTION),),
+    ("lambda", "GetFunctionConfiguration"): (("lambda:GetFunctionConfiguration", FUNCTION),),
+    ("lambda", "ListVersionsByFunction"): (("lambda:ListVersionsByFunction", FUNCTION),),
+    ("lambda", "GetAlias"): (("lambda:GetAlias", FUNCTION),),
+    ("lambda", "GetPolicy"): (("lambda:GetPolicy", FUNCTION),),
+    ("lambda", "CreateFunction"): (("lambda:CreateFunction", FUNCTION),
+                                   ("lambda:TagResource", FUNCTION),
+                                   ("iam:PassRole", PASS_ROLE)),
+    ("lambda", "UpdateFunctionConfiguration"): (("lambda:UpdateFunctionConfiguration", FUNCTION),
+                                                ("iam:PassRole", PASS_ROLE)),
+    ("lambda", "UpdateFunctionCode"): (("lambda:UpdateFunctionCode", FUNCTION),),
+    # The on-failure destination is written with the function's role (which may send to the
+    # queue); the caller needs only the configuration action.
+    ("lambda", "PutFunctionEventInvokeConfig"): (
+        ("lambda:PutFunctionEventInvokeConfig", FUNCTION),),
+    ("lambda", "GetFunctionEventInvokeConfig"): (
+        ("lambda:GetFunctionEventInvokeConfig", FUNCTION),),
+    ("lambda", "PublishVersion"): (("lambda:PublishVersion", FUNCTION),),
+    ("lambda", "CreateAlias"): (("lambda:CreateAlias", FUNCTION),),
+    ("lambda", "UpdateAlias"): (("lambda:UpdateAlias", FUNCTION),),
+    ("lambda", "DeleteAlias"): (("lambda:DeleteAlias", FUNCTION),),
+    ("lambda", "AddPermission"): (("lambda:AddPermission", FUNCTION),),
+    ("lambda", "RemovePermission"): (("lambda:RemovePermission", FUNCTION),),
+    ("lambda", "TagResource"): (("lambda:TagResource", FUNCTION),),
+    ("lambda", "DeleteFunction"): (("lambda:DeleteFunction", FUNCTION),),
+    ("lambda", "Invoke"): (("lambda:InvokeFunction", INVOKE),),
+    # -- IAM
+    ("iam", "GetRole"): (("iam:GetRole", ROLE),),
+    ("iam", "ListRoleTags"): (("iam:ListRoleTags", ROLE),),
+    ("iam", "GetRolePolicy"): (("iam:GetRolePolicy", ROLE),),
+    ("iam", "ListRolePolicies"): (("iam:ListRolePolicies", ROLE),),
+    ("iam", "ListAttachedRolePolicies"): (("iam:ListAttachedRolePolicies", ROLE),),
+    ("iam", "CreateRole"): (("iam:CreateRole", ROLE), ("iam:TagRole", ROLE)),
+    ("iam", "PutRolePolicy"): (("iam:PutRolePolicy", ROLE),),
+    ("iam", "UpdateAssumeRolePolicy"): (("iam:UpdateAssumeRolePolicy", ROLE),),
+    ("iam", "TagRole"): (("iam:TagRole", ROLE),),
+    ("iam", "DeleteRolePolicy"): (("iam:DeleteRolePolicy", ROLE),),
+    ("iam", "AttachRolePolicy"): (("iam:AttachRolePolicy", ROLE),),
+    ("iam", "DetachRolePolicy"): (("iam:DetachRolePolicy", ROLE),),
+    ("iam", "DeleteRole"): (("iam:DeleteRole", ROLE),),
+    ("iam", "GetPolicy"): (("iam:GetPolicy", POLICIES),),
+    ("iam", "GetPolicyVersion"): (("iam:GetPolicyVersion", POLICIES),),
+    ("iam", "ListPolicyVersions"): (("iam:ListPolicyVersions", POLICIES),),
+    ("iam", "CreatePolicy"): (("iam:CreatePolicy", POLICIES), ("iam:TagPolicy", POLICIES)),
+    ("iam", "CreatePolicyVersion"): (("iam:CreatePolicyVersion", POLICIES),),
+    ("iam", "DeletePolicyVersion"): (("iam:DeletePolicyVersion", POLICIES),),
+    ("iam", "TagPolicy"): (("iam:TagPolicy", POLICIES),),
+    ("iam", "DeletePolicy"): (("iam:DeletePolicy", POLICIES),),
+    # -- DynamoDB
+    ("dynamodb", "DescribeTable"): (("dynamodb:DescribeTable", TABLE),),
+    ("dynamodb", "ListTagsOfResource"): (("dynamodb:ListTagsOfResource", TABLE),),
+    ("dynamodb", "DescribeContinuousBackups"): (("dynamodb:DescribeContinuousBackups", TABLE),),
+    ("dynamodb", "DescribeTimeToLive"): (("dynamodb:DescribeTimeToLive", TABLE),),
+    ("dynamodb", "CreateTable"): (("dynamodb:CreateTable", TABLE),
+                                  ("dynamodb:TagResource", TABLE)),
+    ("dynamodb", "UpdateTable"): (("dynamodb:UpdateTable", TABLE),),
+    ("dynamodb", "UpdateContinuousBackups"): (("dynamodb:UpdateContinuousBackups", TABLE),),
+    ("dynamodb", "UpdateTimeToLive"): (("dynamodb:UpdateTimeToLive", TABLE),),
+    ("dynamodb", "TagResource"): (("dynamodb:TagResource", TABLE),),
+    ("dynamodb", "DeleteTable"): (("dynamodb:DeleteTable", TABLE),),
+    ("dynamodb", "GetItem"): (("dynamodb:GetItem", TABLE),),
+    ("dynamodb", "BatchGetItem"): (("dynamodb:BatchGetItem", TABLE),),
+    ("dynamodb", "Query"): (("dynamodb:Query", TABLE),),
+    ("dynamodb", "PutItem"): (("dynamodb:PutItem", TABLE),),
+    ("dynamodb", "UpdateItem"): (("dynamodb:UpdateItem", TABLE),),
+    ("dynamodb", "DeleteItem"): (("dynamodb:DeleteItem", TABLE),),
+    # TransactWriteItems is authorized per item: each write needs its own action.
+    ("dynamodb", "TransactWriteItems"): (("dynamodb:ConditionCheckItem", TABLE),
+                                         ("dynamodb:PutItem", TABLE),
+                                         ("dynamodb:UpdateItem", TABLE),
+                                         ("dynamodb:DeleteItem", TABLE)),
+    # -- SQS
+    ("sqs", "GetQueueUrl"): (("sqs:GetQueueUrl", QUEUE),),
+    ("sqs", "GetQueueAttributes"): (("sqs:GetQueueAttributes", QUEUE),),
+    ("sqs", "ListQueueTags"): (("sqs:ListQueueTags", QUEUE),),
+    ("sqs", "CreateQueue"): (("sqs:CreateQueue", QUEUE), ("sqs:TagQueue", QUEUE),
+                             ("sqs:SetQueueAttributes", QUEUE)),
+    ("sqs", "SetQueueAttributes"): (("sqs:SetQueueAttributes", QUEUE),),
+    ("sqs", "TagQueue"): (("sqs:TagQueue", QUEUE),),
+    ("sqs", "DeleteQueue"): (("sqs:DeleteQueue", QUEUE),),
+    ("sqs", "ReceiveMessage"): (("sqs:ReceiveMessage", QUEUE),),
+    # -- EventBridge
+    ("events", "DescribeEventBus"): (("events:DescribeEventBus", BUS),),
+    ("events", "CreateEventBus"): (("events:CreateEventBus", BUS), ("events:TagResource", BUS)),
+    ("events", "DeleteEventBus"): (("events:DeleteEventBus", BUS),),
+    ("events", "ListRules"): (("events:ListRules", ANY),),
+    ("events", "ListTargetsByRule"): (("events:ListTargetsByRule", RULES),),
+    ("events", "PutRule"): (("events:PutRule", RULES), ("events:TagResource", RULES)),
+    ("events", "PutTargets"): (("events:PutTargets", RULES),),
+    ("events", "RemoveTargets"): (("events:RemoveTargets", RULES),),
+    ("events", "DeleteRule"): (("events:DeleteRule", RULES),),
+    ("events", "PutEvents"): (("events:PutEvents", BUS),),
+    ("events", "DescribeRule"): (("events:DescribeRule", ROUTER_RULES),),
+    ("events", "EnableRule"): (("events:EnableRule", ROUTER_RULES),),
+    ("events", "DisableRule"): (("events:DisableRule", ROUTER_RULES),),
+    # Rules and buses share TagResource/ListTagsForResource: both scopes are granted.
+    ("events", "ListTagsForResource"): (("events:ListTagsForResource", RULES),
+                                        ("events:ListTagsForResource", BUS)),
+    ("events", "TagResource"): (("events:TagResource", RULES), ("events:TagResource", BUS)),
+    # -- SSM
+    ("ssm", "DescribeParameters"): (("ssm:DescribeParameters", ANY),),
+    ("ssm", "GetParameters"): (("ssm:GetParameters", PARAMETERS),),
+    ("ssm", "GetParameter"): (("ssm:GetParameter", PARAMETERS),),
+    ("ssm", "ListTagsForResource"): (("ssm:ListTagsForResource", PARAMETERS),),
+    ("ssm", "PutParameter"): (("ssm:PutParameter", PARAMETERS),
+                              ("ssm:AddTagsToResource", PARAMETERS)),
+    ("ssm", "DeleteParameter"): (("ssm:DeleteParameter", PARAMETERS),),
+    # -- CloudWatch Logs
+    ("logs", "DescribeLogGroups"): (("logs:DescribeLogGroups", ANY),),
+    ("logs", "ListTagsForResource"): (("logs:ListTagsForResource", LOG_GROUP),),
+    ("logs", "CreateLogGroup"): (("logs:CreateLogGroup", LOG_GROUP),
+                                 ("logs:TagResource", LOG_GROUP)),
+    ("logs", "PutRetentionPolicy"): (("logs:PutRetentionPolicy", LOG_GROUP),),
+    ("logs", "TagResource"): (("logs:TagResource", LOG_GROUP),),
+    ("logs", "DeleteLogGroup"): (("logs:DeleteLogGroup", LOG_GROUP),),
+    # -- CloudWatch, Route 53, SNS (what routers, signals and drills touch)
+    ("cloudwatch", "DescribeAlarms"): (("cloudwatch:DescribeAlarms", ALARMS),),
+    ("cloudwatch", "SetAlarmState"): (("cloudwatch:SetAlarmState", ALARMS),),
+    ("route53", "ListResourceRecordSets"): (("route53:ListResourceRecordSets", ZONES),),
+    ("route53", "ChangeResourceRecordSets"): (("route53:ChangeResourceRecordSets", ZONES),),
+    ("route53", "GetChange"): (("route53:GetChange", CHANGES),),
+    ("sns", "Publish"): (("sns:Publish", TOPIC),),
+}
+
+
+def needs(service: str, operation: str) -> tuple[Need, ...] | None:
+    """What calling `operation` of `service` needs; None for a call this table does not know.
+    Without a service, the first service with that operation (routers name only theirs)."""
+    if not service:
+        return next((v for (_, op), v in ACTIONS.items() if op == operation), None)
+    return ACTIONS.get((service, operation))
+
+
+def actions_for(service: str, operation: str) -> list[str]:
+    """The IAM actions a call needs (its own first), for messages; [] when unknown."""
+    got = needs(service, operation)
+    if got is None:
+        return []
+    return list(dict.fromkeys(a for a, _ in got))

@@ -1,0 +1,196 @@
+"""The least-privilege IAM policies an operator needs for one topology: deploy, oncall, drill.
+
+Rule: pure and deterministic. Each policy is the union of what its commands call, read from
+`aws.actions` (the table of actions per API call that the AccessDenied hint uses too), each
+action granted on the resources of its scope: lambdafail's own names (function, role, table,
+bus, queue, rules under the topology's prefix, managed policies under its path) and the
+topology's routed resources exactly as the orchestrator's own policy names them (so one piece
+of code decides which parameter, zone, rule or function a router touches). "*" only where AWS
+offers no resource to scope to. docs/permissions.md explains each statement.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambdafail.aws import actions as A
+from lambdafail.deploy import iam
+from lambdafail.model import naming
+
+ROLES = ("deploy", "oncall", "drill")
+
+# Every call `plan`, `deploy` and `destroy` make (inventory, executor, stored config).
+DEPLOY_CALLS: tuple[tuple[str, str], ...] = (
+    ("sts", "GetCallerIdentity"),
+    ("sqs", "GetQueueUrl"), ("sqs", "GetQueueAttributes"), ("sqs", "ListQueueTags"),
+    ("sqs", "CreateQueue"), ("sqs", "SetQueueAttributes"), ("sqs", "TagQueue"),
+    ("sqs", "DeleteQueue"),
+    ("events", "DescribeEventBus"), ("events", "ListTagsForResource"),
+    ("events", "CreateEventBus"), ("events", "TagResource"), ("events", "DeleteEventBus"),
+    ("events", "ListRules"), ("events", "ListTargetsByRule"), ("events", "PutRule"),
+    ("events", "PutTargets"), ("events", "RemoveTargets"), ("events", "DeleteRule"),
+    ("dynamodb", "DescribeTable"), ("dynamodb", "ListTagsOfResource"),
+    ("dynamodb", "DescribeContinuousBackups"), ("dynamodb", "DescribeTimeToLive"),
+    ("dynamodb", "CreateTable"), ("dynamodb", "UpdateTable"),
+    ("dynamodb", "UpdateContinuousBackups"), ("dynamodb", "UpdateTimeToLive"),
+    ("dynamodb", "TagResource"), ("dynamodb", "DeleteTable"), ("dynamodb", "Query"),
+    ("dynamodb", "GetItem"), ("dynamodb", "BatchGetItem"), ("dynamodb", "PutItem"),
+    ("iam", "GetRole"), ("iam", "ListRoleTags"), ("iam", "GetRolePolicy"),
+    ("iam", "CreateRole"), ("iam", "PutRolePolicy"), ("iam", "UpdateAssumeRolePolicy"),
+    ("iam", "TagRole"), ("iam", "ListRolePolicies"), ("iam", "DeleteRolePolicy"),
+    ("iam", "ListAttachedRolePolicies"), ("iam", "AttachRolePolicy"),
+    ("iam", "DetachRolePolicy"), ("iam", "DeleteRole"),
+    ("iam", "GetPolicy"), ("iam", "GetPolicyVersion"), ("iam", "ListPolicyVersions"),
+    ("iam", "CreatePolicy"), ("iam", "CreatePolicyVersion"), ("iam", "DeletePolicyVersion"),
+    ("iam", "TagPolicy"), ("iam", "DeletePolicy"),
+    ("lambda", "GetFunction"), ("lambda", "ListTags"), ("lambda", "ListVersionsByFunction"),
+    ("lambda", "GetAlias"), ("lambda", "GetPolicy"), ("lambda", "GetFunctionConfiguration"),
+    ("lambda", "CreateFunction"), ("lambda", "UpdateFunctionConfiguration"),
+    ("lambda", "UpdateFunctionCode"), ("lambda", "TagResource"), ("lambda", "DeleteFunction"),
+    ("lambda", "PublishVersion"), ("lambda", "CreateAlias"), ("lambda", "UpdateAlias"),
+    ("lambda", "DeleteAlias"), ("lambda", "AddPermission"), ("lambda", "RemovePermission"),
+    ("lambda", "GetFunctionEventInvokeConfig"), ("lambda", "PutFunctionEventInvokeConfig"),
+    ("ssm", "DescribeParameters"), ("ssm", "GetParameters"), ("ssm", "ListTagsForResource"),
+    ("ssm", "PutParameter"), ("ssm", "DeleteParameter"),
+    ("logs", "DescribeLogGroups"), ("logs", "ListTagsForResource"), ("logs", "CreateLogGroup"),
+    ("logs", "PutRetentionPolicy"), ("logs", "TagResource"), ("logs", "DeleteLogGroup"),
+)
+
+# `status`, `history`, `failover`, `rollback` (a service's, and `--deployment`'s alias move).
+ONCALL_CALLS: tuple[tuple[str, str], ...] = (
+    ("sts", "GetCallerIdentity"),
+    ("dynamodb", "Query"), ("dynamodb", "GetItem"), ("dynamodb", "BatchGetItem"),
+    ("dynamodb", "PutItem"), ("dynamodb", "UpdateItem"), ("dynamodb", "DeleteItem"),
+    ("dynamodb", "TransactWriteItems"),
+    ("lambda", "GetFunctionConfiguration"), ("lambda", "GetAlias"),
+    ("lambda", "ListVersionsByFunction"), ("lambda", "UpdateAlias"), ("lambda", "Invoke"),
+    ("lambda", "GetFunctionEventInvokeConfig"),
+    ("sqs", "GetQueueUrl"), ("sqs", "GetQueueAttributes"),
+    ("events", "ListRules"), ("events", "DescribeRule"), ("events", "EnableRule"),
+    ("events", "DisableRule"),
+    ("ssm", "GetParameter"), ("ssm", "PutParameter"),
+    ("route53", "ListResourceRecordSets"), ("route53", "ChangeResourceRecordSets"),
+    ("route53", "GetChange"),
+    ("cloudwatch", "DescribeAlarms"),
+    ("sns", "Publish"),
+)
+
+# `drill`: a switch and its restore (on-call's calls) plus the injected faults.
+DRILL_CALLS: tuple[tuple[str, str], ...] = (
+    *ONCALL_CALLS, ("cloudwatch", "SetAlarmState"), ("events", "PutEvents"))
+
+CALLS = {"deploy": DEPLOY_CALLS, "oncall": ONCALL_CALLS, "drill": DRILL_CALLS}
+
+# Statement ids per scope (docs/permissions.md has a section for each).
+_SIDS = {A.FUNCTION: "Orchestrator", A.ROLE: "Role", A.PASS_ROLE: "PassRoleToLambda",
+         A.POLICIES: "RolePolicies", A.TABLE: "StateTable", A.BUS: "EventBus",
+         A.RULES: "Rules", A.QUEUE: "DeadLetterQueue", A.PARAMETERS: "RouterParameters",
+         A.LOG_GROUP: "LogGroup", A.ALARMS: "Alarms", A.ZONES: "RouterZones",
+         A.CHANGES: "RouterZoneChanges", A.ROUTER_RULES: "RouterRules",
+         A.INVOKE: "InvokeTargets", A.TOPIC: "Notify", A.ANY: "Unscoped"}
+
+# A conditioned action gets its own statement (the condition must not narrow the others).
+_CONDITIONED_SIDS = {"route53:ChangeResourceRecordSets": "RouterRecordChanges"}
+
+# Which action of the orchestrator's policy names each routed scope's resources.
+_FROM_ORCHESTRATOR = {A.PARAMETERS: "ssm:PutParameter", A.ALARMS: "cloudwatch:DescribeAlarms",
+                      A.ZONES: "route53:ListResourceRecordSets", A.CHANGES: "route53:GetChange",
+                      A.ROUTER_RULES: "events:EnableRule", A.INVOKE: "lambda:InvokeFunction",
+                      A.TOPIC: "sns:Publish"}
+
+
+def policy_path(topology: str) -> str:
+    """The IAM path of the role's managed policies: lambdafail's own, one per topology."""
+    return f"/{naming.PREFIX}/{topology}/"
+
+
+def _as_list(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else [v]
+
+
+def _routed(orchestrator: dict[str, Any]) -> tuple[dict[str, list[str]], dict[str, Any]]:
+    """Resources per routed scope, and the conditions the orchestrator's statements put on
+    an action (Route 53's record and type limits), read from its policy document."""
+    by_action: dict[str, list[str]] = {}
+    conditions: dict[str, Any] = {}
+    for st in orchestrator["Statement"]:
+        for action in _as_list(st["Action"]):
+            by_action.setdefault(action, []).extend(_as_list(st["Resource"]))
+            if "Condition" in st:
+                conditions[action] = st["Condition"]
+    scopes = {scope: sorted(set(by_action.get(action, [])))
+              for scope, action in _FROM_ORCHESTRATOR.items()}
+    return scopes, conditions
+
+
+def scopes(compiled: dict[str, Any], where: iam.Where) -> dict[str, list[str]]:
+    """The resources of every scope for this topology."""
+    topo = compiled["topology"]
+    fn = iam.function_arn(where, compiled["function"])
+    prefix = naming.rule_prefix(topo)
+    out = {
+        A.FUNCTION: [fn, f"{fn}:*"],
+        A.ROLE: [where.arn("iam", f"role/{naming.role_name(topo)}", regional=False)],
+        A.POLICIES: [where.arn("iam", f"policy{policy_path(topo)}*", regional=False)],
+        A.TABLE: [iam.table_arn(where, compiled["table"])],
+        A.BUS: [where.arn("events", f"event-bus/{compiled['bus']}")],
+        A.RULES: [iam.rule_arn(where, "default", f"{prefix}*"),
+                  iam.rule_arn(where, compiled["bus"], f"{prefix}*")],
+        A.QUEUE: [where.arn("sqs", naming.dlq_name(topo))],
+        # Log group actions take the group's ARN with and without the trailing ":*".
+        A.LOG_GROUP: [iam.log_group_arn(where, compiled["function"]),
+                      iam.log_group_arn(where, compiled["function"]) + ":*"],
+        A.ANY: ["*"],
+    }
+    out[A.PASS_ROLE] = out[A.ROLE]
+    routed, _ = _routed(iam.orchestrator_policy(compiled, where))
+    out.update(routed)
+    # Router parameters are also the ones deploy seeds: the compiled topology names them.
+    out[A.PARAMETERS] = sorted(set(out[A.PARAMETERS]) | {
+        iam.parameter_arn(where, s["router"]["parameter"])
+        for s in compiled["services"].values() if s["router"]["kind"] == "ssm"})
+    return out
+
+
+def operator_policy(compiled: dict[str, Any], where: iam.Where, role: str) -> dict[str, Any]:
+    """The policy document the operator running `role`'s commands needs."""
+    resources = scopes(compiled, where)
+    _, conditions = _routed(iam.orchestrator_policy(compiled, where))
+    conditions = dict(conditions)
+    conditions["iam:PassRole"] = {"StringEquals": {"iam:PassedToService":
+                                                   "lambda.amazonaws.com"}}
+    grouped: dict[tuple[str, str], set[str]] = {}  # (scope, conditioned action or "") -> actions
+    for service, op in CALLS[role]:
+        got = A.needs(service, op)
+        if got is None:
+            raise AssertionError(f"{service}:{op} is missing from aws.actions")
+        for action, scope in got:
+            if not resources.get(scope):
+                continue  # nothing of that kind in this topology: the call is never made
+            key = (scope, action if action in conditions else "")
+            grouped.setdefault(key, set()).add(action)
+    statements = []
+    for (scope, conditioned), acts in grouped.items():
+        sid = _CONDITIONED_SIDS.get(conditioned, _SIDS[scope])
+        res = resources[scope]
+        st: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": sorted(acts),
+                              "Resource": res if len(res) > 1 else res[0]}
+        if conditioned:
+            st["Condition"] = conditions[conditioned]
+        statements.append(st)
+    statements.sort(key=lambda s: s["Sid"])
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def all_policies(compiled: dict[str, Any], where: iam.Where,
+                 only: str | None = None) -> dict[str, dict[str, Any]]:
+    return {r: operator_policy(compiled, where, r) for r in ROLES if only in (None, r)}
+
+
+def action_count(doc: dict[str, Any]) -> int:
+    return len({a for st in doc["Statement"] for a in _as_list(st["Action"])})
+
+
+def allows(doc: dict[str, Any], action: str) -> bool:
+    """Whether some statement of `doc` grants `action` (by name; resources not compared)."""
+    return any(action in _as_list(st["Action"]) for st in doc["Statement"])
