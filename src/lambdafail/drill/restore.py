@@ -165,11 +165,11 @@ def rollback_once(d: Drill) -> tuple[bool, str]:
     behind `lambdafail rollback` (manual switch: no cooldown; it probes the primary from
     here first and refuses while it is not healthy, so the caller retries). Returns
     (done, why not)."""
-    from lambdafail import oncall
+    from lambdafail.oncall import switch
 
     note = (f"lambdafail drill {d.drill_id}: abort: {d.abort_reason}" if d.abort_reason
             else f"lambdafail drill {d.drill_id}: restore")
-    out = oncall.rollback(d.ctx, dict(d.compiled), d.opts.service, note=note,
+    out = switch.rollback(d.ctx, dict(d.compiled), d.opts.service, note=note,
                           actor=d.opts.operator or None)
     if out.outcome in ("switched", "noop") and out.verified:
         return True, ""

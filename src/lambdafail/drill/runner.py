@@ -164,7 +164,7 @@ class Drill:
         return router.read_back()
 
     def _clients(self) -> Any:
-        from lambdafail.oncall import clients_for
+        from lambdafail.oncall.common import clients_for
 
         return clients_for(self.ctx)
 
@@ -309,7 +309,7 @@ class Drill:
 
     def _check_fresh(self, now: float) -> None:
         assert self.rec is not None
-        from lambdafail.oncall import stale_after_seconds
+        from lambdafail.oncall.common import stale_after_seconds
 
         limit = stale_after_seconds(self.compiled)
         hb = self.store.heartbeat_item()
