@@ -27,8 +27,11 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from lambdafail.aws import time_scale
 from lambdafail.base.errors import ExitCode, UsageError
 from lambdafail.drill.report import SCHEMA
+from lambdafail.runtime.clock import iso
+from lambdafail.runtime.clock import parse_iso_or_none as parse_iso
 
 if TYPE_CHECKING:
     from lambdafail.aws import AwsContext
@@ -52,30 +55,6 @@ class DrillInterrupted(BaseException):
 
 class PhaseFailed(Exception):
     """A phase did not succeed; the drill goes straight to restore and grade."""
-
-
-def iso(epoch: float) -> str:
-    from lambdafail.runtime.state import iso as state_iso
-
-    return state_iso(epoch)
-
-
-def parse_iso(text: Any) -> float | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        from lambdafail.runtime.state import parse_iso as state_parse
-
-        return state_parse(text)
-    except ValueError:
-        return None
-
-
-def time_scale() -> float:
-    """The sandbox runs probe rounds sped up: polling follows the same scale."""
-    from lambdafail.base.settings import time_scale as current_scale
-
-    return current_scale()
 
 
 # ------------------------------------------------------------------------------------ journal
