@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from lambdafail.aws import time_scale
 from lambdafail.base import settings
 from lambdafail.oncall.common import stale_after_seconds
 from lambdafail.sandbox.statefile import write_state
@@ -26,7 +27,7 @@ def test_sandbox_flag_reads_the_scale_from_the_state_file(tmp_path: Path) -> Non
     s.sandbox = True
     s.sandbox_state_file = str(state)
     try:
-        assert settings.time_scale() == 60.0
+        assert time_scale() == 60.0
         # one tick a second: 2 ticks + 2 s of heartbeat rounding slack
         assert stale_after_seconds(COMPILED) == 4
     finally:
@@ -36,5 +37,5 @@ def test_sandbox_flag_reads_the_scale_from_the_state_file(tmp_path: Path) -> Non
 def test_environment_scale_applies_without_the_flag(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAMBDAFAIL_TIME_SCALE", "30")
     settings.reset()
-    assert settings.time_scale() == 30.0
+    assert time_scale() == 30.0
     assert stale_after_seconds(COMPILED) == 6

@@ -40,6 +40,7 @@ class AwsContext:
     endpoint_url: str | None = None
     credentials: dict[str, str] | None = None  # explicit keys (sandbox); else the default chain
     calls: list[tuple[str, str]] = field(default_factory=list)
+    debug: bool = False  # --debug: every AWS call and its answer on stderr
     _session: Any = None
     _clients: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -70,7 +71,8 @@ class AwsContext:
         if not region:
             raise UsageError("no AWS region", hint="set `region:` in the topology, --region, "
                              "or AWS_REGION")
-        return cls(region=region, profile=s.profile, endpoint_url=endpoint, credentials=creds)
+        return cls(region=region, profile=s.profile, endpoint_url=endpoint, credentials=creds,
+                   debug=s.debug)
 
     @property
     def session(self) -> Any:
@@ -104,6 +106,8 @@ class AwsContext:
                              max_pool_connections=32)
                 c = self.session.client(service, endpoint_url=self.endpoint_url, config=cfg)
                 c.meta.events.register("before-call.*.*", self._record)
+                if self.debug:
+                    c.meta.events.register("after-call.*.*", _print_call)
                 self._clients[service] = c
             return c
 
@@ -181,6 +185,43 @@ def known_regions() -> dict[str, list[str]]:
 
     data = create_loader().load_data("endpoints")
     return {p["partition"]: sorted(p.get("regions", {})) for p in data["partitions"]}
+
+
+def _print_call(http_response: Any = None, parsed: Any = None, model: Any = None,
+                **_: Any) -> None:
+    """--debug's AWS call details: service, operation, HTTP status and AWS's error code."""
+    import sys
+
+    if model is None:
+        return
+    status = getattr(http_response, "status_code", "?")
+    code = ((parsed or {}).get("Error") or {}).get("Code", "") if isinstance(parsed, dict) else ""
+    print(f"lambdafail: debug: aws {model.service_model.service_name} {model.name} → {status}"
+          + (f" {code}" if code else ""), file=sys.stderr)
+
+
+def time_scale() -> float:
+    """How much faster than real time schedules fire where we are talking to.
+
+    1 on AWS. The sandbox runs sped up (`lambdafail sandbox --time-scale`): with `--sandbox` the
+    scale is read from its state file (as `from_settings` reads its endpoint), otherwise from
+    LAMBDAFAIL_TIME_SCALE (which the sandbox also gives the orchestrator). Freshness limits and
+    polling follow it; cooldowns never do.
+    """
+    from lambdafail.base import settings as settings_mod
+
+    s = settings_mod.current()
+    if s.sandbox:
+        from lambdafail.sandbox.statefile import read_state
+
+        try:
+            scale = float(read_state(s.sandbox_state_file).get("time_scale") or 1.0)
+        except (TypeError, ValueError):
+            scale = 1.0
+        return scale if scale > 0 else 1.0
+    from lambdafail.runtime.clock import time_scale as env_scale
+
+    return env_scale()
 
 
 def call(client: Any, operation: str, *, resource: str = "", **kwargs: Any) -> Any:

@@ -68,24 +68,3 @@ def reset() -> Settings:
     global _current
     _current = Settings()
     return _current
-
-
-def time_scale() -> float:
-    """How much faster than real time schedules fire where we are talking to.
-
-    1 on AWS. The sandbox runs sped up (`lambdafail sandbox --time-scale`): with `--sandbox` the
-    scale is read from its state file, otherwise from LAMBDAFAIL_TIME_SCALE (which the sandbox
-    also gives the orchestrator). Freshness limits and polling follow it; cooldowns never do.
-    """
-    s = current()
-    if s.sandbox:
-        from lambdafail.sandbox.statefile import read_state
-
-        try:
-            scale = float(read_state(s.sandbox_state_file).get("time_scale") or 1.0)
-        except (TypeError, ValueError):
-            scale = 1.0
-        return scale if scale > 0 else 1.0
-    from lambdafail.runtime.config import time_scale as env_scale
-
-    return env_scale()

@@ -23,6 +23,7 @@ from lambdafail.deploy import stored_config
 from lambdafail.deploy.package import Package, canonical_json
 from lambdafail.deploy.planner import CONFIG_ITEM_PREFIX, VERSION_PREFIX, Change, Plan, Resource
 from lambdafail.model import naming
+from lambdafail.runtime.table import TTL_ATTRIBUTE, table_definition
 
 Progress = Callable[[Change, str], None]  # status: "start" | "done" | "failed"
 
@@ -147,12 +148,8 @@ class Executor:
     def _create_table(self, c: Change) -> None:
         w = self._want(c)
         ddb = self.ctx.client("dynamodb")
-        call(ddb, "create_table", resource=w.name, TableName=w.name,
-             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                        {"AttributeName": "sk", "KeyType": "RANGE"}],
-             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                   {"AttributeName": "sk", "AttributeType": "S"}],
-             BillingMode="PAY_PER_REQUEST", Tags=_tag_list(w.tags))
+        call(ddb, "create_table", resource=w.name, **table_definition(w.name),
+             Tags=_tag_list(w.tags))
         self._wait_table(w.name)
         self._table_pitr(w.name)
         self._table_ttl(w.name)
@@ -164,7 +161,7 @@ class Executor:
 
     def _table_ttl(self, name: str) -> None:
         call(self.ctx.client("dynamodb"), "update_time_to_live", resource=name, TableName=name,
-             TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+             TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
 
     def _update_table(self, c: Change) -> None:
         w, a = self._want(c), self._have(c)
@@ -176,7 +173,7 @@ class Executor:
                                 "(destroy --delete-state), then deploy", resource=w.name)
         if self._changed(c, "billing_mode"):
             call(ddb, "update_table", resource=w.name, TableName=w.name,
-                 BillingMode="PAY_PER_REQUEST")
+                 BillingMode=table_definition(w.name)["BillingMode"])
             self._wait_table(w.name)
         if self._changed(c, "point_in_time_recovery"):
             self._table_pitr(w.name)

@@ -19,6 +19,7 @@ from lambdafail.deploy import iam, planner
 from lambdafail.deploy.planner import CONFIG_SHA_ENV, VERSION_PREFIX, Actual, Plan, Resource
 from lambdafail.model import naming
 from lambdafail.model.kinds import router_kind
+from lambdafail.runtime.table import key_schema_text
 
 if TYPE_CHECKING:
     from lambdafail.deploy.package import Package
@@ -126,9 +127,7 @@ def _table(ctx: AwsContext, name: str) -> Iterator[Resource]:
     if got is None:
         return
     t = got["Table"]
-    types = {a["AttributeName"]: a["AttributeType"] for a in t.get("AttributeDefinitions", [])}
-    keys = ",".join(f"{k['AttributeName']}:{types.get(k['AttributeName'], '?')}:{k['KeyType']}"
-                    for k in t["KeySchema"])
+    keys = key_schema_text(t)
     tags = _tag_list(call(ddb, "list_tags_of_resource", resource=name,
                           ResourceArn=t["TableArn"]).get("Tags"))
     backups = call(ddb, "describe_continuous_backups", resource=name, TableName=name)
@@ -307,10 +306,9 @@ def plan_for(ctx: AwsContext, topology: Topology, *, mode: str = "deploy",
              delete_state: bool = False) -> tuple[Plan, Package]:
     """Compile, package, observe and plan: everything `plan`, `deploy` and `destroy` share."""
     from lambdafail.deploy import package, planner
-    from lambdafail.model.topology import compile_topology
+    from lambdafail.model.topology import compiled_document
 
-    compiled = compile_topology(topology)
-    compiled["region"] = ctx.region  # the runtime needs to know where its resources are
+    compiled = compiled_document(topology, ctx.region)
     pkg = package.build(compiled)
     where = where_of(ctx)
     want = planner.desired(compiled, where=where, code_sha256=pkg.sha256_b64,

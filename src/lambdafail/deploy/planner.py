@@ -17,6 +17,7 @@ from typing import Any
 from lambdafail.deploy import cost, iam
 from lambdafail.model import naming
 from lambdafail.model.kinds import router_kind
+from lambdafail.runtime.table import TTL_ATTRIBUTE, key_schema_text, table_definition
 
 # Dependency order. Creation walks it forwards, deletion backwards.
 KINDS = ("queue", "bus", "table", "role", "function", "alias", "permission", "rule", "item",
@@ -195,11 +196,12 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
                                        "Policy": queue_policy}, dict(tags),
                         context={"arn": dlq_arn}))
     out.append(Resource("bus", bus, {}, dict(tags)))
+    definition = table_definition(table)
     out.append(Resource("table", table, {
-        "billing_mode": "PAY_PER_REQUEST",
-        "key_schema": "pk:S:HASH,sk:S:RANGE",
+        "billing_mode": definition["BillingMode"],
+        "key_schema": key_schema_text(definition),
         "point_in_time_recovery": True,
-        "ttl_attribute": "expires_at",
+        "ttl_attribute": TTL_ATTRIBUTE,
     }, dict(tags)))
     role_arn = where.arn("iam", f"role/{role}", regional=False)
     out.append(Resource("role", role, {

@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from lambdafail.base.errors import ExitCode
-from lambdafail.drill.journal import Phase, parse_iso
+from lambdafail.drill.journal import Phase
+from lambdafail.runtime.clock import parse_iso_or_none as parse_iso
 
 if TYPE_CHECKING:
     from lambdafail.runtime.state import ServiceState

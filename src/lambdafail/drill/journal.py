@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdafail.drill.report import PHASES
+from lambdafail.runtime.clock import iso
 
 Listener = Callable[[dict[str, Any]], None]
 
@@ -28,23 +29,6 @@ class DrillInterrupted(BaseException):
 
 class PhaseFailed(Exception):
     """A phase did not succeed; the drill goes straight to restore and grade."""
-
-
-def iso(epoch: float) -> str:
-    from lambdafail.runtime.state import iso as state_iso
-
-    return state_iso(epoch)
-
-
-def parse_iso(text: Any) -> float | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        from lambdafail.runtime.state import parse_iso as state_parse
-
-        return state_parse(text)
-    except ValueError:
-        return None
 
 
 class Journal:

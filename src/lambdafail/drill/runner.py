@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lambdafail.aws import time_scale
 from lambdafail.base.errors import ExitCode, UsageError
 from lambdafail.drill.grading import failure_seen_at, grade, timings
 from lambdafail.drill.journal import (
@@ -27,24 +28,17 @@ from lambdafail.drill.journal import (
     Listener,
     PhaseFailed,
     Recorder,
-    iso,
 )
 from lambdafail.drill.report import MILESTONES, SCHEMA
 from lambdafail.drill.scenarios import FAULT_MARGIN_SECONDS, SCENARIOS, Scenario
 from lambdafail.drill.signals import SignalLatch, signal_latch
+from lambdafail.runtime.clock import iso
 
 if TYPE_CHECKING:
     from lambdafail.aws import AwsContext
     from lambdafail.runtime.state import ServiceState, StateStore
 
 POLL_SECONDS = 0.2
-
-
-def time_scale() -> float:
-    """The sandbox runs probe rounds sped up: polling follows the same scale."""
-    from lambdafail.base.settings import time_scale as current_scale
-
-    return current_scale()
 
 
 @dataclass

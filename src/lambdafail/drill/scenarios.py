@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from lambdafail.base.errors import UsageError
-from lambdafail.drill.journal import PhaseFailed, iso
+from lambdafail.drill.journal import PhaseFailed
+from lambdafail.runtime.clock import iso
 
 if TYPE_CHECKING:
     from lambdafail.drill.runner import Drill, RestoreOutcome

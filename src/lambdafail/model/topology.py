@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, cast
 
 from pydantic import (
     Discriminator,
@@ -26,6 +26,13 @@ from lambdafail.model import capacity, naming
 from lambdafail.model.common import ARN_RE, LAMBDA_NAME_RE, RULE_NAME_RE, Strict
 from lambdafail.model.kinds import ROUTERS, RouterSpec, router_kind_of
 from lambdafail.model.schedule import schedule_gaps
+from lambdafail.runtime.compiled import (
+    CompiledTopology,
+    ScheduleCfg,
+    ServiceCfg,
+    SignalCfg,
+    TargetCfg,
+)
 
 NAME_RE = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
 SERVICE_RE = r"^[a-z0-9]([a-z0-9_-]{0,38}[a-z0-9])?$"
@@ -419,7 +426,7 @@ def target_value(t: Target) -> str:
     return t.url if isinstance(t, UrlTarget) else t.lambda_
 
 
-def _target_json(t: Target) -> dict[str, Any]:
+def _target_json(t: Target) -> TargetCfg:
     if isinstance(t, UrlTarget):
         return {"kind": "url", "url": t.url, "expect_status": t.expect_status,
                 "body_contains": t.body_contains}
@@ -431,10 +438,10 @@ def _router_json(svc: Service) -> dict[str, Any]:
     return router_kind_of(svc.router).compile(svc.router, targets)
 
 
-def _split_schedules(schedules: dict[str, dict[str, Any]],
-                     services: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _split_schedules(schedules: dict[str, ScheduleCfg],
+                     services: dict[str, ServiceCfg]) -> dict[str, ScheduleCfg]:
     """Each schedule as rules that one invocation each can carry (model/capacity.py)."""
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, ScheduleCfg] = {}
     for rule, sched in schedules.items():
         names = sched["services"]
         size = min(capacity.services_per_invocation(
@@ -442,18 +449,21 @@ def _split_schedules(schedules: dict[str, dict[str, Any]],
             int(services[s]["health"]["probes_per_tick"])) for s in names)
         for i in range(0, len(names), size):
             name = naming.fit_rule_name(capacity.shard_name(rule, i // size))
-            out[name] = {**sched, "services": names[i:i + size]}
+            out[name] = ScheduleCfg(expression=sched["expression"],
+                                    interval_seconds=sched["interval_seconds"],
+                                    max_gap_seconds=sched["max_gap_seconds"],
+                                    services=names[i:i + size])
     return out
 
 
-def compile_topology(topo: Topology) -> dict[str, Any]:
+def compile_topology(topo: Topology) -> CompiledTopology:
     """The runtime's view of the topology (JSON-ready, deterministic key order).
 
     This document is embedded in the orchestrator's zip; its shape is the contract described
     in docs/architecture.md ("Compiled topology").
     """
-    services: dict[str, Any] = {}
-    schedules: dict[str, dict[str, Any]] = {}
+    services: dict[str, ServiceCfg] = {}
+    schedules: dict[str, ScheduleCfg] = {}
     for name in sorted(topo.services):
         svc = topo.services[name]
         h = topo.health(name)
@@ -465,7 +475,7 @@ def compile_topology(topo: Topology) -> dict[str, Any]:
                                             "max_gap_seconds": gaps.max_seconds,
                                             "services": []})
         sched["services"].append(name)
-        signals: list[dict[str, Any]] = []
+        signals: list[SignalCfg] = []
         for i, sig in enumerate(svc.signals):
             if isinstance(sig, AlarmSignal):
                 signals.append({"kind": "alarm", "alarm_name": sig.alarm, "mode": sig.mode,
@@ -498,3 +508,13 @@ def compile_topology(topo: Topology) -> dict[str, Any]:
         "schedules": schedules,
         "services": services,
     }
+
+
+def compiled_document(topo: Topology, region: str | None = None) -> dict[str, Any]:
+    """`compile_topology()` as the JSON document deploy ships, stores and diffs, with the
+    region filled in when given (the runtime needs to know where its resources are). Typed as
+    a plain document: the contract was checked when the compiler built it."""
+    compiled = compile_topology(topo)
+    if region is not None:
+        compiled["region"] = region
+    return cast("dict[str, Any]", compiled)

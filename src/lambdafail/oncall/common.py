@@ -33,19 +33,17 @@ def utcnow() -> datetime:
 
 def iso(t: datetime) -> str:
     # Same shape as the runtime's (milliseconds): sorts as text against log sort keys.
-    t = t.astimezone(UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    from lambdafail.runtime.clock import iso as iso_epoch
+
+    return iso_epoch(t.timestamp())
 
 
 def parse_iso(text: Any) -> datetime | None:
     """Parse the ISO-8601 UTC strings the state table holds; None for anything else."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
+    from lambdafail.runtime.clock import parse_iso_or_none
+
+    epoch = parse_iso_or_none(text)
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
 
 
 def age_seconds(text: Any, now: datetime) -> float | None:
@@ -85,7 +83,7 @@ def stale_after_seconds(compiled: Mapping[str, Any]) -> int:
     scheduler (never more than one tick a second) and the heartbeat's whole-second rounding
     matters, so a slack is added there. Shared by status and drill.
     """
-    from lambdafail.base.settings import time_scale
+    from lambdafail.aws import time_scale
 
     scale = time_scale()
     if scale <= 1.0:
@@ -142,11 +140,9 @@ def clients_for(ctx: AwsContext) -> Any:
 
 def compiled_for(topo: Any, region: str) -> dict[str, Any]:
     """The compiled topology as deploy builds it (region filled from the session if unset)."""
-    from lambdafail.model.topology import compile_topology
+    from lambdafail.model.topology import compiled_document
 
-    compiled = compile_topology(topo)
-    compiled["region"] = region
-    return compiled
+    return compiled_document(topo, region)
 
 
 def probe_lambda(ctx: AwsContext, timeout: float) -> Any:

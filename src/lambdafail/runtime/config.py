@@ -18,7 +18,6 @@ from typing import Any
 
 CONFIG_FILE = "lambdafail_config.json"
 ENV_CONFIG_PATH = "LAMBDAFAIL_CONFIG_PATH"
-ENV_TIME_SCALE = "LAMBDAFAIL_TIME_SCALE"
 SIDES = ("primary", "standby")
 
 
@@ -64,15 +63,6 @@ def load_config(path: Path | None = None) -> LoadedConfig:
     if not isinstance(data, dict) or data.get("format") != 1 or "services" not in data:
         raise ConfigError(f"{p} is not a lambdafail compiled topology (format 1)")
     return LoadedConfig(data=data, sha256=hashlib.sha256(raw).hexdigest(), path=str(p))
-
-
-def time_scale() -> float:
-    """Probe-round spacing is divided by this (the sandbox runs time sped up). Never cooldowns."""
-    try:
-        scale = float(os.environ.get(ENV_TIME_SCALE, "1") or "1")
-    except ValueError:
-        return 1.0
-    return scale if scale > 0 else 1.0
 
 
 @dataclass

@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 
 from lambdafail import __version__
 from lambdafail.runtime import transitions as tr
-from lambdafail.runtime.config import SIDES, Clients, LoadedConfig, load_config, time_scale
+from lambdafail.runtime.clock import time_scale
+from lambdafail.runtime.config import SIDES, Clients, LoadedConfig, load_config
 from lambdafail.runtime.log import Logger
 from lambdafail.runtime.probes import ProbeResult, probe_all
 from lambdafail.runtime.routers import Router, make_router
@@ -121,7 +122,7 @@ class Orchestrator:
             self.logger.error("tick for an unknown schedule rule", rule=rule)
             return {"ok": False, "error": f"unknown schedule rule {rule!r}"}
         services = [s for s in sched["services"] if s in self.config.services]
-        interval = float(sched.get("interval_seconds", 60))
+        interval = float(sched["interval_seconds"])
         # Rounds fill the first 50 s of the tick whatever the interval: the deployed Lambda
         # timeout and `validate` assume that window (a longer one would outlive the function).
         window = max(min(interval, 60.0) - ROUND_WINDOW_MARGIN, 0.0)
@@ -129,7 +130,7 @@ class Orchestrator:
         # Each service's rounds sit at k * window / probes_per_tick seconds into the tick.
         offsets: dict[float, list[str]] = {}
         for s in services:
-            n = int(self.config.services[s]["health"].get("probes_per_tick", 1))
+            n = int(self.config.services[s]["health"]["probes_per_tick"])
             for k in range(n):
                 offsets.setdefault(round(k * window / n / scale, 3), []).append(s)
         start = self.clock()
@@ -224,7 +225,7 @@ class Orchestrator:
     def _reconcile_alarms(self, services: list[str]) -> dict[str, dict[str, str]]:
         """Current states of the services' alarms (one cheap DescribeAlarms per 100 names)."""
         names = sorted({sig["alarm_name"] for s in services
-                        for sig in self.config.services[s].get("signals", [])
+                        for sig in self.config.services[s]["signals"]
                         if sig.get("kind") == "alarm"})
         if not names:
             return {}
@@ -242,7 +243,7 @@ class Orchestrator:
             return {}
         out: dict[str, dict[str, str]] = {}
         for s in services:
-            for sig in self.config.services[s].get("signals", []):
+            for sig in self.config.services[s]["signals"]:
                 name = sig.get("alarm_name")
                 if sig.get("kind") == "alarm" and name in current:
                     out.setdefault(s, {})[name] = current[name]
@@ -258,7 +259,7 @@ class Orchestrator:
             return {"ok": False, "error": "alarm event without alarmName/state"}
         targets = [s for s, cfg in self.config.services.items()
                    if any(sig.get("kind") == "alarm" and sig.get("alarm_name") == name
-                          for sig in cfg.get("signals", []))]
+                          for sig in cfg["signals"])]
         if not targets:
             self.logger.info("alarm concerns no service", alarm=name)
             return {"ok": True, "skipped": "no service watches this alarm"}
@@ -271,7 +272,7 @@ class Orchestrator:
 
         hits: list[tuple[str, dict[str, Any]]] = []
         for s, cfg in self.config.services.items():
-            for sig in cfg.get("signals", []):
+            for sig in cfg["signals"]:
                 if sig.get("kind") == "event" and matches(sig["pattern"], event):
                     hits.append((s, sig))
                     break
@@ -282,7 +283,7 @@ class Orchestrator:
         evidence = {"event_id": event.get("id"), "source": event.get("source"),
                     "detail-type": event.get("detail-type"), "time": event.get("time")}
         return self._once(event, lambda: [
-            self.process(s, trigger=tr.Trigger("event", str(sig.get("mode", "failover")),
+            self.process(s, trigger=tr.Trigger("event", str(sig["mode"]),
                                                {**evidence, "rule": sig.get("rule")}))
             for s, sig in hits], context)
 
@@ -335,36 +336,9 @@ class Orchestrator:
             for side, result in (observations or {}).items():
                 # A drill's fault flag overrides what the probe saw (the real detection path).
                 tr.record_probe(st, side, tr.forced_failure(st, side, now) or result, now)
-            trig = trigger
-            for name, value in (alarm_states or {}).items():
-                prev = st.alarms.get(name)
-                st.alarms[name] = value
-                sig = next((g for g in cfg.get("signals", [])
-                            if g.get("kind") == "alarm" and g.get("alarm_name") == name), None)
-                # Alarms act on the edge into ALARM (from an event, or a reconcile that finds a
-                # missed one): a level check would fail over again right after a manual rollback.
-                # A failover the edge asked for but could not get (standby down, cooldown) is
-                # asked again while the alarm fires and no transition has happened since.
-                if value == "ALARM" and prev != "ALARM":
-                    st.alarm_edges[name] = now
-                elif value != "ALARM":
-                    st.alarm_edges.pop(name, None)
-                edge = st.alarm_edges.get(name)
-                unserved = (edge is not None and prev == "ALARM" and sig is not None
-                            and sig.get("mode", "failover") == "failover"
-                            and st.active == "primary"
-                            and edge > (st.last_transition_epoch() or 0.0))
-                if value == "ALARM" and sig is not None and (prev != "ALARM" or unserved):
-                    ev: dict[str, Any] = {"alarm": name, "state": value, "previous": prev}
-                    if event_id:
-                        ev["event_id"] = event_id
-                    else:
-                        ev["reconciled"] = True
-                    trig = tr.Trigger("alarm", str(sig.get("mode", "failover")), ev)
-            if trig is not None and trig.mode == "failure":
-                tr.record_failure_signal(st, f"{trig.kind} signal: "
-                                         f"{trig.evidence.get('alarm') or trig.evidence.get('event_id')}",
-                                         now)
+            trig = tr.fold_alarms(st, cfg, alarm_states or {}, now, event_id=event_id,
+                                  trigger=trigger)
+            tr.record_trigger(st, trig, now)
             decision = tr.decide(st, cfg, now, trig)
             if decision.needs_probe:
                 side = decision.needs_probe
@@ -437,7 +411,7 @@ class Orchestrator:
         - `probes`: `State`, and `ProbeLatency`/`Healthy` per side and probe (4 more metrics);
         - `none`: nothing (alarm on the transitions log or SNS instead).
         """
-        mode = str(self.config.services[service]["health"].get("metrics", "state"))
+        mode = str(self.config.services[service]["health"]["metrics"])
         if mode == "none":
             return
         standby = "standby" if active == "primary" else "primary"

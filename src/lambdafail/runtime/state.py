@@ -9,13 +9,17 @@ in ONE paginated Query (pk = "service"), the log in ONE Query (pk = "log"). stdl
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from lambdafail.runtime.clock import iso as iso
+from lambdafail.runtime.clock import parse_iso as parse_iso
 from lambdafail.runtime.config import SIDES
+from lambdafail.runtime.table import TTL_ATTRIBUTE as TTL_ATTRIBUTE
+from lambdafail.runtime.table import key_schema_text as key_schema_text
+from lambdafail.runtime.table import table_definition as table_definition
 
 EVENT_TTL_SECONDS = 24 * 3600
 # Health fields a probe changes every time: written along with a real change, never alone. When
@@ -30,16 +34,6 @@ def tick_attribute(rule: str) -> str:
 
 class StateConflict(Exception):
     """A conditional write lost: someone changed the item since we read it."""
-
-
-def iso(epoch: float) -> str:
-    """Fixed-width UTC ISO-8601 with milliseconds: sorts as text, used in log sort keys."""
-    t = dt.datetime.fromtimestamp(epoch, dt.UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
-
-
-def parse_iso(text: str) -> float:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 # --- DynamoDB attribute values -----------------------------------------------------------------
@@ -200,18 +194,6 @@ class ServiceState:
             faults={k: float(v) for k, v in (item.get("faults") or {}).items()},
             blocked=item.get("blocked"), pending=item.get("pending"),
         )
-
-
-def table_definition(table_name: str) -> dict[str, Any]:
-    """CreateTable arguments for the state table (deploy and tests use the same)."""
-    return {
-        "TableName": table_name,
-        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
-                                 {"AttributeName": "sk", "AttributeType": "S"}],
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
-                      {"AttributeName": "sk", "KeyType": "RANGE"}],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
 
 
 class StateStore:

@@ -14,7 +14,7 @@ import copy
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,14 +101,58 @@ def forced_failure(state: ServiceState, side: str, now: float) -> ProbeResult | 
     return None
 
 
+def fold_alarms(state: ServiceState, service_cfg: dict[str, Any],
+                alarm_states: Mapping[str, str],
+                now: float, *, event_id: str | None = None,
+                trigger: Trigger | None = None) -> Trigger | None:
+    """Fold alarm states (from an alarm event, or a tick's reconcile) into `state` and return
+    the trigger to decide on: an alarm signal's, or else `trigger` unchanged.
+
+    Alarms act on the edge into ALARM: a level check would fail over again right after a manual
+    rollback. A failover the edge asked for but could not get (standby down, cooldown) is asked
+    again while the alarm fires and no transition has happened since the edge.
+    """
+    trig = trigger
+    for name, value in alarm_states.items():
+        prev = state.alarms.get(name)
+        state.alarms[name] = value
+        sig = next((g for g in service_cfg["signals"]
+                    if g["kind"] == "alarm" and g["alarm_name"] == name), None)
+        if value == "ALARM" and prev != "ALARM":
+            state.alarm_edges[name] = now
+        elif value != "ALARM":
+            state.alarm_edges.pop(name, None)
+        edge = state.alarm_edges.get(name)
+        unserved = (edge is not None and prev == "ALARM" and sig is not None
+                    and sig["mode"] == "failover"
+                    and state.active == "primary"
+                    and edge > (state.last_transition_epoch() or 0.0))
+        if value == "ALARM" and sig is not None and (prev != "ALARM" or unserved):
+            ev: dict[str, Any] = {"alarm": name, "state": value, "previous": prev}
+            if event_id:
+                ev["event_id"] = event_id
+            else:
+                ev["reconciled"] = True
+            trig = Trigger("alarm", str(sig["mode"]), ev)
+    return trig
+
+
+def record_trigger(state: ServiceState, trigger: Trigger | None, now: float) -> None:
+    """A `failure`-mode signal counts as one failed primary probe (a `failover` one is for
+    `decide`)."""
+    if trigger is not None and trigger.mode == "failure":
+        what = trigger.evidence.get("alarm") or trigger.evidence.get("event_id")
+        record_failure_signal(state, f"{trigger.kind} signal: {what}", now)
+
+
 def record_failure_signal(state: ServiceState, detail: str, now: float) -> None:
     """A `mode: failure` alarm or event counts as one failed probe of the primary."""
     record_probe(state, "primary", ProbeResult(ok=False, latency_ms=0.0, detail=detail), now)
 
 
 def failover_alarms(service_cfg: dict[str, Any]) -> list[str]:
-    return [s["alarm_name"] for s in service_cfg.get("signals", [])
-            if s.get("kind") == "alarm" and s.get("mode", "failover") == "failover"]
+    return [s["alarm_name"] for s in service_cfg["signals"]
+            if s["kind"] == "alarm" and s["mode"] == "failover"]
 
 
 def target_healthy(state: ServiceState, side: str, now: float) -> bool | None:
@@ -126,7 +170,7 @@ def cooldown_remaining(state: ServiceState, service_cfg: dict[str, Any], now: fl
     last = state.last_transition_epoch()
     if last is None:
         return 0.0
-    cooldown = float(service_cfg["policy"].get("cooldown_seconds", 0))
+    cooldown = float(service_cfg["policy"]["cooldown_seconds"])
     return max(0.0, last + cooldown - now)
 
 
@@ -160,7 +204,7 @@ def decide(state: ServiceState, service_cfg: dict[str, Any], now: float,
         reason = "probe"
         evidence = {"probes": probe_evidence(state), "standby_failed": True}
     else:
-        if policy.get("failback", "manual") != "auto":
+        if policy["failback"] != "auto":
             return Decision(message="on standby; failback is manual")
         prim = state.health["primary"]
         firing = [a for a in failover_alarms(service_cfg) if state.alarms.get(a) == "ALARM"]

@@ -28,10 +28,10 @@ def command(file: str, only: str | None, account: str | None) -> int:
     from lambdafail.base.errors import UsageError
     from lambdafail.cli.commands.common import aws_for, emit_json, is_json, load_topology
     from lambdafail.deploy import iam, permissions
-    from lambdafail.model.topology import compile_topology
+    from lambdafail.model.topology import compiled_document
 
     topo = load_topology(file)
-    compiled = compile_topology(topo)
+    compiled = compiled_document(topo)
     if account is not None:
         if not (len(account) == 12 and account.isdigit()):
             raise UsageError(f"--account {account!r} is not a 12-digit account id",

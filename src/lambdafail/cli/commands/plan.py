@@ -32,9 +32,9 @@ def show_plan(plan: Plan, *, show_noop: bool = False) -> None:
 def cost_estimate(topo: Any) -> Any:
     """The topology's steady-state monthly cost at the function size deploy chooses."""
     from lambdafail.deploy import cost, planner
-    from lambdafail.model.topology import compile_topology
+    from lambdafail.model.topology import compiled_document
 
-    compiled = compile_topology(topo)
+    compiled = compiled_document(topo)
     return cost.estimate(compiled, cost.memory_for(compiled), planner.ARCHITECTURE)
 
 

@@ -24,8 +24,8 @@ class Route53Switch(RouterBase):
     def __init__(self, cfg: dict[str, Any], route53_client: Any) -> None:
         self.zone_id = str(cfg["zone_id"])
         self.record = str(cfg["record"])
-        self.type = str(cfg.get("type", "CNAME"))
-        self.ttl = int(cfg.get("ttl", 60))
+        self.type = str(cfg["type"])
+        self.ttl = int(cfg["ttl"])
         self.values: dict[str, str] = dict(cfg["values"])
         self.r53 = route53_client
 
