@@ -70,9 +70,10 @@ def global_options(f: F) -> F:
         click.option("--sandbox", is_flag=True, default=False, expose_value=False,
                      callback=_set("sandbox"), is_eager=True,
                      help="Talk to the running `lambdafail sandbox`."),
-        click.option("--output", "-o", type=click.Choice(["table", "json"]), expose_value=False,
-                     callback=_set("output"), is_eager=True,
-                     help="table for people, json for scripts (stdout carries only the JSON)."),
+        click.option("--output", "-o", type=click.Choice(["table", "wide", "json"]),
+                     expose_value=False, callback=_set("output"), is_eager=True,
+                     help="table for people (wide: every column), json for scripts (stdout "
+                     "carries only the JSON)."),
         click.option("--no-color", is_flag=True, default=False, expose_value=False,
                      callback=_set("no_color"), is_eager=True, help="No colour (also NO_COLOR)."),
         click.option("--debug", is_flag=True, default=False, expose_value=False,
