@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from lambdafail.oncall.model import (
     DeploymentRollbackPlan,
     LogEntry,
+    PauseOutcome,
     ServiceStatus,
     SideStatus,
     StatusReport,
@@ -441,6 +442,13 @@ def switch_document(o: SwitchOutcome) -> dict[str, Any]:
             "phase": o.phase, "transition_id": o.transition_id, "actor": o.actor,
             "reason": o.reason, "forced": o.forced, "verified": o.verified,
             "read_back": o.read_back, "message": o.message, "next_step": o.next_step}
+
+
+def pause_document(outcomes: list[PauseOutcome]) -> dict[str, Any]:
+    """The `pause` / `resume --output json` document (docs/commands.md)."""
+    return {"format": FORMAT, "services": [
+        {"action": o.action, "service": o.service, "changed": o.changed, "until": o.until,
+         "reason": o.reason, "actor": o.actor, "message": o.message} for o in outcomes]}
 
 
 def deployment_rollback_document(p: DeploymentRollbackPlan, applied: bool,

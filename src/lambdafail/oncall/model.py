@@ -201,7 +201,7 @@ class SwitchOutcome:
 
     action: str  # failover | rollback
     service: str
-    outcome: str  # switched | noop | lost_race | refused | router_failed
+    outcome: str  # switched | noop | lost_race | refused | router_failed | dry_run
     from_: str | None
     to: str | None
     active: str | None  # where the state table says traffic points now
@@ -214,3 +214,14 @@ class SwitchOutcome:
     read_back: str | None
     message: str
     next_step: str = ""
+
+
+@dataclass(frozen=True)
+class PauseOutcome:
+    action: str  # pause | resume
+    service: str
+    changed: bool  # False: resume of a service that was not paused
+    until: str | None
+    reason: str
+    actor: str
+    message: str
