@@ -174,9 +174,9 @@ def test_cli_keyboard_interrupt_is_130(monkeypatch: pytest.MonkeyPatch,
 def test_cli_exit_code_table_matches_docs() -> None:
     documented = {0: "ok", 1: "internal error", 2: "usage error", 3: "AWS error",
                   4: "changes pending", 5: "drill failed", 6: "restore or rollback incomplete",
-                  7: "degraded", 130: "interrupted"}
-    assert {int(c) for c in ExitCode} == set(documented) == {0, 1, 2, 3, 4, 5, 6, 7, 130}
-    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 5, 6, 7, 130]
+                  7: "degraded", 8: "at risk", 130: "interrupted"}
+    assert {int(c) for c in ExitCode} == set(documented) == {0, 1, 2, 3, 4, 5, 6, 7, 8, 130}
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 130]
     text = (ROOT / "docs" / "commands.md").read_text(encoding="utf-8")
     section = text.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
     rows = dict(re.findall(r"^\| (\d+) \| (.+?) \|$", section, re.MULTILINE))

@@ -28,7 +28,7 @@ def test_oncall_cli_against_moto_server(moto_server: str, tmp_path: Path) -> Non
         assert r.returncode == 0, r.stderr
         assert "traffic points at standby" in r.stderr
         r = run_cli("status", "-f", f, "--no-color", *url, env={"COLUMNS": "200"})
-        assert r.returncode == 7 and "▲ STANDBY" in r.stdout
+        assert r.returncode == 7 and "✗ failed_over" in r.stdout and "standby" in r.stdout
         r = run_cli("rollback", "-f", f, "checkout", "--reason", "e2e done", "--yes", *url)
         assert r.returncode == 0, r.stderr
         r = run_cli("rollback", "-f", f, "checkout", "--reason", "again", "--yes", *url)

@@ -54,13 +54,16 @@ def test_oncall_status_healthy(env: Env, capsys: pytest.CaptureFixture[str]) -> 
     assert svc["primary"]["ok"] is True and svc["standby"]["ok"] is True
     assert svc["primary"]["failures"] == 0 and svc["last_transition"] is None
     assert svc["drill"] is None and svc["healthy"] is True
+    assert svc["state"] == "healthy" and svc["reason"] == "" and doc["verdict"] == "healthy"
     assert set(svc["rules"].values()) == {"ENABLED"} and len(svc["rules"]) == 2
 
     code, out = status(env, capsys)
     assert code == 0
-    assert "● primary" in out and "✓ healthy" in out and "NOT RUNNING" not in out
-    assert "DRIFT" not in out and "version 1" in out
+    assert out.startswith("✓ HEALTHY") and "✓ healthy" in out and "NOT RUNNING" not in out
+    assert "DRIFT" not in out and "orchestrator v1" in out
     assert "\x1b[" not in out  # --no-color: words and symbols only
+    code, out = status(env, capsys, "-o", "wide")
+    assert code == 0 and "● primary" in out and "orchestrator v1" in out
 
 
 def test_oncall_status_failed_over(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,9 +77,14 @@ def test_oncall_status_failed_over(env: Env, capsys: pytest.CaptureFixture[str])
     assert svc["last_transition"]["from"] == "primary" and svc["last_transition"]["to"] == "standby"
     assert svc["last_transition"]["reason"] == "manual"
     assert "running on the standby" in svc["problems"]
+    assert svc["state"] == "failed_over" and svc["severity"] == "degraded"
+    assert "manual" in svc["reason"]
     code, out = status(env, capsys)
-    assert code == 7
+    assert code == 7 and out.startswith("✗ DEGRADED") and "✗ failed_over" in out
+    code, out = status(env, capsys, "-o", "wide")
     assert "▲ STANDBY" in out and "DEGRADED" in out and "primary → standby" in out
+    # A monitor that pages only on what is not a deliberate failover:
+    assert status(env, capsys, "--fail-on", "blocked,stale")[0] == 0
 
 
 def test_oncall_status_both_down(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
@@ -90,7 +98,8 @@ def test_oncall_status_both_down(env: Env, capsys: pytest.CaptureFixture[str]) -
     assert svc["primary"]["ok"] is False and svc["primary"]["failures"] == 4
     assert svc["standby"]["ok"] is False and svc["standby"]["failures"] == 2
     assert any("primary failing (≥4 consecutive)" in p for p in svc["problems"])
-    code, out = status(env, capsys)
+    assert svc["state"] == "blocked" and "primary failing (≥3)" in svc["reason"]
+    code, out = status(env, capsys, "-o", "wide")
     assert code == 7 and out.count("FAIL") >= 2 and "×4" in out
 
 
@@ -104,16 +113,23 @@ def test_oncall_status_stale_orchestrator(env: Env, capsys: pytest.CaptureFixtur
     code, doc = status_json(env, capsys)
     assert code == 7 and doc["orchestrator"]["fresh"] is False
     assert doc["orchestrator"]["last_tick_age_seconds"] >= 125
-    assert all(s["healthy"] for s in doc["services"])  # only the orchestrator is wrong
+    # Never probed either: unknown (at risk), the orchestrator's staleness makes it degraded.
+    assert {s["state"] for s in doc["services"]} == {"unknown"}
     code, out = status(env, capsys)
     assert "ORCHESTRATOR NOT RUNNING" in out and "2m0" in out
+    assert status(env, capsys, "--fail-on", "unknown")[0] == 8  # staleness not counted
     env.beat(ctx, age=100)  # inside the limit again
+    assert status(env, capsys)[0] == 8  # nothing degraded; the targets are still unknown
+    env.observe(ctx, "checkout", "primary", ok=True)
+    env.observe(ctx, "checkout", "standby", ok=True)
     assert status(env, capsys)[0] == 0
 
 
 def test_oncall_status_drift(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
     ctx = env.ctx()
     env.beat(ctx)
+    env.observe(ctx, "checkout", "primary", ok=True)
+    env.observe(ctx, "checkout", "standby", ok=True)
     text = env.file.read_text().replace("failure_threshold: 3", "failure_threshold: 5")
     env.file.write_text(text)
     code, doc = status_json(env, capsys)
@@ -122,7 +138,7 @@ def test_oncall_status_drift(env: Env, capsys: pytest.CaptureFixture[str]) -> No
         "file_config_sha256"]
     assert code == 0  # drift is flagged, not degraded: traffic and watcher are fine
     code, out = status(env, capsys)
-    assert "DRIFT" in out and "lambdafail deploy" in out
+    assert "DRIFT" in out and "lambdafail plan" in out
 
 
 def test_oncall_status_disabled_rule_and_drill(env: Env,
@@ -131,12 +147,19 @@ def test_oncall_status_disabled_rule_and_drill(env: Env,
     env.beat(ctx)
     rule = f"lambdafail-{env.name}-checkout-event-0"
     ctx.client("events").disable_rule(Name=rule, EventBusName=f"lambdafail-{env.name}-events")
+    env.observe(ctx, "checkout", "primary", ok=True)
+    env.observe(ctx, "checkout", "standby", ok=True)
+    code, doc = status_json(env, capsys)
+    assert code == 8  # at risk: failures on that rule go undetected
+    svc = doc["services"][0]
+    assert svc["state"] == "at_risk" and f"rule {rule} is DISABLED" in svc["reason"]
     env.store(ctx).acquire_drill_lock("checkout", "d-123", "alice", 600)
     code, doc = status_json(env, capsys)
-    assert code == 7
+    assert code == 8
     svc = doc["services"][0]
     assert svc["rules"][rule] == "DISABLED" and svc["drill"]["drill_id"] == "d-123"
-    code, out = status(env, capsys)
+    assert svc["state"] == "drill" and "d-123" in svc["reason"]
+    code, out = status(env, capsys, "-o", "wide")
     assert "disabled" in out and "◆ DRILL" in out
 
 
@@ -145,11 +168,12 @@ def test_oncall_status_probe_live(env: Env, capsys: pytest.CaptureFixture[str]) 
     env.beat(ctx)
     env.web[("checkout", "primary")].degrade(503)
     code, doc = status_json(env, capsys, "--probe")
-    assert code == 7
+    assert code == 8  # failing now, not (yet) over the orchestrator's threshold
     svc = doc["services"][0]
+    assert svc["state"] == "failing" and "503" in svc["reason"]
     assert svc["primary"]["probe"]["ok"] is False and "503" in svc["primary"]["probe"]["detail"]
     assert svc["standby"]["probe"]["ok"] is True
-    code, out = status(env, capsys, "--probe")
+    code, out = status(env, capsys, "--probe", "-o", "wide")
     assert "now: FAIL" in out and "now: ok" in out
 
 

@@ -232,6 +232,8 @@ def test_oncall_router_failure_exit_6_then_resume(env: Env, monkeypatch: pytest.
     code = run(["status", "-f", f, "-o", "json"])
     doc = json_out(capsys.readouterr().out)
     assert code == 7 and "pending" in doc["services"][0]["problems"][0]
+    assert doc["services"][0]["state"] == "switching"
+    assert doc["services"][0]["severity"] == "degraded"  # its router failed
     # Fixed: the same command resumes the pending switch; one transition, not two.
     broken["on"] = False
     assert run(["failover", "-f", f, "checkout", "--reason", "INC 9", "--yes"]) == 0
@@ -267,7 +269,7 @@ def test_oncall_rollback_deployment(env: Env, capsys: pytest.CaptureFixture[str]
             != cfg2["Environment"]["Variables"]["LAMBDAFAIL_CONFIG_SHA256"])
     # The file still says threshold 4: status flags the drift.
     env.beat(ctx)
-    assert run(["status", "-f", f, "-o", "json"]) == 0
+    assert run(["status", "-f", f, "-o", "json"]) == 8  # at risk: targets never probed
     assert json_out(capsys.readouterr().out)["orchestrator"]["drift"] is True
     # Forward again with --to, then --to the current version is a no-op.
     assert run(["rollback", "-f", f, "--deployment", "--to", v2, "--yes", "-o", "json"]) == 0

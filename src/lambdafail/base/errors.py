@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     DRILL_FAILED = 5
     RESTORE_INCOMPLETE = 6
     DEGRADED = 7
+    AT_RISK = 8  # status: nothing degraded, but a service has no working standby (or unknown)
     INTERRUPTED = 130
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-OUTPUTS = ("table", "json")
+OUTPUTS = ("table", "wide", "json")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
@@ -32,7 +32,7 @@ class Settings:
     region: str | None = None
     profile: str | None = None
     endpoint_url: str | None = None
-    output: str | None = None  # "table" | "json"
+    output: str | None = None  # "table" | "wide" (status: every column) | "json"
     no_color: bool = False
     debug: bool = False
     sandbox: bool = False

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from lambdafail.oncall.model import (
     DeploymentRollbackPlan,
     LogEntry,
+    PauseOutcome,
     ServiceStatus,
     SideStatus,
     StatusReport,
@@ -77,6 +78,12 @@ def _service_doc(s: ServiceStatus) -> dict[str, Any]:
         "blocked": s.blocked,
         "problems": list(s.problems),
         "healthy": s.healthy,
+        "state": s.state,
+        "reason": s.reason,
+        "severity": s.severity,
+        "paused": None if s.paused is None else {
+            "until": s.paused.until, "seconds_left": s.paused.until_age_seconds,
+            "reason": s.paused.reason, "actor": s.paused.actor, "at": s.paused.at},
     }
 
 
@@ -102,6 +109,7 @@ def status_document(r: StatusReport) -> dict[str, Any]:
         },
         "services": [_service_doc(s) for s in r.services],
         "healthy": r.healthy,
+        "verdict": r.verdict,
         "api_calls": r.api_calls,
     }
 
@@ -138,11 +146,10 @@ def _health_cell(side: SideStatus) -> str:
 
 
 def short_detail(detail: str, limit: int = 48) -> str:
-    """A probe's detail for a table cell: without errno noise, cut with an ellipsis."""
+    """A probe's detail for a table cell: without errno noise, shortened from the front."""
     import re
 
-    text = re.sub(r"\[Errno -?\d+\] ", "", detail).strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return fit(re.sub(r"\[Errno -?\d+\] ", "", detail).strip(), limit)
 
 
 def _rules_cell(rules: dict[str, str]) -> str:
@@ -161,7 +168,137 @@ def escape(text: str) -> str:
     return escape(text)
 
 
-def status_table(r: StatusReport) -> Table:
+
+# Symbol and style of each state: the word is always printed, colour only repeats it.
+STATE_MARKS: dict[str, tuple[str, str]] = {
+    "healthy": ("✓", "green"), "at_risk": ("▲", "yellow"), "failing": ("!", "yellow"),
+    "failed_over": ("✗", "bold red"), "blocked": ("✗", "bold red"),
+    "switching": ("⇄", "bold magenta"), "unknown": ("?", "yellow"), "paused": ("‖", "cyan"),
+    "drill": ("◆", "magenta"),
+}
+VERDICT_MARKS = {"healthy": ("✓ HEALTHY", "bold green"), "at_risk": ("▲ AT RISK", "bold yellow"),
+                 "degraded": ("✗ DEGRADED", "bold red")}
+
+
+def _state_cell(s: ServiceStatus) -> str:
+    mark, style = STATE_MARKS.get(s.state, ("?", "yellow"))
+    word = s.state if s.severity != "degraded" or s.state != "switching" else "switching (stuck)"
+    return f"[{style}]{mark} {word}[/]"
+
+
+def short_age(seconds: float | None) -> str:
+    """12s, 5m, 3h, 2d; "-" when unknown (a table cell: "ago" is in the header)."""
+    if seconds is None:
+        return "-"
+    n = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if n >= size:
+            return f"{n // size}{unit}"
+    return f"{n}s"
+
+
+def fit(text: str, width: int) -> str:
+    """`text` in at most `width` characters, never breaking a word: a "what: detail" text keeps
+    its head and loses the front of the detail (the meaningful end of an error survives)."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    head, sep, tail = text.partition(": ")
+    room = width - len(head) - len(sep) - 1
+    if sep and room >= 8:
+        return head + sep + "…" + _keep_end(tail, room)
+    return _keep_start(text, width - 1) + "…"
+
+
+def _keep_end(text: str, n: int) -> str:
+    cut = text[-n:]
+    if len(text) > n and text[-n - 1] != " " and " " in cut:
+        cut = cut.split(" ", 1)[1]  # drop the broken word
+    return cut
+
+
+def _keep_start(text: str, n: int) -> str:
+    cut = text[:n]
+    if len(text) > n and text[n] != " " and " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" :;,")
+
+
+def _active_word(s: ServiceStatus) -> str:
+    if not s.deployed:
+        return "-"
+    if s.phase == "switching":
+        return "→" + str((s.pending or {}).get("to", "?"))
+    return str(s.active)
+
+
+def _probe_age(s: ServiceStatus) -> float | None:
+    side = s.standby if s.active == "standby" else s.primary
+    return side.age_seconds
+
+
+def verdict_line(r: StatusReport) -> str:
+    """The first line: the worst state, which services and why, in at most one line."""
+    label, style = VERDICT_MARKS[r.verdict]
+    n = len(r.services)
+    bad = [s for s in r.services if s.state != "healthy"]
+    parts = [] if r.orchestrator.fresh else ["orchestrator not running"]
+    order = ("degraded", "at_risk")
+    for s in sorted(bad, key=lambda s: order.index(s.severity) if s.severity in order else 2):
+        parts.append(f"{s.name} {s.state}")
+    if not parts:
+        return f"[{style}]{label}[/] all {n} service(s) on their primary with a working standby"
+    return f"[{style}]{label}[/] " + escape(", ".join(parts)) + f" [dim](of {n})[/]"
+
+
+def _header_line(r: StatusReport) -> str:
+    o = r.orchestrator
+    ver = o.deployed_version or "not deployed"
+    at = r.generated_at.replace("T", " ")[:19]
+    return (f"[bold]{escape(r.topology)}[/] ({escape(r.region)}) · orchestrator v"
+            f"{escape(ver)} · last tick {human_age(o.last_tick_age_seconds)} · at {at} UTC")
+
+
+COMPACT_COLUMNS = ("service", "state", "on", "why", "probed", "switched")
+
+
+def status_lines(r: StatusReport, width: int = 80) -> list[str]:
+    """The compact status (markup lines, none wider than `width`): verdict first, then the
+    topology line, the orchestrator's loud flags, and one line per service."""
+    lines = [verdict_line(r), _header_line(r)]
+    lines += _orchestrator_flags(r)
+    rows = [(s.name, _state_cell(s), _active_word(s), s.reason or "-",
+             short_age(_probe_age(s)),
+             short_age(s.last_transition.age_seconds) if s.last_transition else "never")
+            for s in r.services]
+    plain = [(n, _plain(st), a, why, p, t) for n, st, a, why, p, t in rows]
+    widths = [max([len(h)] + [len(row[i]) for row in plain])
+              for i, h in enumerate(COMPACT_COLUMNS)]
+    widths[0] = min(widths[0], 24)
+    fixed = sum(w for i, w in enumerate(widths) if i != 3) + 2 * (len(widths) - 1)
+    widths[3] = max(10, min(widths[3], width - fixed))
+    def line(cells: tuple[str, ...], styled: tuple[str, ...] | None = None) -> str:
+        out = []
+        for i, cell in enumerate(cells):
+            text = fit(cell, widths[i])
+            pad = " " * (widths[i] - len(text))
+            shown = styled[i] if styled and i == 1 else escape(text)
+            out.append(shown + pad if i in (0, 1, 2, 3) else pad + escape(text))
+        return "  ".join(out).rstrip()
+    lines.append("[bold]" + line(COMPACT_COLUMNS) + "[/]")
+    for cells, styled in zip(plain, rows, strict=True):
+        lines.append(line(cells, styled))
+    return lines
+
+
+def _plain(markup: str) -> str:
+    from rich.text import Text
+
+    return Text.from_markup(markup).plain
+
+
+def status_table_wide(r: StatusReport) -> Table:
+    """`-o wide`: every column, cells fold."""
     from rich.table import Table
 
     t = Table(show_lines=False, header_style="bold", expand=False, pad_edge=False)
@@ -178,10 +315,7 @@ def status_table(r: StatusReport) -> Table:
             + (f" by {escape(_short_actor(lt.actor))}" if lt.actor else ""))
         drill = "[dim]-[/]" if s.drill is None else (
             f"[magenta]◆ DRILL[/] {escape(s.drill.drill_id)}\n[dim]{escape(s.drill.owner)}[/]")
-        # Problems without their details: the failing probe's detail is in its own column.
-        state = "[green]✓ healthy[/]" if s.healthy else (
-            "[bold red]✗ DEGRADED[/]\n" + "\n".join(escape(p.split(": ", 1)[0])
-                                                   for p in s.problems))
+        state = _state_cell(s) + (f"\n{escape(s.reason)}" if s.reason else "")
         t.add_row(f"[bold]{escape(s.name)}[/]", _active_cell(s) + since,
                   _health_cell(s.primary), _health_cell(s.standby), last,
                   *((drill,) if drills else ()), _rules_cell(s.rules), state)
@@ -193,48 +327,51 @@ def _short_actor(arn: str) -> str:
     return arn.split(":", 5)[-1] if arn.startswith("arn:") else arn
 
 
-def orchestrator_header(r: StatusReport) -> str:
+def _orchestrator_flags(r: StatusReport) -> list[str]:
     o = r.orchestrator
-    ver = o.deployed_version or "not deployed"
     tick = human_age(o.last_tick_age_seconds)
-    head = (f"[bold]{escape(r.topology)}[/] ({escape(r.region)}) · orchestrator "
-            f"{escape(o.function)} version [bold]{escape(ver)}[/] · last tick {tick}")
-    lines = [head]
+    lines = []
     if not o.fresh:
         lines.append(f"[bold white on red] ✖ ORCHESTRATOR NOT RUNNING [/] [bold red]"
                      f"no tick for {tick.removesuffix(' ago')} (limit "
-                     f"{o.stale_after_seconds}s) — failures are NOT being detected; "
-                     "see docs/runbook.md[/]" if o.last_tick_at else
+                     f"{o.stale_after_seconds}s): failures are NOT being detected[/]"
+                     if o.last_tick_at else
                      "[bold white on red] ✖ ORCHESTRATOR NOT RUNNING [/] [bold red]no "
-                     "heartbeat ever recorded — failures are NOT being detected; see "
-                     "docs/runbook.md[/]")
+                     "heartbeat ever: failures are NOT being detected[/]")
     if o.drift:
-        lines.append("[bold yellow]▲ DRIFT[/] the deployed configuration differs from the "
-                     "file (run `lambdafail plan` to see how, `lambdafail deploy` to converge)")
+        lines.append("[bold yellow]▲ DRIFT[/] the deployed config differs from the file: "
+                     "`lambdafail plan` shows how")
     for p in o.problems:
         lines.append(f"[yellow]▲[/] {escape(p)}")
-    return "\n".join(lines)
+    return lines
 
 
-def status_summary(r: StatusReport) -> str:
-    bad = [s.name for s in r.services if not s.healthy]
-    if r.healthy:
-        return f"[green]✓ all {len(r.services)} service(s) healthy on their primary[/]"
-    parts = []
-    if bad:
-        parts.append(f"{len(bad)} of {len(r.services)} service(s) degraded: "
-                     f"{', '.join(bad)}")
-    if not r.orchestrator.fresh:
-        parts.append("orchestrator not running")
-    return "[bold red]✗ DEGRADED[/] " + escape("; ".join(parts))
-
-
-def status_renderable(r: StatusReport) -> RenderableType:
+def status_renderable(r: StatusReport, width: int = 80, wide: bool = False,
+                      stale: str | None = None, every: float | None = None) -> RenderableType:
+    """The status screen. `--watch` passes `every` (its interval): a first line then always
+    says when the screen was refreshed, or — `stale`: why this (last good) report could not be
+    refreshed — that it is stale, in the same place, so the layout never jumps."""
     from rich.console import Group
     from rich.text import Text
 
-    return Group(Text.from_markup(orchestrator_header(r)), status_table(r),
-                 Text.from_markup(status_summary(r)))
+    def line(markup: str) -> Text:
+        t = Text.from_markup(markup, overflow="ellipsis")
+        t.no_wrap = True
+        return t
+
+    top = []
+    if stale:
+        top = [line(f"[bold white on red] STALE [/] [bold red]{escape(stale)}; showing the "
+                    f"status read at {r.generated_at[11:19]} UTC[/]")]
+    elif every is not None:
+        top = [line(f"[dim]↻ refreshed {r.generated_at[11:19]} UTC, every {every:g}s · "
+                    "Ctrl-C ends[/]")]
+    if wide:
+        return Group(*top, Text.from_markup(verdict_line(r)),
+                     Text.from_markup(_header_line(r)),
+                     *[Text.from_markup(x) for x in _orchestrator_flags(r)],
+                     status_table_wide(r))
+    return Group(*top, *[line(x) for x in status_lines(r, width)])
 
 
 # --------------------------------------------------------------------------------------------
@@ -305,6 +442,13 @@ def switch_document(o: SwitchOutcome) -> dict[str, Any]:
             "phase": o.phase, "transition_id": o.transition_id, "actor": o.actor,
             "reason": o.reason, "forced": o.forced, "verified": o.verified,
             "read_back": o.read_back, "message": o.message, "next_step": o.next_step}
+
+
+def pause_document(outcomes: list[PauseOutcome]) -> dict[str, Any]:
+    """The `pause` / `resume --output json` document (docs/commands.md)."""
+    return {"format": FORMAT, "services": [
+        {"action": o.action, "service": o.service, "changed": o.changed, "until": o.until,
+         "reason": o.reason, "actor": o.actor, "message": o.message} for o in outcomes]}
 
 
 def deployment_rollback_document(p: DeploymentRollbackPlan, applied: bool,

@@ -12,12 +12,17 @@ from typing import Any
 from lambdafail.deploy.versions import DeploymentRollbackPlan, VersionInfo
 
 __all__ = [
+    "SEVERITY_EXIT",
     "SIDES",
+    "STALE",
+    "STATES",
+    "SWITCH_STUCK_SECONDS",
     "DeploymentRollbackPlan",
     "DrillInfo",
     "LiveProbe",
     "LogEntry",
     "OrchestratorStatus",
+    "PauseInfo",
     "ServiceStatus",
     "SideStatus",
     "StatusReport",
@@ -27,6 +32,28 @@ __all__ = [
 ]
 
 SIDES = ("primary", "standby")
+
+# The service states (docs/commands.md, "Service states"), each with the severity a monitor
+# reads from the exit code: "ok" 0, "at_risk" 8, "degraded" 7. `switching` is at risk while
+# the switch is young and degraded once it has been pending longer than SWITCH_STUCK_SECONDS.
+STATES: dict[str, str] = {
+    "healthy": "ok",          # on the primary, both sides answer, rules enabled
+    "at_risk": "at_risk",     # on the primary, but the standby is failing or never probed,
+                              # or a rule that detects failures is not enabled
+    "failing": "at_risk",     # the primary fails, below the failure threshold so far
+    "failed_over": "degraded",  # traffic is on the standby
+    "blocked": "degraded",    # a failover is wanted and cannot happen (both down, cooldown,
+                              # paused): the reason says which
+    "switching": "at_risk",   # a switch is under way (degraded once its router failed or
+                              # it is pending longer than SWITCH_STUCK_SECONDS)
+    "unknown": "at_risk",     # never probed, or not deployed
+    "paused": "at_risk",      # `lambdafail pause`: probed and recorded, never switched
+    "drill": "at_risk",       # a drill holds the service
+}
+SEVERITY_EXIT = {"ok": 0, "at_risk": 8, "degraded": 7}  # ExitCode.OK, AT_RISK, DEGRADED
+SWITCH_STUCK_SECONDS = 60.0
+# `status --fail-on` also takes this word: the orchestrator is not ticking (always degraded).
+STALE = "stale"
 
 
 @dataclass(frozen=True)
@@ -68,6 +95,15 @@ class DrillInfo:
     age_seconds: float | None
 
 
+@dataclass(frozen=True)
+class PauseInfo:
+    until: str
+    until_age_seconds: float  # seconds left
+    reason: str
+    actor: str
+    at: str | None
+
+
 @dataclass
 class ServiceStatus:
     name: str
@@ -84,10 +120,14 @@ class ServiceStatus:
     rules: dict[str, str]  # rule name -> ENABLED | DISABLED | MISSING
     blocked: str | None
     problems: list[str] = field(default_factory=list)  # why it is not healthy, in words
+    state: str = "unknown"  # one of STATES
+    reason: str = ""  # the state's why, in words ("" when healthy)
+    severity: str = "at_risk"  # STATES[state], but a stuck switch is degraded
+    paused: PauseInfo | None = None
 
     @property
     def healthy(self) -> bool:
-        return not self.problems
+        return self.state == "healthy"
 
 
 @dataclass
@@ -118,6 +158,25 @@ class StatusReport:
     def healthy(self) -> bool:
         return self.orchestrator.fresh and all(s.healthy for s in self.services)
 
+    def exit_code(self, fail_on: frozenset[str] | None = None) -> int:
+        """0 healthy · 8 at risk · 7 degraded; `fail_on` (states and "stale") limits what
+        counts — None: everything."""
+        def counts(state: str) -> bool:
+            return fail_on is None or state in fail_on
+
+        severities = {s.severity for s in self.services if counts(s.state)}
+        if not self.orchestrator.fresh and counts(STALE):
+            severities.add("degraded")
+        for level in ("degraded", "at_risk"):
+            if level in severities:
+                return SEVERITY_EXIT[level]
+        return 0
+
+    @property
+    def verdict(self) -> str:
+        """healthy | at_risk | degraded: the worst of all, --fail-on aside."""
+        return {0: "healthy", 8: "at_risk", 7: "degraded"}[self.exit_code()]
+
 
 # --------------------------------------------------------------------------------------------
 # history and manual switches: results
@@ -142,7 +201,7 @@ class SwitchOutcome:
 
     action: str  # failover | rollback
     service: str
-    outcome: str  # switched | noop | lost_race | refused | router_failed
+    outcome: str  # switched | noop | lost_race | refused | router_failed | dry_run
     from_: str | None
     to: str | None
     active: str | None  # where the state table says traffic points now
@@ -155,3 +214,14 @@ class SwitchOutcome:
     read_back: str | None
     message: str
     next_step: str = ""
+
+
+@dataclass(frozen=True)
+class PauseOutcome:
+    action: str  # pause | resume
+    service: str
+    changed: bool  # False: resume of a service that was not paused
+    until: str | None
+    reason: str
+    actor: str
+    message: str

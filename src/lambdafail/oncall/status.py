@@ -27,9 +27,12 @@ from lambdafail.oncall.common import (
 )
 from lambdafail.oncall.model import (
     SIDES,
+    STATES,
+    SWITCH_STUCK_SECONDS,
     DrillInfo,
     LiveProbe,
     OrchestratorStatus,
+    PauseInfo,
     ServiceStatus,
     SideStatus,
     StatusReport,
@@ -218,11 +221,11 @@ def _service_status(name: str, svc: dict[str, Any], st: Any, drill: dict[str, An
                            successes=0, latency_ms=None)
         sides = {s: _with_live(empty, live.get((name, s))) for s in SIDES}
         problems.append("no state item: not deployed (run `lambdafail deploy`)")
-        return ServiceStatus(name=name, deployed=False, active=None, since=None,
-                             since_age_seconds=None, phase=None, pending=None,
-                             primary=sides["primary"], standby=sides["standby"],
-                             last_transition=None, drill=drill_info, rules=my_rules,
-                             blocked=None, problems=problems)
+        return classify(ServiceStatus(name=name, deployed=False, active=None, since=None,
+                                      since_age_seconds=None, phase=None, pending=None,
+                                      primary=sides["primary"], standby=sides["standby"],
+                                      last_transition=None, drill=drill_info, rules=my_rules,
+                                      blocked=None, problems=problems), svc, now)
     ticked_at = _rule_tick(name, compiled, beat)
     sides = {s: _with_live(_side_status(st.health[s], st.faults, s, now, ticked_at),
                            live.get((name, s)))
@@ -252,11 +255,87 @@ def _service_status(name: str, svc: dict[str, Any], st: Any, drill: dict[str, An
     for rule, state in sorted(my_rules.items()):
         if state != "ENABLED":
             problems.append(f"rule {rule} is {state}")
-    return ServiceStatus(name=name, deployed=True, active=st.active, since=st.since,
-                         since_age_seconds=age_seconds(st.since, now), phase=st.phase,
-                         pending=st.pending, primary=sides["primary"],
-                         standby=sides["standby"], last_transition=lt, drill=drill_info,
-                         rules=my_rules, blocked=st.blocked, problems=problems)
+    pause = None
+    until = st.paused_until(now.timestamp())
+    if until is not None:
+        p = st.paused or {}
+        pause = PauseInfo(until=iso(datetime.fromtimestamp(until, UTC)),
+                          until_age_seconds=round(until - now.timestamp(), 1),
+                          reason=str(p.get("reason", "")), actor=str(p.get("actor", "")),
+                          at=p.get("at"))
+        problems.append(f"paused until {pause.until}: {pause.reason}")
+    return classify(ServiceStatus(name=name, deployed=True, active=st.active, since=st.since,
+                                  since_age_seconds=age_seconds(st.since, now),
+                                  phase=st.phase, pending=st.pending, primary=sides["primary"],
+                                  standby=sides["standby"], last_transition=lt,
+                                  drill=drill_info, rules=my_rules, blocked=st.blocked,
+                                  problems=problems, paused=pause), svc, now)
+
+
+def classify(s: ServiceStatus, svc: Mapping[str, Any], now: datetime) -> ServiceStatus:
+    """Give `s` its one state (STATES), the reason in words and the severity: the single
+    place that decides what table, JSON and exit code say. The first that applies wins."""
+    state, reason = _state(s, int(svc["health"]["failure_threshold"]))
+    severity = STATES[state]
+    if state == "switching":
+        # Degraded once the router has failed or the switch has been pending too long.
+        p = s.pending or {}
+        started = age_seconds(p.get("started_at"), now)
+        if p.get("last_error") or started is None or started > SWITCH_STUCK_SECONDS:
+            severity = "degraded"
+    s.state, s.reason, s.severity = state, reason, severity
+    return s
+
+
+def _side_reason(side: str, h: SideStatus, threshold: int) -> str:
+    if h.live is not None and not h.live.ok:
+        return f"{side} probe failed just now: {h.live.detail}"
+    if h.fault_until:
+        return f"{side} forced unhealthy by a drill until {h.fault_until}"
+    # Counters stop at their thresholds (the orchestrator does not rewrite a steady item).
+    count = f"≥{threshold}" if h.failures >= threshold else f"{h.failures} of {threshold}"
+    return f"{side} failing ({count}): {h.detail}"
+
+
+def _state(s: ServiceStatus, threshold: int) -> tuple[str, str]:
+    if not s.deployed:
+        return "unknown", "not deployed: no state item (run `lambdafail deploy`)"
+    if s.drill is not None:
+        return "drill", f"drill {s.drill.drill_id} by {s.drill.owner}"
+    if s.phase == "switching":
+        p = s.pending or {}
+        err = f"; last error: {p['last_error']}" if p.get("last_error") else ""
+        return "switching", (f"switching to {p.get('to', '?')} ({p.get('reason', '?')}): the "
+                             f"router has not confirmed{err}")
+    if s.blocked:
+        if s.blocked.startswith("paused") and s.paused is not None:
+            return "blocked", (f"paused until {s.paused.until} ({s.paused.reason}); "
+                               f"{s.blocked.split(', ', 1)[0].removeprefix('paused: ')}")
+        if not s.blocked.startswith("paused"):
+            return "blocked", s.blocked
+    if s.active != "primary":
+        lt = s.last_transition
+        why = f" ({lt.reason}{' by ' + lt.actor if lt.actor else ''})" if lt else ""
+        return "failed_over", f"on the {s.active}{why}"
+    if s.paused is not None:
+        return "paused", f"until {s.paused.until}: {s.paused.reason}"
+    prim, stby = s.primary, s.standby
+    if prim.ok is False and prim.failures >= threshold:
+        # Over the threshold and still here: the failover the orchestrator wants has not
+        # happened (it records why as `blocked` when it knows; this is the case it does not).
+        return "blocked", _side_reason("primary", prim, threshold) + "; no failover yet"
+    if prim.ok is False or (prim.live is not None and not prim.live.ok):
+        return "failing", _side_reason("primary", prim, threshold)
+    if prim.ok is None:
+        return "unknown", "primary never probed"
+    if stby.ok is False or (stby.live is not None and not stby.live.ok):
+        return "at_risk", "no working standby: " + _side_reason("standby", stby, threshold)
+    if stby.ok is None:
+        return "at_risk", "standby never probed: a failover could not be checked"
+    off = [f"rule {r} is {v}" for r, v in sorted(s.rules.items()) if v != "ENABLED"]
+    if off:
+        return "at_risk", "; ".join(off) + ": failures may go undetected"
+    return "healthy", ""
 
 
 def _rule_tick(name: str, compiled: dict[str, Any], beat: dict[str, Any] | None) -> str | None:

@@ -58,7 +58,7 @@ Confirm = Callable[[str], None] | None
 
 def failover(ctx: AwsContext, compiled: dict[str, Any], service: str, *, note: str,
              force: bool = False, actor: str | None = None,
-             confirm: Confirm = None) -> SwitchOutcome:
+             confirm: Confirm = None, dry_run: bool = False) -> SwitchOutcome:
     """Switch `service` to its standby by hand (reason `manual`)."""
     svc = _service_cfg(compiled, service)
     store = store_for(ctx, compiled)
@@ -68,12 +68,13 @@ def failover(ctx: AwsContext, compiled: dict[str, Any], service: str, *, note: s
                             "already on the standby; nothing to do (to return to the primary: "
                             "`lambdafail rollback`)")
     return _manual_switch(ctx, compiled, svc, store, st, service, "standby", action="failover",
-                          reason="manual", note=note, force=force, actor=actor, confirm=confirm)
+                          reason="manual", note=note, force=force, actor=actor, confirm=confirm,
+                          dry_run=dry_run)
 
 
 def rollback(ctx: AwsContext, compiled: dict[str, Any], service: str, *, note: str,
              force: bool = False, actor: str | None = None,
-             confirm: Confirm = None) -> SwitchOutcome:
+             confirm: Confirm = None, dry_run: bool = False) -> SwitchOutcome:
     """Fail `service` back to its primary by hand (reason `rollback`).
 
     On-call reads rollback as "back to the primary", so that is all it ever does: moving to
@@ -90,7 +91,19 @@ def rollback(ctx: AwsContext, compiled: dict[str, Any], service: str, *, note: s
                             "to the standby: `lambdafail failover`)")
     return _manual_switch(ctx, compiled, svc, store, st, service, "primary", action="rollback",
                           reason="rollback", note=note, force=force, actor=actor,
-                          confirm=confirm)
+                          confirm=confirm, dry_run=dry_run)
+
+
+def _account(arn: str) -> str:
+    # arn:aws:sts::123456789012:assumed-role/OnCall/alice -> 123456789012
+    parts = arn.split(":")
+    return parts[4] if arn.startswith("arn:") and len(parts) > 4 and parts[4] else "?"
+
+
+def _target(target: dict[str, Any]) -> str:
+    if target.get("kind") == "lambda":
+        return f"Lambda {target.get('function')}"
+    return str(target.get("url") or target.get("function") or "?")
 
 
 def _quiet_logger() -> Any:
@@ -137,7 +150,7 @@ def _verify_noop(ctx: AwsContext, svc: dict[str, Any], service: str, action: str
 def _manual_switch(ctx: AwsContext, compiled: dict[str, Any], svc: dict[str, Any], store: Any,
                    st: Any, service: str, to_side: str, *, action: str, reason: str,
                    note: str, force: bool, actor: str | None,
-                   confirm: Confirm) -> SwitchOutcome:
+                   confirm: Confirm, dry_run: bool = False) -> SwitchOutcome:
     from lambdafail.runtime.probes import probe_all
     from lambdafail.runtime.transitions import forced_failure, record_probe, request_switch
 
@@ -166,8 +179,20 @@ def _manual_switch(ctx: AwsContext, compiled: dict[str, Any], svc: dict[str, Any
                 message=f"refused: the {to_side} is not healthy now ({result.detail}); "
                         f"{service} stays on {st.active}",
                 next_step="fix the target, or re-run with --force to switch anyway (recorded)")
+    where = (f"account {_account(who)}, region {ctx.region}, topology "
+             f"{compiled['topology']}: switch {service} from {st.active} to {to_side} "
+             f"({_target(svc[to_side])})")
+    if dry_run:
+        checked = "" if force else f"; the {to_side} is healthy now"
+        return SwitchOutcome(
+            action=action, service=service, outcome="dry_run", from_=st.active, to=to_side,
+            active=st.active, phase=st.phase, transition_id=None, actor=who, reason=note,
+            forced=force, verified=False, read_back=None,
+            message=f"dry run: {action} would, in {where}, with reason {reason}{checked}; "
+                    "nothing was written",
+            next_step=f"run it again without --dry-run to {action}")
     if confirm is not None:
-        confirm(f"{action}: switch {service} from {st.active} to {to_side}"
+        confirm(f"{action} in {where}"
                 + (" WITHOUT checking its health (--force)" if force else "") + "?")
     router = _router(ctx, svc, st)
     with runtime_guard(ctx, compiled):

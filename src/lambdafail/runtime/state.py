@@ -152,6 +152,16 @@ class ServiceState:
     faults: dict[str, float] = field(default_factory=dict)
     blocked: str | None = None
     pending: dict[str, Any] | None = None
+    # `lambdafail pause`: {"until": epoch, "reason", "actor", "at"}; the orchestrator keeps
+    # probing and recording but makes no automatic switch until then (only pause/resume write it).
+    paused: dict[str, Any] | None = None
+
+    def paused_until(self, now: float) -> float | None:
+        """When the pause ends, if one is in force at `now`."""
+        if not self.paused:
+            return None
+        until = float(self.paused.get("until") or 0)
+        return until if now < until else None
 
     def faulted(self, side: str, now: float) -> bool:
         deadline = self.faults.get(side)
@@ -169,7 +179,8 @@ class ServiceState:
                 "last_transition": self.last_transition,
                 "health": {s: h.to_dict() for s, h in self.health.items()},
                 "alarms": dict(self.alarms), "alarm_edges": dict(self.alarm_edges),
-                "faults": dict(self.faults), "blocked": self.blocked, "pending": self.pending}
+                "faults": dict(self.faults), "blocked": self.blocked, "pending": self.pending,
+                "paused": self.paused}
 
     def material(self) -> dict[str, Any]:
         """`to_dict()` without what every probe moves (its time and latency): the item is
@@ -193,6 +204,7 @@ class ServiceState:
             alarm_edges={k: float(v) for k, v in (item.get("alarm_edges") or {}).items()},
             faults={k: float(v) for k, v in (item.get("faults") or {}).items()},
             blocked=item.get("blocked"), pending=item.get("pending"),
+            paused=item.get("paused"),
         )
 
 
@@ -504,6 +516,30 @@ class StateStore:
             if _conditional_failed(e):
                 return False
             raise
+
+    def set_pause(self, service: str, pause: dict[str, Any] | None,
+                  attempts: int = 10) -> ServiceState:
+        """Set (or with None clear) the service's pause; returns the state written.
+
+        Bumps the version, so an orchestrator tick that read the item before the pause loses
+        its conditional write, re-reads and sees it."""
+        for _ in range(attempts):
+            st = self.get(service)
+            if st is None:
+                raise StateConflict(f"{service}: no state item (deploy seeds it)")
+            values: dict[str, Any] = {":newv": st.version + 1, ":v": st.version}
+            if pause is None:
+                expr = "SET version = :newv REMOVE paused"
+            else:
+                expr = "SET paused = :p, version = :newv"
+                values[":p"] = pause
+            try:
+                self._update(service, expr, "version = :v", values)
+            except StateConflict:
+                continue
+            st.paused, st.version = pause, st.version + 1
+            return st
+        raise StateConflict(f"{service}: could not update the pause (too much contention)")
 
     def set_fault(self, service: str, side: str, deadline_epoch: float) -> None:
         """Mark `side` forced-unhealthy until `deadline_epoch` (its probes then report failure)."""

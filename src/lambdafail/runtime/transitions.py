@@ -35,6 +35,7 @@ from lambdafail.runtime.state import (
 LEASE_SECONDS = 30.0
 REASONS = ("probe", "alarm", "event", "manual", "rollback", "drill")
 BOTH_DOWN = "both down"
+PAUSED = "paused"
 
 
 def other(side: str) -> str:
@@ -213,6 +214,12 @@ def decide(state: ServiceState, service_cfg: dict[str, Any], now: float,
             return Decision(message="on standby; primary not recovered"
                             + (f" (alarms firing: {', '.join(firing)})" if firing else ""))
         reason, evidence = "probe", {"probes": probe_evidence(state), "failback": True}
+    until = state.paused_until(now)
+    if until is not None:
+        return Decision(reason=reason, evidence=evidence,
+                        blocked=f"{PAUSED}: wanted {to} ({reason}), switching is paused until "
+                                f"{iso(until)}",
+                        message="not switching: paused")
     healthy = target_healthy(state, to, now)
     if healthy is None:
         return Decision(needs_probe=to, reason=reason, evidence=evidence,

@@ -15,15 +15,21 @@ from lambdafail.cli.main import global_options, require_text, topology_file_opti
 
 
 @click.command("failover", help="Switch SERVICE to its standby by hand, with the same code the "
-               "orchestrator runs. Refuses an unhealthy standby unless --force.")
+               "orchestrator runs. Refuses an unhealthy standby unless --force.\n\n"
+               "\b\nExamples:\n"
+               "  lambdafail failover -f shop.yaml checkout --reason \"INC-42\" --dry-run\n"
+               "  lambdafail failover -f shop.yaml checkout --reason \"INC-42\"")
 @topology_file_option
 @click.argument("service")
 @click.option("--reason", "reason", required=True, metavar="TEXT", callback=require_text,
               help="Why (recorded in the transition log with your identity).")
 @click.option("--force", is_flag=True, help="Switch even if the standby is unhealthy now.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--dry-run", is_flag=True,
+              help="Check the standby and say what would happen; write nothing.")
 @global_options
-def command(file: str, service: str, reason: str, force: bool, yes: bool) -> int:
+def command(file: str, service: str, reason: str, force: bool, yes: bool,
+            dry_run: bool) -> int:
     from lambdafail.cli.commands.switching import run_switch
 
-    return run_switch("failover", file, service, reason, force, yes)
+    return run_switch("failover", file, service, reason, force, yes, dry_run)

@@ -16,7 +16,10 @@ from lambdafail.cli.main import global_options, require_text, topology_file_opti
 
 
 @click.command("rollback", help="Fail SERVICE back to its primary (idempotent), or with "
-               "--deployment move the orchestrator to an earlier version.")
+               "--deployment move the orchestrator to an earlier version.\n\n"
+               "\b\nExamples:\n"
+               "  lambdafail rollback -f shop.yaml checkout --reason \"primary fixed\"\n"
+               "  lambdafail rollback -f shop.yaml --deployment --dry-run")
 @topology_file_option
 @click.argument("service", required=False)
 @click.option("--deployment", is_flag=True,
@@ -27,9 +30,10 @@ from lambdafail.cli.main import global_options, require_text, topology_file_opti
               help="Why (required for a service; recorded in the transition log).")
 @click.option("--force", is_flag=True, help="Switch back even if the primary is unhealthy now.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--dry-run", is_flag=True, help="Say what would happen; write nothing.")
 @global_options
 def command(file: str, service: str | None, deployment: bool, to_version: str | None,
-            reason: str | None, force: bool, yes: bool) -> int:
+            reason: str | None, force: bool, yes: bool, dry_run: bool) -> int:
     from lambdafail.base.errors import UsageError
 
     if deployment:
@@ -37,7 +41,7 @@ def command(file: str, service: str | None, deployment: bool, to_version: str | 
             raise UsageError("give either SERVICE or --deployment, not both",
                              hint="`rollback SERVICE` switches traffic; `rollback --deployment` "
                              "moves the orchestrator's code")
-        return _deployment(file, to_version, yes)
+        return _deployment(file, to_version, yes, dry_run)
     if to_version:
         raise UsageError("--to only applies with --deployment")
     if not service:
@@ -48,10 +52,10 @@ def command(file: str, service: str | None, deployment: bool, to_version: str | 
                          "INC-123\" (recorded in the transition log)")
     from lambdafail.cli.commands.switching import run_switch
 
-    return run_switch("rollback", file, service, reason, force, yes)
+    return run_switch("rollback", file, service, reason, force, yes, dry_run)
 
 
-def _deployment(file: str, to_version: str | None, yes: bool) -> int:
+def _deployment(file: str, to_version: str | None, yes: bool, dry_run: bool) -> int:
     from lambdafail.base.errors import RestoreIncomplete
     from lambdafail.cli import render
     from lambdafail.cli.commands.common import (
@@ -78,8 +82,17 @@ def _deployment(file: str, to_version: str | None, yes: bool) -> int:
         err.print("Only the orchestrator's code and compiled topology move back; rules, table "
                   "and IAM stay as deployed. `lambdafail status` will show DRIFT until the file "
                   "matches or you deploy again.")
-    confirm(f"move alias {plan.alias} of {plan.function} from version {plan.current.version} "
-            f"to {plan.target.version}?", yes)
+    where = f"account {ctx.account_id}, region {ctx.region}, topology {compiled['topology']}"
+    question = (f"move alias {plan.alias} of {plan.function} from version "
+                f"{plan.current.version} to {plan.target.version} ({where})")
+    if dry_run:
+        if is_json():
+            emit_json(render.deployment_rollback_document(plan, False, plan.current.version))
+        else:
+            err.print(f"[cyan]○[/] dry run: would {render.escape(question)}; nothing was "
+                      "changed")
+        return 0
+    confirm(question + "?", yes)
     seen = rollback.apply_deployment_rollback(ctx, plan)
     if is_json():
         emit_json(render.deployment_rollback_document(plan, True, seen))

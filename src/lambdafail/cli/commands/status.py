@@ -1,12 +1,14 @@
-"""`lambdafail status`: active side, health, drills, rules and the orchestrator's heartbeat.
+"""`lambdafail status`: one state per service, the verdict first, and an exit code for monitors.
 
-Exit 0 when every service is healthy on its primary and the orchestrator is fresh, 7 (degraded)
-otherwise, 3 on AWS errors — monitors rely on it. The reads are batched (oncall.status.gather_status).
+Exit 0 when every service is healthy and the orchestrator fresh, 8 when nothing is degraded but
+some service is at risk (no working standby, unknown, failing, paused, drill), 7 when degraded
+(failed over, blocked, a stuck switch, the orchestrator stale), 3 on AWS errors — `--fail-on`
+narrows what counts. The states are computed once (oncall.status.classify); the reads are
+batched (oncall.status.gather_status).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -15,47 +17,72 @@ from lambdafail.cli.main import global_options, topology_file_option
 
 if TYPE_CHECKING:
     from lambdafail.aws import AwsContext
-    from lambdafail.oncall.model import StatusReport
 
 
-@click.command("status", help="Show the active side and health of every service, drills, "
-               "signal rules and the orchestrator's heartbeat. Exit 0 healthy, 7 degraded, "
-               "3 AWS error.")
+def _parse_fail_on(ctx: click.Context, param: click.Parameter,
+                   value: str | None) -> frozenset[str] | None:
+    from lambdafail.base.errors import UsageError
+    from lambdafail.oncall.model import STALE, STATES
+
+    if value is None:
+        return None
+    words = frozenset(w.strip() for w in value.split(",") if w.strip())
+    if words == {"none"}:
+        return frozenset()
+    known = {*STATES, STALE} - {"healthy"}
+    bad = sorted(words - known)
+    if bad or not words:
+        raise UsageError(f"--fail-on {value!r}: unknown state {', '.join(bad) or '(empty)'}",
+                         hint=f"a comma-separated list of {', '.join(sorted(known))}, or none")
+    return words
+
+
+@click.command("status", help="Show one state per service (healthy, at_risk, failing, "
+               "failed_over, blocked, switching, unknown, paused, drill), the verdict first. "
+               "Exit 0 healthy, 8 at risk, 7 degraded, 3 AWS error.\n\n"
+               "\b\nExamples:\n  lambdafail status -f shop.yaml\n"
+               "  lambdafail status -f shop.yaml -o wide --probe\n"
+               "  lambdafail status -f shop.yaml --watch\n"
+               "  lambdafail status -f shop.yaml --fail-on failed_over,blocked,stale")
 @topology_file_option
 @click.option("--watch", "-w", is_flag=True, help="Refresh in place until Ctrl-C.")
 @click.option("--interval", type=click.FloatRange(min=0.5), default=5.0, show_default=True,
               help="Seconds between refreshes with --watch.")
 @click.option("--probe", is_flag=True,
               help="Also probe every target now, from this machine, concurrently.")
+@click.option("--fail-on", "fail_on", metavar="STATES", callback=_parse_fail_on,
+              help="Only these states (comma-separated; `stale` = orchestrator not running; "
+              "`none`) make the exit code non-zero. Default: all but healthy.")
 @global_options
-def command(file: str, watch: bool, interval: float, probe: bool) -> int:
-    from lambdafail.base.errors import ExitCode, UsageError
+def command(file: str, watch: bool, interval: float, probe: bool,
+            fail_on: frozenset[str] | None) -> int:
+    from lambdafail.base import settings
+    from lambdafail.base.errors import UsageError
     from lambdafail.cli import render
     from lambdafail.cli.commands.common import console, emit_json, is_json, open_topology
     from lambdafail.oncall import status
 
     _, ctx, compiled = open_topology(file)
-
-    def code(report: StatusReport) -> int:
-        return int(ExitCode.OK if report.healthy else ExitCode.DEGRADED)
-
+    wide = settings.current().resolved_output() == "wide"
     if not watch:
         report = status.gather_status(ctx, compiled, probe=probe)
         if is_json():
             emit_json(render.status_document(report))
         else:
-            console().print(render.status_renderable(report))
-        return code(report)
+            out = console()
+            out.print(render.status_renderable(report, out.width, wide=wide))
+        return report.exit_code(fail_on)
 
     if is_json():
         raise UsageError("--watch draws a live table; it does not stream JSON",
                          hint="for scripts, run `lambdafail status --output json` in a loop")
-    return _watch(ctx, compiled, probe, interval, code)
+    return _watch(ctx, compiled, probe, interval, fail_on, wide)
 
 
 def _watch(ctx: AwsContext, compiled: dict[str, Any], probe: bool, interval: float,
-           code: Callable[[StatusReport], int]) -> int:
+           fail_on: frozenset[str] | None, wide: bool) -> int:
     import threading
+    from datetime import UTC, datetime
 
     from rich.live import Live
     from rich.text import Text
@@ -66,19 +93,26 @@ def _watch(ctx: AwsContext, compiled: dict[str, Any], probe: bool, interval: flo
     from lambdafail.oncall import status
 
     last = int(ExitCode.DEGRADED)
+    good = None  # the last report read: kept on screen, marked stale, when a refresh fails
     stop = threading.Event()
     out = console()
     with Live(Text("loading…"), console=out, auto_refresh=False, transient=False) as live:
         try:
             while not stop.is_set():
                 try:
-                    report = status.gather_status(ctx, compiled, probe=probe)
-                    last = code(report)
-                    live.update(render.status_renderable(report), refresh=True)
+                    good = status.gather_status(ctx, compiled, probe=probe)
+                    last = good.exit_code(fail_on)
+                    live.update(render.status_renderable(good, out.width, wide=wide,
+                                                         every=interval), refresh=True)
                 except LambdafailError as e:
-                    # Keep watching through transient AWS errors; say so in place.
+                    # Keep watching through transient AWS errors; say so above the last table.
                     last = int(e.exit_code)
-                    live.update(Text(f"✖ cannot read status: {e.message}\n  {e.hint}",
+                    at = datetime.now(UTC).strftime("%H:%M:%S")
+                    why = f"refresh failed at {at} UTC: {e.message}"
+                    live.update(render.status_renderable(good, out.width, wide=wide,
+                                                         stale=why, every=interval)
+                                if good is not None else
+                                Text(f"✖ cannot read status: {why}\n  {e.hint}",
                                      style="bold red"), refresh=True)
                 stop.wait(interval)
         except KeyboardInterrupt:

@@ -1,7 +1,7 @@
 """What `failover` and `rollback SERVICE` share: run the switch, print it, pick the exit code.
 
 Rule: the words are plain and end with what to run next; the exit code follows the outcome
-(switched/noop 0 · refused 2 · lost race 3 · router failed midway 6).
+(switched/noop/dry run 0 · refused 2 · lost race 3 · router failed midway 6).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from lambdafail.base.errors import ConflictError, ExitCode, RestoreIncomplete, U
 
 
 def run_switch(action: str, file: str, service: str, reason: str, force: bool,
-               yes: bool) -> int:
+               yes: bool, dry_run: bool = False) -> int:
     from lambdafail.cli import render
     from lambdafail.cli.commands.common import (
         confirm,
@@ -24,7 +24,7 @@ def run_switch(action: str, file: str, service: str, reason: str, force: bool,
     _, ctx, compiled = open_topology(file)
     core = switch.failover if action == "failover" else switch.rollback
     outcome = core(ctx, compiled, service, note=reason, force=force,
-                   confirm=lambda q: confirm(q, yes))
+                   confirm=lambda q: confirm(q, yes), dry_run=dry_run)
     if outcome.outcome == "router_failed":
         again = (f"lambdafail {action} -f {file} {service} --yes --reason "
                  f"{_quote(reason)}")
@@ -33,6 +33,10 @@ def run_switch(action: str, file: str, service: str, reason: str, force: bool,
     if is_json():
         emit_json(render.switch_document(outcome))
     err = console(stderr=True)
+    if outcome.outcome == "dry_run":
+        if not is_json():
+            err.print(f"[cyan]○[/] {render.escape(outcome.message)}")
+        return int(ExitCode.OK)
     if outcome.outcome in ("switched", "noop"):
         if not is_json():
             mark = "[green]✓[/]" if outcome.verified else "[bold yellow]▲[/]"
