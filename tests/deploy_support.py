@@ -170,3 +170,24 @@ def snapshot(topo: str, endpoint: str | None = None) -> dict[str, Any]:
                         ResourceType="Parameter", ResourceId=p["Name"])["TagList"])}
         for p in params}
     return snap
+
+
+def multi_scaled_text(count: int, name: str = "multi") -> str:
+    """configs/multi.yaml with `count` services: its four, repeated with a numbered suffix on
+    every name they own or route (parameter, record, alarms, rules, functions), so each copy
+    adds what a new service of that shape adds to the role's policy."""
+    import yaml
+
+    doc = yaml.safe_load(multi_text(name))
+    base = doc["services"]
+    out: dict[str, Any] = {}
+    kinds = sorted(base)
+    for i in range(count):
+        key = kinds[i % len(kinds)]
+        n = i // len(kinds)
+        text = json.dumps(base[key])
+        for word in ("checkout", "catalog", "orders", "payments"):
+            text = text.replace(word, f"{word}{n}")
+        out[f"{key}{n}"] = json.loads(text)
+    doc["services"] = out
+    return str(yaml.safe_dump(doc, sort_keys=False))

@@ -50,7 +50,8 @@ def test_policies_are_scoped_to_the_topology_and_carry_passrole_and_listtags() -
         assert permissions.allows(deploy, action), action
     unscoped = [st for st in deploy["Statement"] if st["Resource"] == "*"]
     assert [st["Action"] for st in unscoped] == [
-        ["events:ListRules", "logs:DescribeLogGroups", "ssm:DescribeParameters"]]
+        ["events:ListRules", "iam:ListPolicies", "logs:DescribeLogGroups",
+         "ssm:DescribeParameters"]]
     passrole = next(st for st in deploy["Statement"] if st["Sid"] == "PassRoleToLambda")
     assert passrole["Condition"] == {"StringEquals": {"iam:PassedToService":
                                                       "lambda.amazonaws.com"}}

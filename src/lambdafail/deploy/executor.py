@@ -267,6 +267,60 @@ class Executor:
                  RoleName=c.name, PolicyArn=p["PolicyArn"])
         call(client, "delete_role", resource=c.name, RoleName=c.name)
 
+    # -- the role's managed policies (past the inline quota) --------------------------------
+
+    def _create_policy(self, c: Change) -> None:
+        w = self._want(c)
+        client = self.ctx.client("iam")
+        call(client, "create_policy", resource=w.name, PolicyName=w.name,
+             Path=naming.policy_path(self.plan.topology),
+             PolicyDocument=json.dumps(w.spec["document"], sort_keys=True),
+             Description=f"lambdafail {self.plan.topology}: orchestrator permissions",
+             Tags=_tag_list(w.tags))
+        call(client, "attach_role_policy", resource=w.context["role"],
+             RoleName=w.context["role"], PolicyArn=w.context["arn"])
+
+    def _update_policy(self, c: Change) -> None:
+        w, a = self._want(c), self._have(c)
+        client = self.ctx.client("iam")
+        arn = a.context["arn"]
+        if self._changed(c, "document"):
+            # A managed policy keeps at most 5 versions: drop the oldest non-default first.
+            versions = call(client, "list_policy_versions", resource=w.name,
+                            PolicyArn=arn)["Versions"]
+            old = sorted((v for v in versions if not v["IsDefaultVersion"]),
+                         key=lambda v: v["CreateDate"])
+            for v in old[:max(0, len(versions) - 4)]:
+                call(client, "delete_policy_version", resource=w.name, PolicyArn=arn,
+                     VersionId=v["VersionId"])
+            call(client, "create_policy_version", resource=w.name, PolicyArn=arn,
+                 PolicyDocument=json.dumps(w.spec["document"], sort_keys=True),
+                 SetAsDefault=True)
+        if self._changed(c, "attached"):
+            call(client, "attach_role_policy", resource=w.context["role"],
+                 RoleName=w.context["role"], PolicyArn=arn)
+        if self._tags_changed(c):
+            call(client, "tag_policy", resource=w.name, PolicyArn=arn, Tags=_tag_list(w.tags))
+
+    def _delete_policy(self, c: Change) -> None:
+        a = self._have(c)
+        client = self.ctx.client("iam")
+        arn = a.context["arn"]
+        if a.context.get("attached"):
+            try:
+                call(client, "detach_role_policy", resource=a.context["role"],
+                     RoleName=a.context["role"], PolicyArn=arn)
+            except AwsError as e:
+                if e.code != "NoSuchEntity":
+                    raise
+        # IAM refuses to delete a policy that still has versions other than the default.
+        for v in call(client, "list_policy_versions", resource=a.name,
+                      PolicyArn=arn)["Versions"]:
+            if not v["IsDefaultVersion"]:
+                call(client, "delete_policy_version", resource=a.name, PolicyArn=arn,
+                     VersionId=v["VersionId"])
+        call(client, "delete_policy", resource=a.name, PolicyArn=arn)
+
     # -- Lambda function, alias, permissions -----------------------------------------------
 
     def _fn_config(self, w: Resource) -> dict[str, Any]:

@@ -4,11 +4,13 @@ Rule: pure and deterministic (same compiled topology → same JSON, statements s
 Every statement names the exact resources the runtime touches — the state table, each SSM
 router parameter, each Route 53 zone, each named router rule, each Lambda target or hook, the
 SNS topic, the function's own log group. A wildcard appears only inside an ARN where AWS gives
-no narrower resource (Route 53 change ids, log streams, function qualifiers).
+no narrower resource (Route 53 change ids, log streams, function qualifiers). `package()`
+fits the document into IAM's quotas (inline, then managed policies).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from lambdafail.model.arns import Where as Where
@@ -87,3 +89,100 @@ def orchestrator_policy(compiled: dict[str, Any], where: Where) -> dict[str, Any
         add("Notify", ["sns:Publish"], [compiled["sns_topic_arn"]])
     statements.sort(key=lambda s: s["Sid"])
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+# -- packaging: fitting the orchestrator's permissions into IAM's quotas ----------------------
+#
+# IAM caps the aggregate of a role's inline policies at 10,240 characters and each managed
+# policy at 6,144, and attaches at most 10 managed policies to a role by default (20 on
+# request); whitespace is not counted. Past the inline quota the statements go, split where a
+# resource list is too long, first-fit into managed policies under lambdafail's own path. The
+# margins leave room for IAM's own accounting (it counts the document as sent).
+INLINE_QUOTA = 10_240
+MANAGED_QUOTA = 6_144
+MANAGED_PER_ROLE = 10
+_MARGIN = 200
+
+
+class PolicyTooLarge(ValueError):
+    """No packing fits the role's quotas; the message names the numbers."""
+
+
+def policy_size(doc: dict[str, Any]) -> int:
+    """The size IAM checks against its quotas: the document without whitespace."""
+    return len(json.dumps(doc, separators=(",", ":"), sort_keys=True))
+
+
+def _doc(statements: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _split(st: dict[str, Any], room: int) -> list[dict[str, Any]]:
+    """A statement whose resource list does not fit `room`, as several that each do."""
+    resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+    if policy_size(_doc([st])) <= room or len(resources) == 1:
+        return [st]
+    parts: list[list[str]] = [[]]
+    base = policy_size(_doc([{**st, "Sid": st["Sid"] + "99", "Resource": []}]))
+    used = base
+    for r in resources:
+        cost = len(json.dumps(r)) + 1
+        if parts[-1] and used + cost > room:
+            parts.append([])
+            used = base
+        parts[-1].append(r)
+        used += cost
+    return [{**st, "Sid": f"{st['Sid']}{i}", "Resource": p if len(p) > 1 else p[0]}
+            for i, p in enumerate(parts, 1)]
+
+
+def package(doc: dict[str, Any], *, max_managed: int = MANAGED_PER_ROLE
+            ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The orchestrator's policy as (inline policy, managed policies), each within its quota.
+
+    Deterministic: the same document packs the same way. Raises PolicyTooLarge when more than
+    `max_managed` managed policies would be needed."""
+    inline_room = INLINE_QUOTA - _MARGIN
+    managed_room = MANAGED_QUOTA - _MARGIN
+    if policy_size(doc) <= inline_room:
+        return doc, []
+    pieces = [p for st in doc["Statement"] for p in _split(st, managed_room)]
+    bins: list[list[dict[str, Any]]] = [[]]
+    rooms = [inline_room]
+    for piece in pieces:
+        for i, b in enumerate(bins):
+            if policy_size(_doc([*b, piece])) <= rooms[i]:
+                b.append(piece)
+                break
+        else:
+            bins.append([piece])
+            rooms.append(managed_room)
+    managed = [_doc(b) for b in bins[1:]]
+    too_big = [b for b in managed if policy_size(b) > MANAGED_QUOTA]
+    if too_big:
+        raise PolicyTooLarge(
+            f"one statement of the orchestrator's permissions is {policy_size(too_big[0]):,} "
+            f"characters, more than a managed policy holds ({MANAGED_QUOTA:,})")
+    if len(managed) > max_managed:
+        total = policy_size(doc)
+        raise PolicyTooLarge(
+            f"the orchestrator's permissions are {total:,} characters: they need "
+            f"{len(managed)} managed policies of at most {MANAGED_QUOTA:,} besides the "
+            f"{INLINE_QUOTA:,}-character inline policy, and IAM attaches at most "
+            f"{max_managed} to a role")
+    return _doc(bins[0]), managed
+
+
+def check_quotas(compiled: dict[str, Any], where: Where, file: str = "") -> None:
+    """Refuse (TopologyError, exit 2) a topology whose orchestrator permissions no packing fits
+    into IAM's quotas: `validate` runs it offline, `plan` and `deploy` before any change."""
+    from lambdafail.base.errors import Problem, TopologyError
+
+    try:
+        package(orchestrator_policy(compiled, where))
+    except PolicyTooLarge as e:
+        n = len(compiled["services"])
+        raise TopologyError([Problem(
+            f"{e} ({n} services)", path="services", file=file,
+            hint="split the services into several topologies (each has its own orchestrator "
+                 "and role), or route fewer distinct resources per service")], file) from None

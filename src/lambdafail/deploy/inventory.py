@@ -67,7 +67,11 @@ def observe(ctx: AwsContext, compiled: dict[str, Any], where: iam.Where,
         bus_exists = True
     for r in _table(ctx, compiled["table"]):
         put(r)
+    role_exists = False
     for r in _role(ctx, naming.role_name(topo)):
+        put(r)
+        role_exists = r.owner == topo
+    for r in _policies(ctx, topo, naming.role_name(topo), role_exists):
         put(r)
     for r in _function(ctx, compiled["function"], topo):
         put(r)
@@ -171,6 +175,37 @@ def _role(ctx: AwsContext, name: str) -> Iterator[Resource]:
     spec = {"assume_role_policy": _policy_doc(role.get("AssumeRolePolicyDocument")),
             "inline_policy": _policy_doc(inline["PolicyDocument"]) if inline else None}
     yield Resource("role", name, spec, tags, context={"arn": role["Arn"]})
+
+
+def _policies(ctx: AwsContext, topo: str, role: str, role_exists: bool) -> Iterator[Resource]:
+    """The role's managed policies: every local policy under the topology's own path (one
+    created but not yet attached by a deploy that stopped is found too)."""
+    client = ctx.client("iam")
+    path = naming.policy_path(topo)
+    attached: set[str] = set()
+    if role_exists:
+        kw: dict[str, Any] = {"RoleName": role, "PathPrefix": path}
+        while True:
+            page = call(client, "list_attached_role_policies", resource=role, **kw)
+            attached.update(p["PolicyArn"] for p in page.get("AttachedPolicies", []))
+            if not page.get("IsTruncated"):
+                break
+            kw["Marker"] = page["Marker"]
+    kw = {"Scope": "Local", "PathPrefix": path}
+    while True:
+        page = call(client, "list_policies", resource=f"policies under {path}", **kw)
+        for p in page.get("Policies", []):
+            arn, name = p["Arn"], p["PolicyName"]
+            tags = _tag_list(call(client, "list_policy_tags", resource=name,
+                                  PolicyArn=arn).get("Tags"))
+            version = call(client, "get_policy_version", resource=name, PolicyArn=arn,
+                           VersionId=p["DefaultVersionId"])["PolicyVersion"]
+            yield Resource("policy", name, {"document": _policy_doc(version["Document"]),
+                                            "attached": arn in attached},
+                           tags, context={"arn": arn, "role": role, "attached": arn in attached})
+        if not page.get("IsTruncated"):
+            break
+        kw["Marker"] = page["Marker"]
 
 
 def _policy_doc(doc: Any) -> Any:
@@ -309,8 +344,9 @@ def plan_for(ctx: AwsContext, topology: Topology, *, mode: str = "deploy",
     from lambdafail.model.topology import compiled_document
 
     compiled = compiled_document(topology, ctx.region)
-    pkg = package.build(compiled)
     where = where_of(ctx)
+    iam.check_quotas(compiled, where)
+    pkg = package.build(compiled)
     want = planner.desired(compiled, where=where, code_sha256=pkg.sha256_b64,
                            config_sha256=pkg.config_sha256)
     actual = observe(ctx, compiled, where, config_sha256=pkg.config_sha256)

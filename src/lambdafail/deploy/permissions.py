@@ -40,7 +40,8 @@ DEPLOY_CALLS: tuple[tuple[str, str], ...] = (
     ("iam", "TagRole"), ("iam", "ListRolePolicies"), ("iam", "DeleteRolePolicy"),
     ("iam", "ListAttachedRolePolicies"), ("iam", "AttachRolePolicy"),
     ("iam", "DetachRolePolicy"), ("iam", "DeleteRole"),
-    ("iam", "GetPolicy"), ("iam", "GetPolicyVersion"), ("iam", "ListPolicyVersions"),
+    ("iam", "ListPolicies"), ("iam", "GetPolicy"), ("iam", "GetPolicyVersion"),
+    ("iam", "ListPolicyVersions"), ("iam", "ListPolicyTags"),
     ("iam", "CreatePolicy"), ("iam", "CreatePolicyVersion"), ("iam", "DeletePolicyVersion"),
     ("iam", "TagPolicy"), ("iam", "DeletePolicy"),
     ("lambda", "GetFunction"), ("lambda", "ListTags"), ("lambda", "ListVersionsByFunction"),
@@ -99,11 +100,6 @@ _FROM_ORCHESTRATOR = {A.PARAMETERS: "ssm:PutParameter", A.ALARMS: "cloudwatch:De
                       A.TOPIC: "sns:Publish"}
 
 
-def policy_path(topology: str) -> str:
-    """The IAM path of the role's managed policies: lambdafail's own, one per topology."""
-    return f"/{naming.PREFIX}/{topology}/"
-
-
 def _as_list(v: Any) -> list[Any]:
     return v if isinstance(v, list) else [v]
 
@@ -131,7 +127,7 @@ def scopes(compiled: dict[str, Any], where: iam.Where) -> dict[str, list[str]]:
     out = {
         A.FUNCTION: [fn, f"{fn}:*"],
         A.ROLE: [where.arn("iam", f"role/{naming.role_name(topo)}", regional=False)],
-        A.POLICIES: [where.arn("iam", f"policy{policy_path(topo)}*", regional=False)],
+        A.POLICIES: [where.arn("iam", f"policy{naming.policy_path(topo)}*", regional=False)],
         A.TABLE: [iam.table_arn(where, compiled["table"])],
         A.BUS: [where.arn("events", f"event-bus/{compiled['bus']}")],
         A.RULES: [iam.rule_arn(where, "default", f"{prefix}*"),

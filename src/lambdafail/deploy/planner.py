@@ -20,9 +20,10 @@ from lambdafail.model.kinds import router_kind
 from lambdafail.runtime.table import TTL_ATTRIBUTE, key_schema_text, table_definition
 
 # Dependency order. Creation walks it forwards, deletion backwards.
-KINDS = ("queue", "bus", "table", "role", "function", "alias", "permission", "rule", "item",
-         "parameter")
-TAGGED = frozenset({"queue", "bus", "table", "role", "function", "rule", "parameter"})
+KINDS = ("queue", "bus", "table", "role", "policy", "function", "alias", "permission", "rule",
+         "item", "parameter")
+TAGGED = frozenset({"queue", "bus", "table", "role", "policy", "function", "rule",
+                    "parameter"})
 STATE_KINDS = frozenset({"table", "parameter"})  # kept by `destroy` unless --delete-state
 CREATE_ONLY = frozenset({"item", "parameter"})  # seeded once, never overwritten
 # Lambda's resource-based policy is capped at 20 KB; keep a margin for what others add.
@@ -204,10 +205,17 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
         "ttl_attribute": TTL_ATTRIBUTE,
     }, dict(tags)))
     role_arn = where.arn("iam", f"role/{role}", regional=False)
+    inline, managed = iam.package(iam.orchestrator_policy(compiled, where))
     out.append(Resource("role", role, {
         "assume_role_policy": iam.trust_policy(),
-        "inline_policy": iam.orchestrator_policy(compiled, where),
+        "inline_policy": inline,
     }, dict(tags), context={"arn": role_arn}))
+    # Past the inline quota: managed policies under lambdafail's path, attached to the role.
+    for i, doc in enumerate(managed, 1):
+        name = naming.managed_policy_name(topo, i)
+        arn = where.arn("iam", f"policy{naming.policy_path(topo)}{name}", regional=False)
+        out.append(Resource("policy", name, {"document": doc, "attached": True}, dict(tags),
+                            context={"arn": arn, "role": role}))
     fn_spec = {
         "runtime": RUNTIME, "handler": HANDLER, "timeout": function_timeout(compiled),
         "memory_size": cost.memory_for(compiled), "architecture": ARCHITECTURE,

@@ -96,6 +96,17 @@ def tags(topology: str, service: str | None = None) -> dict[str, str]:
 
 
 INLINE_POLICY = "lambdafail-orchestrator"
+MANAGED_POLICY_NAME_MAX = 128
+
+
+def policy_path(topology: str) -> str:
+    """The IAM path of the orchestrator role's managed policies: lambdafail's own."""
+    return f"/{PREFIX}/{topology}/"
+
+
+def managed_policy_name(topology: str, index: int) -> str:
+    """The `index`-th (1-based) managed policy of the orchestrator's role."""
+    return _fit(f"{base(topology)}-orchestrator-{index}", MANAGED_POLICY_NAME_MAX)
 TARGET_ID = "lambdafail-orchestrator"
 
 

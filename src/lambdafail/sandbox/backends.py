@@ -108,3 +108,13 @@ def cloudwatch(region: str) -> Any:
     from moto.cloudwatch.models import cloudwatch_backends
 
     return cloudwatch_backends[ACCOUNT_ID][region]
+
+
+def iam_role(name: str) -> Any | None:
+    """moto's Role (`.policies`: inline name → document, `.managed_policies`) or None."""
+    from moto.iam.models import iam_backends
+
+    try:
+        return iam_backends[ACCOUNT_ID]["global"].get_role(name)
+    except Exception:  # NoSuchEntity
+        return None

@@ -1,8 +1,8 @@
 """The sandbox: moto's server in a thread, behind a small WSGI layer that adds what moto lacks.
 
 Rule: the WSGI layer intercepts only three calls — EventBridge PutEvents (delivery.py), Lambda
-Invoke (lambda_runner.py) and CloudWatch SetAlarmState (alarms.py) — and passes everything
-else to moto untouched; a thread fires schedules (scheduler.py). Nothing here changes what
+Invoke (lambda_runner.py) and CloudWatch SetAlarmState (alarms.py) — and checks IAM's policy
+quotas before moto sees a policy (quotas.py); everything else goes to moto untouched; a thread fires schedules (scheduler.py). Nothing here changes what
 `deploy` creates: the same plan runs on AWS and in the sandbox. Usable in-process
 (`with Sandbox() as url: ...`) by `lambdafail sandbox`, `demo` and tests. Tested with moto
 5.2.1 (werkzeug 3.1); other versions start with a warning in `Sandbox.notes`.
@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from lambdafail.base.errors import UsageError
-from lambdafail.sandbox import alarms, backends
+from lambdafail.sandbox import alarms, backends, quotas
 from lambdafail.sandbox.activity import ActivityLog
 from lambdafail.sandbox.delivery import Delivered, Dispatcher
 from lambdafail.sandbox.lambda_runner import LambdaRunner
@@ -61,7 +61,7 @@ def _read_body(environ: dict[str, Any]) -> bytes:
 def _respond(start_response: StartResponse, status: int, body: bytes,
              headers: dict[str, str] | None = None) -> list[bytes]:
     reason = {200: "OK", 202: "Accepted", 204: "No Content", 400: "Bad Request",
-              404: "Not Found"}.get(status, "")
+              404: "Not Found", 409: "Conflict"}.get(status, "")
     hdrs = {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())}
     hdrs.update(headers or {})
     hdrs["Content-Length"] = str(len(body))
@@ -88,7 +88,21 @@ class SandboxApp:
                 return self.invoke(environ, start_response, unquote(m.group("name")))
             if self._is_set_alarm_state(environ, path, target):
                 return self.set_alarm_state(environ, start_response)
+            refused = self._iam_quota(environ)
+            if refused is not None:
+                return _respond(start_response, 409, quotas.error_body(refused),
+                                {"Content-Type": "text/xml"})
         return self.moto_app(environ, start_response)
+
+    @staticmethod
+    def _iam_quota(environ: dict[str, Any]) -> str | None:
+        if not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+            return None
+        if _region_and_service(environ, "")[1] != "iam":
+            return None
+        form = {k: v[0] for k, v in parse_qs(_read_body(environ).decode("utf-8", "replace"),
+                                             keep_blank_values=True).items()}
+        return quotas.refusal(form)
 
     # -- EventBridge -----------------------------------------------------------------------
     def put_events(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:

@@ -1,11 +1,13 @@
 """`lambdafail validate`: check a topology file offline and list every problem.
 
-Rule: no AWS call; exit 0 with a one-line summary when valid, exit 2 listing every problem
+Rule: no AWS call (botocore's bundled region data only); exit 0 with a one-line summary when valid, exit 2 listing every problem
 (file:line:col, YAML path, message, hint) otherwise. With --output json the same result is also
 a JSON document on stdout (`valid`, `problems`), so CI can read it.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
@@ -23,6 +25,7 @@ def command(file: str) -> int:
 
     try:
         topo = load_topology(file)
+        _check_quotas(topo, file)
     except TopologyError as err:
         if is_json():
             emit_json({"valid": False, "file": file,
@@ -38,3 +41,15 @@ def command(file: str) -> int:
         click.echo(f"{file}: valid — topology {topo.name!r}, {n} service{'s' if n != 1 else ''}"
                    f" ({', '.join(names)}), {signals} signal{'s' if signals != 1 else ''}")
     return 0
+
+
+def _check_quotas(topo: Any, file: str) -> None:
+    """What no deploy could fit (IAM's policy quotas), offline: the account id is a placeholder
+    of the real length, the region the topology's (or the longest botocore knows)."""
+    from lambdafail.aws import known_regions, partition_for_region
+    from lambdafail.deploy import iam
+    from lambdafail.model.topology import compiled_document
+
+    region = topo.region or max((r for rs in known_regions().values() for r in rs), key=len)
+    compiled = compiled_document(topo, region)
+    iam.check_quotas(compiled, iam.Where(partition_for_region(region), region, "0" * 12), file)
