@@ -523,6 +523,64 @@ def test_runtime_commit_whose_answer_was_lost_is_still_a_switch(aws: None) -> No
     assert lost[0] == 2 and env.active() == "standby" and len(env.store.log()) == 1
 
 
+def _cancelled_condition() -> Any:
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "x"},
+                        "CancellationReasons": [{"Code": "ConditionalCheckFailed"},
+                                                {"Code": "None"}]}, "TransactWriteItems")
+
+
+def test_runtime_commit_resent_by_botocore_is_recognised_as_ours(aws: None) -> None:
+    """The commit landed, its reply was lost, and botocore's own resend (moto ignores the
+    ClientRequestToken) failed its condition: the first answer the code sees is a conflict.
+    The commit token kept with the transition tells it the commit was its own."""
+    env = make_env(compiled({"checkout": service_cfg(failure_threshold=1)}))
+    tokens: list[str] = []
+
+    def token(params: dict[str, Any], **_: Any) -> None:
+        tokens.append(params.get("ClientRequestToken", ""))
+
+    def resend_fails(**_: Any) -> None:
+        if len(tokens) == 1:
+            raise _cancelled_condition()
+
+    env.store.ddb.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", token)
+    env.store.ddb.meta.events.register("after-call.dynamodb.TransactWriteItems", resend_fails)
+    env.prober.set("checkout", primary=False)
+    out = env.tick()
+    assert [a["status"] for a in out["actions"]] == ["switched"]
+    assert len(tokens) == 1 and len(tokens[0]) == 32  # no second commit was needed
+    assert env.active() == "standby" and len(env.store.log()) == 1
+    committed = [r for r in env.logger.records if r.get("message") == "switch committed"]
+    assert len(committed) == 1
+
+
+def test_runtime_same_switch_committed_by_someone_else_is_theirs(aws: None) -> None:
+    """Another committer (a tick resuming the same pending switch) commits first: for us it
+    is a lost race — they report and notify it, we do not."""
+    env = make_env(compiled({"checkout": service_cfg(failure_threshold=1)}))
+    done = [False]
+
+    def other_commits_first(**kw: Any) -> None:
+        if done[0]:
+            return
+        done[0] = True
+        st = env.store.get("checkout")
+        assert st is not None and st.pending is not None
+        env.store.commit("checkout", st.pending, env.clock(), token="somebody-else")
+
+    env.store.ddb.meta.events.register("before-call.dynamodb.TransactWriteItems",
+                                       other_commits_first)
+    env.prober.set("checkout", primary=False)
+    out = env.tick()
+    assert out["actions"] == []  # the tick re-reads after the lost race: nothing left to do
+    assert env.active() == "standby" and len(env.store.log()) == 1
+    assert not [r for r in env.logger.records if r.get("message") == "switch committed"]
+    st = env.store.get("checkout")
+    assert st is not None and (st.last_transition or {}).get("commit_token") == "somebody-else"
+
+
 def test_runtime_a_failed_condition_in_a_transaction_is_a_lost_race() -> None:
     from botocore.exceptions import ClientError, ReadTimeoutError
 

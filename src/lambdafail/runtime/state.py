@@ -376,16 +376,25 @@ class StateStore:
                          {":until": lease_until, ":err": error[:1000], ":one": 1,
                           ":switching": "switching", ":id": pending_id})
 
-    def commit(self, service: str, pending: dict[str, Any], committed_at: float) -> dict[str, Any]:
+    def commit(self, service: str, pending: dict[str, Any], committed_at: float,
+               token: str | None = None) -> dict[str, Any]:
         """Complete a pending switch: service item + log item in ONE transaction.
 
         Conditional on the pending switch still being there (not on the version: probe ticks
         may have recorded observations meanwhile), so a switch commits exactly once, and the log
         item (attribute_not_exists) is written with it or not at all.
+
+        `token` (one per committer, ≤ 36 characters) is the transaction's ClientRequestToken and
+        is kept in `last_transition.commit_token`: when a reply is lost and botocore resends,
+        DynamoDB answers the resend with success for 10 minutes instead of failing its
+        condition, and a committer that still sees a conflict can tell its own commit
+        (`committed_by`) from somebody else's.
         """
         at = iso(committed_at)
         last = {"id": pending["id"], "at": at, "from": pending["from"], "to": pending["to"],
                 "reason": pending["reason"], "actor": pending["actor"]}
+        if token:
+            last["commit_token"] = token
         log_item = transition_log_item(service, pending, committed_at)
         values = {":to": pending["to"], ":steady": "steady", ":prev": pending["from"],
                   ":last": last, ":since": at, ":one": 1, ":switching": "switching",
@@ -400,8 +409,9 @@ class StateStore:
             update_expr = ("SET active = :to, phase = :steady, previous_active = :prev, "
                            "last_transition = :last, since = :since, version = version + :one "
                            "REMOVE pending, blocked")
+        extra: dict[str, Any] = {"ClientRequestToken": token} if token else {}
         try:
-            self.ddb.transact_write_items(TransactItems=[
+            self.ddb.transact_write_items(**extra, TransactItems=[
                 {"Update": {
                     "TableName": self.table, "Key": _item({"pk": "service", "sk": service}),
                     "UpdateExpression": update_expr,

@@ -423,12 +423,16 @@ def resume(store: StateStore, router: Router, service: str, st: ServiceState, *,
 COMMIT_ATTEMPTS = 3
 
 
-def _committed(store: StateStore, service: str, pending_id: str) -> bool:
+def _committed(store: StateStore, service: str, pending_id: str, token: str) -> bool:
+    """Did this committer's own transaction commit the switch (its reply was lost)? A commit
+    of the same pending switch by somebody else (a tick resuming it) is theirs: they notify."""
     try:
         st = store.get(service)
     except Exception:
         return False
-    return bool(st and st.phase == "steady" and (st.last_transition or {}).get("id") == pending_id)
+    last = st.last_transition or {} if st else {}
+    return bool(st and st.phase == "steady" and last.get("id") == pending_id
+                and last.get("commit_token") == token)
 
 
 def _drive(store: StateStore, router: Router, service: str, st: ServiceState, *,
@@ -457,13 +461,15 @@ def _drive(store: StateStore, router: Router, service: str, st: ServiceState, *,
                             "next tick (or the same command again) retries it.", st, pending)
     item: dict[str, Any] | None = None
     committed_at = clock()  # once: a retried commit writes exactly the same items
+    token = uuid.uuid4().hex  # this committer's ClientRequestToken, the same on every retry
     for attempt in range(COMMIT_ATTEMPTS):
         try:
-            item = store.commit(service, pending, committed_at)
+            item = store.commit(service, pending, committed_at, token)
             break
         except StateConflict:
-            if attempt and _committed(store, service, str(pending["id"])):
-                # Our earlier attempt did commit; only its answer was lost (a timeout).
+            if _committed(store, service, str(pending["id"]), token):
+                # Our own commit landed; only its answer was lost (a timeout, then a resend
+                # that AWS did not match to it, or an attempt of ours that raised).
                 item = transition_log_item(service, pending, committed_at)
                 break
             return SwitchResult("lost_race", service, "the switch was already committed", None,

@@ -1,7 +1,8 @@
 """The sandbox: moto's server in a thread, behind a small WSGI layer that adds what moto lacks.
 
-Rule: the WSGI layer intercepts only three calls — EventBridge PutEvents (delivery.py), Lambda
-Invoke (lambda_runner.py) and CloudWatch SetAlarmState (alarms.py) — and checks IAM's policy
+Rule: the WSGI layer intercepts only four calls — EventBridge PutEvents (delivery.py), Lambda
+Invoke (lambda_runner.py), CloudWatch SetAlarmState (alarms.py) and DynamoDB
+TransactWriteItems with a ClientRequestToken (idempotency.py) — and checks IAM's policy
 quotas before moto sees a policy (quotas.py); everything else goes to moto untouched; a thread fires schedules (scheduler.py). Nothing here changes what
 `deploy` creates: the same plan runs on AWS and in the sandbox. Usable in-process
 (`with Sandbox() as url: ...`) by `lambdafail sandbox`, `demo` and tests. Tested with moto
@@ -27,7 +28,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from lambdafail.base.errors import UsageError
-from lambdafail.sandbox import alarms, backends, quotas
+from lambdafail.sandbox import alarms, backends, idempotency, quotas
 from lambdafail.sandbox.activity import ActivityLog
 from lambdafail.sandbox.delivery import Delivered, Dispatcher
 from lambdafail.sandbox.lambda_runner import LambdaRunner
@@ -76,6 +77,7 @@ class SandboxApp:
         self.moto_app = moto_app
         self.sandbox = sandbox
         self._alarm_lock = threading.Lock()
+        self.tokens = idempotency.Tokens()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") == "POST":
@@ -83,6 +85,8 @@ class SandboxApp:
             target = environ.get("HTTP_X_AMZ_TARGET", "")
             if target == "AWSEvents.PutEvents":
                 return self.put_events(environ, start_response)
+            if target == idempotency.TARGET:
+                return self.transact_write(environ, start_response)
             m = _INVOKE.match(path)
             if m:
                 return self.invoke(environ, start_response, unquote(m.group("name")))
@@ -93,6 +97,38 @@ class SandboxApp:
                 return _respond(start_response, 409, quotas.error_body(refused),
                                 {"Content-Type": "text/xml"})
         return self.moto_app(environ, start_response)
+
+    # -- DynamoDB ClientRequestToken (idempotency.py) ---------------------------------------
+    def transact_write(self, environ: dict[str, Any],
+                       start_response: StartResponse) -> Iterable[bytes]:
+        raw = _read_body(environ)
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = {}
+        token = body.get("ClientRequestToken") if isinstance(body, dict) else None
+        if not token:
+            return self.moto_app(environ, start_response)
+        region = _region_and_service(environ, self.sandbox.region)[0]
+        digest = idempotency.fingerprint(body)
+        seen = self.tokens.lookup(region, str(token))
+        if seen is not None:
+            if seen.fingerprint != digest:
+                return _respond(start_response, 400, idempotency.mismatch_body(),
+                                {"Content-Type": "application/x-amz-json-1.0"})
+            start_response(seen.status, seen.headers)
+            return [seen.body]
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            captured.update(status=status, headers=list(headers))
+            return start_response(status, headers, *rest)
+
+        out = b"".join(self.moto_app(environ, capture))
+        if str(captured.get("status", "")).startswith("200"):
+            self.tokens.remember(region, str(token), idempotency.Remembered(
+                digest, captured["status"], captured["headers"], out, time.monotonic()))
+        return [out]
 
     @staticmethod
     def _iam_quota(environ: dict[str, Any]) -> str | None:

@@ -1,0 +1,86 @@
+"""The sandbox honours DynamoDB's ClientRequestToken on TransactWriteItems, as AWS does and
+moto does not: a resend of a successful transaction succeeds without writing, the same token
+on another request is refused. Then the orchestrator's commit whose reply was lost, end to end
+on the sandbox: the resend is answered as a success and the switch is reported once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lambdafail.runtime.state import StateStore, table_definition
+from lambdafail.sandbox.server import Sandbox
+from sandbox_support import Clients, uid
+
+
+def _put(table: str, key: str, token: str | None) -> dict[str, Any]:
+    kw: dict[str, Any] = {"TransactItems": [{"Put": {
+        "TableName": table, "Item": {"pk": {"S": "p"}, "sk": {"S": key}},
+        "ConditionExpression": "attribute_not_exists(pk)"}}]}
+    if token:
+        kw["ClientRequestToken"] = token
+    return kw
+
+
+def _table(aws: Clients) -> str:
+    name = uid("tok")
+    aws("dynamodb").create_table(**table_definition(name))
+    return name
+
+
+def test_sandbox_resent_transaction_with_its_token_succeeds_once(sandbox: Sandbox,
+                                                                 aws: Clients) -> None:
+    ddb = aws("dynamodb")
+    table = _table(aws)
+    ddb.transact_write_items(**_put(table, "a", "token-1"))
+    ddb.transact_write_items(**_put(table, "a", "token-1"))  # the resend: a success, no write
+    assert ddb.scan(TableName=table)["Count"] == 1
+    # Without a token the same request is new: its condition fails, as on AWS and in moto.
+    with pytest.raises(ddb.exceptions.TransactionCanceledException):
+        ddb.transact_write_items(**_put(table, "a", None))
+
+
+def test_sandbox_same_token_other_request_is_a_mismatch(sandbox: Sandbox, aws: Clients) -> None:
+    ddb = aws("dynamodb")
+    table = _table(aws)
+    ddb.transact_write_items(**_put(table, "a", "token-2"))
+    with pytest.raises(ddb.exceptions.IdempotentParameterMismatchException):
+        ddb.transact_write_items(**_put(table, "b", "token-2"))
+    assert ddb.scan(TableName=table)["Count"] == 1
+
+
+def test_sandbox_commit_whose_reply_was_lost_is_answered_by_the_resend(sandbox: Sandbox,
+                                                                       aws: Clients) -> None:
+    """The commit lands, the caller never sees the reply and sends it again with its token:
+    the sandbox (like AWS) answers success, so the committer needs no conflict to find out."""
+    from botocore.exceptions import ReadTimeoutError
+
+    from lambdafail.runtime import transitions as tr
+
+    ddb = aws("dynamodb")
+    table = _table(aws)
+    store = StateStore(table, ddb)
+    store.seed("checkout", 1000.0)
+    st = store.get("checkout")
+    assert st is not None
+    pending = tr.new_pending(st, "standby", reason="probe", actor="orchestrator", evidence={},
+                             now=1000.0)
+    st.phase, st.pending = "switching", pending
+    store.save(st, st.version)
+    sent = [0]
+
+    def lose_first_reply(**_: Any) -> None:
+        sent[0] += 1
+        if sent[0] == 1:
+            raise ReadTimeoutError(endpoint_url=aws.url)
+
+    ddb.meta.events.register("after-call.dynamodb.TransactWriteItems", lose_first_reply)
+    with pytest.raises(ReadTimeoutError):
+        store.commit("checkout", pending, 1001.0, token="commit-token-1")
+    item = store.commit("checkout", pending, 1001.0, token="commit-token-1")  # the resend
+    assert sent[0] == 2 and item["to"] == "standby"
+    after = store.get("checkout")
+    assert after is not None and after.active == "standby" and len(store.log()) == 1
+    assert (after.last_transition or {}).get("commit_token") == "commit-token-1"
