@@ -17,7 +17,7 @@ import pytest
 from lambdafail.aws import AwsContext
 from lambdafail.cli.main import run
 from lambdafail.deploy.inventory import config_items
-from lambdafail.model import loader
+from lambdafail.model import capacity, loader
 from lambdafail.oncall import common
 
 NODES_PER_SERVICE = 7
@@ -73,6 +73,16 @@ def test_the_largest_topology_validate_accepts_deploys_and_reads_back(
     assert kept == {sha: compiled}
     # Far past what one DynamoDB item holds as a JSON string (400 KB).
     assert len(json.dumps(compiled)) > 10 * 400 * 1024
+    # Every tick invocation carries no more than one invocation can (model/capacity.py), and
+    # each of those rules exists on the default bus.
+    size = capacity.services_per_invocation(3.0)
+    assert all(len(s["services"]) <= size for s in compiled["schedules"].values())
+    assert len(compiled["schedules"]) == -(-count // size)
+    events = ctx.client("events")
+    names = set()
+    for page in events.get_paginator("list_rules").paginate(NamePrefix="lambdafail-big-tick-"):
+        names |= {r["Name"] for r in page["Rules"]}
+    assert names == set(compiled["schedules"])
 
     code = run(["status", "-f", str(path), "-o", "json"])
     cap = capsys.readouterr()
