@@ -428,7 +428,8 @@ class Drill:
                 after = {"active": now_st.active, "phase": now_st.phase} if now_st else None
                 if after != before:
                     changed.append(f"{name}: {before} → {after}")
-            others_in_log = [e for e in self.store.log(since=self.rec.origin)
+            others_in_log = [e for e in self.store.log(since=self.rec.origin,
+                                                          kind="transition")
                              if e.get("service") != self.opts.service]
             changed += [f"{e.get('service')}: transition {e.get('transition_id')} "
                         f"({e.get('from')} → {e.get('to')})" for e in others_in_log]

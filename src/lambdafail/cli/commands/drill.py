@@ -87,8 +87,6 @@ def command(file: str, service: str, scenario: str, timeout: float, no_restore: 
     err = console(stderr=True)
     view = _Progress(err)
     drill = Drill(compiled, ctx, opts, listener=view)
-    from rich.markup import escape
-
     if abort:
         assert reason is not None
         return _abort(err, drill, reason)
@@ -110,6 +108,15 @@ def command(file: str, service: str, scenario: str, timeout: float, no_restore: 
     return int(doc["grade"]["exit_code"])
 
 
+def escape(text: str) -> str:
+    """Rich markup escaped; control characters (from state, notes, commands) removed."""
+    from rich.markup import escape as rich_escape
+
+    from lambdafail.base.text import terminal_safe
+
+    return rich_escape(terminal_safe(text))
+
+
 _STYLE = {"passed": "green", "failed": "bold red", "skipped": "dim", "interrupted": "yellow"}
 
 
@@ -120,8 +127,6 @@ class _Progress:
         self.out = out
 
     def __call__(self, rec: dict[str, Any]) -> None:
-        from rich.markup import escape
-
         kind = rec["kind"]
         t = f"[dim]+{rec['offset_s']:7.2f}s[/dim]"
         if kind == "phase-start":
@@ -144,8 +149,6 @@ class _Progress:
 
 
 def _abort(err: Console, drill: Any, reason: str) -> int:
-    from rich.markup import escape
-
     from lambdafail.base.errors import ExitCode
     from lambdafail.cli.commands.common import emit_json, is_json
     from lambdafail.drill.restore import abort
@@ -164,8 +167,6 @@ def _abort(err: Console, drill: Any, reason: str) -> int:
 
 
 def _show_left(out: Console, r: dict[str, Any]) -> None:
-    from rich.markup import escape
-
     out.print("[bold red reverse] RESTORE INCOMPLETE — act by hand [/bold red reverse]")
     out.print("Left over:")
     for line in r["left"]:
@@ -177,8 +178,6 @@ def _show_left(out: Console, r: dict[str, Any]) -> None:
 
 
 def _show_plan(out: Console, doc: dict[str, Any]) -> None:
-    from rich.markup import escape
-
     out.print("[bold]Dry run — nothing was changed. The drill would:[/bold]")
     for step, text in doc.get("plan", {}).items():
         out.print(f"  [bold]{step}[/bold]: {escape(text)}")
@@ -188,8 +187,6 @@ def _show_plan(out: Console, doc: dict[str, Any]) -> None:
 
 
 def _show_grade(out: Console, doc: dict[str, Any], paths: dict[str, str]) -> None:
-    from rich.markup import escape
-
     g = doc["grade"]
     t = doc["timings"]
     r = doc["restore"]
