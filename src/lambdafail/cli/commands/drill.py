@@ -79,11 +79,13 @@ def command(file: str, service: str, scenario: str, timeout: float, no_restore: 
     if reason and not abort:
         raise UsageError("--reason only applies with --abort")
     topo, ctx, compiled = open_topology(file)
+    operator = ctx.caller_arn()
     opts = DrillOptions(service=service, scenario=scenario, timeout=timeout,
                         restore=not no_restore, report_dir=report_dir, inject_cmd=inject_cmd,
                         restore_cmd=restore_cmd, check_url=check_url, dry_run=dry_run,
-                        operator=ctx.caller_arn(), topology_file=file,
-                        connection=connection_flags(ctx))
+                        operator=operator, topology_file=file,
+                        connection=connection_flags(ctx), region=ctx.region,
+                        environment=_environment(operator))
     err = console(stderr=True)
     view = _Progress(err)
     drill = Drill(compiled, ctx, opts, listener=view)
@@ -106,6 +108,20 @@ def command(file: str, service: str, scenario: str, timeout: float, no_restore: 
     if is_json():
         emit_json(doc)
     return int(doc["grade"]["exit_code"])
+
+
+def _environment(caller_arn: str) -> str:
+    """Where the drill ran, for the report: the sandbox, an emulator's endpoint, or the AWS
+    account (from the caller's ARN)."""
+    from lambdafail.base import settings
+
+    s = settings.current()
+    if s.sandbox:
+        return "sandbox"
+    if s.endpoint_url:
+        return f"endpoint {s.endpoint_url}"
+    parts = caller_arn.split(":")
+    return f"AWS account {parts[4]}" if len(parts) > 4 and parts[4] else "AWS"
 
 
 def escape(text: str) -> str:
