@@ -818,6 +818,17 @@ def rollback(ctx: AwsContext, compiled: dict[str, Any], service: str, *, note: s
                           confirm=confirm)
 
 
+def _notifier(ctx: AwsContext, compiled: Mapping[str, Any], caller_arn: str) -> Any:
+    """The orchestrator's notifier, from here: a manual switch is published like any other."""
+    from lambdafail.runtime.transitions import Notifier
+
+    parts = caller_arn.split(":")
+    return Notifier(compiled.get("sns_topic_arn"), lambda: ctx.client("sns"), _quiet_logger(),
+                    events_client=lambda: ctx.client("events"),
+                    context={"topology": str(compiled["topology"]), "region": ctx.region,
+                             "account": parts[4] if len(parts) > 4 else ""})
+
+
 def _quiet_logger() -> Any:
     # The runtime logs JSON lines to stdout (CloudWatch in Lambda); on the CLI stdout belongs
     # to the table or the JSON document, so its lines go to stderr only with --debug.
@@ -898,7 +909,8 @@ def _manual_switch(ctx: AwsContext, compiled: dict[str, Any], svc: dict[str, Any
     with _runtime(ctx, compiled):
         res = request_switch(store, router, svc, service, to_side, reason=reason, actor=who,
                              evidence=evidence, force=force, automatic=False,
-                             state=st, logger=_quiet_logger())
+                             state=st, logger=_quiet_logger(),
+                             notify=_notifier(ctx, compiled, who))
         final = res.state if res.state is not None else store.get(service)
     active = final.active if final else None
     phase = final.phase if final else None
