@@ -54,6 +54,8 @@ def _doc(**over: Any) -> dict[str, Any]:
                     "left": [], "instructions": []},
         "other_services": {"checked": ["search"], "changed": []},
         "grade": g, "journal": "/tmp/j.jsonl",
+        "context": {"environment": "sandbox", "region": "eu-west-1",
+                    "lambdafail_version": "0.1.0", "orchestrator_version": "7"},
     }
     doc.update(over)
     return doc
@@ -174,3 +176,68 @@ def test_drill_sample_event_matches_the_signal() -> None:
     assert ev["source"] == "shop.checkout" and ev["detail"]["host"].startswith("web-")
     with pytest.raises(UsageError):
         sample_event({"source": ["a"], "detail": {"n": [{"numeric": [">", 5]}]}})
+
+
+def _svg_texts(root: ET.Element, cls: str | None = None) -> list[str]:
+    return [t.text or "" for t in root.iter(f"{SVG}text") if cls is None or t.get("class") == cls]
+
+
+def test_drill_svg_says_each_status_in_words_with_a_legend_and_the_context() -> None:
+    doc = _doc()
+    doc["phases"][2].update(status="failed", detail="timed out")
+    root = ET.fromstring(report.to_svg(doc))
+    groups = [g for g in root.iter(f"{SVG}g") if g.get("class") == "phase"]
+    for g in groups:
+        words = [t.text or "" for t in g.iter(f"{SVG}text") if t.get("class") == "status"]
+        assert len(words) == 1 and g.get("data-status", "x").lower()[:4] in words[0].lower()
+    observe = next(g for g in groups if g.get("data-phase") == "observe")
+    assert "✗ FAILED" in "".join(t.text or "" for t in observe.iter(f"{SVG}text"))
+    legend = next(g for g in root.iter(f"{SVG}g") if g.get("class") == "legend")
+    names = [t.text for t in legend.iter(f"{SVG}text")]
+    assert names == ["passed", "failed", "skipped", "interrupted", "detect", "switch",
+                     "milestone", "RTO deadline"]
+    head = " ".join(_svg_texts(root)[:3])
+    for part in ("2023-11-14 22:13:20 UTC", "sandbox", "eu-west-1", "lambdafail 0.1.0",
+                 "orchestrator version 7", "detect ", "+ switch ", "= total"):
+        assert part in head, (part, head)
+
+
+def test_drill_svg_shows_an_rto_miss_in_red_and_not_only_by_colour() -> None:
+    doc = _doc(rto_seconds=1.0)
+    doc["grade"] = {"result": "fail", "passed": False, "rto_met": False,
+                    "reasons": ["RTO missed"], "exit_code": 5}
+    root = ET.fromstring(report.to_svg(doc))
+    measured = next(g for g in root.iter(f"{SVG}g") if g.get("class") == "measured")
+    rects = {r.get("class"): r for r in measured.iter(f"{SVG}rect")}
+    assert set(rects) == {"detect", "switch", "over-rto"}
+    assert rects["over-rto"].get("fill") == "#c62828"
+    assert any("MISSED" in t for t in _svg_texts(root, "status"))
+    assert "RTO MISSED" in " ".join(_svg_texts(root, "split"))
+
+
+def test_drill_svg_milestone_labels_sit_at_their_ticks() -> None:
+    root = ET.fromstring(report.to_svg(_doc()))
+    lines = {ln.get("data-milestone"): ln for ln in root.iter(f"{SVG}line")
+             if ln.get("class") == "milestone"}
+    labels = {t.get("data-milestone"): t for t in root.iter(f"{SVG}text")
+              if t.get("class") == "milestone-label"}
+    assert set(lines) == set(labels) and lines
+    for key, ln in lines.items():
+        lab = labels[key]
+        assert abs(float(lab.get("x", 0)) - float(ln.get("x1", 0))) <= 6
+        # The tick runs down to its own label (no label floats away from its line).
+        assert 0 < float(lab.get("y", 0)) - float(ln.get("y2", 0)) <= 12
+        assert key.replace("_", " ") in (lab.text or "")
+
+
+def test_drill_reports_never_print_none() -> None:
+    """A drill stopped at the pre-check: nothing measured, no restore path, no context."""
+    doc = _doc(milestones={k: None for k in report.MILESTONES},
+               timings={"time_to_detect_s": None, "time_to_switch_s": None, "total_s": None},
+               restore={"requested": True, "ok": True, "path": None, "left": [],
+                        "instructions": []},
+               ended_at=None, context={})
+    doc["grade"] = {"result": "fail", "passed": False, "rto_met": None,
+                    "reasons": ["precheck failed"], "exit_code": 5}
+    for text in (report.to_markdown(doc), report.to_junit(doc), report.to_svg(doc)):
+        assert "None" not in text

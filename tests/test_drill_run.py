@@ -78,6 +78,10 @@ def test_drill_pass_through_the_cli(drill_env: DrillEnv, tmp_path: Path,
     for name in report.FILES:
         assert (out_dir / name).is_file()
     assert report.validate(json.loads((out_dir / "report.json").read_text())) == []
+    for name in ("report.md", "junit.xml", "timeline.svg"):
+        assert "None" not in (out_dir / name).read_text(), name
+    assert doc["context"]["region"] == "us-east-1" and doc["context"]["lambdafail_version"]
+    assert doc["context"]["environment"].startswith("AWS account ")
     kinds = [r["kind"] for r in read_journal(out_dir / "journal.jsonl")]
     assert kinds[0] == "drill-start" and kinds[-1] == "drill-end"
     # Live progress went to stderr.

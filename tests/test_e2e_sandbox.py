@@ -194,6 +194,17 @@ def test_e2e_sandbox_failover_rollback_drill_destroy_through_the_cli(
         r = run_cli("--sandbox", "history", "web", "-f", f, "-o", "json", env=env)
         reasons = [t["reason"] for t in json.loads(r.stdout)["transitions"]]
         assert reasons[:4] == ["rollback", "drill", "rollback", "drill"], reasons
+        transitions = json.loads(r.stdout)["transitions"]
+        # The drill's failover and its fail-back carry the drill's id; deploys are in the log too.
+        assert transitions[0]["drill_id"] and transitions[0]["drill_id"] == transitions[1][
+            "drill_id"], transitions[:2]
+        r = run_cli("--sandbox", "history", "web", "-f", f, "-o", "json", "--kind", "all",
+                    env=env)
+        kinds = {t["kind"] for t in json.loads(r.stdout)["transitions"]}
+        assert kinds == {"transition"}  # deploys are topology-wide: not under a service
+        r = run_cli("--sandbox", "history", "-f", f, "-o", "json", "--kind", "deploy", env=env)
+        deploys = json.loads(r.stdout)["transitions"]
+        assert deploys and all(d["actor"].startswith("arn:aws:") for d in deploys)
         assert ssm.get_parameter(Name=param)["Parameter"]["Value"] == primary.url
 
         r = run_cli("--sandbox", "destroy", "-f", f, "--yes", env=env)

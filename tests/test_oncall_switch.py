@@ -42,7 +42,7 @@ def state(env: Env, service: str = "checkout") -> Any:
 
 
 def log(env: Env) -> list[dict[str, Any]]:
-    return list(env.store(env.ctx()).log())
+    return list(env.store(env.ctx()).log(kind="transition"))
 
 
 def test_oncall_failover_happy_path(env: Env, capsys: pytest.CaptureFixture[str]) -> None:

@@ -219,7 +219,9 @@ def test_runtime_both_down_stays_and_notifies_once(aws: None) -> None:
     env.tick()
     assert env.active() == "standby"
     msgs = sqs.receive_message(QueueUrl=qurl, MaxNumberOfMessages=10)["Messages"]
-    assert any("switched primary -> standby" in json.loads(m["Body"])["Subject"] for m in msgs)
+    subjects = [json.loads(m["Body"])["Subject"] for m in msgs]
+    assert any(sj.endswith("/checkout [us-east-1]: primary -> standby (probe)")
+               for sj in subjects), subjects
 
 
 def test_runtime_drill_fault_flag_drives_the_real_detection_path(aws: None) -> None:

@@ -97,9 +97,15 @@ def topology_file_option(f: F) -> F:
 
 def require_text(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A free-text option that must say something when given (`--reason ''` says nothing)."""
-    if value is not None and not value.strip():
+    if value is None:
+        return None
+    from lambdafail.base.text import terminal_safe
+
+    # Recorded in the log and shown to others: no escape sequences reach their terminals.
+    value = terminal_safe(value).strip()
+    if not value:
         raise click.BadParameter("must not be empty")
-    return value.strip() if value is not None else None
+    return value
 
 
 def require_finite(ctx: click.Context, param: click.Parameter,

@@ -163,9 +163,12 @@ def _rules_cell(rules: dict[str, str]) -> str:
 
 
 def escape(text: str) -> str:
+    """Rich markup escaped, and user text stripped of control characters (base/text.py)."""
     from rich.markup import escape
 
-    return escape(text)
+    from lambdafail.base.text import terminal_safe
+
+    return escape(terminal_safe(text))
 
 
 
@@ -384,10 +387,10 @@ def history_document(entries: list[LogEntry], topology: str) -> dict[str, Any]:
 
 
 def _entry_doc(e: LogEntry) -> dict[str, Any]:
-    return {"committed_at": e.committed_at, "service": e.service,
+    return {"committed_at": e.committed_at, "kind": e.kind, "service": e.service,
             "transition_id": e.transition_id, "from": e.from_, "to": e.to,
             "reason": e.reason, "actor": e.actor, "started_at": e.started_at,
-            "evidence": e.evidence}
+            "drill_id": e.drill_id or None, "evidence": e.evidence}
 
 
 def evidence_summary(evidence: dict[str, Any]) -> str:
@@ -425,9 +428,16 @@ def history_table(entries: list[LogEntry]) -> Table:
     for col in ("time (UTC)", "service", "from → to", "reason", "actor", "evidence"):
         t.add_column(col, overflow="fold")
     for e in entries:
-        to = f"[yellow]{e.to}[/]" if e.to == "standby" else f"[green]{e.to}[/]"
+        if e.kind != "transition":
+            # deploy, destroy, deployment-rollback, pause, resume: no traffic moved.
+            t.add_row(e.committed_at.replace("T", " ")[:19], escape(e.service or "—"),
+                      f"[cyan]{escape(e.kind)}[/]", escape(e.reason),
+                      escape(_short_actor(e.actor)), escape(evidence_summary(e.evidence)))
+            continue
+        to = f"[yellow]{escape(e.to)}[/]" if e.to == "standby" else f"[green]{escape(e.to)}[/]"
+        reason = e.reason + (f" {e.drill_id}" if e.drill_id else "")
         t.add_row(e.committed_at.replace("T", " ")[:19], escape(e.service),
-                  f"{e.from_} → {to}", escape(e.reason), escape(_short_actor(e.actor)),
+                  f"{escape(e.from_)} → {to}", escape(reason), escape(_short_actor(e.actor)),
                   escape(evidence_summary(e.evidence)))
     return t
 

@@ -87,6 +87,8 @@ def orchestrator_policy(compiled: dict[str, Any], where: Where) -> dict[str, Any
     add("InvokeTargets", ["lambda:InvokeFunction"], _fn_resources(where, invoke))
     if compiled.get("sns_topic_arn"):
         add("Notify", ["sns:Publish"], [compiled["sns_topic_arn"]])
+    # Every transition is also an event on the account's default bus (users route it).
+    add("TransitionEvents", ["events:PutEvents"], [where.arn("events", "event-bus/default")])
     statements.sort(key=lambda s: s["Sid"])
     return {"Version": "2012-10-17", "Statement": statements}
 

@@ -166,13 +166,15 @@ def to_markdown(report: Mapping[str, Any]) -> str:
     lines = [
         f"# Drill report: {report.get('service')} ({report.get('topology')}) — {result}",
         "",
-        f"- Drill id: `{report.get('drill_id')}`",
-        f"- Scenario: `{report.get('scenario')}`" + (" (dry run)" if report.get("dry_run")
-                                                      else ""),
-        f"- Started: {report.get('started_at')}",
+        f"- Drill id: `{_v(report.get('drill_id'))}`",
+        f"- Scenario: `{_v(report.get('scenario'))}`" + (" (dry run)" if report.get("dry_run")
+                                                         else ""),
+        f"- When and where: {context_line(report)}",
+        f"- Started: {_v(report.get('started_at'))}",
         f"- Ended: {report.get('ended_at') or '— (did not finish)'}",
         f"- Operator: {report.get('operator') or '—'}",
-        f"- Exit code: {g.get('exit_code')}",
+        f"- Exit code: {_v(g.get('exit_code'))}",
+        f"- Measured: {split_line(report)}",
         "",
         "## Grade",
         "",
@@ -215,8 +217,8 @@ def to_markdown(report: Mapping[str, Any]) -> str:
         if r.get("instructions"):
             lines += [""] + [f"- `{x}`" for x in r["instructions"]]
     elif r.get("ok"):
-        lines.append(f"Restored through `{r.get('path')}`: fault cleared, primary active again, "
-                     "drill lock released.")
+        lines.append((f"Restored through `{r['path']}`" if r.get("path") else "Restored")
+                     + ": fault cleared, primary active again, drill lock released.")
     elif r.get("ok") is None:
         lines.append("Nothing to restore: nothing was changed.")
     else:
@@ -234,6 +236,11 @@ def to_markdown(report: Mapping[str, Any]) -> str:
     if report.get("journal"):
         lines += ["", f"Journal: `{report['journal']}`"]
     return "\n".join(lines) + "\n"
+
+
+def _v(v: Any) -> str:
+    """A value for a reader: never the word None."""
+    return "—" if v is None else str(v)
 
 
 def _off(v: Any) -> str:
@@ -272,8 +279,8 @@ def to_junit(report: Mapping[str, Any]) -> str:
                                  "time": f"{float(total or 0):.3f}"})
     if not g.get("passed"):
         failures += 1
-        f = ET.SubElement(tc, "failure", {"message": f"drill {g.get('result')}",
-                                          "type": str(g.get("result"))})
+        f = ET.SubElement(tc, "failure", {"message": f"drill {g.get('result') or 'fail'}",
+                                          "type": str(g.get("result") or "fail")})
         f.text = "\n".join(g.get("reasons") or [])
     cases.append(tc)
     suite = ET.Element("testsuite", {
@@ -282,10 +289,13 @@ def to_junit(report: Mapping[str, Any]) -> str:
         "timestamp": str(report.get("started_at") or ""),
     })
     props = ET.SubElement(suite, "properties")
-    for key in ("drill_id", "scenario", "rto_seconds"):
-        ET.SubElement(props, "property", {"name": key, "value": str(report.get(key))})
-    for key in ("time_to_detect_s", "time_to_switch_s", "total_s"):
-        ET.SubElement(props, "property", {"name": key, "value": str(t.get(key))})
+    # A value that was never measured is an empty string: CI parsers read "None" as text.
+    pairs = ([(k, report.get(k)) for k in ("drill_id", "scenario", "rto_seconds")]
+             + [(k, t.get(k)) for k in ("time_to_detect_s", "time_to_switch_s", "total_s")]
+             + sorted((report.get("context") or {}).items()))
+    for key, value in pairs:
+        ET.SubElement(props, "property", {"name": key, "value": "" if value is None
+                                          else str(value)})
     suite.extend(cases)
     out = ET.SubElement(suite, "system-out")
     out.text = to_markdown(report)
@@ -314,96 +324,167 @@ def _total_time(phases: Sequence[Mapping[str, Any]]) -> float:
 _SVG_NS = "http://www.w3.org/2000/svg"
 _COLORS = {"passed": "#2e7d32", "failed": "#c62828", "skipped": "#9e9e9e",
            "interrupted": "#ef6c00"}
+# Status said in words and a symbol beside each bar: the picture must read in greyscale.
+_MARKS = {"passed": "✓ passed", "failed": "✗ FAILED", "skipped": "– skipped",
+          "interrupted": "! INTERRUPTED", "running": "… running"}
+_DETECT, _SWITCH = "#6a1b9a", "#00838f"
+
+
+def context_line(report: Mapping[str, Any]) -> str:
+    """Date · environment · region · versions, as the report's context knows them."""
+    c = report.get("context") or {}
+    parts = [str(report.get("started_at") or "")[:19].replace("T", " ") + " UTC"]
+    for key, label in (("environment", ""), ("region", ""), ("lambdafail_version", "lambdafail "),
+                       ("orchestrator_version", "orchestrator version ")):
+        if c.get(key):
+            parts.append(f"{label}{c[key]}")
+    return " · ".join(parts)
+
+
+def split_line(report: Mapping[str, Any]) -> str:
+    t = report.get("timings", {}) or {}
+    g = report.get("grade", {}) or {}
+    rto = float(report.get("rto_seconds") or 0)
+    met = g.get("rto_met")
+    verdict = "no switch measured" if met is None else "RTO met" if met else "RTO MISSED"
+    return (f"detect {_s(t.get('time_to_detect_s'))} + switch {_s(t.get('time_to_switch_s'))}"
+            f" = total {_s(t.get('total_s'))} · RTO {rto:g} s: {verdict}")
 
 
 def to_svg(report: Mapping[str, Any]) -> str:
-    """Phases as bars on a time axis (seconds since the drill started), milestones as ticks,
-    and the RTO deadline (injected + rto_seconds) as a dashed red line."""
+    """Phases as bars on a time axis (seconds since the drill started), each with its status in
+    words beside it; the measured outage (detect + switch) as its own bar, red past the RTO;
+    milestones as ticks with their labels on a leader line from the tick; the RTO deadline
+    (injected + rto_seconds) as a dashed red line; a legend; context and the split in the title."""
     ET.register_namespace("", _SVG_NS)
+    ns = f"{{{_SVG_NS}}}"
     phases: Sequence[Mapping[str, Any]] = report.get("phases", [])
     ms: Mapping[str, Any] = report.get("milestones", {}) or {}
+    g = report.get("grade", {}) or {}
     rto = float(report.get("rto_seconds") or 0)
     injected = ms.get("injected")
     rto_at = float(injected["offset_s"]) + rto if injected else None
     horizon = max([_total_time(phases), 1.0] + ([rto_at] if rto_at is not None else [])) * 1.05
-    left, right, top, row = 110, 30, 50, 28
-    width = 860
+    left, right, top, row = 110, 170, 92, 28
+    width = 960
     plot = width - left - right
-    n_ms = len([k for k in MILESTONES if ms.get(k)])
-    height = top + row * len(phases) + 40 + 16 * n_ms + 20
+    shown = [k for k in MILESTONES if ms.get(k)]
+    rows = len(phases) + 1  # the phases, then the measured outage
+    axis_y = top + row * rows + 8
+    height = axis_y + 34 + 16 * len(shown) + 40
 
     def x(sec: float) -> float:
         return left + plot * (sec / horizon)
 
-    svg = ET.Element(f"{{{_SVG_NS}}}svg", {"width": str(width), "height": str(height),
-                                          "viewBox": f"0 0 {width} {height}",
-                                          "font-family": "sans-serif", "font-size": "12"})
-    g = report.get("grade", {})
-    title = ET.SubElement(svg, f"{{{_SVG_NS}}}title")
-    title.text = (f"lambdafail drill {report.get('service')}: "
-                  f"{str(g.get('result', '')).upper()}")
-    head = ET.SubElement(svg, f"{{{_SVG_NS}}}text", {"x": str(left), "y": "20",
-                                                     "font-size": "14", "font-weight": "bold"})
-    head.text = (f"{report.get('topology')}/{report.get('service')} — "
-                 f"{report.get('scenario')} — {str(g.get('result', '')).upper()}"
-                 f" (total {_s(report.get('timings', {}).get('total_s'))}, RTO {rto:g} s)")
-    axis_y = top + row * len(phases) + 8
-    ET.SubElement(svg, f"{{{_SVG_NS}}}line", {"x1": str(left), "y1": str(axis_y),
-                                              "x2": str(left + plot), "y2": str(axis_y),
-                                              "stroke": "#333"})
+    def el(parent: ET.Element, tag: str, text: str | None = None, **attrs: Any) -> ET.Element:
+        e = ET.SubElement(parent, ns + tag, {k.rstrip("_").replace("_", "-"): str(v)
+                                             for k, v in attrs.items()})
+        if text is not None:
+            e.text = text
+        return e
+
+    svg = ET.Element(ns + "svg", {"width": str(width), "height": str(height),
+                                  "viewBox": f"0 0 {width} {height}",
+                                  "font-family": "sans-serif", "font-size": "12"})
+    result = str(g.get("result", "")).upper()
+    el(svg, "title", f"lambdafail drill {report.get('service')}: {result} — {split_line(report)}")
+    el(svg, "rect", x=0, y=0, width=width, height=height, fill="#ffffff")
+    el(svg, "text", f"{report.get('topology')}/{report.get('service')} — "
+       f"{report.get('scenario')} drill — {result}", x=left, y=20, font_size=15,
+       font_weight="bold", fill=_COLORS["passed"] if g.get("passed") else _COLORS["failed"])
+    el(svg, "text", context_line(report), x=left, y=38, fill="#333")
+    el(svg, "text", split_line(report), x=left, y=56, fill="#333", class_="split")
+    # Legend: every colour and line the picture uses, named.
+    leg = el(svg, "g", class_="legend")
+    lx = left
+    for status in ("passed", "failed", "skipped", "interrupted"):
+        el(leg, "rect", x=lx, y=66, width=12, height=12, fill=_COLORS[status])
+        el(leg, "text", status, x=lx + 16, y=77)
+        lx += 24 + 7 * len(status) + 12
+    for color, name in ((_DETECT, "detect"), (_SWITCH, "switch")):
+        el(leg, "rect", x=lx, y=66, width=12, height=12, fill=color)
+        el(leg, "text", name, x=lx + 16, y=77)
+        lx += 24 + 7 * len(name) + 12
+    el(leg, "line", x1=lx, y1=72, x2=lx + 20, y2=72, stroke="#1565c0")
+    el(leg, "text", "milestone", x=lx + 24, y=77)
+    lx += 24 + 7 * 9 + 12
+    el(leg, "line", x1=lx, y1=72, x2=lx + 20, y2=72, stroke="#c62828",
+       stroke_dasharray="6,4", stroke_width=2)
+    el(leg, "text", "RTO deadline", x=lx + 24, y=77)
+    el(svg, "line", x1=left, y1=axis_y, x2=left + plot, y2=axis_y, stroke="#333")
     step = _nice_step(horizon)
     tick = 0.0
     while tick <= horizon:
-        ET.SubElement(svg, f"{{{_SVG_NS}}}line", {"x1": f"{x(tick):.1f}", "y1": str(axis_y),
-                                                  "x2": f"{x(tick):.1f}",
-                                                  "y2": str(axis_y + 4), "stroke": "#333"})
-        lab = ET.SubElement(svg, f"{{{_SVG_NS}}}text", {"x": f"{x(tick):.1f}",
-                                                        "y": str(axis_y + 16),
-                                                        "text-anchor": "middle"})
-        lab.text = f"{tick:g}s"
+        el(svg, "line", x1=f"{x(tick):.1f}", y1=axis_y, x2=f"{x(tick):.1f}", y2=axis_y + 4,
+           stroke="#333")
+        el(svg, "text", f"{tick:g}s", x=f"{x(tick):.1f}", y=axis_y + 16, text_anchor="middle")
         tick += step
     for i, ph in enumerate(phases):
         y = top + row * i
-        grp = ET.SubElement(svg, f"{{{_SVG_NS}}}g", {"class": "phase",
-                                                     "data-phase": str(ph["name"]),
-                                                     "data-status": str(ph["status"])})
-        label = ET.SubElement(grp, f"{{{_SVG_NS}}}text", {"x": str(left - 8), "y": str(y + 17),
-                                                          "text-anchor": "end"})
-        label.text = str(ph["name"])
+        status = str(ph["status"])
+        grp = el(svg, "g", class_="phase", data_phase=ph["name"], data_status=status)
+        el(grp, "text", str(ph["name"]), x=left - 8, y=y + 17, text_anchor="end")
         a, b = ph.get("start_s"), ph.get("end_s")
         if a is not None:
             a_f = float(a)
             b_f = float(b) if b is not None else a_f
-            rect = ET.SubElement(grp, f"{{{_SVG_NS}}}rect", {
-                "x": f"{x(a_f):.1f}", "y": str(y + 4),
-                "width": f"{max(2.0, x(b_f) - x(a_f)):.1f}", "height": str(row - 8),
-                "fill": _COLORS.get(str(ph["status"]), "#607d8b")})
-            tip = ET.SubElement(rect, f"{{{_SVG_NS}}}title")
-            tip.text = f"{ph['name']}: {ph['status']} — {ph.get('detail') or ''}"
+            failed = status in ("failed", "interrupted")
+            rect = el(grp, "rect", x=f"{x(a_f):.1f}", y=y + 4,
+                      width=f"{max(2.0, x(b_f) - x(a_f)):.1f}", height=row - 8,
+                      fill=_COLORS.get(status, "#607d8b"),
+                      stroke="#000" if failed else "none", stroke_width=2 if failed else 0)
+            el(rect, "title", f"{ph['name']}: {status}"
+               + (f" — {ph['detail']}" if ph.get("detail") else ""))
+            dur = f" {max(0.0, b_f - a_f):.2f} s" if b is not None else ""
+        else:
+            dur = ""
+        el(grp, "text", _MARKS.get(status, status) + dur, x=left + plot + 8, y=y + 17,
+           class_="status", fill=_COLORS.get(status, "#333"),
+           font_weight="bold" if status in ("failed", "interrupted") else "normal")
+    # The measured outage: injected → first failure seen (detect) → router verified (switch).
+    y = top + row * len(phases)
+    grp = el(svg, "g", class_="measured")
+    el(grp, "text", "outage", x=left - 8, y=y + 17, text_anchor="end", font_weight="bold")
+    seen, routed = ms.get("first_failure_seen"), ms.get("router_verified")
+    if injected and seen:
+        a_f, b_f = float(injected["offset_s"]), float(seen["offset_s"])
+        el(grp, "rect", x=f"{x(a_f):.1f}", y=y + 4, width=f"{max(2.0, x(b_f) - x(a_f)):.1f}",
+           height=row - 8, fill=_DETECT, class_="detect")
+    if seen and routed:
+        a_f, b_f = float(seen["offset_s"]), float(routed["offset_s"])
+        el(grp, "rect", x=f"{x(a_f):.1f}", y=y + 4, width=f"{max(2.0, x(b_f) - x(a_f)):.1f}",
+           height=row - 8, fill=_SWITCH, class_="switch")
+    met = g.get("rto_met")
+    if met is False and rto_at is not None and routed:
+        # Past the deadline the bar turns red: an RTO miss is visible without reading.
+        a_f, b_f = rto_at, float(routed["offset_s"])
+        el(grp, "rect", x=f"{x(a_f):.1f}", y=y + 4, width=f"{max(2.0, x(b_f) - x(a_f)):.1f}",
+           height=row - 8, fill=_COLORS["failed"], stroke="#000", stroke_width=2,
+           class_="over-rto")
+    total = (report.get("timings") or {}).get("total_s")
+    text = ("✗ not measured" if met is None else
+            f"✓ {_s(total)} ≤ RTO" if met else f"✗ {_s(total)} > RTO: MISSED")
+    el(grp, "text", text, x=left + plot + 8, y=y + 17, class_="status",
+       fill=_COLORS["passed"] if met else _COLORS["failed"], font_weight="bold")
     if rto_at is not None:
-        ET.SubElement(svg, f"{{{_SVG_NS}}}line", {
-            "x1": f"{x(rto_at):.1f}", "y1": str(top - 6), "x2": f"{x(rto_at):.1f}",
-            "y2": str(axis_y), "stroke": "#c62828", "stroke-dasharray": "6,4",
-            "stroke-width": "2", "class": "rto"})
-        rl = ET.SubElement(svg, f"{{{_SVG_NS}}}text", {"x": f"{x(rto_at) + 4:.1f}",
-                                                       "y": str(top - 8), "fill": "#c62828"})
-        rl.text = f"RTO {rto:g} s"
+        el(svg, "line", x1=f"{x(rto_at):.1f}", y1=top - 2, x2=f"{x(rto_at):.1f}", y2=axis_y,
+           stroke="#c62828", stroke_dasharray="6,4", stroke_width=2, class_="rto")
+        # Above the bars, below the legend: the label never covers a phase.
+        el(svg, "text", f"RTO {rto:g} s", x=f"{x(rto_at) + 4:.1f}", y=top - 4, fill="#c62828",
+           font_size=11)
     y = axis_y + 36
-    for key in MILESTONES:
-        m = ms.get(key)
-        if not m:
-            continue
-        off = float(m["offset_s"])
-        ET.SubElement(svg, f"{{{_SVG_NS}}}line", {"x1": f"{x(off):.1f}", "y1": str(top),
-                                                  "x2": f"{x(off):.1f}", "y2": str(axis_y),
-                                                  "stroke": "#1565c0", "stroke-width": "1",
-                                                  "opacity": "0.6", "class": "milestone"})
+    for key in shown:
+        off = float(ms[key]["offset_s"])
+        # The tick runs from the top of the plot down to its own label: label and tick share x.
+        el(svg, "line", x1=f"{x(off):.1f}", y1=top, x2=f"{x(off):.1f}", y2=y - 10,
+           stroke="#1565c0", stroke_width=1, opacity="0.6", class_="milestone",
+           data_milestone=key)
+        el(svg, "circle", cx=f"{x(off):.1f}", cy=y - 4, r=3, fill="#1565c0")
         # Labels right of the middle hang to the left, so none runs off the picture.
         anchor = "end" if x(off) > left + plot / 2 else "start"
-        t = ET.SubElement(svg, f"{{{_SVG_NS}}}text", {"x": f"{x(off):.1f}", "y": str(y),
-                                                      "fill": "#1565c0",
-                                                      "text-anchor": anchor})
-        t.text = f"▲ {key.replace('_', ' ')} (+{off:.2f} s)"
+        dx = -6 if anchor == "end" else 6
+        el(svg, "text", f"{key.replace('_', ' ')} +{off:.2f} s", x=f"{x(off) + dx:.1f}", y=y,
+           fill="#1565c0", text_anchor=anchor, class_="milestone-label", data_milestone=key)
         y += 16
     ET.indent(svg)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(svg, encoding="unicode") \

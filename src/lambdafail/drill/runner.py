@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lambdafail import __version__
 from lambdafail.aws import time_scale
 from lambdafail.base.errors import ExitCode, UsageError
 from lambdafail.drill.grading import failure_seen_at, grade, timings
@@ -54,6 +55,8 @@ class DrillOptions:
     dry_run: bool = False
     operator: str = ""  # the STS caller identity running the drill
     topology_file: str = ""
+    region: str = ""
+    environment: str = ""  # "AWS account 123…", "sandbox", "endpoint http://…"
     # The global flags that reach the same AWS (--region, --endpoint-url, --profile, --sandbox):
     # every printed instruction carries them, so it works when pasted.
     connection: list[str] = field(default_factory=list)
@@ -110,6 +113,7 @@ class Drill:
         self.restore = RestoreOutcome(requested=opts.restore)
         self.others_changed: list[str] = []
         self.abort_reason = ""
+        self.orchestrator_version = ""  # from the heartbeat, for the report's context
 
     def command_line(self, command: str, *args: str) -> str:
         """A complete `lambdafail` command line against this drill's topology and AWS."""
@@ -254,7 +258,7 @@ class Drill:
                     rec.check(f"{side} healthy", False, "never probed by the orchestrator")
                 else:
                     rec.check(f"{side} healthy", bool(h.ok) and not st.faulted(side, now),
-                              f"last probe {'ok' if h.ok else 'FAILED'} at {h.at}"
+                              f"last probe {'ok' if h.ok else 'FAILED'} at {h.at or 'an unknown time'}"
                               f"{': ' + h.detail if h.detail and not h.ok else ''}")
             faults = {k: v for k, v in st.faults.items() if now < float(v)}
             rec.check("no fault injected", not faults,
@@ -272,13 +276,13 @@ class Drill:
                       "the orchestrator would refuse to fail over")
             self._check_fresh(self.clock())
             routed = self._safe_read_back()
-            rec.check("router points at primary", routed == "primary", f"read-back: {routed}")
+            rec.check("router points at primary", routed == "primary", f"read-back: {routed or 'neither side'}")
             lock = self.store.drill_lock(svc)
             busy = lock is not None and float(lock.get("lock_expires_epoch", 0)) > now
             rec.check("no other drill running", not busy,
                       "none" if not busy or lock is None else
-                      f"drill {lock.get('drill_id')} by {lock.get('owner')} since "
-                      f"{lock.get('started_at')}")
+                      f"drill {lock.get('drill_id', '?')} by {lock.get('owner', '?')} since "
+                      f"{lock.get('started_at', '?')}")
             for name, other in states.items():
                 if name != svc:
                     self.snapshot[name] = {"active": other.active, "phase": other.phase}
@@ -294,9 +298,9 @@ class Drill:
                                                  now=self.clock()):
                 lock = self.store.drill_lock(svc) or {}
                 rec.check("drill lock taken", False,
-                          f"held by drill {lock.get('drill_id')} ({lock.get('owner')})")
+                          f"held by drill {lock.get('drill_id', '?')} ({lock.get('owner', '?')})")
                 raise PhaseFailed("another drill holds the lock for "
-                                  f"{svc}: {lock.get('drill_id')} by {lock.get('owner')}")
+                                  f"{svc}: {lock.get('drill_id', '?')} by {lock.get('owner', '?')}")
             self.lock_held = True
             rec.check("drill lock taken", True, f"expires in {ttl:g} s")
             ph.detail = "steady state met; lock taken"
@@ -308,6 +312,7 @@ class Drill:
         limit = stale_after_seconds(self.compiled)
         hb = self.store.heartbeat_item()
         epoch = float(hb["last_tick_epoch"]) if hb and "last_tick_epoch" in hb else None
+        self.orchestrator_version = str((hb or {}).get("function_version") or "")
         if epoch is None:
             self.rec.check("orchestrator fresh", False, "no heartbeat: the orchestrator never "
                            "ticked")
@@ -395,7 +400,7 @@ class Drill:
                 self.sleep(min(self.poll, max(0.0, deadline - now)))
             lt = st.last_transition or {}
             rec.check("switched to standby", True,
-                      f"transition {lt.get('id')} ({lt.get('reason')}) committed, router "
+                      f"transition {lt.get('id', '?')} ({lt.get('reason', '?')}) committed, router "
                       "read-back: standby")
             if self.opts.check_url:
                 ok, detail = http_check(self.opts.check_url)
@@ -415,14 +420,15 @@ class Drill:
             rec.check("state: active is standby", st.active == "standby",
                       f"active={st.active}, phase={st.phase}")
             side = self._safe_read_back()
-            rec.check("traffic points at the standby", side == "standby", f"read-back: {side}")
+            rec.check("traffic points at the standby", side == "standby", f"read-back: {side or 'neither side'}")
             changed: list[str] = []
             for name, before in sorted(self.snapshot.items()):
                 now_st = states.get(name)
                 after = {"active": now_st.active, "phase": now_st.phase} if now_st else None
                 if after != before:
                     changed.append(f"{name}: {before} → {after}")
-            others_in_log = [e for e in self.store.log(since=self.rec.origin)
+            others_in_log = [e for e in self.store.log(since=self.rec.origin,
+                                                          kind="transition")
                              if e.get("service") != self.opts.service]
             changed += [f"{e.get('service')}: transition {e.get('transition_id')} "
                         f"({e.get('from')} → {e.get('to')})" for e in others_in_log]
@@ -459,6 +465,9 @@ class Drill:
             "ended_at": None,
             "timeout_s": self.opts.timeout,
             "rto_seconds": self.rto,
+            "context": {"environment": self.opts.environment, "region": self.opts.region,
+                        "lambdafail_version": __version__,
+                        "orchestrator_version": self.orchestrator_version},
             "phases": [p.to_dict(rec.origin) for p in rec.phases.values()],
             "milestones": {k: ({"at": iso(rec.milestones[k]),
                                 "offset_s": round(rec.milestones[k] - rec.origin, 3)}

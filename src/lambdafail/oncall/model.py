@@ -193,6 +193,8 @@ class LogEntry:
     actor: str
     started_at: str | None
     evidence: dict[str, Any]
+    kind: str = "transition"  # runtime.state.LOG_KINDS
+    drill_id: str = ""
 
 
 @dataclass

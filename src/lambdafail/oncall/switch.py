@@ -8,7 +8,7 @@ result (`SwitchOutcome`), not an exception — the command decides the words and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from lambdafail.base.errors import UsageError
@@ -106,6 +106,17 @@ def _target(target: dict[str, Any]) -> str:
     return str(target.get("url") or target.get("function") or "?")
 
 
+def _notifier(ctx: AwsContext, compiled: Mapping[str, Any], caller_arn: str) -> Any:
+    """The orchestrator's notifier, from here: a manual switch is published like any other."""
+    from lambdafail.runtime.transitions import Notifier
+
+    parts = caller_arn.split(":")
+    return Notifier(compiled.get("sns_topic_arn"), lambda: ctx.client("sns"), _quiet_logger(),
+                    events_client=lambda: ctx.client("events"),
+                    context={"topology": str(compiled["topology"]), "region": ctx.region,
+                             "account": parts[4] if len(parts) > 4 else ""})
+
+
 def _quiet_logger() -> Any:
     # The runtime logs JSON lines to stdout (CloudWatch in Lambda); on the CLI stdout belongs
     # to the table or the JSON document, so its lines go to stderr only with --debug.
@@ -198,7 +209,8 @@ def _manual_switch(ctx: AwsContext, compiled: dict[str, Any], svc: dict[str, Any
     with runtime_guard(ctx, compiled):
         res = request_switch(store, router, svc, service, to_side, reason=reason, actor=who,
                              evidence=evidence, force=force, automatic=False,
-                             state=st, logger=_quiet_logger())
+                             state=st, logger=_quiet_logger(),
+                             notify=_notifier(ctx, compiled, who))
         final = res.state if res.state is not None else store.get(service)
     active = final.active if final else None
     phase = final.phase if final else None

@@ -62,7 +62,9 @@ class Orchestrator:
         self._router_factory = router_factory
         self._state_codes: dict[str, int] = {}  # the State metric last emitted this tick
         self.notifier = tr.Notifier(config.data.get("sns_topic_arn"),
-                                    lambda: self.clients.get("sns"), self.logger)
+                                    lambda: self.clients.get("sns"), self.logger,
+                                    events_client=lambda: self.clients.get("events"),
+                                    context=self._notify_context)
 
     # -- collaborators --
 
@@ -382,6 +384,15 @@ class Orchestrator:
 
     def _result(self, res: tr.SwitchResult) -> dict[str, Any]:
         return {"service": res.service, "status": res.status, "message": res.message}
+
+    def _notify_context(self) -> dict[str, str]:
+        """Topology, region and account for notifications (one STS call, at the first one)."""
+        import os
+
+        ident = self.clients.get("sts").get_caller_identity()
+        return {"topology": str(self.config.topology),
+                "region": str(self.config.data.get("region") or os.environ.get("AWS_REGION", "")),
+                "account": str(ident.get("Account", ""))}
 
     def _metric_failover(self, service: str, res: tr.SwitchResult) -> None:
         item = res.transition or {}

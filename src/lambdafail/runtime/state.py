@@ -22,6 +22,8 @@ from lambdafail.runtime.table import key_schema_text as key_schema_text
 from lambdafail.runtime.table import table_definition as table_definition
 
 EVENT_TTL_SECONDS = 24 * 3600
+# What a log item records (`kind`; items written before kinds existed are transitions).
+LOG_KINDS = ("transition", "deploy", "destroy", "deployment-rollback", "pause", "resume")
 # Health fields a probe changes every time: written along with a real change, never alone. When
 # the service was last probed is the heartbeat's tick time for its rule (`tick_attribute`).
 VOLATILE_HEALTH = ("at", "latency_ms")
@@ -100,7 +102,8 @@ def transition_log_item(service: str, pending: dict[str, Any],
     """The log item a commit writes (deterministic: a retried commit writes the same one)."""
     at = iso(committed_at)
     return {
-        "pk": "log", "sk": f"{at}#{service}#{pending['id']}", "service": service,
+        "pk": "log", "sk": f"{at}#{service}#{pending['id']}", "kind": "transition",
+        "service": service,
         "transition_id": pending["id"], "from": pending["from"], "to": pending["to"],
         "reason": pending["reason"], "actor": pending["actor"],
         "evidence": pending.get("evidence") or {}, "started_at": pending["started_at"],
@@ -267,8 +270,8 @@ class StateStore:
         return _from_ddb_item(item) if item else None
 
     def log(self, service: str | None = None, since: float | str | None = None,
-            limit: int | None = None) -> list[dict[str, Any]]:
-        """Transition log items, newest first."""
+            limit: int | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+        """Log items, newest first; only those of `kind` when given (None: every kind)."""
         cond = "pk = :pk"
         values: dict[str, Any] = {":pk": {"S": "log"}}
         if since is not None:
@@ -282,10 +285,26 @@ class StateStore:
             values[":svc"] = {"S": service}
         out: list[dict[str, Any]] = []
         for item in self._query(**kwargs):
+            if kind is not None and item.get("kind", "transition") != kind:
+                continue
             out.append(item)
             if limit is not None and len(out) >= limit:
                 break
         return out
+
+    def record(self, kind: str, *, actor: str, now: float, service: str = "",
+               reason: str = "", detail: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Append a non-transition entry (deploy, destroy, …) to the same log."""
+        import uuid
+
+        if kind not in LOG_KINDS or kind == "transition":
+            raise ValueError(f"kind must be one of {', '.join(LOG_KINDS[1:])}")
+        at = iso(now)
+        item = {"pk": "log", "sk": f"{at}#{service or '-'}#{uuid.uuid4().hex[:16]}",
+                "kind": kind, "service": service, "reason": reason or kind, "actor": actor,
+                "committed_at": at, "evidence": detail or {}}
+        self.ddb.put_item(TableName=self.table, Item=_item(item))
+        return item
 
     # -- writes --
 

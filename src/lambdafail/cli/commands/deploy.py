@@ -28,6 +28,14 @@ def command(file: str, yes: bool, dry_run: bool) -> int:
     plan, pkg = plan_for(ctx, topo)
     outcome = show_confirm_apply(ctx, plan, pkg, yes=yes, dry_run=dry_run,
                                  question=f"Deploy topology {topo.name!r} ({summary_line(plan)})?")
+    if outcome is not None:
+        from lambdafail.deploy.audit import record
+        from lambdafail.oncall.common import compiled_for
+
+        n = plan.counts()
+        record(ctx, str(compiled_for(topo, ctx.region)["table"]), "deploy",
+               detail={"created": n["create"], "updated": n["update"], "deleted": n["delete"],
+                       "note": summary_line(plan)})
     if outcome is not None and not is_json():
         n = plan.counts()
         console().print(f"[bold green]deployed[/] topology {topo.name!r}: {n['create']} created, "

@@ -32,6 +32,13 @@ def command(file: str, yes: bool, delete_state: bool, dry_run: bool) -> int:
     outcome = show_confirm_apply(
         ctx, plan, None, yes=yes, dry_run=dry_run, conflicts_fatal=False,
         question=f"Delete {len(plan.pending)} resource(s) of topology {topo.name!r}?")
+    if outcome is not None:
+        from lambdafail.deploy.audit import record
+        from lambdafail.oncall.common import compiled_for
+
+        # Kept state table: the destroy is in its log. With --delete-state there is no log left.
+        record(ctx, str(compiled_for(topo, ctx.region)["table"]), "destroy",
+               detail={"deleted": len(outcome.done), "delete_state": delete_state})
     if outcome is not None and not is_json():
         kept = "" if delete_state else " (state table and router parameters kept)"
         console().print(f"[bold green]destroyed[/] topology {topo.name!r}: "

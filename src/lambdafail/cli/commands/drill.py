@@ -79,16 +79,16 @@ def command(file: str, service: str, scenario: str, timeout: float, no_restore: 
     if reason and not abort:
         raise UsageError("--reason only applies with --abort")
     topo, ctx, compiled = open_topology(file)
+    operator = ctx.caller_arn()
     opts = DrillOptions(service=service, scenario=scenario, timeout=timeout,
                         restore=not no_restore, report_dir=report_dir, inject_cmd=inject_cmd,
                         restore_cmd=restore_cmd, check_url=check_url, dry_run=dry_run,
-                        operator=ctx.caller_arn(), topology_file=file,
-                        connection=connection_flags(ctx))
+                        operator=operator, topology_file=file,
+                        connection=connection_flags(ctx), region=ctx.region,
+                        environment=_environment(operator))
     err = console(stderr=True)
     view = _Progress(err)
     drill = Drill(compiled, ctx, opts, listener=view)
-    from rich.markup import escape
-
     if abort:
         assert reason is not None
         return _abort(err, drill, reason)
@@ -110,6 +110,29 @@ def command(file: str, service: str, scenario: str, timeout: float, no_restore: 
     return int(doc["grade"]["exit_code"])
 
 
+def _environment(caller_arn: str) -> str:
+    """Where the drill ran, for the report: the sandbox, an emulator's endpoint, or the AWS
+    account (from the caller's ARN)."""
+    from lambdafail.base import settings
+
+    s = settings.current()
+    if s.sandbox:
+        return "sandbox"
+    if s.endpoint_url:
+        return f"endpoint {s.endpoint_url}"
+    parts = caller_arn.split(":")
+    return f"AWS account {parts[4]}" if len(parts) > 4 and parts[4] else "AWS"
+
+
+def escape(text: str) -> str:
+    """Rich markup escaped; control characters (from state, notes, commands) removed."""
+    from rich.markup import escape as rich_escape
+
+    from lambdafail.base.text import terminal_safe
+
+    return rich_escape(terminal_safe(text))
+
+
 _STYLE = {"passed": "green", "failed": "bold red", "skipped": "dim", "interrupted": "yellow"}
 
 
@@ -120,8 +143,6 @@ class _Progress:
         self.out = out
 
     def __call__(self, rec: dict[str, Any]) -> None:
-        from rich.markup import escape
-
         kind = rec["kind"]
         t = f"[dim]+{rec['offset_s']:7.2f}s[/dim]"
         if kind == "phase-start":
@@ -144,8 +165,6 @@ class _Progress:
 
 
 def _abort(err: Console, drill: Any, reason: str) -> int:
-    from rich.markup import escape
-
     from lambdafail.base.errors import ExitCode
     from lambdafail.cli.commands.common import emit_json, is_json
     from lambdafail.drill.restore import abort
@@ -164,8 +183,6 @@ def _abort(err: Console, drill: Any, reason: str) -> int:
 
 
 def _show_left(out: Console, r: dict[str, Any]) -> None:
-    from rich.markup import escape
-
     out.print("[bold red reverse] RESTORE INCOMPLETE — act by hand [/bold red reverse]")
     out.print("Left over:")
     for line in r["left"]:
@@ -177,8 +194,6 @@ def _show_left(out: Console, r: dict[str, Any]) -> None:
 
 
 def _show_plan(out: Console, doc: dict[str, Any]) -> None:
-    from rich.markup import escape
-
     out.print("[bold]Dry run — nothing was changed. The drill would:[/bold]")
     for step, text in doc.get("plan", {}).items():
         out.print(f"  [bold]{step}[/bold]: {escape(text)}")
@@ -188,8 +203,6 @@ def _show_plan(out: Console, doc: dict[str, Any]) -> None:
 
 
 def _show_grade(out: Console, doc: dict[str, Any], paths: dict[str, str]) -> None:
-    from rich.markup import escape
-
     g = doc["grade"]
     t = doc["timings"]
     r = doc["restore"]

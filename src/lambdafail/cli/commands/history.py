@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from lambdafail.cli.main import global_options, topology_file_option
+from lambdafail.runtime.state import LOG_KINDS
 
 
 def _parse_since(text: str | None) -> object:
@@ -35,16 +36,20 @@ def _parse_since(text: str | None) -> object:
     return t
 
 
-@click.command("history", help="Show the transition log, newest first: time, service, "
-               "from → to, reason, actor, evidence.")
+@click.command("history", help="Show the log, newest first: time, service, from → to, "
+               "reason, actor, evidence. Transitions by default; --kind for deploys, destroys, "
+               "deployment rollbacks, pauses.")
 @topology_file_option
 @click.argument("service", required=False)
 @click.option("--since", "since", metavar="WHEN",
               help="Only transitions since then: a duration (30m, 2h, 7d) or an ISO time.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
-              help="At most this many transitions.")
+              help="At most this many entries.")
+@click.option("--kind", type=click.Choice([*LOG_KINDS, "all"]), default="transition",
+              show_default=True, help="Which entries: transitions (traffic moved), deploy, "
+              "destroy, deployment-rollback, pause, resume, or all of them.")
 @global_options
-def command(file: str, service: str | None, since: str | None, limit: int) -> int:
+def command(file: str, service: str | None, since: str | None, limit: int, kind: str) -> int:
     from datetime import datetime
 
     from lambdafail.cli import render
@@ -54,14 +59,17 @@ def command(file: str, service: str | None, since: str | None, limit: int) -> in
     when = _parse_since(since)
     assert when is None or isinstance(when, datetime)
     _, ctx, compiled = open_topology(file)
-    entries = history.history(ctx, compiled, service, since=when, limit=limit)
+    entries = history.history(ctx, compiled, service, since=when, limit=limit,
+                              kind=None if kind == "all" else kind)
     if is_json():
         emit_json(render.history_document(entries, str(compiled["topology"])))
         return 0
     out = console()
     if not entries:
         what = f" for {service}" if service else ""
-        out.print(f"no transitions recorded{what}" + (f" since {since}" if since else ""))
+        noun = "entries" if kind == "all" else "transitions" if kind == "transition" else \
+            f"{kind} entries"
+        out.print(f"no {noun} recorded{what}" + (f" since {since}" if since else ""))
         return 0
     out.print(render.history_table(entries))
     return 0

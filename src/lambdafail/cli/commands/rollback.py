@@ -94,6 +94,12 @@ def _deployment(file: str, to_version: str | None, yes: bool, dry_run: bool) -> 
         return 0
     confirm(question + "?", yes)
     seen = rollback.apply_deployment_rollback(ctx, plan)
+    from lambdafail.deploy.audit import record
+
+    record(ctx, str(compiled["table"]), "deployment-rollback",
+           detail={"function": plan.function, "alias": plan.alias,
+                   "from_version": plan.current.version, "to_version": plan.target.version,
+                   "read_back_version": seen})
     if is_json():
         emit_json(render.deployment_rollback_document(plan, True, seen))
     if seen != plan.target.version:
