@@ -435,6 +435,32 @@ def test_runtime_unmatched_and_unknown_inputs(aws: None) -> None:
 # --- router failure and resume -----------------------------------------------------------------
 
 
+def test_runtime_stuck_switch_is_notified_once_per_new_error(aws: None) -> None:
+    """The router keeps failing the same way (its parameter or zone is gone): on-call hears it
+    once, with the command to run, not once a tick; a different error is news again."""
+    sns = boto3.client("sns", region_name="us-east-1")
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    topic = sns.create_topic(Name="stuck")["TopicArn"]
+    qurl = sqs.create_queue(QueueName="stuck")["QueueUrl"]
+    qarn = sqs.get_queue_attributes(QueueUrl=qurl, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
+    env = make_env(compiled({"checkout": service_cfg(failure_threshold=1)},
+                            sns_topic_arn=topic), extra_clients={"sns": sns})
+    env.prober.set("checkout", primary=False)
+    env.ssm.fail_puts = 3
+    for _ in range(3):
+        assert [a["status"] for a in env.tick()["actions"]] == ["router_failed"]
+    bodies = [json.loads(json.loads(m["Body"])["Message"]) for m in
+              sqs.receive_message(QueueUrl=qurl, MaxNumberOfMessages=10)["Messages"]]
+    stuck = [b for b in bodies if b.get("event") == "switch_stuck"]
+    assert len(stuck) == 1, bodies
+    assert stuck[0]["to"] == "standby" and "injected" in stuck[0]["error"]
+    assert "lambdafail rollback checkout" in stuck[0]["next_command"]
+    out = env.tick()  # the router answers again: the switch completes
+    assert out["actions"][0]["status"] == "switched"
+
+
 def test_runtime_router_failure_then_next_tick_completes(aws: None) -> None:
     env = make_env(compiled({"checkout": service_cfg(failure_threshold=1)}))
     env.prober.set("checkout", primary=False)

@@ -510,6 +510,15 @@ def _drive(store: StateStore, router: Router, service: str, st: ServiceState, *,
                             lease_until=float(pending.get("lease_until", 0)) if keep else 0)
         logger.error("router failed; the switch stays pending and is retried", service=service,
                      transition_id=pending["id"], to=to, error=error)
+        if notify is not None and error != pending.get("last_error"):
+            # Told once per new error, not every tick: a router that is gone (zone or function
+            # deleted) keeps failing the same way until someone acts.
+            notify.publish(f"lambdafail: {service}: switch to {to} is stuck: router failed",
+                           {"event": "switch_stuck", "service": service,
+                            "transition_id": pending["id"], "from": pending["from"], "to": to,
+                            "error": error, "since": pending.get("started_at"),
+                            "next_command": f"lambdafail status {service}  # then fix the "
+                            "router, or: lambdafail rollback " + service + " --reason TEXT"})
         return SwitchResult("router_failed", service,
                             f"router failed: {error}. The switch to {to} stays pending; the "
                             "next tick (or the same command again) retries it.", st, pending)
