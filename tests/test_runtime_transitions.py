@@ -68,10 +68,10 @@ class Flaky(StateStore):
         self._maybe("save")
         return super().save(state, expected_version)
 
-    def commit(self, service: str, pending: dict[str, Any], committed_at: float
-               ) -> dict[str, Any]:
+    def commit(self, service: str, pending: dict[str, Any], committed_at: float,
+               token: str | None = None) -> dict[str, Any]:
         self._maybe("commit")
-        return super().commit(service, pending, committed_at)
+        return super().commit(service, pending, committed_at, token)
 
     def take_lease(self, service: str, pending_id: str, lease_until: float, now: float) -> None:
         self._maybe("take_lease")
