@@ -16,6 +16,7 @@ from lambdafail.runtime.state import ServiceState, StateConflict, StateStore
 from lambdafail.runtime.transitions import (
     COMMIT_ATTEMPTS,
     LEASE_SECONDS,
+    Notifier,
     _bind,
     request_switch,
     resume,
@@ -195,3 +196,16 @@ def test_a_drill_fault_makes_a_target_unhealthy() -> None:
     st.faults["standby"] = 200.0
     assert target_healthy(st, "standby", 100.0) is False
     assert target_healthy(st, "standby", 300.0) is True  # the fault has lapsed
+
+
+def test_sns_subjects_are_ascii_one_line_and_at_most_99_characters(aws: None) -> None:
+    # SNS: "must be ASCII text ... must not include line breaks ... less than 100 characters".
+    sns = boto3.client("sns", region_name="us-east-1")
+    topic = sns.create_topic(Name="lambdafail-shop-notify")["TopicArn"]
+    notifier = Notifier(topic, sns)
+    notifier.publish("é checkout\nboth down " + "x" * 150, {"event": "both_down"})
+    notifier.publish("y" * 99, {"event": "both_down"})
+    subjects = [s["subject"] for s in notifier.sent]
+    assert subjects[0] == ("? checkout both down " + "x" * 150)[:99]
+    assert subjects[1] == "y" * 99  # the longest subject SNS takes is kept whole
+    assert all(len(s) == 99 and s.isascii() and "\n" not in s for s in subjects)
