@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
+from lambdafail.runtime.probes import ProbeResult
 from lambdafail.runtime.routers import HookSwitch
 from lambdafail.runtime.routers.base import RouterBase
 from lambdafail.runtime.state import ServiceState, StateConflict, StateStore
@@ -209,3 +210,19 @@ def test_sns_subjects_are_ascii_one_line_and_at_most_99_characters(aws: None) ->
     assert subjects[0] == ("? checkout both down " + "x" * 150)[:99]
     assert subjects[1] == "y" * 99  # the longest subject SNS takes is kept whole
     assert all(len(s) == 99 and s.isascii() and "\n" not in s for s in subjects)
+
+
+def test_an_automatic_request_within_the_cooldown_is_refused(aws: None) -> None:
+    # The orchestrator's decide() already waits out the cooldown; request_switch checks it
+    # again on the state it re-reads (another actor may have switched in between).
+    store, cfg = _store()
+    assert _switch(store, cfg, Router(), "standby", now=1000.0).status == "switched"
+    up = ProbeResult(ok=True, latency_ms=1.0, detail="up")
+    res = request_switch(store, Router(side="standby"), cfg, "checkout", "primary",
+                         reason="probe", actor="orchestrator", automatic=True, now=1010.0,
+                         probe=lambda side: up)
+    assert (res.status, res.message) == ("refused", "cooldown: 290s left")
+    res = request_switch(store, Router(side="standby"), cfg, "checkout", "primary",
+                         reason="probe", actor="orchestrator", automatic=True, now=1300.0,
+                         probe=lambda side: up)
+    assert res.status == "switched"
