@@ -78,7 +78,7 @@ def event_timings(n: int) -> dict[str, Any]:
 
     sig = {"kind": "event", "pattern": {"source": ["shop.checkout"],
                                         "detail-type": ["Server failure"]},
-           "mode": "failover", "rule": "r"}
+           "mode": "failover", "rule": "lambdafail-shop-checkout-event-0"}
     with mock_aws():
         env = make_env(compiled({"checkout": service_cfg(signals=[sig], cooldown=0)}))
         calls: list[str] = []

@@ -55,7 +55,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "patterns": ("lambdafail/runtime/patterns.py",
                  ["tests/test_guards.py", "tests/test_patterns_conformance.py"]),
     "transitions": ("lambdafail/runtime/transitions.py",
-                    ["tests/test_runtime_transitions.py", "tests/test_runtime_routers.py",
+                    ["tests/test_transitions_pure.py", "tests/test_runtime_transitions.py",
+                     "tests/test_runtime_routers.py",
                      "tests/test_runtime_handler.py"]),
 }
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 
+from lambdafail.model.topology import Topology, compiled_document
 from lambdafail.runtime.config import Clients, LoadedConfig
 from lambdafail.runtime.handler import Orchestrator
 from lambdafail.runtime.log import Logger
@@ -44,37 +45,64 @@ class FakeClock:
             self.now += seconds
 
 
+def _target_input(cfg: dict[str, Any]) -> dict[str, Any]:
+    if cfg["kind"] == "lambda":
+        return {"lambda": cfg["function"]}
+    return {"url": cfg["url"], "expect_status": cfg.get("expect_status", 200),
+            "body_contains": cfg.get("body_contains")}
+
+
+def _router_input(cfg: dict[str, Any]) -> dict[str, Any]:
+    kind = cfg["kind"]
+    if kind == "ssm":
+        return {"ssm_parameter": cfg["parameter"], "values": cfg.get("values")}
+    if kind == "route53":
+        return {"route53": {k: cfg[k] for k in ("zone_id", "record", "type", "ttl")}
+                | dict(cfg["values"])}
+    if kind == "rules":
+        return {"rules": {"bus": cfg.get("bus", "default"), **cfg["rules"]}}
+    return {"hook": cfg["function"]}
+
+
+def _signal_input(cfg: dict[str, Any]) -> dict[str, Any]:
+    if cfg["kind"] == "alarm":
+        return {"alarm": cfg["alarm_name"], "mode": cfg["mode"]}
+    return {"event": cfg["pattern"], "mode": cfg["mode"]}
+
+
 def service_cfg(*, failure_threshold: int = 3, recovery_threshold: int = 3,
                 cooldown: int = 300, failback: str = "manual", probes_per_tick: int = 1,
                 timeout: float = 1.0, primary: dict[str, Any] | None = None,
                 standby: dict[str, Any] | None = None, signals: list[dict[str, Any]] | None = None,
                 router: dict[str, Any] | None = None, name: str = "checkout") -> dict[str, Any]:
-    return {
-        "primary": primary or {"kind": "url", "url": "http://127.0.0.1:9/primary",
-                               "expect_status": 200, "body_contains": None},
-        "standby": standby or {"kind": "url", "url": "http://127.0.0.1:9/standby",
-                               "expect_status": 200, "body_contains": None},
-        "health": {"interval": "rate(1 minute)", "interval_seconds": 60,
-                   "timeout_seconds": timeout, "failure_threshold": failure_threshold,
-                   "recovery_threshold": recovery_threshold, "probes_per_tick": probes_per_tick,
-                   "metrics": "state"},
-        "policy": {"cooldown_seconds": cooldown, "failback": failback, "rto_seconds": 180},
-        "signals": signals if signals is not None else [],
-        "router": router or {"kind": "ssm", "parameter": f"/shop/{name}/active",
-                             "values": {"primary": "P", "standby": "S"}},
-    }
+    """One service as `compile_topology()` compiles it (topology `shop`): the runtime tests see
+    what the compiler really produces, so a compiler change shows in them. Targets, router and
+    signals are given in their compiled shape and fed back through the model."""
+    primary = primary or {"kind": "url", "url": "http://127.0.0.1:9/primary"}
+    standby = standby or {"kind": "url", "url": "http://127.0.0.1:9/standby"}
+    router = router or {"kind": "ssm", "parameter": f"/shop/{name}/active",
+                        "values": {"primary": "P", "standby": "S"}}
+    topo = Topology.model_validate({"name": "shop", "region": REGION, "services": {name: {
+        "primary": _target_input(primary), "standby": _target_input(standby),
+        "signals": [_signal_input(s) for s in signals or []],
+        "router": _router_input(router),
+        "health": {"timeout_seconds": timeout, "failure_threshold": failure_threshold,
+                   "recovery_threshold": recovery_threshold, "probes_per_tick": probes_per_tick},
+        "policy": {"cooldown_seconds": cooldown, "failback": failback}}}})
+    svc: dict[str, Any] = compiled_document(topo)["services"][name]
+    return svc  # a signal's `rule` is the compiler's name, whatever the test wrote
 
 
 def compiled(services: dict[str, dict[str, Any]], *, sns_topic_arn: str | None = None,
              table: str = "lambdafail-shop-state") -> dict[str, Any]:
-    return {
-        "format": 1, "topology": "shop", "region": REGION, "table": table,
-        "bus": "lambdafail-shop-events", "function": "lambdafail-shop-orchestrator",
-        "sns_topic_arn": sns_topic_arn,
-        "schedules": {RULE: {"expression": "rate(1 minute)", "interval_seconds": 60,
-                             "services": sorted(services)}},
-        "services": services,
-    }
+    """The compiled document of topology `shop` holding `services` (each from service_cfg)."""
+    doc = compiled_document(Topology.model_validate({"name": "shop", "region": REGION,
+                                                     "services": {"x": {
+        "primary": {"url": "http://127.0.0.1:9/p"}, "standby": {"url": "http://127.0.0.1:9/s"},
+        "router": {"ssm_parameter": "/x"}}}}))
+    assert list(doc["schedules"]) == [RULE]
+    doc["schedules"][RULE]["services"] = sorted(services)
+    return doc | {"table": table, "sns_topic_arn": sns_topic_arn, "services": services}
 
 
 def loaded(data: dict[str, Any]) -> LoadedConfig:

@@ -83,6 +83,9 @@ def test_deploy_function_timeout_covers_one_tick() -> None:
     for svc in compiled["services"].values():
         svc["health"]["probes_per_tick"] = 1
     assert planner.function_timeout(compiled) == 30
+    # Two rounds already spread over the first 50 s (the smallest probes_per_tick that does).
+    next(iter(compiled["services"].values()))["health"]["probes_per_tick"] = 2
+    assert planner.function_timeout(compiled) == 65
 
 
 def test_deploy_many_rules_share_wildcard_permissions_within_the_policy_limit() -> None:

@@ -10,12 +10,14 @@ from typing import Any
 import boto3
 import pytest
 
+from lambdafail.runtime.probes import ProbeResult
 from lambdafail.runtime.routers import HookSwitch
 from lambdafail.runtime.routers.base import RouterBase
 from lambdafail.runtime.state import ServiceState, StateConflict, StateStore
 from lambdafail.runtime.transitions import (
     COMMIT_ATTEMPTS,
     LEASE_SECONDS,
+    Notifier,
     _bind,
     request_switch,
     resume,
@@ -195,3 +197,32 @@ def test_a_drill_fault_makes_a_target_unhealthy() -> None:
     st.faults["standby"] = 200.0
     assert target_healthy(st, "standby", 100.0) is False
     assert target_healthy(st, "standby", 300.0) is True  # the fault has lapsed
+
+
+def test_sns_subjects_are_ascii_one_line_and_at_most_99_characters(aws: None) -> None:
+    # SNS: "must be ASCII text ... must not include line breaks ... less than 100 characters".
+    sns = boto3.client("sns", region_name="us-east-1")
+    topic = sns.create_topic(Name="lambdafail-shop-notify")["TopicArn"]
+    notifier = Notifier(topic, sns)
+    notifier.publish("é checkout\nboth down " + "x" * 150, {"event": "both_down"})
+    notifier.publish("y" * 99, {"event": "both_down"})
+    subjects = [s["subject"] for s in notifier.sent]
+    assert subjects[0] == ("? checkout both down " + "x" * 150)[:99]
+    assert subjects[1] == "y" * 99  # the longest subject SNS takes is kept whole
+    assert all(len(s) == 99 and s.isascii() and "\n" not in s for s in subjects)
+
+
+def test_an_automatic_request_within_the_cooldown_is_refused(aws: None) -> None:
+    # The orchestrator's decide() already waits out the cooldown; request_switch checks it
+    # again on the state it re-reads (another actor may have switched in between).
+    store, cfg = _store()
+    assert _switch(store, cfg, Router(), "standby", now=1000.0).status == "switched"
+    up = ProbeResult(ok=True, latency_ms=1.0, detail="up")
+    res = request_switch(store, Router(side="standby"), cfg, "checkout", "primary",
+                         reason="probe", actor="orchestrator", automatic=True, now=1010.0,
+                         probe=lambda side: up)
+    assert (res.status, res.message) == ("refused", "cooldown: 290s left")
+    res = request_switch(store, Router(side="standby"), cfg, "checkout", "primary",
+                         reason="probe", actor="orchestrator", automatic=True, now=1300.0,
+                         probe=lambda side: up)
+    assert res.status == "switched"

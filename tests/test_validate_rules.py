@@ -360,6 +360,12 @@ def test_validate_over_size_limit(tmp_path: Path, capsys: pytest.CaptureFixture[
     code, _, err = validate(tmp_path, capsys, b"# " + b"x" * MAX_BYTES + b"\n")
     assert code == 2
     assert f"larger than the {MAX_BYTES}-byte limit" in err
+    # Exactly at the limit is still read (and here found valid).
+    good = (CONFIGS / "example.yaml").read_bytes()
+    pad = MAX_BYTES - len(good) - 3
+    code, _, err = validate(tmp_path, capsys, good + b"\n# " + b"x" * pad)
+    assert (tmp_path / "topology.yaml").stat().st_size == MAX_BYTES
+    assert code == 0, err
 
 
 def test_validate_alias_bomb(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

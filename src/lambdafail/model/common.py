@@ -20,5 +20,12 @@ BUS_NAME_RE = re.compile(r"^([/.\-_A-Za-z0-9]{1,256}|arn:aws[a-z-]*:events:[a-z0
 SSM_NAME_RE = re.compile(r"^/?[A-Za-z0-9_.\-/]{1,1011}$")
 
 
+def lambda_name(v: str) -> str:
+    """A field validator's body: `v` if it is a Lambda function name or ARN."""
+    if not LAMBDA_NAME_RE.match(v):
+        raise ValueError(f"not a Lambda function name or ARN: {v!r}")
+    return v
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from lambdafail.model import capacity, naming
-from lambdafail.model.common import ARN_RE, LAMBDA_NAME_RE, RULE_NAME_RE, Strict
+from lambdafail.model.common import ARN_RE, RULE_NAME_RE, Strict, lambda_name
 from lambdafail.model.kinds import ROUTERS, RouterSpec, router_kind_of
 from lambdafail.model.schedule import schedule_gaps
 from lambdafail.runtime.compiled import (
@@ -156,12 +156,7 @@ class LambdaTarget(Strict):
     lambda_: str = Field(alias="lambda", description="Function name or ARN, invoked with a "
                          "ping payload; a FunctionError means unhealthy.")
 
-    @field_validator("lambda_")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if not LAMBDA_NAME_RE.match(v):
-            raise ValueError(f"not a Lambda function name or ARN: {v!r}")
-        return v
+    _name = field_validator("lambda_")(staticmethod(lambda_name))
 
 
 Target = UrlTarget | LambdaTarget

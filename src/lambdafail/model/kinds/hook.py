@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from lambdafail.model.common import LAMBDA_NAME_RE
+from lambdafail.model.common import lambda_name
 from lambdafail.model.kinds.base import RouterKind, RouterSpec
 
 
@@ -19,12 +19,7 @@ class HookRouter(RouterSpec):
     hook: str = Field(description="Lambda function (ARN or name) invoked synchronously with "
                       "the transition; it must return without FunctionError.")
 
-    @field_validator("hook")
-    @classmethod
-    def _fn(cls, v: str) -> str:
-        if not LAMBDA_NAME_RE.match(v):
-            raise ValueError(f"not a Lambda function name or ARN: {v!r}")
-        return v
+    _fn = field_validator("hook")(staticmethod(lambda_name))
 
 
 class Hook(RouterKind[HookRouter]):
