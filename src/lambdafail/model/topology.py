@@ -29,7 +29,6 @@ from lambdafail.model.schedule import schedule_gaps
 
 NAME_RE = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
 SERVICE_RE = r"^[a-z0-9]([a-z0-9_-]{0,38}[a-z0-9])?$"
-REGION_RE = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx|cn|us-gov)-[a-z]+-\d$")
 LAMBDA_NAME_RE = re.compile(
     r"^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$"
 )
@@ -207,6 +206,42 @@ class EventSignal(Strict):
 Signal = AlarmSignal | EventSignal
 
 
+class Invalid(ValueError):
+    """A value AWS would refuse; `hint` says what it accepts (the loader shows both)."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+SSM_MAX_LEVELS = 15
+# AWS counts a parameter name's length with its full ARN: at most 1011 characters.
+SSM_ARN_MAX = 1011
+
+
+def ssm_name_problem(name: str) -> str:
+    """Why SSM's PutParameter would refuse `name` (its documented naming rules), or ""."""
+    from lambdafail.model import regions
+
+    bare = name.lstrip("/")
+    if not SSM_NAME_RE.match(name) or "//" in name or not bare:
+        return "only letters, digits, _ . - and / (no empty level)"
+    if "/" in bare and not name.startswith("/"):
+        return "a name with levels must start with /"
+    levels = bare.rstrip("/").split("/")
+    if name.endswith("/"):
+        return "it must not end with /"
+    if len(levels) > SSM_MAX_LEVELS:
+        return f"{len(levels)} levels; SSM allows at most {SSM_MAX_LEVELS}"
+    if bare.lower().startswith(("aws", "ssm")):
+        return "names starting with aws or ssm (any case) are reserved"
+    room = SSM_ARN_MAX - regions.longest_arn_prefix("ssm", "parameter/")
+    if len(bare) > room:
+        return (f"{len(bare)} characters; with its ARN (counted against SSM's {SSM_ARN_MAX}) "
+                f"at most {room} fit in every region")
+    return ""
+
+
 class SsmRouter(Strict):
     ssm_parameter: str = Field(description="String parameter holding the active endpoint.")
     values: dict[Literal["primary", "standby"], str] | None = Field(default=
@@ -215,8 +250,12 @@ class SsmRouter(Strict):
     @field_validator("ssm_parameter")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not SSM_NAME_RE.match(v) or "//" in v:
-            raise ValueError(f"not a valid SSM parameter name: {v!r}")
+        problem = ssm_name_problem(v)
+        if problem:
+            raise Invalid(f"not a valid SSM parameter name: {v!r}: {problem}",
+                          hint="letters, digits and _ . - in up to 15 levels separated by /, "
+                               "starting with / when there is more than one level, not "
+                               "starting with aws or ssm")
         return v
 
 
@@ -369,8 +408,10 @@ class Topology(Strict):
     @field_validator("region")
     @classmethod
     def _region(cls, v: str | None) -> str | None:
-        if v is not None and not REGION_RE.match(v):
-            raise ValueError(f"not an AWS region: {v!r} (e.g. us-east-1)")
+        from lambdafail.model import regions
+
+        if v is not None and regions.partition_of(v) is None:
+            raise Invalid(f"not an AWS region: {v!r}", hint=regions.unknown_region_hint(v))
         return v
 
     def health(self, service: str) -> Health:
