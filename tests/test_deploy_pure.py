@@ -167,3 +167,17 @@ def test_deploy_route53_condition_names_are_normalized_as_aws_compares_them() ->
     assert iam.normalized_record_name("API.Example.COM.") == "api.example.com"
     assert iam.normalized_record_name("*.shop.example.com") == "\\052.shop.example.com"
     assert iam.normalized_record_name("a_b-c.example.com") == "a_b-c.example.com"
+
+
+def test_aws_service_event_signals_are_rules_on_the_default_bus() -> None:
+    def aws_health(text: str) -> str:
+        return text.replace("source: [shop.catalog]", "source: [aws.health]")
+
+    compiled = compile_topology(multi(edit=aws_health))
+    want = planner.desired(compiled, where=WHERE, code_sha256="x", config_sha256="y")
+    rules = {r.service: r for r in want if r.kind == "rule" and r.service
+             and "event_pattern" in r.spec and r.spec["event_pattern"].get("source") !=
+             ["aws.cloudwatch"]}
+    assert rules["catalog"].spec["bus"] == "default"
+    assert rules["catalog"].context["arn"].endswith(f":rule/{rules['catalog'].name}")
+    assert rules["checkout"].spec["bus"] == compiled["bus"]

@@ -445,3 +445,14 @@ def test_validate_accepts_ssm_names_aws_accepts(tmp_path: Path,
     for name in ("/" + "/".join("abcdefghijklmno"), "shop-active", "/a.b_c-d/e", "/" + "a" * 900):
         code, _, err = validate(tmp_path, capsys, edit("/shop/checkout/active", name))
         assert code == 0, (name, err)
+
+
+def test_validate_refuses_a_pattern_mixing_aws_and_own_sources(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = expect_problem(tmp_path, capsys, edit("source: [shop.checkout]",
+                                                "source: [shop.checkout, aws.health]"),
+                         14, 9, "services.checkout.signals[1].event", "mix AWS services")
+    assert "make them two signals" in err
+    code, _, err = validate(tmp_path, capsys, edit("source: [shop.checkout]",
+                                                   "source: [aws.health]"))
+    assert code == 0, err

@@ -16,6 +16,7 @@ from typing import Any
 
 from lambdafail.deploy import cost, iam
 from lambdafail.model import naming
+from lambdafail.model.topology import aws_service_source
 
 # Dependency order. Creation walks it forwards, deletion backwards.
 KINDS = ("queue", "bus", "table", "role", "policy", "function", "alias", "permission", "rule",
@@ -239,7 +240,9 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
                                    f"lambdafail {topo}: alarm {sig['alarm_name']} → {svc_name}",
                                    alias_arn, dlq_arn, _signal_retry(), None, tags, svc_name))
             else:
-                rules.append(_rule(where, sig["rule"], bus, {"event_pattern": sig["pattern"]},
+                # AWS service events (source aws.…) arrive only on the default bus.
+                on = "default" if aws_service_source(sig["pattern"]) else bus
+                rules.append(_rule(where, sig["rule"], on, {"event_pattern": sig["pattern"]},
                                    f"lambdafail {topo}: failure events → {svc_name}",
                                    alias_arn, dlq_arn, _signal_retry(), None, tags, svc_name))
     out.extend(_permissions(where, topo, bus, rules, alias_arn))

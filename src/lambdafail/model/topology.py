@@ -186,9 +186,31 @@ class AlarmSignal(Strict):
         return v
 
 
+class Invalid(ValueError):
+    """A value AWS would refuse; `hint` says what it accepts (the loader shows both)."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+def aws_service_source(pattern: dict[str, Any]) -> bool | None:
+    """True when every `source` the pattern matches is an AWS service's (`aws.…`), False when
+    none is, None when it mixes both. AWS service events arrive only on the default bus."""
+    sources = pattern.get("source")
+    values = sources if isinstance(sources, list) else []
+    if not values:
+        return False
+    flags = {(v.startswith("aws.") if isinstance(v, str)
+              else str(v.get("prefix", "")).startswith("aws.") if isinstance(v, dict)
+              else False) for v in values}
+    return flags.pop() if len(flags) == 1 else None
+
+
 class EventSignal(Strict):
-    event: dict[str, Any] = Field(description="EventBridge event pattern matched on the "
-                                  "topology's bus.")
+    event: dict[str, Any] = Field(description="EventBridge event pattern, matched on the "
+                                  "topology's bus; a pattern on AWS service events (`source: "
+                                  "[aws.…]`) is matched on the default bus, where they arrive.")
     mode: Literal["failover", "failure"] = "failover"
 
     @field_validator("event")
@@ -200,18 +222,14 @@ class EventSignal(Strict):
             validate_pattern(v)
         except PatternError as e:
             raise ValueError(f"invalid event pattern: {e}") from None
+        if aws_service_source(v) is None:
+            raise Invalid("the pattern's sources mix AWS services (aws.…) and your own",
+                          hint="AWS service events arrive only on the default bus and yours "
+                               "on the topology's bus: make them two signals")
         return v
 
 
 Signal = AlarmSignal | EventSignal
-
-
-class Invalid(ValueError):
-    """A value AWS would refuse; `hint` says what it accepts (the loader shows both)."""
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.hint = hint
 
 
 SSM_MAX_LEVELS = 15
