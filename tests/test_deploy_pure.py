@@ -181,3 +181,15 @@ def test_aws_service_event_signals_are_rules_on_the_default_bus() -> None:
     assert rules["catalog"].spec["bus"] == "default"
     assert rules["catalog"].context["arn"].endswith(f":rule/{rules['catalog'].name}")
     assert rules["checkout"].spec["bus"] == compiled["bus"]
+
+
+def test_failed_invocations_go_to_the_dlq_which_the_role_may_send_to() -> None:
+    compiled = compile_topology(multi())
+    want = planner.desired(compiled, where=WHERE, code_sha256="x", config_sha256="y")
+    alias = next(r for r in want if r.kind == "alias")
+    dlq = "arn:aws:sqs:us-east-1:123456789012:lambdafail-multi-dlq"
+    assert alias.spec["async_invoke"] == {"MaximumRetryAttempts": 2,
+                                          "MaximumEventAgeInSeconds": 3600, "OnFailure": dlq}
+    doc = iam.orchestrator_policy(compiled, WHERE)
+    st = next(s for s in doc["Statement"] if s["Sid"] == "FailedInvocations")
+    assert st["Action"] == ["sqs:SendMessage"] and st["Resource"] == dlq

@@ -296,3 +296,13 @@ def test_deploy_plan_is_read_only_even_with_everything_to_create() -> None:
     plan, _ = plan_for(ctx, multi("readonly"))
     assert plan.pending and {c.action for c in plan.pending} == {"create"}
     assert ctx.calls and ctx.mutating_calls() == []
+
+
+def test_deploy_sets_the_alias_asynchronous_invocation_to_the_dlq() -> None:
+    _, _, ctx = deploy(multi())
+    cfg = boto3.client("lambda", region_name="us-east-1").get_function_event_invoke_config(
+        FunctionName="lambdafail-multi-orchestrator", Qualifier="live")
+    assert cfg["MaximumRetryAttempts"] == 2 and cfg["MaximumEventAgeInSeconds"] == 3600
+    assert cfg["DestinationConfig"]["OnFailure"]["Destination"].endswith(":lambdafail-multi-dlq")
+    assert ("lambda", "PutFunctionEventInvokeConfig") in ctx.calls
+    assert replan(multi()).pending == []

@@ -415,11 +415,40 @@ class Executor:
         call(self.ctx.client("lambda"), "create_alias", resource=f"{self._function_name()}:live",
              FunctionName=self._function_name(), Name=naming.ALIAS, FunctionVersion=version,
              Description=f"lambdafail {self.plan.topology}: the deployed orchestrator")
+        self._put_async_invoke(self._want(c))
 
     def _update_alias(self, c: Change) -> None:
-        version = self._alias_target(c)
-        call(self.ctx.client("lambda"), "update_alias", resource=f"{self._function_name()}:live",
-             FunctionName=self._function_name(), Name=naming.ALIAS, FunctionVersion=version)
+        if self._changed(c, "fingerprint"):
+            version = self._alias_target(c)
+            call(self.ctx.client("lambda"), "update_alias",
+                 resource=f"{self._function_name()}:live", FunctionName=self._function_name(),
+                 Name=naming.ALIAS, FunctionVersion=version)
+        if self._changed(c, "async_invoke"):
+            self._put_async_invoke(self._want(c))
+
+    def _put_async_invoke(self, w: Resource) -> None:
+        cfg = w.spec["async_invoke"]
+        lam = self.ctx.client("lambda")
+        deadline = time.monotonic() + ROLE_PROPAGATION_SECONDS
+        delay = 1.0
+        while True:
+            try:
+                call(lam, "put_function_event_invoke_config",
+                     resource=f"{self._function_name()}:live",
+                     FunctionName=self._function_name(), Qualifier=naming.ALIAS,
+                     MaximumRetryAttempts=cfg["MaximumRetryAttempts"],
+                     MaximumEventAgeInSeconds=cfg["MaximumEventAgeInSeconds"],
+                     DestinationConfig={"OnFailure": {"Destination": cfg["OnFailure"]}})
+                return
+            except AwsError as e:
+                # Lambda checks that the role may send to the destination; a role policy
+                # just written takes a few seconds to count (IAM propagation).
+                propagating = (e.code == "InvalidParameterValueException"
+                               and "permission" in e.message.lower())
+                if not propagating or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 8.0)
 
     def _delete_alias(self, c: Change) -> None:
         call(self.ctx.client("lambda"), "delete_alias", resource=f"{self._function_name()}:live",

@@ -253,7 +253,16 @@ def _function(ctx: AwsContext, name: str, topo: str) -> Iterator[Resource]:
     if alias is None:
         return
     version = alias["FunctionVersion"]
-    yield Resource("alias", naming.ALIAS, {"fingerprint": versions.get(version)},
+    invoke_cfg = _get(lam, "get_function_event_invoke_config",
+                      resource=f"{name}:{naming.ALIAS}", FunctionName=name,
+                      Qualifier=naming.ALIAS)
+    async_cfg = None if invoke_cfg is None else {
+        "MaximumRetryAttempts": invoke_cfg.get("MaximumRetryAttempts"),
+        "MaximumEventAgeInSeconds": invoke_cfg.get("MaximumEventAgeInSeconds"),
+        "OnFailure": ((invoke_cfg.get("DestinationConfig") or {}).get("OnFailure") or {})
+        .get("Destination")}
+    yield Resource("alias", naming.ALIAS, {"fingerprint": versions.get(version),
+                                           "async_invoke": async_cfg},
                    context={"version": version, "arn": alias["AliasArn"]})
     policy = _get(lam, "get_policy", resource=f"{name}:{naming.ALIAS}", FunctionName=name,
                   Qualifier=naming.ALIAS)

@@ -158,6 +158,19 @@ def config_item_name(config_sha256: str) -> str:
     return f"{CONFIG_ITEM_PREFIX}{config_sha256}"
 
 
+# EventBridge invokes the function asynchronously: its RetryPolicy and DLQ cover delivery to
+# Lambda only. An error inside the function is retried by Lambda (twice, within the event's
+# age) and then, without a destination, dropped silently: failed events go to the DLQ.
+ASYNC_RETRIES = 2
+ASYNC_MAX_AGE_SECONDS = 3600
+
+
+def async_invoke(dlq_arn: str) -> dict[str, Any]:
+    """The alias's asynchronous invocation config, in the shape the inventory reads back."""
+    return {"MaximumRetryAttempts": ASYNC_RETRIES,
+            "MaximumEventAgeInSeconds": ASYNC_MAX_AGE_SECONDS, "OnFailure": dlq_arn}
+
+
 def _signal_retry() -> dict[str, int]:
     return {"MaximumRetryAttempts": 24, "MaximumEventAgeInSeconds": 3600}
 
@@ -216,7 +229,8 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
         "code_sha256": code_sha256,
     }
     out.append(Resource("function", fn, fn_spec, dict(tags)))
-    out.append(Resource("alias", naming.ALIAS, {"fingerprint": fingerprint(fn_spec)},
+    out.append(Resource("alias", naming.ALIAS, {"fingerprint": fingerprint(fn_spec),
+                                               "async_invoke": async_invoke(dlq_arn)},
                         context={"arn": alias_arn}))
 
     rules: list[Resource] = []
