@@ -193,3 +193,28 @@ def test_failed_invocations_go_to_the_dlq_which_the_role_may_send_to() -> None:
     doc = iam.orchestrator_policy(compiled, WHERE)
     st = next(s for s in doc["Statement"] if s["Sid"] == "FailedInvocations")
     assert st["Action"] == ["sqs:SendMessage"] and st["Resource"] == dlq
+
+
+def test_a_function_lambda_left_failed_or_pending_is_not_deployed() -> None:
+    from lambdafail.deploy.inventory import function_state
+
+    assert function_state({"State": "Active", "LastUpdateStatus": "Successful"}) == "ready"
+    assert function_state({}) == "ready"
+    assert function_state({"State": "Pending"}) == "pending"
+    assert function_state({"State": "Active", "LastUpdateStatus": "InProgress"}) == "pending"
+    assert function_state({"State": "Failed"}) == "failed"
+    assert function_state({"State": "Active", "LastUpdateStatus": "Failed"}) == "failed"
+    compiled = compile_topology(multi())
+    want = planner.desired(compiled, where=WHERE, code_sha256="x", config_sha256="y")
+    fn = next(r for r in want if r.kind == "function")
+    actual = planner.Actual("multi", "aws", "us-east-1", "123456789012")
+    for r in want:
+        if r.kind != "item":
+            copy = planner.Resource(r.kind, r.name, dict(r.spec), dict(r.tags), r.service)
+            actual.resources[r.key] = copy
+    actual.resources[fn.key].spec["state"] = "failed"
+    plan = planner.plan(want, actual)
+    [change] = [c for c in plan.pending if c.kind == "function"]
+    assert [(d.field, d.before, d.after) for d in change.diffs] == [("state", "failed", "ready")]
+    # The alias's fingerprint does not include the state: no new version for it.
+    assert not [c for c in plan.pending if c.kind == "alias"]

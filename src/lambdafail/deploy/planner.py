@@ -19,9 +19,9 @@ from lambdafail.model import naming
 from lambdafail.model.topology import aws_service_source
 
 # Dependency order. Creation walks it forwards, deletion backwards.
-KINDS = ("queue", "bus", "table", "role", "policy", "function", "alias", "permission", "rule",
-         "item", "parameter")
-TAGGED = frozenset({"queue", "bus", "table", "role", "policy", "function", "rule",
+KINDS = ("queue", "bus", "table", "role", "policy", "loggroup", "function", "alias",
+         "permission", "rule", "item", "parameter")
+TAGGED = frozenset({"queue", "bus", "table", "role", "policy", "loggroup", "function", "rule",
                     "parameter"})
 STATE_KINDS = frozenset({"table", "parameter"})  # kept by `destroy` unless --delete-state
 CREATE_ONLY = frozenset({"item", "parameter"})  # seeded once, never overwritten
@@ -228,7 +228,14 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
         "environment": {CONFIG_SHA_ENV: config_sha256},
         "code_sha256": code_sha256,
     }
-    out.append(Resource("function", fn, fn_spec, dict(tags)))
+    # Created by deploy, not by Lambda's first log line: tagged, with a retention, destroyed.
+    log_group = f"/aws/lambda/{fn}"
+    out.append(Resource("loggroup", log_group,
+                        {"retention_days": int(compiled.get("log_retention_days") or 30)},
+                        dict(tags), context={"arn": iam.log_group_arn(where, fn)}))
+    # "state" is compared, not fingerprinted: a function Lambda left Pending or Failed is not
+    # deployed, whatever its configuration says.
+    out.append(Resource("function", fn, {**fn_spec, "state": "ready"}, dict(tags)))
     out.append(Resource("alias", naming.ALIAS, {"fingerprint": fingerprint(fn_spec),
                                                "async_invoke": async_invoke(dlq_arn)},
                         context={"arn": alias_arn}))
@@ -389,7 +396,10 @@ def plan(want: list[Resource], actual: Actual, *, mode: str = "deploy",
     # Resources carrying our tag are ours; sub-resources (alias, permission) and items have no
     # tags and belong to us when their parent does (the inventory only reports ours).
     def ours(r: Resource) -> bool:
-        return r.kind not in TAGGED or r.owner == topo
+        # The log group named after our function, untagged, is the one Lambda made for it
+        # (before deploy created it itself): adopted, tagged by the update.
+        adopted = r.kind == "loggroup" and r.owner is None
+        return r.kind not in TAGGED or r.owner == topo or adopted
 
     updates: list[Change] = []
     for key, w in wanted.items():
@@ -429,7 +439,9 @@ def plan(want: list[Resource], actual: Actual, *, mode: str = "deploy",
             continue
         deletes.append(Change("delete", a.kind, a.name, a.service, actual=a))
 
-    deletes.sort(key=lambda c: (-_order(c.kind), c.name))
+    # What applications read (the router parameters) goes last: a destroy that stops midway
+    # leaves them their endpoint while anything else is left.
+    deletes.sort(key=lambda c: (c.kind == "parameter", -_order(c.kind), c.name))
     updates.sort(key=lambda c: (_order(c.kind), c.name))
     return Plan(topology=topo, region=actual.region, account=actual.account,
                 changes=deletes + updates, conflicts=conflicts, mode=mode, actual=actual)

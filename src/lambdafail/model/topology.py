@@ -232,6 +232,9 @@ class EventSignal(Strict):
 Signal = AlarmSignal | EventSignal
 
 
+# PutRetentionPolicy's allowed values (days).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+                      1827, 2192, 2557, 2922, 3288, 3653)
 SSM_MAX_LEVELS = 15
 # AWS counts a parameter name's length with its full ARN: at most 1011 characters.
 SSM_ARN_MAX = 1011
@@ -420,8 +423,18 @@ class Topology(Strict):
                       "lambdafail-<name>-...; lowercase letters, digits, dashes, ≤ 32.")
     region: str | None = Field(default=None, description="AWS region (or --region / AWS_REGION).")
     notify: Notify = Notify()
+    log_retention_days: int = Field(default=30, description="How long the orchestrator's log "
+                                    "group keeps its logs (one of CloudWatch Logs' values).")
     defaults: Defaults = Defaults()
     services: dict[Annotated[str, Field(pattern=SERVICE_RE)], Service] = Field(min_length=1)
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, v: int) -> int:
+        if v not in LOG_RETENTION_DAYS:
+            raise Invalid(f"{v} is not a retention CloudWatch Logs offers",
+                          hint="one of " + ", ".join(map(str, LOG_RETENTION_DAYS)))
+        return v
 
     @field_validator("region")
     @classmethod
@@ -640,6 +653,7 @@ def compile_topology(topo: Topology) -> dict[str, Any]:
         "bus": naming.bus_name(topo.name),
         "function": naming.function_name(topo.name),
         "sns_topic_arn": topo.notify.sns_topic_arn,
+        "log_retention_days": topo.log_retention_days,
         "schedules": schedules,
         "services": services,
     }
