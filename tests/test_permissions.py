@@ -24,6 +24,7 @@ from lambdafail.runtime.state import StateStore
 from lambdafail.sandbox.server import Sandbox
 from lambdafail.sandbox.webservice import WebService
 from sandbox_support import Clients, uid
+from test_e2e_sandbox import _topology
 
 WHERE = iam.Where("aws", "us-east-1", "123456789012")
 
@@ -92,27 +93,6 @@ def test_permissions_cli_json_and_for(tmp_path: Path) -> None:
     assert list(json.loads(r.stdout)) == ["oncall"]
     r = run_cli("permissions", "-f", str(CONFIGS / "multi.yaml"), "--account", "12")
     assert r.returncode == 2 and "lambdafail: hint:" in r.stderr
-
-
-def _topology(path: Path, name: str, primary: str, standby: str) -> str:
-    path.write_text(f"""\
-version: 1
-name: {name}
-region: us-east-1
-defaults:
-  health: {{interval: rate(1 minute), timeout_seconds: 1, failure_threshold: 2,
-           recovery_threshold: 2}}
-  policy: {{cooldown_seconds: 1, failback: manual, rto_seconds: 30}}
-services:
-  web:
-    primary: {{url: "{primary}"}}
-    standby: {{url: "{standby}"}}
-    signals:
-      - alarm: {name}-5xx
-      - event: {{source: [shop.web], detail-type: [Server failure]}}
-    router: {{ssm_parameter: /{name}/web/active}}
-""")
-    return str(path)
 
 
 def _calls(log: Path) -> set[tuple[str, str]]:

@@ -54,6 +54,24 @@ def _wait(check: Callable[[], bool], what: str, timeout: float = 300.0) -> None:
         delay = min(delay * 2, 5.0)
 
 
+def _while_propagating(word: str, attempt: Callable[[], Any]) -> None:
+    """Run `attempt`, retrying for up to ROLE_PROPAGATION_SECONDS while Lambda refuses it with
+    an InvalidParameterValueException about `word` (what IAM has not propagated yet)."""
+    deadline = time.monotonic() + ROLE_PROPAGATION_SECONDS
+    delay = 1.0
+    while True:
+        try:
+            attempt()
+            return
+        except AwsError as e:
+            propagating = (e.code == "InvalidParameterValueException"
+                           and word in e.message.lower())
+            if not propagating or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 8.0)
+
+
 class Executor:
     def __init__(self, ctx: AwsContext, plan: Plan, package: Package | None,
                  progress: Progress | None = None):
@@ -407,22 +425,11 @@ class Executor:
     def _create_function(self, c: Change) -> None:
         w = self._want(c)
         lam = self.ctx.client("lambda")
-        deadline = time.monotonic() + ROLE_PROPAGATION_SECONDS
-        delay = 1.0
-        while True:
-            try:
-                call(lam, "create_function", resource=w.name, FunctionName=w.name,
-                     Code={"ZipFile": self._zip()}, Publish=False, Tags=w.tags,
-                     Architectures=[w.spec["architecture"]], **self._fn_config(w))
-                break
-            except AwsError as e:
-                # A new role is not assumable by Lambda for a few seconds (IAM propagation).
-                propagating = (e.code == "InvalidParameterValueException"
-                               and "role" in e.message.lower())
-                if not propagating or time.monotonic() > deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 8.0)
+        # A new role is not assumable by Lambda for a few seconds (IAM propagation).
+        _while_propagating("role", lambda: call(
+            lam, "create_function", resource=w.name, FunctionName=w.name,
+            Code={"ZipFile": self._zip()}, Publish=False, Tags=w.tags,
+            Architectures=[w.spec["architecture"]], **self._fn_config(w)))
         self._wait_function(w.name)
 
     def _update_function(self, c: Change) -> None:
@@ -485,26 +492,14 @@ class Executor:
     def _put_async_invoke(self, w: Resource) -> None:
         cfg = w.spec["async_invoke"]
         lam = self.ctx.client("lambda")
-        deadline = time.monotonic() + ROLE_PROPAGATION_SECONDS
-        delay = 1.0
-        while True:
-            try:
-                call(lam, "put_function_event_invoke_config",
-                     resource=f"{self._function_name()}:live",
-                     FunctionName=self._function_name(), Qualifier=naming.ALIAS,
-                     MaximumRetryAttempts=cfg["MaximumRetryAttempts"],
-                     MaximumEventAgeInSeconds=cfg["MaximumEventAgeInSeconds"],
-                     DestinationConfig={"OnFailure": {"Destination": cfg["OnFailure"]}})
-                return
-            except AwsError as e:
-                # Lambda checks that the role may send to the destination; a role policy
-                # just written takes a few seconds to count (IAM propagation).
-                propagating = (e.code == "InvalidParameterValueException"
-                               and "permission" in e.message.lower())
-                if not propagating or time.monotonic() > deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 8.0)
+        # Lambda checks that the role may send to the destination; a role policy just written
+        # takes a few seconds to count (IAM propagation).
+        _while_propagating("permission", lambda: call(
+            lam, "put_function_event_invoke_config", resource=f"{self._function_name()}:live",
+            FunctionName=self._function_name(), Qualifier=naming.ALIAS,
+            MaximumRetryAttempts=cfg["MaximumRetryAttempts"],
+            MaximumEventAgeInSeconds=cfg["MaximumEventAgeInSeconds"],
+            DestinationConfig={"OnFailure": {"Destination": cfg["OnFailure"]}}))
 
     def _delete_alias(self, c: Change) -> None:
         call(self.ctx.client("lambda"), "delete_alias", resource=f"{self._function_name()}:live",
