@@ -126,7 +126,7 @@ def test_every_call_of_the_cli_is_granted_by_the_printed_policy(
         err = cli("deploy", "deploy", "-f", f, "--yes")
         # The sandbox refuses a new table's first UpdateContinuousBackups, as AWS may: the
         # bounded retry says so on screen.
-        assert "backups not enabled yet; retrying point-in-time recovery" in err
+        assert "backups not enabled yet; retrying point-in-time recovery" in " ".join(err.split())
         cli("deploy", "deploy", "-f", f, "--yes")  # the second deploy reads everything back
         wait_until(lambda: (st := store.get("web")) is not None and st.health["standby"].ok,
                    timeout=60, what="the first probe tick")
