@@ -170,3 +170,54 @@ def test_deploy_route53_condition_names_are_normalized_as_aws_compares_them() ->
     assert iam.normalized_record_name("API.Example.COM.") == "api.example.com"
     assert iam.normalized_record_name("*.shop.example.com") == "\\052.shop.example.com"
     assert iam.normalized_record_name("a_b-c.example.com") == "a_b-c.example.com"
+
+
+def test_aws_service_event_signals_are_rules_on_the_default_bus() -> None:
+    def aws_health(text: str) -> str:
+        return text.replace("source: [shop.catalog]", "source: [aws.health]")
+
+    compiled = compile_topology(multi(edit=aws_health))
+    want = planner.desired(compiled, where=WHERE, code_sha256="x", config_sha256="y")
+    rules = {r.service: r for r in want if r.kind == "rule" and r.service
+             and "event_pattern" in r.spec and r.spec["event_pattern"].get("source") !=
+             ["aws.cloudwatch"]}
+    assert rules["catalog"].spec["bus"] == "default"
+    assert rules["catalog"].context["arn"].endswith(f":rule/{rules['catalog'].name}")
+    assert rules["checkout"].spec["bus"] == compiled["bus"]
+
+
+def test_failed_invocations_go_to_the_dlq_which_the_role_may_send_to() -> None:
+    compiled = compile_topology(multi())
+    want = planner.desired(compiled, where=WHERE, code_sha256="x", config_sha256="y")
+    alias = next(r for r in want if r.kind == "alias")
+    dlq = "arn:aws:sqs:us-east-1:123456789012:lambdafail-multi-dlq"
+    assert alias.spec["async_invoke"] == {"MaximumRetryAttempts": 2,
+                                          "MaximumEventAgeInSeconds": 3600, "OnFailure": dlq}
+    doc = iam.orchestrator_policy(compiled, WHERE)
+    st = next(s for s in doc["Statement"] if s["Sid"] == "FailedInvocations")
+    assert st["Action"] == ["sqs:SendMessage"] and st["Resource"] == dlq
+
+
+def test_a_function_lambda_left_failed_or_pending_is_not_deployed() -> None:
+    from lambdafail.deploy.inventory import function_state
+
+    assert function_state({"State": "Active", "LastUpdateStatus": "Successful"}) == "ready"
+    assert function_state({}) == "ready"
+    assert function_state({"State": "Pending"}) == "pending"
+    assert function_state({"State": "Active", "LastUpdateStatus": "InProgress"}) == "pending"
+    assert function_state({"State": "Failed"}) == "failed"
+    assert function_state({"State": "Active", "LastUpdateStatus": "Failed"}) == "failed"
+    compiled = compile_topology(multi())
+    want = planner.desired(compiled, where=WHERE, code_sha256="x", config_sha256="y")
+    fn = next(r for r in want if r.kind == "function")
+    actual = planner.Actual("multi", "aws", "us-east-1", "123456789012")
+    for r in want:
+        if r.kind != "item":
+            copy = planner.Resource(r.kind, r.name, dict(r.spec), dict(r.tags), r.service)
+            actual.resources[r.key] = copy
+    actual.resources[fn.key].spec["state"] = "failed"
+    plan = planner.plan(want, actual)
+    [change] = [c for c in plan.pending if c.kind == "function"]
+    assert [(d.field, d.before, d.after) for d in change.diffs] == [("state", "failed", "ready")]
+    # The alias's fingerprint does not include the state: no new version for it.
+    assert not [c for c in plan.pending if c.kind == "alias"]

@@ -233,8 +233,8 @@ def test_deploy_executor_reports_progress_in_order() -> None:
     seen: list[tuple[str, str]] = []
     Executor(ctx, plan, pkg, progress=lambda c, s: seen.append((c.kind, s))).apply()
     kinds = [k for k, s in seen if s == "done"]
-    order = ["queue", "bus", "table", "role", "function", "alias", "permission", "rule",
-             "item", "parameter"]
+    order = ["queue", "bus", "table", "role", "policy", "loggroup", "function", "alias",
+             "permission", "rule", "item", "parameter"]
     assert kinds == sorted(kinds, key=order.index)
 
 
@@ -296,3 +296,42 @@ def test_deploy_plan_is_read_only_even_with_everything_to_create() -> None:
     plan, _ = plan_for(ctx, multi("readonly"))
     assert plan.pending and {c.action for c in plan.pending} == {"create"}
     assert ctx.calls and ctx.mutating_calls() == []
+
+
+def test_deploy_sets_the_alias_asynchronous_invocation_to_the_dlq() -> None:
+    _, _, ctx = deploy(multi())
+    cfg = boto3.client("lambda", region_name="us-east-1").get_function_event_invoke_config(
+        FunctionName="lambdafail-multi-orchestrator", Qualifier="live")
+    assert cfg["MaximumRetryAttempts"] == 2 and cfg["MaximumEventAgeInSeconds"] == 3600
+    assert cfg["DestinationConfig"]["OnFailure"]["Destination"].endswith(":lambdafail-multi-dlq")
+    assert ("lambda", "PutFunctionEventInvokeConfig") in ctx.calls
+    assert replan(multi()).pending == []
+
+
+def test_deploy_owns_the_function_log_group_and_destroy_removes_it_before_the_parameter() -> None:
+    deploy(multi())
+    logs = boto3.client("logs", region_name="us-east-1")
+    name = "/aws/lambda/lambdafail-multi-orchestrator"
+    [group] = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+    assert group["retentionInDays"] == 30
+    assert logs.list_tags_for_resource(resourceArn=group["arn"].removesuffix(":*"))["tags"] == {
+        "lambdafail:topology": "multi"}
+    ninety = multi(edit=lambda t: t.replace("region: us-east-1",
+                                            "region: us-east-1\nlog_retention_days: 90"))
+    plan = replan(ninety)
+    assert [(c.action, c.kind) for c in plan.pending if c.kind == "loggroup"] == [
+        ("update", "loggroup")]
+    ctx = AwsContext(region="us-east-1")
+    plan, _ = plan_for(ctx, multi(), mode="destroy", delete_state=True)
+    order = [c.kind for c in plan.pending]
+    assert order[-1] == "parameter" and "loggroup" in order
+    Executor(ctx, plan, None).apply()
+    assert logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"] == []
+
+
+def test_an_untagged_log_group_lambda_made_is_adopted() -> None:
+    logs = boto3.client("logs", region_name="us-east-1")
+    logs.create_log_group(logGroupName="/aws/lambda/lambdafail-multi-orchestrator")
+    plan, _, _ = deploy(multi())
+    assert not plan.conflicts
+    assert replan(multi()).pending == []

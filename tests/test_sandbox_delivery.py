@@ -204,3 +204,13 @@ def test_sandbox_custom_bus_target_forwards_event(sandbox: Sandbox, aws: Clients
     aws("events").put_targets(Rule=sink, EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
     _put(aws, source, {"hop": 1})
     assert [json.loads(b)["detail"] for b in drain(aws, url)] == [{"hop": 1}]
+
+
+def test_sandbox_put_events_refuses_aws_sources_as_aws_does(sandbox: Sandbox,
+                                                            aws: Clients) -> None:
+    got = aws("events").put_events(Entries=[
+        {"Source": "aws.health", "DetailType": "AWS Health Event", "Detail": "{}"},
+        {"Source": "shop.web", "DetailType": "Server failure", "Detail": "{}"}])
+    assert got["FailedEntryCount"] == 1
+    assert got["Entries"][0]["ErrorCode"] == "NotAuthorizedForSourceException"
+    assert "EventId" in got["Entries"][1]

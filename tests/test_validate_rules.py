@@ -413,3 +413,52 @@ def test_validate_metrics_compiled_per_service(tmp_path: Path) -> None:
     compiled = compile_topology(load(str(f)))
     assert compiled["services"]["checkout"]["health"]["metrics"] == "none"
     assert compiled["services"]["cart"]["health"]["metrics"] == "probes"
+
+
+# ------------------------------------------------------------- regions and SSM names (AWS's)
+
+
+def test_validate_refuses_a_region_botocore_does_not_know(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = expect_problem(tmp_path, capsys, edit("region: us-east-1", "region: us-moon-1"),
+                         3, 1, "region", "not an AWS region: 'us-moon-1'")
+    assert "pip install -U botocore" in err
+    err = expect_problem(tmp_path, capsys, edit("region: us-east-1", "region: us-esat-1"),
+                         3, 1, "region", "not an AWS region")
+    assert "did you mean" in err and "us-east-1" in err
+    for region in ("cn-north-1", "us-gov-west-1", "eu-central-2"):
+        code, _, err = validate(tmp_path, capsys, edit("region: us-east-1", f"region: {region}"))
+        assert code == 0, err
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("/" + "/".join("abcdefghijklmnop"), "16 levels; SSM allows at most 15"),
+    ("shop/checkout", "a name with levels must start with /"),
+    ("/aws/shop", "reserved"),
+    ("SSM-shop", "reserved"),
+    ("/shop/check out", "only letters, digits"),
+    ("/shop/", "must not end with /"),
+    ("/" + "a" * 960, "960 characters"),
+])
+def test_validate_refuses_ssm_names_aws_refuses(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                name: str, message: str) -> None:
+    expect_problem(tmp_path, capsys, edit("/shop/checkout/active", name), 15, 14,
+                   "services.checkout.router.ssm_parameter", message)
+
+
+def test_validate_accepts_ssm_names_aws_accepts(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("/" + "/".join("abcdefghijklmno"), "shop-active", "/a.b_c-d/e", "/" + "a" * 900):
+        code, _, err = validate(tmp_path, capsys, edit("/shop/checkout/active", name))
+        assert code == 0, (name, err)
+
+
+def test_validate_refuses_a_pattern_mixing_aws_and_own_sources(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = expect_problem(tmp_path, capsys, edit("source: [shop.checkout]",
+                                                "source: [shop.checkout, aws.health]"),
+                         14, 9, "services.checkout.signals[1].event", "mix AWS services")
+    assert "make them two signals" in err
+    code, _, err = validate(tmp_path, capsys, edit("source: [shop.checkout]",
+                                                   "source: [aws.health]"))
+    assert code == 0, err

@@ -25,9 +25,11 @@ from lambdafail.deploy.planner import CONFIG_ITEM_PREFIX, VERSION_PREFIX, Change
 from lambdafail.model import naming
 from lambdafail.runtime.table import TTL_ATTRIBUTE, table_definition
 
-Progress = Callable[[Change, str], None]  # status: "start" | "done" | "failed"
+# status: "start" | "done" | "failed" | "wait: <what is being waited for>"
+Progress = Callable[[Change, str], None]
 
 ROLE_PROPAGATION_SECONDS = 90.0
+PITR_WAIT_SECONDS = 120.0
 
 
 @dataclass
@@ -51,6 +53,24 @@ def _wait(check: Callable[[], bool], what: str, timeout: float = 300.0) -> None:
                                 "continues from where it stopped")
         time.sleep(delay)
         delay = min(delay * 2, 5.0)
+
+
+def _while_propagating(word: str, attempt: Callable[[], Any]) -> None:
+    """Run `attempt`, retrying for up to ROLE_PROPAGATION_SECONDS while Lambda refuses it with
+    an InvalidParameterValueException about `word` (what IAM has not propagated yet)."""
+    deadline = time.monotonic() + ROLE_PROPAGATION_SECONDS
+    delay = 1.0
+    while True:
+        try:
+            attempt()
+            return
+        except AwsError as e:
+            propagating = (e.code == "InvalidParameterValueException"
+                           and word in e.message.lower())
+            if not propagating or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 8.0)
 
 
 class Executor:
@@ -151,13 +171,29 @@ class Executor:
         call(ddb, "create_table", resource=w.name, **table_definition(w.name),
              Tags=_tag_list(w.tags))
         self._wait_table(w.name)
-        self._table_pitr(w.name)
+        self._table_pitr(w.name, c)
         self._table_ttl(w.name)
 
-    def _table_pitr(self, name: str) -> None:
-        call(self.ctx.client("dynamodb"), "update_continuous_backups", resource=name,
-             TableName=name,
-             PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    def _table_pitr(self, name: str, change: Change | None = None) -> None:
+        # Right after CreateTable, DynamoDB may answer ContinuousBackupsUnavailableException
+        # ("backups are being enabled"): retried for up to PITR_WAIT_SECONDS, said on screen.
+        deadline = time.monotonic() + PITR_WAIT_SECONDS
+        delay = 1.0
+        while True:
+            try:
+                call(self.ctx.client("dynamodb"), "update_continuous_backups", resource=name,
+                     TableName=name,
+                     PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+                return
+            except AwsError as e:
+                if (e.code != "ContinuousBackupsUnavailableException"
+                        or time.monotonic() + delay > deadline):
+                    raise
+                if change is not None:
+                    self.progress(change, f"wait: table {name}: backups not enabled yet; "
+                                          f"retrying point-in-time recovery in {delay:.0f}s")
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     def _table_ttl(self, name: str) -> None:
         call(self.ctx.client("dynamodb"), "update_time_to_live", resource=name, TableName=name,
@@ -176,7 +212,7 @@ class Executor:
                  BillingMode=table_definition(w.name)["BillingMode"])
             self._wait_table(w.name)
         if self._changed(c, "point_in_time_recovery"):
-            self._table_pitr(w.name)
+            self._table_pitr(w.name, c)
         if self._changed(c, "ttl_attribute"):
             self._table_ttl(w.name)
         if self._tags_changed(c):
@@ -321,6 +357,40 @@ class Executor:
                      VersionId=v["VersionId"])
         call(client, "delete_policy", resource=a.name, PolicyArn=arn)
 
+    # -- the function's log group ---------------------------------------------------------
+
+    def _create_loggroup(self, c: Change) -> None:
+        w = self._want(c)
+        logs = self.ctx.client("logs")
+        try:
+            call(logs, "create_log_group", resource=w.name, logGroupName=w.name, tags=w.tags)
+        except AwsError as e:
+            # The function (an earlier deploy) may log, and so create it, meanwhile.
+            if e.code != "ResourceAlreadyExistsException":
+                raise
+            call(logs, "tag_resource", resource=w.name, resourceArn=w.context["arn"],
+                 tags=w.tags)
+        call(logs, "put_retention_policy", resource=w.name, logGroupName=w.name,
+             retentionInDays=w.spec["retention_days"])
+
+    def _update_loggroup(self, c: Change) -> None:
+        w = self._want(c)
+        logs = self.ctx.client("logs")
+        if self._changed(c, "retention_days"):
+            call(logs, "put_retention_policy", resource=w.name, logGroupName=w.name,
+                 retentionInDays=w.spec["retention_days"])
+        if self._tags_changed(c):
+            call(logs, "tag_resource", resource=w.name, resourceArn=w.context["arn"],
+                 tags=w.tags)
+
+    def _delete_loggroup(self, c: Change) -> None:
+        try:
+            call(self.ctx.client("logs"), "delete_log_group", resource=c.name,
+                 logGroupName=c.name)
+        except AwsError as e:
+            if e.code != "ResourceNotFoundException":
+                raise
+
     # -- Lambda function, alias, permissions -----------------------------------------------
 
     def _fn_config(self, w: Resource) -> dict[str, Any]:
@@ -352,33 +422,26 @@ class Executor:
     def _create_function(self, c: Change) -> None:
         w = self._want(c)
         lam = self.ctx.client("lambda")
-        deadline = time.monotonic() + ROLE_PROPAGATION_SECONDS
-        delay = 1.0
-        while True:
-            try:
-                call(lam, "create_function", resource=w.name, FunctionName=w.name,
-                     Code={"ZipFile": self._zip()}, Publish=False, Tags=w.tags,
-                     Architectures=[w.spec["architecture"]], **self._fn_config(w))
-                break
-            except AwsError as e:
-                # A new role is not assumable by Lambda for a few seconds (IAM propagation).
-                propagating = (e.code == "InvalidParameterValueException"
-                               and "role" in e.message.lower())
-                if not propagating or time.monotonic() > deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 8.0)
+        # A new role is not assumable by Lambda for a few seconds (IAM propagation).
+        _while_propagating("role", lambda: call(
+            lam, "create_function", resource=w.name, FunctionName=w.name,
+            Code={"ZipFile": self._zip()}, Publish=False, Tags=w.tags,
+            Architectures=[w.spec["architecture"]], **self._fn_config(w)))
         self._wait_function(w.name)
 
     def _update_function(self, c: Change) -> None:
         w, a = self._want(c), self._have(c)
         lam = self.ctx.client("lambda")
-        if self._changed(c, "runtime", "handler", "timeout", "memory_size", "role",
-                         "environment"):
+        state = a.spec.get("state", "ready")
+        if state == "pending":
+            self._wait_function(w.name)  # an update in progress (ours, or someone's) finishes
+        failed = state == "failed"  # a failed create or update: send configuration and code again
+        if failed or self._changed(c, "runtime", "handler", "timeout", "memory_size", "role",
+                                   "environment"):
             call(lam, "update_function_configuration", resource=w.name, FunctionName=w.name,
                  **self._fn_config(w))
             self._wait_function(w.name)
-        if self._changed(c, "code_sha256", "architecture"):
+        if failed or self._changed(c, "code_sha256", "architecture"):
             # The architecture changes with the code (UpdateFunctionCode), not the configuration.
             call(lam, "update_function_code", resource=w.name, FunctionName=w.name,
                  ZipFile=self._zip(), Architectures=[w.spec["architecture"]], Publish=False)
@@ -412,11 +475,28 @@ class Executor:
         call(self.ctx.client("lambda"), "create_alias", resource=f"{self._function_name()}:live",
              FunctionName=self._function_name(), Name=naming.ALIAS, FunctionVersion=version,
              Description=f"lambdafail {self.plan.topology}: the deployed orchestrator")
+        self._put_async_invoke(self._want(c))
 
     def _update_alias(self, c: Change) -> None:
-        version = self._alias_target(c)
-        call(self.ctx.client("lambda"), "update_alias", resource=f"{self._function_name()}:live",
-             FunctionName=self._function_name(), Name=naming.ALIAS, FunctionVersion=version)
+        if self._changed(c, "fingerprint"):
+            version = self._alias_target(c)
+            call(self.ctx.client("lambda"), "update_alias",
+                 resource=f"{self._function_name()}:live", FunctionName=self._function_name(),
+                 Name=naming.ALIAS, FunctionVersion=version)
+        if self._changed(c, "async_invoke"):
+            self._put_async_invoke(self._want(c))
+
+    def _put_async_invoke(self, w: Resource) -> None:
+        cfg = w.spec["async_invoke"]
+        lam = self.ctx.client("lambda")
+        # Lambda checks that the role may send to the destination; a role policy just written
+        # takes a few seconds to count (IAM propagation).
+        _while_propagating("permission", lambda: call(
+            lam, "put_function_event_invoke_config", resource=f"{self._function_name()}:live",
+            FunctionName=self._function_name(), Qualifier=naming.ALIAS,
+            MaximumRetryAttempts=cfg["MaximumRetryAttempts"],
+            MaximumEventAgeInSeconds=cfg["MaximumEventAgeInSeconds"],
+            DestinationConfig={"OnFailure": {"Destination": cfg["OnFailure"]}}))
 
     def _delete_alias(self, c: Change) -> None:
         call(self.ctx.client("lambda"), "delete_alias", resource=f"{self._function_name()}:live",

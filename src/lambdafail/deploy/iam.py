@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from lambdafail.model import naming
 from lambdafail.model.arns import Where as Where
 from lambdafail.model.arns import function_arn as function_arn
 from lambdafail.model.arns import normalized_record_name as normalized_record_name
@@ -62,6 +63,10 @@ def orchestrator_policy(compiled: dict[str, Any], where: Where) -> dict[str, Any
     logs = log_group_arn(where, fn)
     add("Logs", ["logs:CreateLogGroup"], [logs])
     add("LogStreams", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{logs}:log-stream:*"])
+    # Lambda's on-failure destination for events the function failed on (planner.async_invoke)
+    # is written with the function's role.
+    add("FailedInvocations", ["sqs:SendMessage"],
+        [where.arn("sqs", naming.dlq_name(compiled["topology"]))])
     add("StateTable", ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
                        "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
         [table_arn(where, compiled["table"])])

@@ -73,6 +73,8 @@ def observe(ctx: AwsContext, compiled: dict[str, Any], where: iam.Where,
         role_exists = r.owner == topo
     for r in _policies(ctx, topo, naming.role_name(topo), role_exists):
         put(r)
+    for r in _log_group(ctx, f"/aws/lambda/{compiled['function']}"):
+        put(r)
     for r in _function(ctx, compiled["function"], topo):
         put(r)
     buses = ["default", compiled["bus"]] if bus_exists else ["default"]
@@ -208,6 +210,19 @@ def _policies(ctx: AwsContext, topo: str, role: str, role_exists: bool) -> Itera
         kw["Marker"] = page["Marker"]
 
 
+def _log_group(ctx: AwsContext, name: str) -> Iterator[Resource]:
+    logs = ctx.client("logs")
+    page = call(logs, "describe_log_groups", resource=name, logGroupNamePrefix=name)
+    group = next((g for g in page.get("logGroups", []) if g["logGroupName"] == name), None)
+    if group is None:
+        return
+    arn = str(group["arn"]).removesuffix(":*")  # DescribeLogGroups' ARN ends in ":*"
+    tags = call(logs, "list_tags_for_resource", resource=name,
+                resourceArn=arn).get("tags") or {}
+    yield Resource("loggroup", name, {"retention_days": group.get("retentionInDays")}, tags,
+                   context={"arn": arn})
+
+
 def _policy_doc(doc: Any) -> Any:
     # botocore decodes IAM's URL-encoded policy documents into dicts; tolerate raw strings.
     if isinstance(doc, str):
@@ -232,7 +247,7 @@ def _function(ctx: AwsContext, name: str, topo: str) -> Iterator[Resource]:
             "architecture": (cfg.get("Architectures") or ["x86_64"])[0],
             "role": cfg.get("Role"),
             "environment": (cfg.get("Environment") or {}).get("Variables") or {},
-            "code_sha256": cfg.get("CodeSha256")}
+            "code_sha256": cfg.get("CodeSha256"), "state": function_state(cfg)}
     versions: dict[str, str] = {}
     yield Resource("function", name, spec, tags,
                    context={"arn": cfg["FunctionArn"], "versions": versions})
@@ -253,7 +268,16 @@ def _function(ctx: AwsContext, name: str, topo: str) -> Iterator[Resource]:
     if alias is None:
         return
     version = alias["FunctionVersion"]
-    yield Resource("alias", naming.ALIAS, {"fingerprint": versions.get(version)},
+    invoke_cfg = _get(lam, "get_function_event_invoke_config",
+                      resource=f"{name}:{naming.ALIAS}", FunctionName=name,
+                      Qualifier=naming.ALIAS)
+    async_cfg = None if invoke_cfg is None else {
+        "MaximumRetryAttempts": invoke_cfg.get("MaximumRetryAttempts"),
+        "MaximumEventAgeInSeconds": invoke_cfg.get("MaximumEventAgeInSeconds"),
+        "OnFailure": ((invoke_cfg.get("DestinationConfig") or {}).get("OnFailure") or {})
+        .get("Destination")}
+    yield Resource("alias", naming.ALIAS, {"fingerprint": versions.get(version),
+                                           "async_invoke": async_cfg},
                    context={"version": version, "arn": alias["AliasArn"]})
     policy = _get(lam, "get_policy", resource=f"{name}:{naming.ALIAS}", FunctionName=name,
                   Qualifier=naming.ALIAS)
@@ -270,6 +294,17 @@ def _function(ctx: AwsContext, name: str, topo: str) -> Iterator[Resource]:
         yield Resource("permission", sid, {
             "principal": principal, "action": st.get("Action"),
             "source_arn": cond.get("AWS:SourceArn") or cond.get("aws:SourceArn")})
+
+
+def function_state(cfg: dict[str, Any]) -> str:
+    """ready, pending (being created or updated) or failed, from State and LastUpdateStatus
+    (absent from older API shapes: ready)."""
+    state, update = cfg.get("State"), cfg.get("LastUpdateStatus")
+    if state == "Failed" or update == "Failed":
+        return "failed"
+    if state in (None, "Active") and update in (None, "Successful"):
+        return "ready"
+    return "pending"
 
 
 def _rules(ctx: AwsContext, topo: str, buses: list[str]) -> Iterator[Resource]:

@@ -17,12 +17,13 @@ from typing import Any
 from lambdafail.deploy import cost, iam
 from lambdafail.model import naming
 from lambdafail.model.kinds import router_kind
+from lambdafail.model.topology import aws_service_source
 from lambdafail.runtime.table import TTL_ATTRIBUTE, key_schema_text, table_definition
 
 # Dependency order. Creation walks it forwards, deletion backwards.
-KINDS = ("queue", "bus", "table", "role", "policy", "function", "alias", "permission", "rule",
-         "item", "parameter")
-TAGGED = frozenset({"queue", "bus", "table", "role", "policy", "function", "rule",
+KINDS = ("queue", "bus", "table", "role", "policy", "loggroup", "function", "alias",
+         "permission", "rule", "item", "parameter")
+TAGGED = frozenset({"queue", "bus", "table", "role", "policy", "loggroup", "function", "rule",
                     "parameter"})
 STATE_KINDS = frozenset({"table", "parameter"})  # kept by `destroy` unless --delete-state
 CREATE_ONLY = frozenset({"item", "parameter"})  # seeded once, never overwritten
@@ -165,6 +166,19 @@ def config_item_name(config_sha256: str) -> str:
     return f"{CONFIG_ITEM_PREFIX}{config_sha256}"
 
 
+# EventBridge invokes the function asynchronously: its RetryPolicy and DLQ cover delivery to
+# Lambda only. An error inside the function is retried by Lambda (twice, within the event's
+# age) and then, without a destination, dropped silently: failed events go to the DLQ.
+ASYNC_RETRIES = 2
+ASYNC_MAX_AGE_SECONDS = 3600
+
+
+def async_invoke(dlq_arn: str) -> dict[str, Any]:
+    """The alias's asynchronous invocation config, in the shape the inventory reads back."""
+    return {"MaximumRetryAttempts": ASYNC_RETRIES,
+            "MaximumEventAgeInSeconds": ASYNC_MAX_AGE_SECONDS, "OnFailure": dlq_arn}
+
+
 def _signal_retry() -> dict[str, int]:
     return {"MaximumRetryAttempts": 24, "MaximumEventAgeInSeconds": 3600}
 
@@ -223,8 +237,16 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
         "environment": {CONFIG_SHA_ENV: config_sha256},
         "code_sha256": code_sha256,
     }
-    out.append(Resource("function", fn, fn_spec, dict(tags)))
-    out.append(Resource("alias", naming.ALIAS, {"fingerprint": fingerprint(fn_spec)},
+    # Created by deploy, not by Lambda's first log line: tagged, with a retention, destroyed.
+    log_group = f"/aws/lambda/{fn}"
+    out.append(Resource("loggroup", log_group,
+                        {"retention_days": int(compiled.get("log_retention_days") or 30)},
+                        dict(tags), context={"arn": iam.log_group_arn(where, fn)}))
+    # "state" is compared, not fingerprinted: a function Lambda left Pending or Failed is not
+    # deployed, whatever its configuration says.
+    out.append(Resource("function", fn, {**fn_spec, "state": "ready"}, dict(tags)))
+    out.append(Resource("alias", naming.ALIAS, {"fingerprint": fingerprint(fn_spec),
+                                               "async_invoke": async_invoke(dlq_arn)},
                         context={"arn": alias_arn}))
 
     rules: list[Resource] = []
@@ -248,7 +270,9 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
                                    f"lambdafail {topo}: alarm {sig['alarm_name']} → {svc_name}",
                                    alias_arn, dlq_arn, _signal_retry(), None, tags, svc_name))
             else:
-                rules.append(_rule(where, sig["rule"], bus, {"event_pattern": sig["pattern"]},
+                # AWS service events (source aws.…) arrive only on the default bus.
+                on = "default" if aws_service_source(sig["pattern"]) else bus
+                rules.append(_rule(where, sig["rule"], on, {"event_pattern": sig["pattern"]},
                                    f"lambdafail {topo}: failure events → {svc_name}",
                                    alias_arn, dlq_arn, _signal_retry(), None, tags, svc_name))
     out.extend(_permissions(where, topo, bus, rules, alias_arn))
@@ -381,7 +405,10 @@ def plan(want: list[Resource], actual: Actual, *, mode: str = "deploy",
     # Resources carrying our tag are ours; sub-resources (alias, permission) and items have no
     # tags and belong to us when their parent does (the inventory only reports ours).
     def ours(r: Resource) -> bool:
-        return r.kind not in TAGGED or r.owner == topo
+        # The log group named after our function, untagged, is the one Lambda made for it
+        # (before deploy created it itself): adopted, tagged by the update.
+        adopted = r.kind == "loggroup" and r.owner is None
+        return r.kind not in TAGGED or r.owner == topo or adopted
 
     updates: list[Change] = []
     for key, w in wanted.items():
@@ -421,7 +448,9 @@ def plan(want: list[Resource], actual: Actual, *, mode: str = "deploy",
             continue
         deletes.append(Change("delete", a.kind, a.name, a.service, actual=a))
 
-    deletes.sort(key=lambda c: (-_order(c.kind), c.name))
+    # What applications read (the router parameters) goes last: a destroy that stops midway
+    # leaves them their endpoint while anything else is left.
+    deletes.sort(key=lambda c: (c.kind == "parameter", -_order(c.kind), c.name))
     updates.sort(key=lambda c: (_order(c.kind), c.name))
     return Plan(topology=topo, region=actual.region, account=actual.account,
                 changes=deletes + updates, conflicts=conflicts, mode=mode, actual=actual)

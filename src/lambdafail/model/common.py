@@ -20,6 +20,14 @@ BUS_NAME_RE = re.compile(r"^([/.\-_A-Za-z0-9]{1,256}|arn:aws[a-z-]*:events:[a-z0
 SSM_NAME_RE = re.compile(r"^/?[A-Za-z0-9_.\-/]{1,1011}$")
 
 
+class Invalid(ValueError):
+    """A value AWS would refuse; `hint` says what it accepts (the loader shows both)."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
 def lambda_name(v: str) -> str:
     """A field validator's body: `v` if it is a Lambda function name or ARN."""
     if not LAMBDA_NAME_RE.match(v):

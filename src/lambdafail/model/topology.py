@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from lambdafail.model import capacity, naming
-from lambdafail.model.common import ARN_RE, RULE_NAME_RE, Strict, lambda_name
+from lambdafail.model.common import ARN_RE, RULE_NAME_RE, Invalid, Strict, lambda_name
 from lambdafail.model.kinds import ROUTERS, RouterSpec, router_kind_of
 from lambdafail.model.schedule import schedule_gaps
 from lambdafail.runtime.compiled import (
@@ -36,7 +36,6 @@ from lambdafail.runtime.compiled import (
 
 NAME_RE = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
 SERVICE_RE = r"^[a-z0-9]([a-z0-9_-]{0,38}[a-z0-9])?$"
-REGION_RE = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx|cn|us-gov)-[a-z]+-\d$")
 ALARM_NAME_MAX = 255
 #: The orchestrator probes every target within one tick; the Lambda's own limit is 900 s and
 #: several probe rounds are spread over the first 50 s of a tick (see Health.probes_per_tick).
@@ -177,9 +176,23 @@ class AlarmSignal(Strict):
         return v
 
 
+def aws_service_source(pattern: dict[str, Any]) -> bool | None:
+    """True when every `source` the pattern matches is an AWS service's (`aws.…`), False when
+    none is, None when it mixes both. AWS service events arrive only on the default bus."""
+    sources = pattern.get("source")
+    values = sources if isinstance(sources, list) else []
+    if not values:
+        return False
+    flags = {(v.startswith("aws.") if isinstance(v, str)
+              else str(v.get("prefix", "")).startswith("aws.") if isinstance(v, dict)
+              else False) for v in values}
+    return flags.pop() if len(flags) == 1 else None
+
+
 class EventSignal(Strict):
-    event: dict[str, Any] = Field(description="EventBridge event pattern matched on the "
-                                  "topology's bus.")
+    event: dict[str, Any] = Field(description="EventBridge event pattern, matched on the "
+                                  "topology's bus; a pattern on AWS service events (`source: "
+                                  "[aws.…]`) is matched on the default bus, where they arrive.")
     mode: Literal["failover", "failure"] = "failover"
 
     @field_validator("event")
@@ -191,11 +204,19 @@ class EventSignal(Strict):
             validate_pattern(v)
         except PatternError as e:
             raise ValueError(f"invalid event pattern: {e}") from None
+        if aws_service_source(v) is None:
+            raise Invalid("the pattern's sources mix AWS services (aws.…) and your own",
+                          hint="AWS service events arrive only on the default bus and yours "
+                               "on the topology's bus: make them two signals")
         return v
 
 
 Signal = AlarmSignal | EventSignal
 
+
+# PutRetentionPolicy's allowed values (days).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+                      1827, 2192, 2557, 2922, 3288, 3653)
 
 #: A service's router: one of the kinds registered in `lambdafail.model.kinds`.
 Router = RouterSpec
@@ -283,14 +304,26 @@ class Topology(Strict):
                       "lambdafail-<name>-...; lowercase letters, digits, dashes, ≤ 32.")
     region: str | None = Field(default=None, description="AWS region (or --region / AWS_REGION).")
     notify: Notify = Notify()
+    log_retention_days: int = Field(default=30, description="How long the orchestrator's log "
+                                    "group keeps its logs (one of CloudWatch Logs' values).")
     defaults: Defaults = Defaults()
     services: dict[Annotated[str, Field(pattern=SERVICE_RE)], Service] = Field(min_length=1)
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, v: int) -> int:
+        if v not in LOG_RETENTION_DAYS:
+            raise Invalid(f"{v} is not a retention CloudWatch Logs offers",
+                          hint="one of " + ", ".join(map(str, LOG_RETENTION_DAYS)))
+        return v
 
     @field_validator("region")
     @classmethod
     def _region(cls, v: str | None) -> str | None:
-        if v is not None and not REGION_RE.match(v):
-            raise ValueError(f"not an AWS region: {v!r} (e.g. us-east-1)")
+        from lambdafail.model import regions
+
+        if v is not None and regions.partition_of(v) is None:
+            raise Invalid(f"not an AWS region: {v!r}", hint=regions.unknown_region_hint(v))
         return v
 
     def health(self, service: str) -> Health:
@@ -500,6 +533,7 @@ def compile_topology(topo: Topology) -> CompiledTopology:
         "bus": naming.bus_name(topo.name),
         "function": naming.function_name(topo.name),
         "sns_topic_arn": topo.notify.sns_topic_arn,
+        "log_retention_days": topo.log_retention_days,
         "schedules": schedules,
         "services": services,
     }

@@ -83,5 +83,6 @@ class CompiledTopology(TypedDict):
     bus: str
     function: str
     sns_topic_arn: str | None
+    log_retention_days: int
     schedules: dict[str, ScheduleCfg]
     services: dict[str, ServiceCfg]

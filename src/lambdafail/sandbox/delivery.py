@@ -119,6 +119,10 @@ class Dispatcher:
                 return {"ErrorCode": "InvalidArgument",
                         "ErrorMessage": f"Parameter {label} is not valid. Reason: {label} is a "
                         "required argument."}
+        if str(entry["Source"]).lower().startswith("aws."):
+            # Sources beginning with "aws." are AWS services' own: PutEvents refuses them.
+            return {"ErrorCode": "NotAuthorizedForSourceException",
+                    "ErrorMessage": "Not authorized for the source."}
         try:
             detail = json.loads(entry["Detail"])
         except (TypeError, ValueError):

@@ -3,7 +3,8 @@
 Rule: the WSGI layer intercepts only four calls — EventBridge PutEvents (delivery.py), Lambda
 Invoke (lambda_runner.py), CloudWatch SetAlarmState (alarms.py) and DynamoDB
 TransactWriteItems with a ClientRequestToken (idempotency.py) — and checks IAM's policy
-quotas before moto sees a policy (quotas.py); everything else goes to moto untouched; a thread fires schedules (scheduler.py). Nothing here changes what
+quotas before moto sees a policy (quotas.py) and refuses a new table's first
+UpdateContinuousBackups as AWS may (backups not yet enabled); everything else goes to moto untouched; a thread fires schedules (scheduler.py). Nothing here changes what
 `deploy` creates: the same plan runs on AWS and in the sandbox. Usable in-process
 (`with Sandbox() as url: ...`) by `lambdafail sandbox`, `demo` and tests. Tested with moto
 5.2.1 (werkzeug 3.1); other versions start with a warning in `Sandbox.notes`.
@@ -78,6 +79,7 @@ class SandboxApp:
         self.sandbox = sandbox
         self._alarm_lock = threading.Lock()
         self.tokens = idempotency.Tokens()
+        self._pitr_seen: set[str] = set()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") == "POST":
@@ -92,6 +94,11 @@ class SandboxApp:
                 return self.invoke(environ, start_response, unquote(m.group("name")))
             if self._is_set_alarm_state(environ, path, target):
                 return self.set_alarm_state(environ, start_response)
+            if target == "DynamoDB_20120810.UpdateContinuousBackups":
+                refused_pitr = self._pitr_not_yet(environ)
+                if refused_pitr is not None:
+                    return _respond(start_response, 400, refused_pitr,
+                                    {"Content-Type": "application/x-amz-json-1.0"})
             refused = self._iam_quota(environ)
             if refused is not None:
                 return _respond(start_response, 409, quotas.error_body(refused),
@@ -129,6 +136,21 @@ class SandboxApp:
             self.tokens.remember(region, str(token), idempotency.Remembered(
                 digest, captured["status"], captured["headers"], out, time.monotonic()))
         return [out]
+    def _pitr_not_yet(self, environ: dict[str, Any]) -> bytes | None:
+        """A new table's first UpdateContinuousBackups is refused, as AWS may refuse it while
+        the table's backups are still being enabled: deploy's bounded retry is exercised."""
+        try:
+            table = str(json.loads(_read_body(environ) or b"{}").get("TableName") or "")
+        except ValueError:
+            return None
+        with self._alarm_lock:
+            if not table or table in self._pitr_seen:
+                return None
+            self._pitr_seen.add(table)
+        return json.dumps({
+            "__type": "com.amazonaws.dynamodb.v20120810#ContinuousBackupsUnavailableException",
+            "message": f"Backups are being enabled for the table: {table}. Please retry later"
+        }).encode()
 
     @staticmethod
     def _iam_quota(environ: dict[str, Any]) -> str | None:

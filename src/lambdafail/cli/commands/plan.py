@@ -71,6 +71,11 @@ def execute(ctx: AwsContext, plan: Plan, pkg: Package | None) -> Outcome:
             elif status == "done":
                 progress.console.print(f"[green]✓[/] {label}")
                 progress.advance(task)
+            elif status.startswith("wait:"):
+                from rich.markup import escape
+
+                progress.console.print(f"[yellow]…[/] "
+                                       f"{escape(status.removeprefix('wait:').strip())}")
             else:
                 progress.console.print(f"[red]✗[/] {label}")
 

@@ -11,8 +11,35 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from lambdafail.model.arns import Where, parameter_arn, statement
-from lambdafail.model.common import SSM_NAME_RE
+from lambdafail.model.common import SSM_NAME_RE, Invalid
 from lambdafail.model.kinds.base import RouterKind, RouterSpec
+
+SSM_MAX_LEVELS = 15
+# AWS counts a parameter name's length with its full ARN: at most 1011 characters.
+SSM_ARN_MAX = 1011
+
+
+def ssm_name_problem(name: str) -> str:
+    """Why SSM's PutParameter would refuse `name` (its documented naming rules), or ""."""
+    from lambdafail.model import regions
+
+    bare = name.lstrip("/")
+    if not SSM_NAME_RE.match(name) or "//" in name or not bare:
+        return "only letters, digits, _ . - and / (no empty level)"
+    if "/" in bare and not name.startswith("/"):
+        return "a name with levels must start with /"
+    levels = bare.rstrip("/").split("/")
+    if name.endswith("/"):
+        return "it must not end with /"
+    if len(levels) > SSM_MAX_LEVELS:
+        return f"{len(levels)} levels; SSM allows at most {SSM_MAX_LEVELS}"
+    if bare.lower().startswith(("aws", "ssm")):
+        return "names starting with aws or ssm (any case) are reserved"
+    room = SSM_ARN_MAX - regions.longest_arn_prefix("ssm", "parameter/")
+    if len(bare) > room:
+        return (f"{len(bare)} characters; with its ARN (counted against SSM's {SSM_ARN_MAX}) "
+                f"at most {room} fit in every region")
+    return ""
 
 
 class SsmRouter(RouterSpec):
@@ -23,8 +50,12 @@ class SsmRouter(RouterSpec):
     @field_validator("ssm_parameter")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not SSM_NAME_RE.match(v) or "//" in v:
-            raise ValueError(f"not a valid SSM parameter name: {v!r}")
+        problem = ssm_name_problem(v)
+        if problem:
+            raise Invalid(f"not a valid SSM parameter name: {v!r}: {problem}",
+                          hint="letters, digits and _ . - in up to 15 levels separated by /, "
+                               "starting with / when there is more than one level, not "
+                               "starting with aws or ssm")
         return v
 
 
