@@ -9,53 +9,28 @@ theoretical detection time (failure_threshold × probe interval at the time scal
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 from botocore.config import Config
 
 from conftest import run_cli, wait_until
 from lambdafail.model import naming
-from lambdafail.runtime.state import ServiceState, StateStore
+from lambdafail.runtime.state import StateStore
 from lambdafail.sandbox.webservice import WebService
+from sandbox_fixtures import PROC_TIME_SCALE, state_waiter
 
-TIME_SCALE = 60.0
+TIME_SCALE = PROC_TIME_SCALE
 THRESHOLD = 2
 PROBE_INTERVAL_S = 60 / TIME_SCALE  # rate(1 minute) at 60×: one tick a second
 FLOOR_S = THRESHOLD * PROBE_INTERVAL_S
 # Generous on a loaded 2-core machine: each tick is an interpreter start in the sandbox.
 DETECTION_DEADLINE_S = 10 * FLOOR_S + 20
-
-
-@pytest.fixture
-def sandbox_proc(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
-    state = tmp_path / "sandbox.json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lambdafail", "sandbox", "--port", "0", "--time-scale",
-         str(TIME_SCALE), "--state-file", str(state)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
-    try:
-        wait_until(lambda: state.exists() or proc.poll() is not None, timeout=30,
-                   what="the sandbox's state file")
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        yield proc, state
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def _topology(path: Path, name: str, primary: str, standby: str) -> str:
@@ -89,20 +64,6 @@ def _web(doc: dict[str, Any]) -> dict[str, Any]:
     return next(s for s in doc["services"] if s["name"] == "web")
 
 
-Wait = Callable[[Callable[[ServiceState], Any], float, str], None]
-
-
-def _waiter(store: StateStore) -> Wait:
-    """Wait on the state table directly (cheap, in-process) before asking the CLI once:
-    every CLI call is a fresh interpreter, too slow to poll with on a loaded 2-core box."""
-    def wait(ok: Callable[[ServiceState], Any], timeout: float, what: str) -> None:
-        def check() -> bool:
-            st: ServiceState | None = store.get("web")
-            return st is not None and bool(ok(st))
-        wait_until(check, timeout=timeout, interval=0.05, what=what)
-    return wait
-
-
 def test_e2e_sandbox_failover_rollback_drill_destroy_through_the_cli(
         tmp_path: Path, sandbox_proc: tuple[subprocess.Popen[str], Path]) -> None:
     proc, state = sandbox_proc
@@ -115,7 +76,7 @@ def test_e2e_sandbox_failover_rollback_drill_destroy_through_the_cli(
     store = StateStore(naming.table_name(name), boto3.client(
         "dynamodb", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
         aws_secret_access_key="testing"))
-    wait = _waiter(store)
+    wait = state_waiter(store, "web")
     with WebService("primary") as primary, WebService("standby") as standby:
         f = _topology(tmp_path / "lambdafail.yaml", name, primary.url, standby.url)
 

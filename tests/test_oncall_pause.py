@@ -49,7 +49,8 @@ def test_oncall_pause_shows_in_status_survives_deploy_and_resumes(
     assert run(["status", "-f", f, "-o", "json"]) == 8  # at risk: nothing switches now
     (svc,) = json_out(capsys.readouterr().out)["services"]
     assert svc["state"] == "paused" and svc["paused"]["reason"] == "DB migration"
-    assert svc["paused"]["until"] in svc["reason"] and svc["paused"]["seconds_left"] > 5300
+    assert svc["reason"] == f"until {svc['paused']['until'][11:16]} UTC: DB migration"
+    assert svc["paused"]["seconds_left"] > 5300
 
     # The orchestrator's own decision over a failing primary: held, and says why.
     env.observe(ctx, "checkout", "primary", ok=False, times=3)
