@@ -280,18 +280,27 @@ def test_oncall_status_watch_refreshes_until_ctrl_c(env: Env, capsys: pytest.Cap
     def gather(*args: Any, **kwargs: Any) -> Any:
         if len(calls) == 1:  # between refreshes the primary starts failing
             env.observe(ctx, "checkout", "primary", ok=False, times=3)
-        if len(calls) == 2:
+        if len(calls) == 2:  # then the state table goes away: a real AWS error
+            ctx.client("dynamodb").delete_table(TableName=f"lambdafail-{env.name}-state")
+        if len(calls) == 3:
             raise KeyboardInterrupt
-        report = real(*args, **kwargs)
+        try:
+            report = real(*args, **kwargs)
+        except Exception:
+            calls.append(None)
+            raise
         calls.append(report.healthy)
         return report
 
     monkeypatch.setattr(status, "gather_status", gather)
     code = run(["status", "-f", str(env.file), "--no-color", "--watch", "--interval", "0.5"])
-    assert calls == [True, False]
-    assert code == 7  # the last status shown was degraded
+    assert calls == [True, False, None]
+    assert code == 3  # the last refresh could not read AWS
     out = capsys.readouterr().out
-    assert "checkout" in out and "DEGRADED" in out
+    # The failed refresh keeps the last good status on screen, marked stale, with why.
+    last = out.rsplit("STALE", 1)[1]
+    assert "refresh failed at" in last and "not found" in last
+    assert "DEGRADED" in last and "checkout" in last and "✗ blocked" in last
 
 
 def test_oncall_status_last_probe_from_the_heartbeat(env: Env,
@@ -333,3 +342,24 @@ def test_oncall_single_shot_lambda_clients_are_counted(mocked_aws: None) -> None
     common.clients_for(ctx).get_single_shot("lambda").list_functions()
     assert ctx.calls == [("lambda", "ListFunctions"), ("lambda", "ListFunctions")]
     assert common.probe_lambda(ctx, 2.0) is common.probe_lambda(ctx, 2.0)
+
+
+@pytest.mark.parametrize(("text", "width", "want"), [
+    ("standby down: connection failed: Connection refused", 33,
+     "standby down: …Connection refused"),
+    ("invoke failed: ResourceNotFoundException: An error occurred (ResourceNotFoundException) "
+     "when calling the Invoke operation: Function not found: arn:aws:lambda:x", 60,
+     "invoke failed: …Function not found: arn:aws:lambda:x"),
+    ("a short one", 20, "a short one"),
+    ("transition pending for a long while", 14, "transition…"),
+    ("connection failed", 12, "connection…"),
+])
+def test_oncall_status_fit_keeps_the_end_and_whole_words(text: str, width: int,
+                                                        want: str) -> None:
+    from lambdafail.cli.render import fit
+
+    got = fit(text, width)
+    assert len(got) <= width
+    assert got.startswith(want.split("…")[0]) and got.endswith(want.split("…")[-1])
+    words = set(text.split())
+    assert all(piece in words for piece in got.replace("…", " ").split()), got  # none broken
