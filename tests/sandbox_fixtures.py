@@ -72,3 +72,20 @@ def state_waiter(store: StateStore, service: str) -> Wait:
             return st is not None and bool(ok(st))
         wait_until(check, timeout=timeout, interval=0.05, what=what)
     return wait
+
+
+def sandbox_topology(path: Path, name: str, services: str, threshold: int = 2) -> str:
+    """A topology for `sandbox_proc` tests: probes every minute (every second at the time
+    scale), 1 s timeouts, a 1 s cooldown, manual failback; `services` is the YAML under
+    `services:` (indented two spaces). Returns the path as text."""
+    path.write_text(f"""\
+version: 1
+name: {name}
+region: us-east-1
+defaults:
+  health: {{interval: rate(1 minute), timeout_seconds: 1, failure_threshold: {threshold},
+           recovery_threshold: 2}}
+  policy: {{cooldown_seconds: 1, failback: manual, rto_seconds: 30}}
+services:
+{services}""")
+    return str(path)

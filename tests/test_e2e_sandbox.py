@@ -23,7 +23,7 @@ from conftest import run_cli, wait_until
 from lambdafail.model import naming
 from lambdafail.runtime.state import StateStore
 from lambdafail.sandbox.webservice import WebService
-from sandbox_fixtures import PROC_TIME_SCALE, state_waiter
+from sandbox_fixtures import PROC_TIME_SCALE, sandbox_topology, state_waiter
 
 TIME_SCALE = PROC_TIME_SCALE
 THRESHOLD = 2
@@ -34,15 +34,7 @@ DETECTION_DEADLINE_S = 10 * FLOOR_S + 20
 
 
 def _topology(path: Path, name: str, primary: str, standby: str) -> str:
-    path.write_text(f"""\
-version: 1
-name: {name}
-region: us-east-1
-defaults:
-  health: {{interval: rate(1 minute), timeout_seconds: 1, failure_threshold: {THRESHOLD},
-           recovery_threshold: 2}}
-  policy: {{cooldown_seconds: 1, failback: manual, rto_seconds: 30}}
-services:
+    return sandbox_topology(path, name, f"""\
   web:
     primary: {{url: "{primary}"}}
     standby: {{url: "{standby}"}}
@@ -50,8 +42,7 @@ services:
       - alarm: {name}-5xx
       - event: {{source: [shop.web], detail-type: [Server failure]}}
     router: {{ssm_parameter: /{name}/web/active}}
-""")
-    return str(path)
+""", THRESHOLD)
 
 
 def _status(f: str, env: dict[str, str]) -> tuple[int, dict[str, Any]]:

@@ -22,7 +22,7 @@ from conftest import run_cli, wait_until
 from lambdafail.model import naming
 from lambdafail.runtime.state import StateStore
 from lambdafail.sandbox.webservice import WebService
-from sandbox_fixtures import PROC_TIME_SCALE, state_waiter
+from sandbox_fixtures import PROC_TIME_SCALE, sandbox_topology, state_waiter
 
 THRESHOLD = 2
 TICK_S = 60 / PROC_TIME_SCALE  # rate(1 minute) at 60×
@@ -31,15 +31,7 @@ DEAD_URL = "http://127.0.0.1:9/health/a/rather/long/path/so/the/error/does/not/f
 
 
 def _topology(path: Path, name: str, web: tuple[str, str], cart: tuple[str, str]) -> str:
-    path.write_text(f"""\
-version: 1
-name: {name}
-region: us-east-1
-defaults:
-  health: {{interval: rate(1 minute), timeout_seconds: 1, failure_threshold: {THRESHOLD},
-           recovery_threshold: 2}}
-  policy: {{cooldown_seconds: 1, failback: manual, rto_seconds: 30}}
-services:
+    return sandbox_topology(path, name, f"""\
   web:
     primary: {{url: "{web[0]}"}}
     standby: {{url: "{web[1]}"}}
@@ -48,8 +40,7 @@ services:
     primary: {{url: "{cart[0]}"}}
     standby: {{url: "{cart[1]}"}}
     router: {{ssm_parameter: /{name}/cart/active}}
-""")
-    return str(path)
+""", THRESHOLD)
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

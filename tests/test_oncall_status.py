@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +12,9 @@ from lambdafail.cli.main import run
 from oncall_support import Env, json_out, unique, write_topology
 
 
-@pytest.fixture(autouse=True)
-def _wide(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: assertions on unwrapped words
-
-
 @pytest.fixture
-def env(mocked_aws: None, tmp_path: Path) -> Iterator[Env]:
-    e = Env(tmp_path)
-    assert run(["deploy", "-f", str(e.file), "--yes", "-o", "json"]) == 0
-    yield e
-    e.close()
+def env(oncall_env: Env) -> Env:
+    return oncall_env  # oncall_support.oncall_env: deployed, COLUMNS=200
 
 
 def status(env: Env, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
