@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 
 from conftest import run_cli, wait_until
 from lambdafail.model import naming
@@ -71,6 +72,7 @@ def _assert_fits_80(out: str, services: dict[str, dict[str, Any]]) -> None:
                 assert not piece or piece in words, (piece, mine[0], svc["reason"])
 
 
+@pytest.mark.slow  # about a minute: a sandbox process, ~15 CLI interpreters, real ticks
 def test_oncall_sandbox_states_80_columns_and_pause_holds_an_outage(
         tmp_path: Path, sandbox_proc: tuple[subprocess.Popen[str], Path]) -> None:
     _, state = sandbox_proc
