@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
 # Fixtures shared by several test modules, each defined once in its own module.
-pytest_plugins = ["sandbox_fixtures", "drill_fixtures"]
+pytest_plugins = ["sandbox_fixtures", "drill_fixtures", "oncall_support"]
 
 # AWS-verified EventBridge pattern cases (tests/data/eventbridge-patterns/README.md says whence).
 CONFORMANCE = ROOT / "tests" / "data" / "eventbridge-patterns" / "cases.json"

@@ -9,8 +9,11 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from lambdafail.sandbox.webservice import WebService
 
@@ -91,3 +94,16 @@ class Env:
 
 def json_out(text: str) -> Any:
     return json.loads(text)
+
+
+@pytest.fixture
+def oncall_env(mocked_aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    """A deployed one-service topology on in-process moto, on a wide terminal (assertions on
+    unwrapped words). Loaded as a pytest plugin by conftest.py."""
+    from lambdafail.cli.main import run
+
+    monkeypatch.setenv("COLUMNS", "200")
+    e = Env(tmp_path)
+    assert run(["deploy", "-f", str(e.file), "--yes", "-o", "json"]) == 0
+    yield e
+    e.close()

@@ -273,3 +273,24 @@ def test_meaningless_flag_values_are_usage_errors(args: list[str],
 def test_history_since_out_of_range_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["history", "-f", str(CONFIGS / "example.yaml"), "--since", "99999999d"]) == 2
     assert "reaches before the year 1" in capsys.readouterr().err
+
+
+def test_cli_help_examples_use_real_commands_and_options() -> None:
+    """Every command's --help ends with examples, and every flag an example uses exists."""
+    import shlex
+
+    import click
+
+    from lambdafail.cli.main import COMMANDS, EXAMPLES, cli
+
+    assert set(EXAMPLES) == set(COMMANDS)
+    ctx = click.Context(cli)
+    group_opts = {o for p in cli.params for o in (*p.opts, *p.secondary_opts)}
+    for name, examples in EXAMPLES.items():
+        cmd = cli.get_command(ctx, name)
+        assert cmd is not None and cmd.epilog and "Examples:" in cmd.epilog
+        opts = group_opts | {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)}
+        for line in examples:
+            words = shlex.split(line.split(" > ")[0])
+            assert words[0] == "lambdafail" and name in words, line
+            assert {w for w in words if w.startswith("-") and w != "-"} <= opts, line

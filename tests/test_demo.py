@@ -46,7 +46,7 @@ def test_demo_runs_the_whole_loop_and_exits_0(tmp_path: Path) -> None:
     switch = float(m.group(1))
     floor = demo_mod.detection_floor(60.0)
     assert "nominal: failure_threshold 2 × 1 s probe interval = 2 s" in r.stderr
-    assert "STANDBY" in r.stdout and "DEGRADED" in r.stdout  # status while failed over
+    assert "✗ failed_over" in r.stdout and "DEGRADED" in r.stdout  # status while failed over
     assert "primary → " in r.stdout or "primary →" in r.stdout  # history's transition
     assert "standby -> primary (rollback)" in r.stderr
     assert "DRILL PASS" in r.stderr

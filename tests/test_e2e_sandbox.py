@@ -9,26 +9,23 @@ theoretical detection time (failure_threshold × probe interval at the time scal
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 from botocore.config import Config
 
 from conftest import run_cli, wait_until
 from lambdafail.model import naming
-from lambdafail.runtime.state import ServiceState, StateStore
+from lambdafail.runtime.state import StateStore
 from lambdafail.sandbox.webservice import WebService
+from sandbox_fixtures import PROC_TIME_SCALE, sandbox_topology, state_waiter
 
-TIME_SCALE = 60.0
+TIME_SCALE = PROC_TIME_SCALE
 THRESHOLD = 2
 PROBE_INTERVAL_S = 60 / TIME_SCALE  # rate(1 minute) at 60×: one tick a second
 FLOOR_S = THRESHOLD * PROBE_INTERVAL_S
@@ -36,38 +33,8 @@ FLOOR_S = THRESHOLD * PROBE_INTERVAL_S
 DETECTION_DEADLINE_S = 10 * FLOOR_S + 20
 
 
-@pytest.fixture
-def sandbox_proc(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
-    state = tmp_path / "sandbox.json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lambdafail", "sandbox", "--port", "0", "--time-scale",
-         str(TIME_SCALE), "--state-file", str(state)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
-    try:
-        wait_until(lambda: state.exists() or proc.poll() is not None, timeout=30,
-                   what="the sandbox's state file")
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        yield proc, state
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 def _topology(path: Path, name: str, primary: str, standby: str) -> str:
-    path.write_text(f"""\
-version: 1
-name: {name}
-region: us-east-1
-defaults:
-  health: {{interval: rate(1 minute), timeout_seconds: 1, failure_threshold: {THRESHOLD},
-           recovery_threshold: 2}}
-  policy: {{cooldown_seconds: 1, failback: manual, rto_seconds: 30}}
-services:
+    return sandbox_topology(path, name, f"""\
   web:
     primary: {{url: "{primary}"}}
     standby: {{url: "{standby}"}}
@@ -75,8 +42,7 @@ services:
       - alarm: {name}-5xx
       - event: {{source: [shop.web], detail-type: [Server failure]}}
     router: {{ssm_parameter: /{name}/web/active}}
-""")
-    return str(path)
+""", THRESHOLD)
 
 
 def _status(f: str, env: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -87,20 +53,6 @@ def _status(f: str, env: dict[str, str]) -> tuple[int, dict[str, Any]]:
 
 def _web(doc: dict[str, Any]) -> dict[str, Any]:
     return next(s for s in doc["services"] if s["name"] == "web")
-
-
-Wait = Callable[[Callable[[ServiceState], Any], float, str], None]
-
-
-def _waiter(store: StateStore) -> Wait:
-    """Wait on the state table directly (cheap, in-process) before asking the CLI once:
-    every CLI call is a fresh interpreter, too slow to poll with on a loaded 2-core box."""
-    def wait(ok: Callable[[ServiceState], Any], timeout: float, what: str) -> None:
-        def check() -> bool:
-            st: ServiceState | None = store.get("web")
-            return st is not None and bool(ok(st))
-        wait_until(check, timeout=timeout, interval=0.05, what=what)
-    return wait
 
 
 def test_e2e_sandbox_failover_rollback_drill_destroy_through_the_cli(
@@ -115,7 +67,7 @@ def test_e2e_sandbox_failover_rollback_drill_destroy_through_the_cli(
     store = StateStore(naming.table_name(name), boto3.client(
         "dynamodb", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
         aws_secret_access_key="testing"))
-    wait = _waiter(store)
+    wait = state_waiter(store, "web")
     with WebService("primary") as primary, WebService("standby") as standby:
         f = _topology(tmp_path / "lambdafail.yaml", name, primary.url, standby.url)
 

@@ -7,8 +7,6 @@ CLI (tests/test_oncall_sandbox.py); here: the state item, status, deploy, usage 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -16,17 +14,9 @@ from lambdafail.cli.main import run
 from oncall_support import Env, json_out
 
 
-@pytest.fixture(autouse=True)
-def _wide(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "200")
-
-
 @pytest.fixture
-def env(mocked_aws: None, tmp_path: Path) -> Iterator[Env]:
-    e = Env(tmp_path)
-    assert run(["deploy", "-f", str(e.file), "--yes", "-o", "json"]) == 0
-    yield e
-    e.close()
+def env(oncall_env: Env) -> Env:
+    return oncall_env  # oncall_support.oncall_env: deployed, COLUMNS=200
 
 
 def test_oncall_pause_shows_in_status_survives_deploy_and_resumes(
@@ -49,7 +39,8 @@ def test_oncall_pause_shows_in_status_survives_deploy_and_resumes(
     assert run(["status", "-f", f, "-o", "json"]) == 8  # at risk: nothing switches now
     (svc,) = json_out(capsys.readouterr().out)["services"]
     assert svc["state"] == "paused" and svc["paused"]["reason"] == "DB migration"
-    assert svc["paused"]["until"] in svc["reason"] and svc["paused"]["seconds_left"] > 5300
+    assert svc["reason"] == f"until {svc['paused']['until'][11:16]} UTC: DB migration"
+    assert svc["paused"]["seconds_left"] > 5300
 
     # The orchestrator's own decision over a failing primary: held, and says why.
     env.observe(ctx, "checkout", "primary", ok=False, times=3)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +12,9 @@ from lambdafail.cli.main import run
 from oncall_support import Env, json_out, unique, write_topology
 
 
-@pytest.fixture(autouse=True)
-def _wide(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: assertions on unwrapped words
-
-
 @pytest.fixture
-def env(mocked_aws: None, tmp_path: Path) -> Iterator[Env]:
-    e = Env(tmp_path)
-    assert run(["deploy", "-f", str(e.file), "--yes", "-o", "json"]) == 0
-    yield e
-    e.close()
+def env(oncall_env: Env) -> Env:
+    return oncall_env  # oncall_support.oncall_env: deployed, COLUMNS=200
 
 
 def status(env: Env, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
@@ -98,7 +89,7 @@ def test_oncall_status_both_down(env: Env, capsys: pytest.CaptureFixture[str]) -
     assert svc["primary"]["ok"] is False and svc["primary"]["failures"] == 4
     assert svc["standby"]["ok"] is False and svc["standby"]["failures"] == 2
     assert any("primary failing (≥4 consecutive)" in p for p in svc["problems"])
-    assert svc["state"] == "blocked" and "primary failing (≥3)" in svc["reason"]
+    assert svc["state"] == "blocked" and "primary down: HTTP 503" in svc["reason"]
     code, out = status(env, capsys, "-o", "wide")
     assert code == 7 and out.count("FAIL") >= 2 and "×4" in out
 
@@ -116,7 +107,7 @@ def test_oncall_status_stale_orchestrator(env: Env, capsys: pytest.CaptureFixtur
     # Never probed either: unknown (at risk), the orchestrator's staleness makes it degraded.
     assert {s["state"] for s in doc["services"]} == {"unknown"}
     code, out = status(env, capsys)
-    assert "ORCHESTRATOR NOT RUNNING" in out and "2m0" in out
+    assert "ORCHESTRATOR NOT RUNNING" in out and "no tick for 2m" in out
     assert status(env, capsys, "--fail-on", "unknown")[0] == 8  # staleness not counted
     env.beat(ctx, age=100)  # inside the limit again
     assert status(env, capsys)[0] == 8  # nothing degraded; the targets are still unknown
@@ -280,18 +271,27 @@ def test_oncall_status_watch_refreshes_until_ctrl_c(env: Env, capsys: pytest.Cap
     def gather(*args: Any, **kwargs: Any) -> Any:
         if len(calls) == 1:  # between refreshes the primary starts failing
             env.observe(ctx, "checkout", "primary", ok=False, times=3)
-        if len(calls) == 2:
+        if len(calls) == 2:  # then the state table goes away: a real AWS error
+            ctx.client("dynamodb").delete_table(TableName=f"lambdafail-{env.name}-state")
+        if len(calls) == 3:
             raise KeyboardInterrupt
-        report = real(*args, **kwargs)
+        try:
+            report = real(*args, **kwargs)
+        except Exception:
+            calls.append(None)
+            raise
         calls.append(report.healthy)
         return report
 
     monkeypatch.setattr(status, "gather_status", gather)
     code = run(["status", "-f", str(env.file), "--no-color", "--watch", "--interval", "0.5"])
-    assert calls == [True, False]
-    assert code == 7  # the last status shown was degraded
+    assert calls == [True, False, None]
+    assert code == 3  # the last refresh could not read AWS
     out = capsys.readouterr().out
-    assert "checkout" in out and "DEGRADED" in out
+    # The failed refresh keeps the last good status on screen, marked stale, with why.
+    last = out.rsplit("STALE", 1)[1]
+    assert "refresh failed at" in last and "not found" in last
+    assert "DEGRADED" in last and "checkout" in last and "✗ blocked" in last
 
 
 def test_oncall_status_last_probe_from_the_heartbeat(env: Env,
@@ -333,3 +333,24 @@ def test_oncall_single_shot_lambda_clients_are_counted(mocked_aws: None) -> None
     common.clients_for(ctx).get_single_shot("lambda").list_functions()
     assert ctx.calls == [("lambda", "ListFunctions"), ("lambda", "ListFunctions")]
     assert common.probe_lambda(ctx, 2.0) is common.probe_lambda(ctx, 2.0)
+
+
+@pytest.mark.parametrize(("text", "width", "want"), [
+    ("standby down: connection failed: Connection refused", 33,
+     "standby down: …Connection refused"),
+    ("invoke failed: ResourceNotFoundException: An error occurred (ResourceNotFoundException) "
+     "when calling the Invoke operation: Function not found: arn:aws:lambda:x", 60,
+     "invoke failed: …Function not found: arn:aws:lambda:x"),
+    ("a short one", 20, "a short one"),
+    ("transition pending for a long while", 14, "transition…"),
+    ("connection failed", 12, "connection…"),
+])
+def test_oncall_status_fit_keeps_the_end_and_whole_words(text: str, width: int,
+                                                        want: str) -> None:
+    from lambdafail.cli.render import fit
+
+    got = fit(text, width)
+    assert len(got) <= width
+    assert got.startswith(want.split("…")[0]) and got.endswith(want.split("…")[-1])
+    words = set(text.split())
+    assert all(piece in words for piece in got.replace("…", " ").split()), got  # none broken

@@ -7,7 +7,7 @@ import functools
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +18,9 @@ from oncall_support import Env, json_out, unique, write_topology
 from runtime_support import run_concurrently, serialize_dynamodb
 
 
-@pytest.fixture(autouse=True)
-def _wide(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "200")
-
-
 @pytest.fixture
-def env(mocked_aws: None, tmp_path: Path) -> Iterator[Env]:
-    e = Env(tmp_path)
-    assert run(["deploy", "-f", str(e.file), "--yes", "-o", "json"]) == 0
-    yield e
-    e.close()
+def env(oncall_env: Env) -> Env:
+    return oncall_env  # oncall_support.oncall_env: deployed, COLUMNS=200
 
 
 def ssm_value(env: Env, service: str = "checkout") -> str:

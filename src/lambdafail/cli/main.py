@@ -42,6 +42,34 @@ COMMANDS: dict[str, str] = {
 }
 
 
+# name -> examples shown at the end of `lambdafail NAME --help` (commands that run them work
+# when pasted, given the file: -f defaults to $LAMBDAFAIL_FILE or ./lambdafail.yaml).
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "init": ("lambdafail init shop.yaml", "lambdafail init - > shop.yaml"),
+    "schema": ("lambdafail schema > lambdafail.schema.json",),
+    "validate": ("lambdafail validate -f shop.yaml",),
+    "plan": ("lambdafail plan -f shop.yaml", "lambdafail plan -f shop.yaml --detailed-exitcode"),
+    "deploy": ("lambdafail deploy -f shop.yaml", "lambdafail --sandbox deploy -f shop.yaml --yes"),
+    "destroy": ("lambdafail destroy -f shop.yaml", "lambdafail destroy -f shop.yaml --delete-state"),
+    "status": ("lambdafail status -f shop.yaml", "lambdafail status -f shop.yaml -o wide --probe",
+               "lambdafail status -f shop.yaml --watch",
+               "lambdafail status -f shop.yaml --fail-on failed_over,blocked,stale -o json"),
+    "history": ("lambdafail history -f shop.yaml --since 2h",
+                "lambdafail history -f shop.yaml checkout -o json"),
+    "failover": ('lambdafail failover -f shop.yaml checkout --reason "INC-42" --dry-run',
+                 'lambdafail failover -f shop.yaml checkout --reason "INC-42"'),
+    "rollback": ('lambdafail rollback -f shop.yaml checkout --reason "primary fixed, INC-42"',
+                 "lambdafail rollback -f shop.yaml --deployment --dry-run"),
+    "pause": ('lambdafail pause -f shop.yaml checkout --for 2h --reason "DB migration"',
+              'lambdafail pause -f shop.yaml --all --for 30m --reason "INC-42"'),
+    "resume": ("lambdafail resume -f shop.yaml checkout", "lambdafail resume -f shop.yaml --all"),
+    "drill": ("lambdafail drill -f shop.yaml checkout",
+              "lambdafail --sandbox drill -f shop.yaml checkout --yes --report-dir out"),
+    "sandbox": ("lambdafail sandbox", "lambdafail sandbox --time-scale 60"),
+    "demo": ("lambdafail demo",),
+}
+
+
 def _set(attr: str) -> Callable[[click.Context, click.Parameter, Any], None]:
     def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
         # Flags and options may be given on the group and on the command. A value typed on the
@@ -127,6 +155,10 @@ class LazyGroup(click.Group):
             return None
         module = importlib.import_module(f"lambdafail.cli.commands.{cmd_name.replace('-', '_')}")
         command: click.Command = module.command
+        if command.epilog is None and cmd_name in EXAMPLES:
+            # \b keeps click from re-wrapping the lines.
+            command.epilog = "\b\nExamples:\n" + "\n".join(
+                f"  {line}" for line in EXAMPLES[cmd_name])
         return command
 
     def resolve_command(self, ctx: click.Context,
@@ -157,7 +189,7 @@ def cli() -> None:
     outages on purpose.
 
     Exit codes: 0 ok, 1 bug, 2 usage or invalid topology, 3 AWS error, 4 changes pending,
-    5 drill failed, 6 restore incomplete, 7 degraded, 130 interrupted.
+    5 drill failed, 6 restore incomplete, 7 degraded, 8 at risk, 130 interrupted.
     """
 
 

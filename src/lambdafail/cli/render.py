@@ -257,12 +257,12 @@ def verdict_line(r: StatusReport) -> str:
 def _header_line(r: StatusReport) -> str:
     o = r.orchestrator
     ver = o.deployed_version or "not deployed"
-    at = r.generated_at.replace("T", " ")[:19]
     return (f"[bold]{escape(r.topology)}[/] ({escape(r.region)}) · orchestrator v"
-            f"{escape(ver)} · last tick {human_age(o.last_tick_age_seconds)} · at {at} UTC")
+            f"{escape(ver)} · last tick {human_age(o.last_tick_age_seconds)} · read "
+            f"{r.generated_at[11:19]} UTC")
 
 
-COMPACT_COLUMNS = ("service", "state", "on", "why", "probed", "switched")
+COMPACT_COLUMNS = ("service", "state", "on", "why", "probe", "moved")
 
 
 def status_lines(r: StatusReport, width: int = 80) -> list[str]:

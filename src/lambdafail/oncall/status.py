@@ -293,8 +293,20 @@ def _side_reason(side: str, h: SideStatus, threshold: int) -> str:
     if h.fault_until:
         return f"{side} forced unhealthy by a drill until {h.fault_until}"
     # Counters stop at their thresholds (the orchestrator does not rewrite a steady item).
-    count = f"≥{threshold}" if h.failures >= threshold else f"{h.failures} of {threshold}"
-    return f"{side} failing ({count}): {h.detail}"
+    import re
+
+    detail = re.sub(r"\[Errno -?\d+\] ", "", h.detail).strip()  # the counts are in the JSON
+    if h.failures >= threshold:
+        return f"{side} down: {detail}"
+    return f"{side} failing ({h.failures} of {threshold}): {detail}"
+
+
+def _clock(text: str, seconds_left: float) -> str:
+    """An ISO time as a reason says it: `10:30 UTC` within a day, else `2024-05-01 10:30 UTC`
+    (the JSON keeps the ISO form)."""
+    if len(text) < 16:
+        return text
+    return f"{text[11:16]} UTC" if seconds_left < 86400 else f"{text[:10]} {text[11:16]} UTC"
 
 
 def _state(s: ServiceStatus, threshold: int) -> tuple[str, str]:
@@ -309,7 +321,7 @@ def _state(s: ServiceStatus, threshold: int) -> tuple[str, str]:
                              f"router has not confirmed{err}")
     if s.blocked:
         if s.blocked.startswith("paused") and s.paused is not None:
-            return "blocked", (f"paused until {s.paused.until} ({s.paused.reason}); "
+            return "blocked", (f"paused until {_clock(s.paused.until, s.paused.until_age_seconds)} ({s.paused.reason}): "
                                f"{s.blocked.split(', ', 1)[0].removeprefix('paused: ')}")
         if not s.blocked.startswith("paused"):
             return "blocked", s.blocked
@@ -318,7 +330,7 @@ def _state(s: ServiceStatus, threshold: int) -> tuple[str, str]:
         why = f" ({lt.reason}{' by ' + lt.actor if lt.actor else ''})" if lt else ""
         return "failed_over", f"on the {s.active}{why}"
     if s.paused is not None:
-        return "paused", f"until {s.paused.until}: {s.paused.reason}"
+        return "paused", f"until {_clock(s.paused.until, s.paused.until_age_seconds)}: {s.paused.reason}"
     prim, stby = s.primary, s.standby
     if prim.ok is False and prim.failures >= threshold:
         # Over the threshold and still here: the failover the orchestrator wants has not
@@ -329,7 +341,7 @@ def _state(s: ServiceStatus, threshold: int) -> tuple[str, str]:
     if prim.ok is None:
         return "unknown", "primary never probed"
     if stby.ok is False or (stby.live is not None and not stby.live.ok):
-        return "at_risk", "no working standby: " + _side_reason("standby", stby, threshold)
+        return "at_risk", _side_reason("standby", stby, threshold)
     if stby.ok is None:
         return "at_risk", "standby never probed: a failover could not be checked"
     off = [f"rule {r} is {v}" for r, v in sorted(s.rules.items()) if v != "ENABLED"]

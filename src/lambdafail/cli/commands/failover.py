@@ -15,10 +15,7 @@ from lambdafail.cli.main import global_options, require_text, topology_file_opti
 
 
 @click.command("failover", help="Switch SERVICE to its standby by hand, with the same code the "
-               "orchestrator runs. Refuses an unhealthy standby unless --force.\n\n"
-               "\b\nExamples:\n"
-               "  lambdafail failover -f shop.yaml checkout --reason \"INC-42\" --dry-run\n"
-               "  lambdafail failover -f shop.yaml checkout --reason \"INC-42\"")
+               "orchestrator runs. Refuses an unhealthy standby unless --force.")
 @topology_file_option
 @click.argument("service")
 @click.option("--reason", "reason", required=True, metavar="TEXT", callback=require_text,

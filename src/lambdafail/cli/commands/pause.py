@@ -13,10 +13,7 @@ from lambdafail.cli.main import global_options, require_text, topology_file_opti
 
 
 @click.command("pause", help="Hold the orchestrator's automatic switching of SERVICE (or "
-               "--all) for a while; it keeps probing and recording.\n\n"
-               "\b\nExamples:\n"
-               "  lambdafail pause -f shop.yaml checkout --for 2h --reason \"DB migration\"\n"
-               "  lambdafail pause -f shop.yaml --all --for 30m --reason \"INC-42\"")
+               "--all) for a while; it keeps probing and recording.")
 @topology_file_option
 @click.argument("service", required=False)
 @click.option("--all", "all_", is_flag=True, help="Pause every service of the topology.")

@@ -12,9 +12,7 @@ from lambdafail.oncall.model import PauseOutcome
 
 
 @click.command("resume", help="End the pause of SERVICE (or --all): the orchestrator may "
-               "switch it again from its next tick.\n\n"
-               "\b\nExamples:\n  lambdafail resume -f shop.yaml checkout\n"
-               "  lambdafail resume -f shop.yaml --all")
+               "switch it again from its next tick.")
 @topology_file_option
 @click.argument("service", required=False)
 @click.option("--all", "all_", is_flag=True, help="Resume every service of the topology.")

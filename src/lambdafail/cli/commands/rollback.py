@@ -16,10 +16,7 @@ from lambdafail.cli.main import global_options, require_text, topology_file_opti
 
 
 @click.command("rollback", help="Fail SERVICE back to its primary (idempotent), or with "
-               "--deployment move the orchestrator to an earlier version.\n\n"
-               "\b\nExamples:\n"
-               "  lambdafail rollback -f shop.yaml checkout --reason \"primary fixed\"\n"
-               "  lambdafail rollback -f shop.yaml --deployment --dry-run")
+               "--deployment move the orchestrator to an earlier version.")
 @topology_file_option
 @click.argument("service", required=False)
 @click.option("--deployment", is_flag=True,

@@ -39,11 +39,7 @@ def _parse_fail_on(ctx: click.Context, param: click.Parameter,
 
 @click.command("status", help="Show one state per service (healthy, at_risk, failing, "
                "failed_over, blocked, switching, unknown, paused, drill), the verdict first. "
-               "Exit 0 healthy, 8 at risk, 7 degraded, 3 AWS error.\n\n"
-               "\b\nExamples:\n  lambdafail status -f shop.yaml\n"
-               "  lambdafail status -f shop.yaml -o wide --probe\n"
-               "  lambdafail status -f shop.yaml --watch\n"
-               "  lambdafail status -f shop.yaml --fail-on failed_over,blocked,stale")
+               "Exit 0 healthy, 8 at risk, 7 degraded, 3 AWS error.")
 @topology_file_option
 @click.option("--watch", "-w", is_flag=True, help="Refresh in place until Ctrl-C.")
 @click.option("--interval", type=click.FloatRange(min=0.5), default=5.0, show_default=True,
@@ -62,6 +58,9 @@ def command(file: str, watch: bool, interval: float, probe: bool,
     from lambdafail.cli.commands.common import console, emit_json, is_json, open_topology
     from lambdafail.oncall import status
 
+    if watch and is_json():
+        raise UsageError("--watch draws a live table; it does not stream JSON",
+                         hint="for scripts, run `lambdafail status --output json` in a loop")
     _, ctx, compiled = open_topology(file)
     wide = settings.current().resolved_output() == "wide"
     if not watch:
@@ -73,9 +72,6 @@ def command(file: str, watch: bool, interval: float, probe: bool,
             out.print(render.status_renderable(report, out.width, wide=wide))
         return report.exit_code(fail_on)
 
-    if is_json():
-        raise UsageError("--watch draws a live table; it does not stream JSON",
-                         hint="for scripts, run `lambdafail status --output json` in a loop")
     return _watch(ctx, compiled, probe, interval, fail_on, wide)
 
 
