@@ -62,6 +62,17 @@ def test_oncall_pause_shows_in_status_survives_deploy_and_resumes(
     assert run(["resume", "-f", f, "--all"]) == 0
     assert "was not paused; nothing to do" in capsys.readouterr().err
 
+    # Both are entries in the log (`history --kind`), by the caller, never a transition.
+    assert run(["history", "-f", f, "--kind", "all", "-o", "json"]) == 0
+    entries = json_out(capsys.readouterr().out)["transitions"]
+    kinds = [(e["kind"], e["service"]) for e in entries if e["kind"] in ("pause", "resume")]
+    assert kinds == [("resume", "checkout"), ("pause", "checkout")]  # newest first, once each
+    assert all(e["actor"].startswith("arn:aws:sts::") for e in entries
+               if e["kind"] in ("pause", "resume"))
+    assert run(["history", "-f", f, "-o", "json"]) == 0
+    assert [e for e in json_out(capsys.readouterr().out)["transitions"]
+            if e["kind"] != "transition"] == []
+
 
 @pytest.mark.parametrize(("argv", "words"), [
     (["pause", "--for", "1h", "--reason", "x"], "name one SERVICE or give --all"),
@@ -96,7 +107,7 @@ def test_oncall_failover_dry_run_writes_nothing_and_names_where(
         assert words in " ".join(err.split()), (words, err)
     st = env.store(ctx).get("checkout")
     assert st.active == "primary" and st.version == version
-    assert list(env.store(ctx).log()) == []
+    assert list(env.store(ctx).log(kind="transition")) == []
     assert ctx.client("ssm").get_parameter(Name=param)["Parameter"]["Value"] == before
     assert run(["failover", "-f", f, "checkout", "--reason", "INC-1", "--dry-run",
                 "-o", "json"]) == 0

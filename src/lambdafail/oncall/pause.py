@@ -65,6 +65,8 @@ def pause(ctx: AwsContext, compiled: dict[str, Any], service: str | None, *, all
         with runtime_guard(ctx, compiled):
             _require_item(store, name, compiled)
             store.set_pause(name, record)
+            store.record("pause", actor=who, now=now.timestamp(), service=name, reason=reason,
+                         detail={"until": iso(datetime.fromtimestamp(until, UTC))})
         when = iso(datetime.fromtimestamp(until, UTC))
         out.append(PauseOutcome("pause", name, True, when, reason, who,
                                 f"{name}: automatic switching paused until {when} (probes and "
@@ -86,6 +88,8 @@ def resume(ctx: AwsContext, compiled: dict[str, Any], service: str | None, *,
             was = st.paused_until(now)
             if st.paused is not None:
                 store.set_pause(name, None)
+                store.record("resume", actor=who, now=now, service=name,
+                             reason=str(st.paused.get("reason", "")))
         msg = (f"{name}: resumed; the orchestrator may switch it again from its next tick"
                if was is not None else f"{name} was not paused; nothing to do")
         out.append(PauseOutcome("resume", name, was is not None, None,
