@@ -48,7 +48,8 @@ def service_cfg(*, failure_threshold: int = 3, recovery_threshold: int = 3,
                 cooldown: int = 300, failback: str = "manual", probes_per_tick: int = 1,
                 timeout: float = 1.0, primary: dict[str, Any] | None = None,
                 standby: dict[str, Any] | None = None, signals: list[dict[str, Any]] | None = None,
-                router: dict[str, Any] | None = None, name: str = "checkout") -> dict[str, Any]:
+                router: dict[str, Any] | None = None, name: str = "checkout",
+                recovery: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "primary": primary or {"kind": "url", "url": "http://127.0.0.1:9/primary",
                                "expect_status": 200, "body_contains": None},
@@ -62,6 +63,7 @@ def service_cfg(*, failure_threshold: int = 3, recovery_threshold: int = 3,
         "signals": signals if signals is not None else [],
         "router": router or {"kind": "ssm", "parameter": f"/shop/{name}/active",
                              "values": {"primary": "P", "standby": "S"}},
+        "recovery": recovery or {"failover": [], "failback": []},
     }
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from lambdafail.deploy import cost, iam
 from lambdafail.model import naming
 from lambdafail.model.kinds import router_kind
+from lambdafail.model.kinds.steps import step_kind
 from lambdafail.runtime.table import TTL_ATTRIBUTE, key_schema_text, table_definition
 
 # Dependency order. Creation walks it forwards, deletion backwards.
@@ -254,8 +255,9 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
     out.extend(_permissions(where, topo, bus, rules, alias_arn))
     out.extend(rules)
 
-    for svc_name in sorted(compiled["services"]):
-        out.append(Resource("item", svc_name, {"active": "primary"}, service=svc_name))
+    for svc_name, svc in sorted(compiled["services"].items()):
+        out.append(Resource("item", svc_name, {"active": "primary"}, service=svc_name,
+                            context={"note": recovery_note(svc)}))
     # The compiled topology of this version, kept (by hash) in the state table: what later
     # plans and deployment rollbacks diff against.
     out.append(Resource("item", config_item_name(config_sha256), {"compiled": compiled}))
@@ -265,6 +267,19 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
             out.append(Resource("parameter", param, {"value": value},
                                 naming.tags(topo, svc_name), service=svc_name))
     return out
+
+
+def recovery_note(svc: dict[str, Any]) -> str:
+    """The service's recovery plans in one line each, for `plan` ("" without steps)."""
+    lines = []
+    for plan_name, when in (("failover", "before the switch"), ("failback", "after failback")):
+        steps = svc["recovery"][plan_name]
+        if steps:
+            lines.append(f"{plan_name} steps ({when}): " + "; ".join(
+                f"{i}. {step_kind(st['kind']).line(st)} (timeout {st['timeout_seconds']:g} s, "
+                f"{st['retries']} retr{'y' if st['retries'] == 1 else 'ies'})"
+                for i, st in enumerate(steps, 1)))
+    return "\n".join(lines)
 
 
 def _permissions(where: iam.Where, topo: str, bus: str, rules: list[Resource],
@@ -389,7 +404,8 @@ def plan(want: list[Resource], actual: Actual, *, mode: str = "deploy",
         if a is None:
             if w.kind in ("alias", "permission") and foreign_function:
                 continue
-            updates.append(Change("create", w.kind, w.name, w.service, desired=w))
+            updates.append(Change("create", w.kind, w.name, w.service, desired=w,
+                                  note=str(w.context.get("note") or "")))
             continue
         if w.kind == "parameter":
             # Seeded once; a live routing value is never overwritten, whoever created it.
@@ -403,7 +419,8 @@ def plan(want: list[Resource], actual: Actual, *, mode: str = "deploy",
                 foreign_function = True
             continue
         if w.kind in CREATE_ONLY:
-            updates.append(Change("no-op", w.kind, w.name, w.service, desired=w, actual=a))
+            updates.append(Change("no-op", w.kind, w.name, w.service, desired=w, actual=a,
+                                  note=str(w.context.get("note") or "")))
             continue
         diffs = diff(a.spec, w.spec) + _tag_diffs(w.tags, a.tags)
         if w.kind == "function" and diffs:
