@@ -138,14 +138,27 @@ def run_plan(store: StateStore, service: str, pending: dict[str, Any],
             return action
         cfg = steps[i]
         now = env.clock()
+        runner = step_runner(cfg)
         begin(progress, i, now)
-        if not write(now + float(cfg["timeout_seconds"]) + lease_seconds):
+        if not write(now + runner.holds(cfg) + lease_seconds):
             return "lost"
+
+        def keepalive(seconds: float) -> None:
+            # Renew the lease while the step waits (raises StateConflict if taken over).
+            lease = env.clock() + seconds + lease_seconds
+            store.save_progress(service, pid, progress, lease, float(pending["lease_until"]))
+            pending["lease_until"] = lease
+
+        env.keepalive = keepalive
         logger.info("recovery step started", service=service, transition_id=pid, plan=name,
                     step=i + 1, of=len(steps), kind=cfg["kind"],
                     attempt=progress["steps"][i]["attempts"])
         try:
-            output = step_runner(cfg).run(cfg, env, progress["steps"][i], i)
+            output = runner.run(cfg, env, progress["steps"][i], i)
+        except StateConflict:
+            logger.warning("recovery plan taken over by another actor; stopping",
+                           service=service, transition_id=pid)
+            return "lost"
         except OutOfTime as e:
             progress["steps"][i]["note"] = str(e)[:500]
             # Free the lease at once: the next tick resumes this step.

@@ -40,12 +40,20 @@ class StepEnv:
     sleep: Callable[[float], None]
     deadline: float
     time_scale: float = 1.0
+    #: A step that waits calls this between its checks: it renews the switch's lease (and
+    #: raises StateConflict if another actor has taken the switch over).
+    keepalive: Callable[[float], None] = lambda _seconds: None
 
 
 class Step(Protocol):
     kind: str
     #: Whether the step judges the standby itself (a cold standby: no health gate before it).
     judges_standby: bool
+
+    def holds(self, cfg: dict[str, Any]) -> float:
+        """How long the step may go without renewing the lease (a blocking call's timeout;
+        a waiting step's interval between checks, as it renews the lease at each)."""
+        ...
 
     def run(self, cfg: dict[str, Any], env: StepEnv, progress: dict[str, Any],
             index: int) -> dict[str, Any]: ...

@@ -21,6 +21,9 @@ class LambdaStepRunner:
     kind = "lambda"
     judges_standby = False
 
+    def holds(self, cfg: dict[str, Any]) -> float:
+        return float(cfg["timeout_seconds"])
+
     def run(self, cfg: dict[str, Any], env: StepEnv, progress: dict[str, Any],
             index: int) -> dict[str, Any]:
         key = f"{env.transition_id}-{index}"

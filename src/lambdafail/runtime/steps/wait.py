@@ -17,6 +17,9 @@ class WaitStepRunner:
     kind = "wait"
     judges_standby = True
 
+    def holds(self, cfg: dict[str, Any]) -> float:
+        return float(cfg["every_seconds"])
+
     def run(self, cfg: dict[str, Any], env: StepEnv, progress: dict[str, Any],
             index: int) -> dict[str, Any]:
         need = int(cfg["healthy"])
@@ -39,4 +42,5 @@ class WaitStepRunner:
                                  f"run; last: {last[:200]})")
             if now + every > env.deadline:
                 raise OutOfTime(f"{streak}/{need} healthy probes; resumed by the next tick")
+            env.keepalive(every)
             env.sleep(every)
