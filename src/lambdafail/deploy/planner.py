@@ -130,7 +130,15 @@ class Plan:
 
 
 def function_timeout(compiled: dict[str, Any]) -> int:
-    """Enough for one tick (see docs/commands.md, "deploy")."""
+    """Enough for one tick, and for the longest recovery plan to run in one invocation (see
+    docs/commands.md, "deploy"; a plan that outlives it is resumed by the next tick)."""
+    plans = [sum(float(st["timeout_seconds"]) * (1 + int(st["retries"])) for st in steps)
+             for svc in compiled["services"].values() for steps in svc["recovery"].values()]
+    longest_plan = max(plans, default=0.0)
+    return max(_tick_timeout(compiled), int(min(900, longest_plan + 10)))
+
+
+def _tick_timeout(compiled: dict[str, Any]) -> int:
     from lambdafail.model.capacity import probe_waves
 
     healths = [s["health"] for s in compiled["services"].values()]

@@ -31,5 +31,6 @@ def history(ctx: AwsContext, compiled: dict[str, Any], service: str | None = Non
                      transition_id=str(i.get("transition_id", "")),
                      from_=str(i.get("from", "")), to=str(i.get("to", "")),
                      reason=str(i.get("reason", "")), actor=str(i.get("actor", "")),
-                     started_at=i.get("started_at"), evidence=dict(i.get("evidence") or {}))
+                     started_at=i.get("started_at"), evidence=dict(i.get("evidence") or {}),
+                     recovery=i.get("recovery"))
             for i in items]

@@ -193,6 +193,9 @@ class LogEntry:
     actor: str
     started_at: str | None
     evidence: dict[str, Any]
+    # The recovery plan that ran with the switch: {plan, steps: [{kind, status, attempts,
+    # started_at, finished_at, duration_s, output, error}]} (runtime/recovery.py), or None.
+    recovery: dict[str, Any] | None = None
 
 
 @dataclass
