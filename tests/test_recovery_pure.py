@@ -123,7 +123,12 @@ def test_a_failed_plan_blocks_automatic_failovers_until_the_primary_recovers() -
     ({"failback": [{"wait": {}}]}, "failback steps run after traffic is back on the primary"),
     ({"failover": [{"lambda": {"function": "x", "payload": {"lambdafail": 1}}}]},
      "the payload key `lambdafail` is lambdafail's own"),
-    ({"failover": [{"ecs2": {}}]}, "a recovery step is a mapping with one of `lambda` or `wait`"),
+    ({"failover": [{"ecs2": {}}]},
+     "a recovery step is a mapping with one of `lambda`, `ecs` or `wait`"),
+    ({"failover": [{"ecs": {"cluster": "shop", "service": "checkout-dr", "desired": 2}}]},
+     "step 1 (ecs) starts the standby but no `wait` step follows it"),
+    ({"failover": [{"ecs": {"cluster": "shop", "service": "bad name", "desired": 2}}]},
+     "not an ECS service name"),
 ])
 def test_validate_refuses_bad_plans(recovery: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -185,3 +190,23 @@ def test_validate_locates_plan_problems_at_file_line() -> None:
     [problem] = info.value.problems
     assert (problem.path, problem.line) == ("services.checkout.recovery.failback[0].wait", 12)
     assert "failback steps run after traffic" in problem.message
+
+
+ECS_PLAN = {"failover": [{"ecs": {"cluster": "shop", "service": "checkout-dr", "desired": 2}},
+                         {"wait": {}}],
+            "failback": [{"ecs": {"cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/shop",
+                                  "service": "checkout-dr", "desired": 0}}]}
+
+
+def test_ecs_steps_compile_scope_their_iam_and_show_in_the_plan() -> None:
+    cfg = svc_cfg(ECS_PLAN)
+    assert cfg["recovery"]["failover"][0] == {
+        "kind": "ecs", "cluster": "shop", "service": "checkout-dr", "desired": 2,
+        "every_seconds": 5, "timeout_seconds": 300, "retries": 0}
+    doc = orchestrator_policy(dict(compile_topology(topo(ECS_PLAN))), WHERE)
+    (ecs,) = [s for s in doc["Statement"] if s["Sid"] == "RecoveryEcsServices"]
+    assert ecs["Action"] == ["ecs:DescribeServices", "ecs:UpdateService"]
+    assert ecs["Resource"] == "arn:aws:ecs:us-east-1:123456789012:service/shop/checkout-dr"
+    assert "1. ecs shop/checkout-dr desired 0 (until 0 running)" in recovery_note(cfg)
+    # Scaling to zero starts nothing: no wait needed.
+    topo({"failover": [{"ecs": {"cluster": "shop", "service": "x", "desired": 0}}]})

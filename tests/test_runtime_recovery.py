@@ -233,3 +233,50 @@ def test_failback_steps_run_after_the_router_is_back_on_the_primary(aws: None) -
     assert back["to"] == "primary"
     assert back["recovery"]["plan"] == "failback"
     assert [s["status"] for s in back["recovery"]["steps"]] == ["done"]
+
+
+def _ecs_service(desired: int = 0) -> Any:
+    ecs = boto3.client("ecs", region_name=REGION)
+    ecs.create_cluster(clusterName="shop")
+    ecs.register_task_definition(family="checkout", containerDefinitions=[
+        {"name": "app", "image": "checkout:1", "memory": 128}])
+    ecs.create_service(cluster="shop", serviceName="checkout-dr", taskDefinition="checkout",
+                       desiredCount=desired)
+    return ecs
+
+
+def _desired(ecs: Any) -> tuple[int, int]:
+    svc = ecs.describe_services(cluster="shop", services=["checkout-dr"])["services"][0]
+    return int(svc["desiredCount"]), int(svc["runningCount"])
+
+
+ECS_UP = {"kind": "ecs", "cluster": "shop", "service": "checkout-dr", "desired": 2,
+          "every_seconds": 5, "timeout_seconds": 300, "retries": 0}
+
+
+def test_ecs_steps_scale_the_standby_up_before_the_switch_and_down_after_failback(
+        aws: None) -> None:
+    ecs = _ecs_service()
+    env, _inv, _ = _env({"failover": [ECS_UP, WAIT], "failback": [{**ECS_UP, "desired": 0}]},
+                        failback="auto", cooldown=0)
+    env.clients.overrides["ecs"] = ecs
+    env.prober.set("checkout", standby=True)  # moto runs the tasks at once
+    _fail_primary(env)
+    assert env.active() == "standby" and _desired(ecs) == (2, 2)
+    (item,) = env.store.log()
+    assert item["recovery"]["steps"][0]["output"] == {"desired": 2, "running": 2}
+    env.prober.set("checkout", primary=True)
+    for _ in range(3):
+        env.tick()
+    assert env.active() == "primary" and _desired(ecs) == (0, 0)
+
+
+def test_an_ecs_step_on_a_missing_service_blocks_the_switch(aws: None) -> None:
+    ecs = _ecs_service()
+    env, _inv, _ = _env({"failover": [{**ECS_UP, "service": "nope"}, WAIT], "failback": []})
+    env.clients.overrides["ecs"] = ecs
+    _fail_primary(env)
+    st = env.store.get("checkout")
+    assert st is not None and st.active == "primary" and env.param() == "P"
+    assert (st.blocked or "").startswith("recovery failed: failover step 1/2 (ecs)")
+    assert "ServiceNotFoundException" in (st.blocked or "")

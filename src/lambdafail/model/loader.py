@@ -348,7 +348,8 @@ _KIND_HINTS = {
     "target_kind": "e.g. {url: https://app.example.com/healthz} or {lambda: my-function}",
     "signal_kind": "e.g. {alarm: checkout-5xx} or {event: {source: [shop.checkout]}}",
     "router_kind": "e.g. {ssm_parameter: /shop/checkout/active}",
-    "step_kind": "e.g. {lambda: {function: start-standby}} or {wait: {healthy: 2}}",
+    "step_kind": "e.g. {lambda: {function: start-standby}}, {ecs: {cluster: shop, service: "
+                 "checkout-dr, desired: 2}} or {wait: {healthy: 2}}",
 }
 _BOUNDS = {
     "greater_than_equal": ("at least", "ge"), "greater_than": ("greater than", "gt"),
