@@ -264,4 +264,11 @@ def _manual_switch(ctx: AwsContext, compiled: dict[str, Any], svc: dict[str, Any
         out.next_step = "run `lambdafail status` to see who won and where traffic points"
     elif res.status == "refused":
         out.next_step = "re-run with --force to switch anyway (recorded)"
+    elif res.status == "blocked":
+        # A recovery step gave up: the router never moved.
+        out.next_step = (f"fix what the failed step needs (`lambdafail status`), then run "
+                         f"{action} again: it runs the recovery plan from its first step")
+    elif res.status == "recovering":
+        out.next_step = ("the recovery steps are still under way: the orchestrator's next tick "
+                         "resumes them (`lambdafail status`)")
     return out
