@@ -243,17 +243,23 @@ _SignalField = Annotated[
         "`event` (EventBridge event pattern)",
     ),
 ]
-def _router_field() -> Any:
-    keys = [k.key for k in ROUTERS]
+def _keyed_union(members: dict[str, type[Any]], error_type: str, what: str) -> Any:
+    """A union of models picked by which key is present (`members`: key → model), whose
+    error names every allowed key: `a router is a mapping with one of `ssm_parameter`, …`."""
+    keys = list(members)
     return Annotated[
-        Union[tuple(Annotated[k.model, Tag(k.model.__name__)] for k in ROUTERS)],  # noqa: UP007
+        Union[tuple(Annotated[m, Tag(m.__name__)] for m in members.values())],  # noqa: UP007
         Discriminator(
-            _kind_by_key({k.key: k.model.__name__ for k in ROUTERS}),
-            custom_error_type="router_kind",
-            custom_error_message="a router is a mapping with one of "
+            _kind_by_key({key: m.__name__ for key, m in members.items()}),
+            custom_error_type=error_type,
+            custom_error_message=f"{what} is a mapping with one of "
             + ", ".join(f"`{key}`" for key in keys[:-1]) + f" or `{keys[-1]}`",
         ),
     ]
+
+
+def _router_field() -> Any:
+    return _keyed_union({k.key: k.model for k in ROUTERS}, "router_kind", "a router")
 
 
 if TYPE_CHECKING:
@@ -281,16 +287,7 @@ _STEP_ITEMS: dict[str, type[StepItem]] = {
 
 
 def _step_field() -> Any:
-    keys = [k.key for k in STEPS]
-    return Annotated[
-        Union[tuple(Annotated[m, Tag(m.__name__)] for m in _STEP_ITEMS.values())],  # noqa: UP007
-        Discriminator(
-            _kind_by_key({key: m.__name__ for key, m in _STEP_ITEMS.items()}),
-            custom_error_type="step_kind",
-            custom_error_message="a recovery step is a mapping with one of "
-            + ", ".join(f"`{key}`" for key in keys[:-1]) + f" or `{keys[-1]}`",
-        ),
-    ]
+    return _keyed_union(dict(_STEP_ITEMS), "step_kind", "a recovery step")
 
 
 if TYPE_CHECKING:
