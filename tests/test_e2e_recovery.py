@@ -18,7 +18,6 @@ import uuid
 from pathlib import Path
 
 import boto3
-import pytest
 from botocore.config import Config
 
 from conftest import run_cli, wait_until
@@ -27,8 +26,6 @@ from lambdafail.runtime.state import ServiceState, StateStore
 from lambdafail.sandbox.webservice import WebService
 from sandbox_support import make_zip
 from test_e2e_sandbox import DETECTION_DEADLINE_S, sandbox_proc  # noqa: F401 - the fixture
-
-pytestmark = pytest.mark.slow  # ~70 s: a deploy, a cold start per tick, a plan
 
 # The step function: starts the standby (python -m http.server) once per idempotency key.
 START_STANDBY = '''\
