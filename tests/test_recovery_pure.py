@@ -210,3 +210,15 @@ def test_ecs_steps_compile_scope_their_iam_and_show_in_the_plan() -> None:
     assert "1. ecs shop/checkout-dr desired 0 (until 0 running)" in recovery_note(cfg)
     # Scaling to zero starts nothing: no wait needed.
     topo({"failover": [{"ecs": {"cluster": "shop", "service": "x", "desired": 0}}]})
+
+
+def test_oncall_permissions_cover_the_recovery_steps() -> None:
+    from lambdafail.deploy import permissions
+
+    doc = permissions.operator_policy(dict(compile_topology(topo(ECS_PLAN))), WHERE, "oncall")
+    (ecs,) = [s for s in doc["Statement"] if s["Sid"] == "RecoveryEcsServices"]
+    assert set(ecs["Action"]) == {"ecs:DescribeServices", "ecs:UpdateService"}
+    assert ecs["Resource"] == "arn:aws:ecs:us-east-1:123456789012:service/shop/checkout-dr"
+    doc = permissions.operator_policy(dict(compile_topology(topo(PLAN))), WHERE, "oncall")
+    (invoke,) = [s for s in doc["Statement"] if s["Sid"] == "InvokeTargets"]
+    assert "arn:aws:lambda:us-east-1:123456789012:function:start-standby" in invoke["Resource"]
