@@ -74,7 +74,8 @@ def service_cfg(*, failure_threshold: int = 3, recovery_threshold: int = 3,
                 cooldown: int = 300, failback: str = "manual", probes_per_tick: int = 1,
                 timeout: float = 1.0, primary: dict[str, Any] | None = None,
                 standby: dict[str, Any] | None = None, signals: list[dict[str, Any]] | None = None,
-                router: dict[str, Any] | None = None, name: str = "checkout") -> dict[str, Any]:
+                router: dict[str, Any] | None = None, name: str = "checkout",
+                recovery: dict[str, Any] | None = None) -> dict[str, Any]:
     """One service as `compile_topology()` compiles it (topology `shop`): the runtime tests see
     what the compiler really produces, so a compiler change shows in them. Targets, router and
     signals are given in their compiled shape and fed back through the model."""
@@ -90,6 +91,8 @@ def service_cfg(*, failure_threshold: int = 3, recovery_threshold: int = 3,
                    "recovery_threshold": recovery_threshold, "probes_per_tick": probes_per_tick},
         "policy": {"cooldown_seconds": cooldown, "failback": failback}}}})
     svc: dict[str, Any] = compiled_document(topo)["services"][name]
+    if recovery is not None:  # given in its compiled shape (runtime/recovery.py reads it)
+        svc["recovery"] = recovery
     return svc  # a signal's `rule` is the compiler's name, whatever the test wrote
 
 

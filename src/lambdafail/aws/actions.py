@@ -27,7 +27,8 @@ ALARMS = "alarms"  # the topology's CloudWatch alarms
 ZONES = "zones"  # Route 53 hosted zones of route53 routers
 CHANGES = "changes"  # Route 53 change ids
 ROUTER_RULES = "router-rules"  # rules a `rules` router enables and disables
-INVOKE = "invoke"  # Lambda targets (probes) and hook routers
+INVOKE = "invoke"  # Lambda targets (probes), hook routers and recovery-step functions
+ECS_SERVICES = "ecs-services"  # ECS services that recovery steps scale
 TOPIC = "topic"  # the notification topic
 ANY = "*"
 
@@ -64,6 +65,9 @@ ACTIONS: dict[tuple[str, str], tuple[Need, ...]] = {
     ("lambda", "TagResource"): (("lambda:TagResource", FUNCTION),),
     ("lambda", "DeleteFunction"): (("lambda:DeleteFunction", FUNCTION),),
     ("lambda", "Invoke"): (("lambda:InvokeFunction", INVOKE),),
+    # -- ECS (recovery steps run by `failover` / `rollback` from the operator's machine)
+    ("ecs", "UpdateService"): (("ecs:UpdateService", ECS_SERVICES),),
+    ("ecs", "DescribeServices"): (("ecs:DescribeServices", ECS_SERVICES),),
     # -- IAM
     ("iam", "GetRole"): (("iam:GetRole", ROLE),),
     ("iam", "ListRoleTags"): (("iam:ListRoleTags", ROLE),),

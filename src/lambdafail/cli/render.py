@@ -390,7 +390,19 @@ def _entry_doc(e: LogEntry) -> dict[str, Any]:
     return {"committed_at": e.committed_at, "kind": e.kind, "service": e.service,
             "transition_id": e.transition_id, "from": e.from_, "to": e.to,
             "reason": e.reason, "actor": e.actor, "started_at": e.started_at,
-            "drill_id": e.drill_id or None, "evidence": e.evidence}
+            "drill_id": e.drill_id or None, "evidence": e.evidence, "recovery": e.recovery}
+
+
+def recovery_summary(recovery: dict[str, Any] | None) -> str:
+    """The recovery steps of a transition in one line: `failover: lambda 0.4s, wait 1.2s`."""
+    if not recovery or not recovery.get("steps"):
+        return ""
+    steps = []
+    for s in recovery["steps"]:
+        took = s.get("duration_s")
+        steps.append(f"{s.get('kind')} " + (f"{float(took):.1f}s" if took is not None else "")
+                     + ("" if s.get("status") == "done" else f" {str(s.get('status')).upper()}"))
+    return f"{recovery.get('plan')}: " + ", ".join(x.strip() for x in steps)
 
 
 def evidence_summary(evidence: dict[str, Any]) -> str:
@@ -438,7 +450,8 @@ def history_table(entries: list[LogEntry]) -> Table:
         reason = e.reason + (f" {e.drill_id}" if e.drill_id else "")
         t.add_row(e.committed_at.replace("T", " ")[:19], escape(e.service),
                   f"{escape(e.from_)} → {to}", escape(reason), escape(_short_actor(e.actor)),
-                  escape(evidence_summary(e.evidence)))
+                  escape(", ".join(x for x in (recovery_summary(e.recovery),
+                                                evidence_summary(e.evidence)) if x)))
     return t
 
 

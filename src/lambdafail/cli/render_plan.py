@@ -83,8 +83,8 @@ def plan_renderable(plan: Plan, *, show_noop: bool = False) -> RenderableType:
         for d in c.diffs:
             parts.append(Text(f"      {d.field}: {_short(d.before)} → {_short(d.after)}",
                               style=style))
-        if c.note:
-            parts.append(Text(f"      {c.note}", style="dim"))
+        for note in c.note.splitlines():
+            parts.append(Text(f"      {note}", style="dim"))
     if not plan.pending:
         done = ("nothing of it is left to delete" if plan.mode == "destroy"
                 else "no changes; everything is up to date")

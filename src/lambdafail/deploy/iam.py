@@ -2,7 +2,8 @@
 
 Rule: pure and deterministic (same compiled topology → same JSON, statements sorted by Sid).
 Every statement names the exact resources the runtime touches — the state table, each SSM
-router parameter, each Route 53 zone, each named router rule, each Lambda target or hook, the
+router parameter, each Route 53 zone, each named router rule, each Lambda target, hook or
+recovery-step function, the
 SNS topic, the function's own log group. A wildcard appears only inside an ARN where AWS gives
 no narrower resource (Route 53 change ids, log streams, function qualifiers). `package()`
 fits the document into IAM's quotas (inline, then managed policies).
@@ -21,6 +22,7 @@ from lambdafail.model.arns import parameter_arn as parameter_arn
 from lambdafail.model.arns import rule_arn as rule_arn
 from lambdafail.model.arns import statement
 from lambdafail.model.kinds import ROUTERS
+from lambdafail.model.kinds.steps import STEPS
 
 
 def trust_policy() -> dict[str, Any]:
@@ -89,6 +91,14 @@ def orchestrator_policy(compiled: dict[str, Any], where: Where) -> dict[str, Any
         statements.extend(kind.iam_statements(mine, where))
         for r in mine:
             invoke |= kind.invokes(r)
+    # So does each recovery-step kind, scoped to the resources its steps name.
+    for step_kind in STEPS:
+        steps = [st for svc in compiled["services"].values()
+                 for plan in ("failover", "failback") for st in svc["recovery"][plan]
+                 if st["kind"] == step_kind.kind]
+        statements.extend(step_kind.iam_statements(steps, where))
+        for st in steps:
+            invoke |= step_kind.invokes(st)
     add("InvokeTargets", ["lambda:InvokeFunction"], _fn_resources(where, invoke))
     if compiled.get("sns_topic_arn"):
         add("Notify", ["sns:Publish"], [compiled["sns_topic_arn"]])

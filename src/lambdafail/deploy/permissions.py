@@ -74,6 +74,7 @@ ONCALL_CALLS: tuple[tuple[str, str], ...] = (
     ("route53", "GetChange"),
     ("cloudwatch", "DescribeAlarms"),
     ("sns", "Publish"),
+    ("ecs", "UpdateService"), ("ecs", "DescribeServices"),
 )
 
 # `drill`: a switch and its restore (on-call's calls) plus the injected faults.
@@ -88,7 +89,8 @@ _SIDS = {A.FUNCTION: "Orchestrator", A.ROLE: "Role", A.PASS_ROLE: "PassRoleToLam
          A.RULES: "Rules", A.QUEUE: "DeadLetterQueue", A.PARAMETERS: "RouterParameters",
          A.LOG_GROUP: "LogGroup", A.ALARMS: "Alarms", A.ZONES: "RouterZones",
          A.CHANGES: "RouterZoneChanges", A.ROUTER_RULES: "RouterRules",
-         A.INVOKE: "InvokeTargets", A.TOPIC: "Notify", A.ANY: "Unscoped"}
+         A.INVOKE: "InvokeTargets", A.ECS_SERVICES: "RecoveryEcsServices",
+         A.TOPIC: "Notify", A.ANY: "Unscoped"}
 
 # A conditioned action gets its own statement (the condition must not narrow the others).
 _CONDITIONED_SIDS = {"route53:ChangeResourceRecordSets": "RouterRecordChanges"}
@@ -97,7 +99,7 @@ _CONDITIONED_SIDS = {"route53:ChangeResourceRecordSets": "RouterRecordChanges"}
 _FROM_ORCHESTRATOR = {A.PARAMETERS: "ssm:PutParameter", A.ALARMS: "cloudwatch:DescribeAlarms",
                       A.ZONES: "route53:ListResourceRecordSets", A.CHANGES: "route53:GetChange",
                       A.ROUTER_RULES: "events:EnableRule", A.INVOKE: "lambda:InvokeFunction",
-                      A.TOPIC: "sns:Publish"}
+                      A.ECS_SERVICES: "ecs:UpdateService", A.TOPIC: "sns:Publish"}
 
 
 def _as_list(v: Any) -> list[Any]:

@@ -17,6 +17,7 @@ from typing import Any
 from lambdafail.deploy import cost, iam
 from lambdafail.model import naming
 from lambdafail.model.kinds import router_kind
+from lambdafail.model.kinds.steps import step_kind
 from lambdafail.model.topology import aws_service_source
 from lambdafail.runtime.table import TTL_ATTRIBUTE, key_schema_text, table_definition
 
@@ -130,7 +131,15 @@ class Plan:
 
 
 def function_timeout(compiled: dict[str, Any]) -> int:
-    """Enough for one tick (see docs/commands.md, "deploy")."""
+    """Enough for one tick, and for the longest recovery plan to run in one invocation (see
+    docs/commands.md, "deploy"; a plan that outlives it is resumed by the next tick)."""
+    plans = [sum(float(st["timeout_seconds"]) * (1 + int(st["retries"])) for st in steps)
+             for svc in compiled["services"].values() for steps in svc["recovery"].values()]
+    longest_plan = max(plans, default=0.0)
+    return max(_tick_timeout(compiled), int(min(900, longest_plan + 10)))
+
+
+def _tick_timeout(compiled: dict[str, Any]) -> int:
     from lambdafail.model.capacity import probe_waves
 
     healths = [s["health"] for s in compiled["services"].values()]
@@ -278,8 +287,9 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
     out.extend(_permissions(where, topo, bus, rules, alias_arn))
     out.extend(rules)
 
-    for svc_name in sorted(compiled["services"]):
-        out.append(Resource("item", svc_name, {"active": "primary"}, service=svc_name))
+    for svc_name, svc in sorted(compiled["services"].items()):
+        out.append(Resource("item", svc_name, {"active": "primary"}, service=svc_name,
+                            context={"note": recovery_note(svc)}))
     # The compiled topology of this version, kept (by hash) in the state table: what later
     # plans and deployment rollbacks diff against.
     out.append(Resource("item", config_item_name(config_sha256), {"compiled": compiled}))
@@ -289,6 +299,19 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
             out.append(Resource("parameter", param, {"value": value},
                                 naming.tags(topo, svc_name), service=svc_name))
     return out
+
+
+def recovery_note(svc: dict[str, Any]) -> str:
+    """The service's recovery plans in one line each, for `plan` ("" without steps)."""
+    lines = []
+    for plan_name, when in (("failover", "before the switch"), ("failback", "after failback")):
+        steps = svc["recovery"][plan_name]
+        if steps:
+            lines.append(f"{plan_name} steps ({when}): " + "; ".join(
+                f"{i}. {step_kind(st['kind']).line(st)} (timeout {st['timeout_seconds']:g} s, "
+                f"{st['retries']} retr{'y' if st['retries'] == 1 else 'ies'})"
+                for i, st in enumerate(steps, 1)))
+    return "\n".join(lines)
 
 
 def _permissions(where: iam.Where, topo: str, bus: str, rules: list[Resource],
@@ -416,7 +439,8 @@ def plan(want: list[Resource], actual: Actual, *, mode: str = "deploy",
         if a is None:
             if w.kind in ("alias", "permission") and foreign_function:
                 continue
-            updates.append(Change("create", w.kind, w.name, w.service, desired=w))
+            updates.append(Change("create", w.kind, w.name, w.service, desired=w,
+                                  note=str(w.context.get("note") or "")))
             continue
         if w.kind == "parameter":
             # Seeded once; a live routing value is never overwritten, whoever created it.
@@ -430,7 +454,8 @@ def plan(want: list[Resource], actual: Actual, *, mode: str = "deploy",
                 foreign_function = True
             continue
         if w.kind in CREATE_ONLY:
-            updates.append(Change("no-op", w.kind, w.name, w.service, desired=w, actual=a))
+            updates.append(Change("no-op", w.kind, w.name, w.service, desired=w, actual=a,
+                                  note=str(w.context.get("note") or "")))
             continue
         diffs = diff(a.spec, w.spec) + _tag_diffs(w.tags, a.tags)
         if w.kind == "function" and diffs:

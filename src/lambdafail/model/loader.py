@@ -309,7 +309,7 @@ def _union_tags() -> frozenset[str]:
     from lambdafail.model import topology as t
 
     out: set[str] = set()
-    for f in t.Service.model_fields.values():
+    for f in [*t.Service.model_fields.values(), *t.Recovery.model_fields.values()]:
         members = _models_in(f.annotation)
         if len(members) > 1:
             out.update(m.__name__ for m in members)
@@ -348,6 +348,8 @@ _KIND_HINTS = {
     "target_kind": "e.g. {url: https://app.example.com/healthz} or {lambda: my-function}",
     "signal_kind": "e.g. {alarm: checkout-5xx} or {event: {source: [shop.checkout]}}",
     "router_kind": "e.g. {ssm_parameter: /shop/checkout/active}",
+    "step_kind": "e.g. {lambda: {function: start-standby}}, {ecs: {cluster: shop, service: "
+                 "checkout-dr, desired: 2}} or {wait: {healthy: 2}}",
 }
 _BOUNDS = {
     "greater_than_equal": ("at least", "ge"), "greater_than": ("greater than", "gt"),

@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationInfo,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -25,9 +26,11 @@ from pydantic import (
 from lambdafail.model import capacity, naming
 from lambdafail.model.common import ARN_RE, RULE_NAME_RE, Invalid, Strict, lambda_name
 from lambdafail.model.kinds import ROUTERS, RouterSpec, router_kind_of
+from lambdafail.model.kinds.steps import STEPS, StepSpec, compile_step, step_kind_of
 from lambdafail.model.schedule import schedule_gaps
 from lambdafail.runtime.compiled import (
     CompiledTopology,
+    RecoveryCfg,
     ScheduleCfg,
     ServiceCfg,
     SignalCfg,
@@ -256,17 +259,23 @@ _SignalField = Annotated[
         "`event` (EventBridge event pattern)",
     ),
 ]
-def _router_field() -> Any:
-    keys = [k.key for k in ROUTERS]
+def _keyed_union(members: dict[str, type[Any]], error_type: str, what: str) -> Any:
+    """A union of models picked by which key is present (`members`: key → model), whose
+    error names every allowed key: `a router is a mapping with one of `ssm_parameter`, …`."""
+    keys = list(members)
     return Annotated[
-        Union[tuple(Annotated[k.model, Tag(k.model.__name__)] for k in ROUTERS)],  # noqa: UP007
+        Union[tuple(Annotated[m, Tag(m.__name__)] for m in members.values())],  # noqa: UP007
         Discriminator(
-            _kind_by_key({k.key: k.model.__name__ for k in ROUTERS}),
-            custom_error_type="router_kind",
-            custom_error_message="a router is a mapping with one of "
+            _kind_by_key({key: m.__name__ for key, m in members.items()}),
+            custom_error_type=error_type,
+            custom_error_message=f"{what} is a mapping with one of "
             + ", ".join(f"`{key}`" for key in keys[:-1]) + f" or `{keys[-1]}`",
         ),
     ]
+
+
+def _router_field() -> Any:
+    return _keyed_union({k.key: k.model for k in ROUTERS}, "router_kind", "a router")
 
 
 if TYPE_CHECKING:
@@ -275,12 +284,54 @@ else:
     _RouterField = _router_field()
 
 
+class StepItem(Strict):
+    """One item of a recovery plan: a mapping with one step kind's key (`- wait: {...}`)."""
+
+    @property
+    def spec(self) -> StepSpec:
+        value = getattr(self, "step")  # noqa: B009 - the field each kind's item defines
+        assert isinstance(value, StepSpec)
+        return value
+
+
+#: Per step kind, the item model `{<key>: <the kind's model>}`.
+_STEP_ITEMS: dict[str, type[StepItem]] = {
+    k.key: create_model(f"{k.model.__name__}Item", __base__=StepItem,
+                        step=(k.model, Field(alias=k.key)))
+    for k in STEPS
+}
+
+
+def _step_field() -> Any:
+    return _keyed_union(dict(_STEP_ITEMS), "step_kind", "a recovery step")
+
+
+if TYPE_CHECKING:
+    _StepField = StepItem
+else:
+    _StepField = _step_field()
+
+
+class Recovery(Strict):
+    """What runs around a switch: `failover` steps before the router moves to the standby (a
+    cold standby is started here), `failback` steps after traffic is back on the primary."""
+
+    failover: list[_StepField] = Field(default_factory=list, max_length=20, description=
+                                       "Run in order before the router switches to the "
+                                       "standby; a failed step blocks the switch.")
+    failback: list[_StepField] = Field(default_factory=list, max_length=20, description=
+                                       "Run in order after the router is back on the primary "
+                                       "(e.g. scale the standby down).")
+
+
 class Service(Strict):
     primary: _TargetField = Field(description="Where traffic goes normally.")
     standby: _TargetField = Field(description="Where traffic goes after a failover.")
     signals: list[_SignalField] = Field(default_factory=list, description="Alarms and events "
                                         "that trigger a failover besides the probes.")
     router: _RouterField = Field(description="How traffic is switched.")
+    recovery: Recovery = Field(default_factory=Recovery, description="Recovery steps run "
+                               "around a switch (a cold standby is started before it).")
     health: HealthOverride = HealthOverride()
     policy: PolicyOverride = PolicyOverride()
 
@@ -400,6 +451,7 @@ def semantic_problems(topo: Topology) -> list[SemanticProblem]:
                         f"{alarms[sig.alarm]!r}; the orchestrator finds the service by alarm "
                         "name", "give each service its own alarm"))
                 alarms.setdefault(sig.alarm, name)
+        out.extend(_recovery_problems(name, svc.recovery))
         route = _route_key(svc)
         if route is not None:
             if route in routes:
@@ -409,6 +461,38 @@ def semantic_problems(topo: Topology) -> list[SemanticProblem]:
             routes.setdefault(route, name)
     out.extend(_physical_name_problems(topo))
     return out
+
+
+def _recovery_problems(name: str, rec: Recovery) -> list[SemanticProblem]:
+    """A failover plan that starts the standby must judge it (a `wait` after the last step
+    that starts it) before the router moves; a failback plan runs once traffic is home, when
+    there is no standby to wait for."""
+    out: list[SemanticProblem] = []
+    base: tuple[str | int, ...] = ("services", name, "recovery")
+    steps = [item.spec for item in rec.failover]
+    starts = [i for i, s in enumerate(steps) if step_kind_of(s).starts_standby(s)]
+    if starts and not any(step_kind_of(s).judges_standby for s in steps[starts[-1] + 1:]):
+        i = starts[-1]
+        key = step_kind_of(steps[i]).key
+        out.append(SemanticProblem(
+            (*base, "failover", i, key),
+            f"step {i + 1} ({key}) starts the standby but no `wait` step follows it: the "
+            "router would switch to a standby nobody has seen healthy",
+            "add `- wait: {healthy: 2, timeout_seconds: 120}` after it (or, for a function "
+            "that starts nothing, set `starts_standby: false`)"))
+    for i, item in enumerate(rec.failback):
+        kind = step_kind_of(item.spec)
+        if kind.judges_standby:
+            out.append(SemanticProblem(
+                (*base, "failback", i, kind.key),
+                f"a `{kind.key}` step judges the standby, but failback steps run after "
+                "traffic is back on the primary", "remove it from the failback plan"))
+    return out
+
+
+def _recovery_json(rec: Recovery) -> RecoveryCfg:
+    return {"failover": [compile_step(item.spec) for item in rec.failover],
+            "failback": [compile_step(item.spec) for item in rec.failback]}
 
 
 def _route_key(svc: Service) -> str | None:
@@ -523,6 +607,7 @@ def compile_topology(topo: Topology) -> CompiledTopology:
                        "rto_seconds": p.rto_seconds},
             "signals": signals,
             "router": _router_json(svc),
+            "recovery": _recovery_json(svc.recovery),
         }
     schedules = _split_schedules(schedules, services)
     return {

@@ -130,10 +130,10 @@ def clients_for(ctx: AwsContext) -> Any:
         def get(self, service: str) -> Any:
             return ctx.client(service)
 
-        def get_single_shot(self, service: str) -> Any:
+        def get_single_shot(self, service: str, read_timeout: float | None = None) -> Any:
             from lambdafail.runtime.config import HOOK_READ_TIMEOUT_SECONDS
 
-            return ctx.single_shot_client(service, HOOK_READ_TIMEOUT_SECONDS)
+            return ctx.single_shot_client(service, read_timeout or HOOK_READ_TIMEOUT_SECONDS)
 
     return _CtxClients(region=ctx.region, endpoint_url=ctx.endpoint_url)
 

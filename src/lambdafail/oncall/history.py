@@ -34,5 +34,6 @@ def history(ctx: AwsContext, compiled: dict[str, Any], service: str | None = Non
                      from_=str(i.get("from", "")), to=str(i.get("to", "")),
                      reason=str(i.get("reason", "")), actor=str(i.get("actor", "")),
                      started_at=i.get("started_at"), evidence=dict(i.get("evidence") or {}),
-                     kind=str(i.get("kind", "transition")), drill_id=str(i.get("drill_id", "")))
+                     kind=str(i.get("kind", "transition")), drill_id=str(i.get("drill_id", "")),
+                     recovery=i.get("recovery"))
             for i in items]

@@ -195,6 +195,9 @@ class LogEntry:
     evidence: dict[str, Any]
     kind: str = "transition"  # runtime.state.LOG_KINDS
     drill_id: str = ""
+    # The recovery plan that ran with the switch: {plan, steps: [{kind, status, attempts,
+    # started_at, finished_at, duration_s, output, error}]} (runtime/recovery.py), or None.
+    recovery: dict[str, Any] | None = None
 
 
 @dataclass

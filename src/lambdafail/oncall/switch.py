@@ -136,6 +136,35 @@ def _router(ctx: AwsContext, svc: dict[str, Any], st: Any) -> Any:
     return make_router(svc["router"], clients_for(ctx), confirmed=st.active)
 
 
+def _step_env(ctx: AwsContext, svc: dict[str, Any], service: str, st: Any,
+              to_side: str) -> Any:
+    """Recovery steps run from the operator's machine as in the orchestrator: the target is
+    probed from here; the CLI waits as long as the plan's steps may take."""
+    import time
+
+    from lambdafail.runtime.clock import time_scale
+    from lambdafail.runtime.probes import probe_all
+    from lambdafail.runtime.steps import StepEnv
+    from lambdafail.runtime.transitions import forced_failure
+
+    timeout = float(svc["health"]["timeout_seconds"])
+
+    def probe() -> Any:
+        lam = probe_lambda(ctx, timeout) if svc[to_side].get("kind") == "lambda" else None
+        return (forced_failure(st, to_side, time.time())
+                or probe_all({to_side: (svc[to_side], timeout)}, lambda_client=lam)[to_side])
+
+    def build(plan: str, transition_id: str) -> StepEnv:
+        budget = sum(float(s["timeout_seconds"]) * (1 + int(s["retries"]))
+                     for s in svc["recovery"][plan])
+        return StepEnv(service=service, transition_id=transition_id, plan=plan,
+                       clients=clients_for(ctx), probe=probe, clock=time.time,
+                       sleep=time.sleep, deadline=time.time() + budget + 5,
+                       time_scale=time_scale())
+
+    return build
+
+
 def _read_back(router: Any) -> tuple[str | None, str]:
     try:
         return router.read_back(), ""
@@ -163,6 +192,7 @@ def _manual_switch(ctx: AwsContext, compiled: dict[str, Any], svc: dict[str, Any
                    note: str, force: bool, actor: str | None,
                    confirm: Confirm, dry_run: bool = False) -> SwitchOutcome:
     from lambdafail.runtime.probes import probe_all
+    from lambdafail.runtime.recovery import cold_standby
     from lambdafail.runtime.transitions import forced_failure, record_probe, request_switch
 
     if not note.strip():
@@ -171,8 +201,9 @@ def _manual_switch(ctx: AwsContext, compiled: dict[str, Any], svc: dict[str, Any
     who = actor or ctx.caller_arn()
     now = utcnow().timestamp()
     evidence: dict[str, Any] = {"note": note, "operator": who, "via": "lambdafail CLI"}
-    if not force and st.active != to_side:
+    if not force and st.active != to_side and not cold_standby(svc, to_side):
         # "Healthy now": a drill's fault flag wins; otherwise probe the target from here.
+        # (A cold standby is judged by its recovery plan's `wait` step instead.)
         result = forced_failure(st, to_side, now)
         if result is None:
             timeout = float(svc["health"]["timeout_seconds"])
@@ -210,7 +241,8 @@ def _manual_switch(ctx: AwsContext, compiled: dict[str, Any], svc: dict[str, Any
         res = request_switch(store, router, svc, service, to_side, reason=reason, actor=who,
                              evidence=evidence, force=force, automatic=False,
                              state=st, logger=_quiet_logger(),
-                             notify=_notifier(ctx, compiled, who))
+                             notify=_notifier(ctx, compiled, who),
+                             step_env=_step_env(ctx, svc, service, st, to_side))
         final = res.state if res.state is not None else store.get(service)
     active = final.active if final else None
     phase = final.phase if final else None
@@ -244,4 +276,11 @@ def _manual_switch(ctx: AwsContext, compiled: dict[str, Any], svc: dict[str, Any
         out.next_step = "run `lambdafail status` to see who won and where traffic points"
     elif res.status == "refused":
         out.next_step = "re-run with --force to switch anyway (recorded)"
+    elif res.status == "blocked":
+        # A recovery step gave up: the router never moved.
+        out.next_step = (f"fix what the failed step needs (`lambdafail status`), then run "
+                         f"{action} again: it runs the recovery plan from its first step")
+    elif res.status == "recovering":
+        out.next_step = ("the recovery steps are still under way: the orchestrator's next tick "
+                         "resumes them (`lambdafail status`)")
     return out

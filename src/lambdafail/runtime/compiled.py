@@ -59,6 +59,13 @@ class EventSignalCfg(TypedDict):
 SignalCfg = AlarmSignalCfg | EventSignalCfg
 
 
+class RecoveryCfg(TypedDict):
+    # Each step: {"kind", <the kind's fields>, "timeout_seconds", "retries"} — a step's fields
+    # are its kind's (`model/kinds/steps/<kind>.py` compile).
+    failover: list[dict[str, Any]]
+    failback: list[dict[str, Any]]
+
+
 class ServiceCfg(TypedDict):
     primary: TargetCfg
     standby: TargetCfg
@@ -66,6 +73,7 @@ class ServiceCfg(TypedDict):
     policy: PolicyCfg
     signals: list[SignalCfg]
     router: dict[str, Any]
+    recovery: RecoveryCfg
 
 
 class ScheduleCfg(TypedDict):

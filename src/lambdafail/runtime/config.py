@@ -97,19 +97,22 @@ class Clients:
                 self._made[service] = client
             return client
 
-    def get_single_shot(self, service: str) -> Any:
-        """A client for calls that must not be repeated behind our back (a user's hook): no
-        automatic retry, and a read timeout shorter than a switch's lease."""
+    def get_single_shot(self, service: str, read_timeout: float | None = None) -> Any:
+        """A client for calls that must not be repeated behind our back (a user's hook, a
+        recovery step's function): no automatic retry, and a read timeout shorter than a
+        switch's lease unless `read_timeout` (a recovery step's own timeout) says otherwise."""
         if service in self.overrides:
             return self.overrides[service]
-        key = f"{service}#single-shot"
+        timeout = HOOK_READ_TIMEOUT_SECONDS if read_timeout is None else read_timeout
+        key = f"{service}#single-shot#{timeout:g}"
         with self._lock:
             client = self._made.get(key)
             if client is None:
                 import boto3
 
                 client = boto3.client(service, region_name=self.region,  # type: ignore[call-overload]
-                                      endpoint_url=self.endpoint_url, config=single_shot_config())
+                                      endpoint_url=self.endpoint_url,
+                                      config=single_shot_config(timeout))
                 self._made[key] = client
             return client
 

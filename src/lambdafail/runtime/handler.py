@@ -25,6 +25,7 @@ from lambdafail.runtime.log import Logger
 from lambdafail.runtime.probes import ProbeResult, probe_all
 from lambdafail.runtime.routers import Router, make_router
 from lambdafail.runtime.state import ServiceState, StateConflict, StateStore
+from lambdafail.runtime.steps import StepEnv
 
 _T = TypeVar("_T")
 
@@ -38,6 +39,8 @@ MIN_REMAINING_MS = 5000  # stop probing rounds when the invocation has less time
 # DynamoDB calls that mostly wait on the network: one after another, a first tick of 1,000
 # services spent most of its time waiting. Bounded below the clients' connection pool (50).
 STATE_WORKERS = 16
+# Without an invocation context (tests, a direct call) recovery steps may wait this long.
+STEP_WINDOW_SECONDS = 900.0
 
 Prober = Callable[[Mapping[Hashable, tuple[Mapping[str, Any], float]]],
                   dict[Hashable, ProbeResult]]
@@ -61,6 +64,7 @@ class Orchestrator:
         self._prober = prober
         self._router_factory = router_factory
         self._state_codes: dict[str, int] = {}  # the State metric last emitted this tick
+        self._context: Any = None  # the current invocation's (its remaining time bounds steps)
         self.notifier = tr.Notifier(config.data.get("sns_topic_arn"),
                                     lambda: self.clients.get("sns"), self.logger,
                                     events_client=lambda: self.clients.get("events"),
@@ -99,7 +103,27 @@ class Orchestrator:
 
     # -- entry --
 
+    def step_env(self, service: str, st: ServiceState) -> tr.StepEnvFor:
+        """The environment of `service`'s recovery steps: probes of the side being switched
+        to (a drill's fault flag wins), the clients, and the invocation's end as deadline."""
+        pending_to = str((st.pending or {}).get("to") or tr.other(st.active))
+
+        def probe() -> ProbeResult:
+            return (tr.forced_failure(st, pending_to, self.clock())
+                    or self.probe_side(service, pending_to))
+
+        def build(plan: str, transition_id: str) -> StepEnv:
+            remaining = _remaining_ms(self._context)
+            deadline = (self.clock() + STEP_WINDOW_SECONDS if remaining is None
+                        else self.clock() + (remaining - MIN_REMAINING_MS) / 1000)
+            return StepEnv(service=service, transition_id=transition_id, plan=plan,
+                           clients=self.clients, probe=probe, clock=self.clock,
+                           sleep=self.sleep, deadline=deadline, time_scale=time_scale())
+
+        return build
+
     def handle(self, event: Any, context: Any = None) -> dict[str, Any]:
+        self._context = context
         if not isinstance(event, dict):
             self.logger.error("ignored: event is not an object", type=type(event).__name__)
             return {"ok": False, "error": "event is not a JSON object"}
@@ -189,7 +213,9 @@ class Orchestrator:
             if st is not None and st.phase == "switching":
                 # Finish the pending switch before anything else; then re-read.
                 res = tr.resume(self.store, self.router(s, st), s, st, now=now,
-                                notify=self.notifier, logger=self.logger, clock=self.clock)
+                                notify=self.notifier, logger=self.logger, clock=self.clock,
+                                service_cfg=self.config.services[s],
+                                step_env=self.step_env(s, st))
                 actions.append(self._result(res))
                 if res.status == "switched":
                     self._metric_failover(s, res)
@@ -327,7 +353,8 @@ class Orchestrator:
             state = None
             if st.phase == "switching":
                 res = tr.resume(self.store, self.router(service, st), service, st, now=now,
-                                notify=self.notifier, logger=self.logger, clock=self.clock)
+                                notify=self.notifier, logger=self.logger, clock=self.clock,
+                                service_cfg=cfg, step_env=self.step_env(service, st))
                 if res.status == "switched":
                     self._metric_failover(service, res)
                 return self._result(res)
@@ -353,7 +380,7 @@ class Orchestrator:
                     self.store, self.router(service, st), cfg, service, decision.switch_to,
                     reason=decision.reason, actor=ACTOR, evidence=decision.evidence,
                     clock=self.clock, automatic=True, notify=self.notifier, logger=self.logger,
-                    state=_with_version(st, expected))
+                    state=_with_version(st, expected), step_env=self.step_env(service, st))
                 if res.status == "lost_race":
                     continue
                 if res.status == "switched":

@@ -110,6 +110,8 @@ def transition_log_item(service: str, pending: dict[str, Any],
         "committed_at": at,
         **({"drill_id": pending["evidence"]["drill_id"]}
            if (pending.get("evidence") or {}).get("drill_id") else {}),
+        # The recovery plan that ran with this switch, step by step (`runtime/recovery.py`).
+        **({"recovery": pending["recovery"]} if pending.get("recovery") else {}),
     }
 
 
@@ -158,6 +160,9 @@ class ServiceState:
     # `lambdafail pause`: {"until": epoch, "reason", "actor", "at"}; the orchestrator keeps
     # probing and recording but makes no automatic switch until then (only pause/resume write it).
     paused: dict[str, Any] | None = None
+    # The last recovery plan that failed (its steps, the error): written when the failed plan
+    # cancels its switch, removed by the next commit. Read-only here (status, history).
+    recovery: dict[str, Any] | None = None
 
     def paused_until(self, now: float) -> float | None:
         """When the pause ends, if one is in force at `now`."""
@@ -183,7 +188,7 @@ class ServiceState:
                 "health": {s: h.to_dict() for s, h in self.health.items()},
                 "alarms": dict(self.alarms), "alarm_edges": dict(self.alarm_edges),
                 "faults": dict(self.faults), "blocked": self.blocked, "pending": self.pending,
-                "paused": self.paused}
+                "paused": self.paused, "recovery": self.recovery}
 
     def material(self) -> dict[str, Any]:
         """`to_dict()` without what every probe moves (its time and latency): the item is
@@ -207,7 +212,7 @@ class ServiceState:
             alarm_edges={k: float(v) for k, v in (item.get("alarm_edges") or {}).items()},
             faults={k: float(v) for k, v in (item.get("faults") or {}).items()},
             blocked=item.get("blocked"), pending=item.get("pending"),
-            paused=item.get("paused"),
+            paused=item.get("paused"), recovery=item.get("recovery"),
         )
 
 
@@ -395,6 +400,31 @@ class StateStore:
                          {":until": lease_until, ":err": error[:1000], ":one": 1,
                           ":switching": "switching", ":id": pending_id})
 
+    def save_progress(self, service: str, pending_id: str, progress: dict[str, Any],
+                      lease_until: float, held: float) -> None:
+        """Record a recovery plan's progress in the pending switch and set its lease, only
+        while we still hold that lease (`held`): an actor whose lease lapsed and was taken
+        over gets StateConflict and stops."""
+        self._update(
+            service,
+            "SET pending.recovery = :rec, pending.lease_until = :lease, version = version + :one",
+            "phase = :switching AND pending.id = :id AND pending.lease_until = :held",
+            {":rec": progress, ":lease": lease_until, ":one": 1, ":switching": "switching",
+             ":id": pending_id, ":held": held})
+
+    def abandon_switch(self, service: str, pending_id: str, held: float, blocked: str,
+                       progress: dict[str, Any]) -> None:
+        """A failed recovery plan: the router never moved, so the pending switch is dropped,
+        the service is `blocked` with the step and its error, and the plan is kept as
+        `recovery`. Conditional on still holding the lease (StateConflict otherwise)."""
+        self._update(
+            service,
+            "SET phase = :steady, blocked = :blocked, recovery = :rec, version = version + :one "
+            "REMOVE pending",
+            "phase = :switching AND pending.id = :id AND pending.lease_until = :held",
+            {":steady": "steady", ":blocked": blocked[:1000], ":rec": progress, ":one": 1,
+             ":switching": "switching", ":id": pending_id, ":held": held})
+
     def commit(self, service: str, pending: dict[str, Any], committed_at: float,
                token: str | None = None) -> dict[str, Any]:
         """Complete a pending switch: service item + log item in ONE transaction.
@@ -421,13 +451,13 @@ class StateStore:
         if pending["from"] == pending["to"]:
             # A cancelled switch: traffic never left; `since` stays.
             update_expr = ("SET active = :to, phase = :steady, last_transition = :last, "
-                           "version = version + :one REMOVE pending, blocked")
+                           "version = version + :one REMOVE pending, blocked, recovery")
             values.pop(":prev")
             values.pop(":since")
         else:
             update_expr = ("SET active = :to, phase = :steady, previous_active = :prev, "
                            "last_transition = :last, since = :since, version = version + :one "
-                           "REMOVE pending, blocked")
+                           "REMOVE pending, blocked, recovery")
         extra: dict[str, Any] = {"ClientRequestToken": token} if token else {}
         try:
             self.ddb.transact_write_items(**extra, TransactItems=[

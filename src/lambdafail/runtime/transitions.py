@@ -21,6 +21,14 @@ from typing import Any
 from lambdafail.runtime.config import SIDES
 from lambdafail.runtime.log import Logger
 from lambdafail.runtime.probes import ProbeResult
+from lambdafail.runtime.recovery import (
+    RECOVERY_FAILED,
+    cold_standby,
+    failure_text,
+    plan_name,
+    plan_steps,
+    run_plan,
+)
 from lambdafail.runtime.routers import Router, RouterError, RouterRefused, RouterTimeout
 from lambdafail.runtime.state import (
     ServiceState,
@@ -29,6 +37,7 @@ from lambdafail.runtime.state import (
     iso,
     transition_log_item,
 )
+from lambdafail.runtime.steps import StepEnv
 
 # A pending switch is "leased" by whoever applies its router; a crashed applier's lease lapses
 # after this long and the next tick takes over. Longer than any router call, shorter than a tick.
@@ -214,13 +223,19 @@ def decide(state: ServiceState, service_cfg: dict[str, Any], now: float,
             return Decision(message="on standby; primary not recovered"
                             + (f" (alarms firing: {', '.join(firing)})" if firing else ""))
         reason, evidence = "probe", {"probes": probe_evidence(state), "failback": True}
+    if to == "standby" and (state.blocked or "").startswith(RECOVERY_FAILED):
+        # The plan failed once in this episode: not again by itself (it may have started
+        # things); the primary recovering, or an operator's failover, lifts this.
+        return Decision(reason=reason, evidence=evidence, blocked=state.blocked,
+                        message="not switching: the recovery plan failed")
     until = state.paused_until(now)
     if until is not None:
         return Decision(reason=reason, evidence=evidence,
                         blocked=f"{PAUSED}: wanted {to} ({reason}), switching is paused until "
                                 f"{iso(until)}",
                         message="not switching: paused")
-    healthy = target_healthy(state, to, now)
+    # A cold standby is judged by its plan's `wait` step, not by the last probe.
+    healthy = True if cold_standby(service_cfg, to) else target_healthy(state, to, now)
     if healthy is None:
         return Decision(needs_probe=to, reason=reason, evidence=evidence,
                         message=f"{to} never probed; probing it first")
@@ -326,9 +341,15 @@ def next_command(entry: dict[str, Any]) -> str:
 
 # --- the exactly-once switch -------------------------------------------------------------------
 
+#: Builds the environment of a recovery plan's steps: (plan name, transition id) → StepEnv.
+StepEnvFor = Callable[[str, str], StepEnv]
+
+
 @dataclass
 class SwitchResult:
-    status: str  # switched | noop | lost_race | refused | router_failed
+    # switched | noop | lost_race | refused | router_failed | recovering (steps under way,
+    # the next tick resumes them) | blocked (a recovery step failed: the router did not move)
+    status: str
     service: str
     message: str
     state: ServiceState | None = None
@@ -369,7 +390,8 @@ def request_switch(store: StateStore, router: Router, service_cfg: dict[str, Any
                    probe: Callable[[str], ProbeResult] | None = None,
                    notify: Notifier | None = None, logger: Logger | None = None,
                    state: ServiceState | None = None,
-                   clock: Callable[[], float] | None = None) -> SwitchResult:
+                   clock: Callable[[], float] | None = None,
+                   step_env: StepEnvFor | None = None) -> SwitchResult:
     """Move `service` to `to_side`, exactly once.
 
     `automatic` (the orchestrator): cooldown applies, and losing a race means doing nothing.
@@ -377,7 +399,9 @@ def request_switch(store: StateStore, router: Router, service_cfg: dict[str, Any
     target-health check (recorded in the evidence). `probe(side)` probes a never-probed target
     on the spot. `state` may pass a fresh read to save one GetItem. Without a fixed `now`,
     the clock (`clock`, default time.time) is read again at every write — a lease, a start or
-    a commit time never predates a slow probe or an operator's confirmation.
+    a commit time never predates a slow probe or an operator's confirmation. A service with a
+    recovery plan runs its steps (`step_env` builds their environment) around the router; a
+    cold standby (judged by a `wait` step) is not health-checked beforehand.
     """
     if to_side not in SIDES:
         raise ValueError(f"to_side must be primary or standby, not {to_side!r}")
@@ -402,7 +426,8 @@ def request_switch(store: StateStore, router: Router, service_cfg: dict[str, Any
             pending = st.pending
             if pending["to"] == to_side or automatic:
                 return resume(store, router, service, st, now=current(), notify=notify,
-                              logger=log, clock=current)
+                              logger=log, clock=current, service_cfg=service_cfg,
+                              step_env=step_env)
             if float(pending.get("lease_until", 0)) > t:
                 return SwitchResult("lost_race", service, f"a switch to {pending['to']} is being "
                                     f"applied by {pending['actor']}; try again in "
@@ -411,7 +436,7 @@ def request_switch(store: StateStore, router: Router, service_cfg: dict[str, Any
             # back to the committed side (from == to in the log).
         elif st.active == to_side:
             return SwitchResult("noop", service, f"{service} already on {to_side}", st)
-        if not force and st.active != to_side:
+        if not force and st.active != to_side and not cold_standby(service_cfg, to_side):
             healthy = target_healthy(st, to_side, t)
             if healthy is None and probe is not None:
                 forced = forced_failure(st, to_side, t)
@@ -422,11 +447,10 @@ def request_switch(store: StateStore, router: Router, service_cfg: dict[str, Any
                 return SwitchResult("refused", service, f"{to_side} is not healthy ({detail}); "
                                     "use --force to switch anyway", st)
             ev.setdefault("target_health", st.health[to_side].to_dict())
-            if automatic:
-                wait = cooldown_remaining(st, service_cfg, t)
-                if wait > 0:
-                    return SwitchResult("refused", service,
-                                        f"cooldown: {wait:.0f}s left", st)
+        if automatic and st.active != to_side:
+            wait = cooldown_remaining(st, service_cfg, t)
+            if wait > 0:
+                return SwitchResult("refused", service, f"cooldown: {wait:.0f}s left", st)
         t = current()  # after any on-the-spot probe
         reason = _drill_attribution(store, service, reason, ev, automatic, t)
         pending = new_pending(st, to_side, reason=reason, actor=actor, evidence=ev, now=t)
@@ -441,7 +465,8 @@ def request_switch(store: StateStore, router: Router, service_cfg: dict[str, Any
             continue
         log.info("switch started", service=service, transition_id=pending["id"],
                  **{"from": pending["from"], "to": to_side}, reason=reason, actor=actor)
-        return _drive(store, router, service, st, clock=current, notify=notify, logger=log)
+        return _drive(store, router, service, st, clock=current, notify=notify, logger=log,
+                      service_cfg=service_cfg, step_env=step_env)
     return SwitchResult("lost_race", service, "the service kept changing under us; try again")
 
 
@@ -453,8 +478,11 @@ def _bind(router: Router, st: ServiceState) -> None:
 
 def resume(store: StateStore, router: Router, service: str, st: ServiceState, *, now: float,
            notify: Notifier | None = None, logger: Logger | None = None,
-           clock: Callable[[], float] | None = None) -> SwitchResult:
-    """Finish the pending switch of `st` (router again, then commit), if its lease is free."""
+           clock: Callable[[], float] | None = None,
+           service_cfg: dict[str, Any] | None = None,
+           step_env: StepEnvFor | None = None) -> SwitchResult:
+    """Finish the pending switch of `st` (its recovery steps, router again, then commit), if
+    its lease is free. `service_cfg` None: a service without recovery steps."""
     log = logger or Logger()
     pending = st.pending
     if st.phase != "switching" or not pending:
@@ -468,10 +496,11 @@ def resume(store: StateStore, router: Router, service: str, st: ServiceState, *,
     except StateConflict:
         return SwitchResult("lost_race", service, "another actor took over the pending switch",
                             None, pending)
+    pending["lease_until"] = now + LEASE_SECONDS  # what we hold (recovery writes compare it)
     log.info("resuming pending switch", service=service, transition_id=pending["id"],
              to=pending["to"], attempts=int(pending.get("attempts", 1)) + 1)
     return _drive(store, router, service, st, clock=clock or (lambda: now), notify=notify,
-                  logger=log)
+                  logger=log, service_cfg=service_cfg, step_env=step_env)
 
 
 COMMIT_ATTEMPTS = 3
@@ -489,13 +518,67 @@ def _committed(store: StateStore, service: str, pending_id: str, token: str) -> 
                 and last.get("commit_token") == token)
 
 
+def _recover(store: StateStore, service: str, st: ServiceState, pending: dict[str, Any],
+             steps: list[dict[str, Any]], step_env: StepEnvFor | None, *,
+             notify: Notifier | None, logger: Logger) -> SwitchResult | None:
+    """Run the switch's recovery plan; None when it is done (the switch goes on), else the
+    result to return now (steps under way, taken over, or failed: blocked)."""
+    name = plan_name(pending) or ""
+    pid = str(pending["id"])
+    if step_env is None:
+        raise ValueError(f"{service} has {name} steps; request_switch/resume need step_env")
+    outcome = run_plan(store, service, pending, steps, step_env(name, pid),
+                       lease_seconds=LEASE_SECONDS, logger=logger)
+    progress = pending.get("recovery") or {}
+    if outcome == "done":
+        return None
+    if outcome in ("later", "lost"):
+        st.pending = pending
+        return SwitchResult("recovering" if outcome == "later" else "lost_race", service,
+                            f"{service}: {name} steps under way (step {progress.get('step')}"
+                            f"/{len(steps)}); the next tick resumes them", st, pending)
+    why = failure_text(progress)
+    if name == "failback":
+        # Traffic is already home: the switch is committed anyway; say the plan failed.
+        if notify is not None:
+            notify.publish(f"lambdafail: {service}: failback step failed",
+                           {"event": "recovery_failed", "service": service, "plan": name,
+                            "transition_id": pid, "blocked": why, "recovery": progress})
+        return None
+    try:
+        store.abandon_switch(service, pid, float(pending["lease_until"]), why, progress)
+    except StateConflict:
+        return SwitchResult("lost_race", service, "another actor took over the pending switch",
+                            None, pending)
+    logger.error("recovery plan failed; the router did not move", service=service,
+                 transition_id=pid, blocked=why)
+    if notify is not None:
+        notify.publish(f"lambdafail: {service}: recovery failed, not switching",
+                       {"event": "recovery_failed", "service": service, "plan": name,
+                        "transition_id": pid, "active": st.active, "blocked": why,
+                        "recovery": progress})
+    st.phase, st.pending, st.blocked, st.recovery = "steady", None, why, progress
+    st.version += 1
+    return SwitchResult("blocked", service, f"{service}: {why}; stays on {st.active}", st,
+                        pending)
+
+
 def _drive(store: StateStore, router: Router, service: str, st: ServiceState, *,
-           clock: Callable[[], float], notify: Notifier | None, logger: Logger) -> SwitchResult:
+           clock: Callable[[], float], notify: Notifier | None, logger: Logger,
+           service_cfg: dict[str, Any] | None = None,
+           step_env: StepEnvFor | None = None) -> SwitchResult:
     pending = copy.deepcopy(st.pending)
     assert pending is not None
     to = str(pending["to"])
+    steps = plan_steps(service_cfg, pending) if service_cfg is not None else []
     transition = {"service": service, "transition_id": pending["id"], "from": pending["from"],
                   "to": to, "reason": pending["reason"], "actor": pending["actor"]}
+    if steps and plan_name(pending) == "failover":
+        # Before the router moves: start the standby and see it healthy.
+        early = _recover(store, service, st, pending, steps, step_env, notify=notify,
+                         logger=logger)
+        if early is not None:
+            return early
     try:
         router.apply(to, transition)
         seen = router.read_back()
@@ -522,6 +605,12 @@ def _drive(store: StateStore, router: Router, service: str, st: ServiceState, *,
         return SwitchResult("router_failed", service,
                             f"router failed: {error}. The switch to {to} stays pending; the "
                             "next tick (or the same command again) retries it.", st, pending)
+    if steps and plan_name(pending) == "failback":
+        # After the router is back on the primary (read back): e.g. scale the standby down.
+        early = _recover(store, service, st, pending, steps, step_env, notify=notify,
+                         logger=logger)
+        if early is not None:
+            return early
     item: dict[str, Any] | None = None
     committed_at = clock()  # once: a retried commit writes exactly the same items
     token = uuid.uuid4().hex  # this committer's ClientRequestToken, the same on every retry

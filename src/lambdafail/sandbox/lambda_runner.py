@@ -6,9 +6,10 @@ from the code of the *deployed* version — the zip bytes moto stores for the re
 alias, extracted once per CodeSha256 — never from the working tree, in a separate isolated
 interpreter (`python -I -S`, see `lambda_bootstrap`) that sees the zip and the AWS SDK as
 Lambda's runtime provides it — nothing else of the host's packages, whatever the install mode —
-with the function's environment, the sandbox endpoint and the function's Timeout. Every other function answers as its `LAMBDAFAIL_SANDBOX_RESPONSE`
-environment variable or `lambdafail:sandbox-response` tag says (docs/sandbox.md). Tested with
-moto 5.2.1.
+with the function's environment, the sandbox endpoint and the function's Timeout; so does any
+Python zip function whose `LAMBDAFAIL_SANDBOX_RESPONSE` variable (or `lambdafail:sandbox-response`
+tag) is `run`. Every other function answers as that variable or tag says (docs/sandbox.md).
+Tested with moto 5.2.1.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ from lambdafail.sandbox.lambda_bootstrap import END_MARK
 ORCHESTRATOR_HANDLER = "lambdafail.runtime.handler.handle"
 RESPONSE_ENV = "LAMBDAFAIL_SANDBOX_RESPONSE"
 RESPONSE_TAG = "lambdafail:sandbox-response"
+# This cue runs the function's own Python code from its zip, as the orchestrator's is run (a
+# recovery step's function that really starts something on loopback).
+RUN_CUE = "run"
 # Interpreter start-up plus imports are not part of Lambda's timeout (the bootstrap enforces
 # the Timeout from the handler call); this only bounds a wedged interpreter.
 _STARTUP_ALLOWANCE_S = 30.0
@@ -233,15 +237,15 @@ class LambdaRunner:
         self.invocations += 1
         request_id = str(uuid.uuid4())
         version = str(fn.version)
-        if fn.handler == ORCHESTRATOR_HANDLER and fn.package_type == "Zip":
+        if fn.package_type == "Zip" and (fn.handler == ORCHESTRATOR_HANDLER
+                                         or _cue(fn).lower() == RUN_CUE):
             return self._run_code(fn, payload, request_id)
         return self._scripted_answer(fn, payload, request_id, version)
 
     def _scripted_answer(self, fn: Any, payload: bytes, request_id: str,
                          version: str) -> InvokeResult:
         """A function the sandbox does not run: answer as configured (default: echo)."""
-        cue = (fn.environment_vars or {}).get(RESPONSE_ENV) or (fn.tags or {}).get(RESPONSE_TAG)
-        cue = (cue or "ok").strip()
+        cue = _cue(fn)
         name = fn.function_name
         if cue.lower() == "ok":
             self.log.write("INVOKE", f"{request_id} v{version}: echo (scripted ok)", name)
@@ -427,6 +431,12 @@ class LambdaRunner:
                 self._idle.append(worker)
                 return
         worker.kill()
+
+
+def _cue(fn: Any) -> str:
+    """What a function's sandbox cue says (the variable wins over the tag); `ok` if none."""
+    cue = (fn.environment_vars or {}).get(RESPONSE_ENV) or (fn.tags or {}).get(RESPONSE_TAG)
+    return str(cue or "ok").strip()
 
 
 def _last_json_line(out: bytes) -> dict[str, Any] | None:

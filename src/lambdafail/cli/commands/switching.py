@@ -53,7 +53,7 @@ def run_switch(action: str, file: str, service: str, reason: str, force: bool,
         raise UsageError(outcome.message, hint=outcome.next_step)
     if outcome.outcome == "lost_race":
         raise ConflictError(outcome.message, hint=outcome.next_step)
-    if outcome.outcome == "router_failed":
+    if outcome.outcome in ("router_failed", "blocked", "recovering"):
         raise RestoreIncomplete(outcome.message, hint=outcome.next_step)
     raise RestoreIncomplete(f"unexpected outcome {outcome.outcome}: {outcome.message}",
                             hint="run `lambdafail status`")
