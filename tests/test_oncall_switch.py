@@ -234,6 +234,53 @@ def test_oncall_router_failure_exit_6_then_resume(env: Env, monkeypatch: pytest.
     assert len(log(env)) == 1 and ssm_value(env) == env.web[("checkout", "standby")].url
 
 
+def test_oncall_stuck_switch_can_be_abandoned_by_hand(env: Env, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The router keeps refusing (its parameter's permissions or zone are gone): finishing and
+    cancelling both need the router, so `rollback --abandon` gives the switch up without it."""
+    from botocore.exceptions import ClientError
+
+    from lambdafail.aws import AwsContext
+
+    original = AwsContext.client
+
+    def client(self: AwsContext, service: str) -> Any:
+        c = original(self, service)
+        if service == "ssm" and not getattr(c, "_oncall_fault", False):
+            def fail(**_: Any) -> None:
+                raise ClientError({"Error": {"Code": "AccessDeniedException",
+                                             "Message": "gone"}}, "PutParameter")
+            c.meta.events.register("before-call.ssm.PutParameter", fail)
+            c._oncall_fault = True
+        return c
+
+    monkeypatch.setattr(AwsContext, "client", client)
+    f = str(env.file)
+    before = ssm_value(env)
+    capsys.readouterr()
+    assert run(["failover", "-f", f, "checkout", "--reason", "INC 7", "--yes"]) == 6
+    assert run(["rollback", "-f", f, "checkout", "--reason", "INC 7", "--yes"]) == 6  # router
+    wanted = state(env).pending["to"]  # rollback now tries to cancel it: also through the router
+    capsys.readouterr()
+    assert run(["rollback", "-f", f, "checkout", "--abandon", "--reason", "zone deleted",
+                "--yes"]) == 0
+    err = capsys.readouterr().err
+    assert "abandoned" in err and "did not touch it" in err and f"/{env.name}/checkout" in err
+    st = state(env)
+    assert st.phase == "steady" and st.active == "primary" and st.pending is None
+    (entry,) = log(env)
+    assert entry["from"] == entry["to"] == "primary"
+    assert entry["evidence"]["abandoned"]["wanted"] == wanted
+    assert "gone" in entry["evidence"]["abandoned"]["router_error"]
+    assert entry["evidence"]["abandoned"]["note"] == "zone deleted"
+    assert entry["evidence"]["abandoned"]["by"].startswith("arn:aws:sts::")
+    assert ssm_value(env) == before  # never touched
+    assert run(["rollback", "-f", f, "checkout", "--abandon", "--reason", "again", "-o",
+                "json"]) == 0
+    assert json_out(capsys.readouterr().out)["outcome"] == "noop"
+    assert run(["rollback", "-f", f, "checkout", "--abandon", "--force", "--reason", "x"]) == 2
+
+
 def test_oncall_rollback_deployment(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
     f = str(env.file)
     ctx = env.ctx()

@@ -72,6 +72,41 @@ def failover(ctx: AwsContext, compiled: dict[str, Any], service: str, *, note: s
                           dry_run=dry_run)
 
 
+def abandon(ctx: AwsContext, compiled: dict[str, Any], service: str, *, note: str,
+            actor: str | None = None, confirm: Confirm = None) -> SwitchOutcome:
+    """Give up `service`'s switch stuck half-way (`rollback --abandon`): its router is gone or
+    keeps refusing, so neither finishing nor cancelling it through the router can work. The
+    state goes back to the committed side and the log says the switch was abandoned; the
+    router is not touched — the next step names where to check it by hand."""
+    from lambdafail.runtime.transitions import abandon_pending
+
+    if not note.strip():
+        raise UsageError("rollback --abandon needs a reason", hint="add --reason \"why\"")
+    svc = _service_cfg(compiled, service)
+    store = store_for(ctx, compiled)
+    st = _read_state(ctx, compiled, store, service)
+    who = actor or ctx.caller_arn()
+    pending = st.pending or {}
+    if st.phase == "switching" and pending and confirm is not None:
+        confirm(f"abandon the switch of {service} to {pending.get('to')} in account "
+                f"{_account(who)}, region {ctx.region}, topology {compiled['topology']} "
+                f"(its router is NOT touched; last error: {pending.get('last_error') or '-'})?")
+    with runtime_guard(ctx, compiled):
+        res = abandon_pending(store, service, st, actor=who, note=note,
+                              now=utcnow().timestamp())
+    side = str(pending.get("from") or st.active)
+    out = SwitchOutcome(action="rollback", service=service, outcome=res.status,
+                        from_=str(pending.get("to") or st.active), to=side, active=side,
+                        phase="steady" if res.status == "abandoned" else st.phase,
+                        transition_id=str(pending.get("id") or "") or None, actor=who,
+                        reason=note, forced=False, verified=False, read_back=None,
+                        message=res.message)
+    if res.status == "abandoned":
+        out.next_step = (f"check {router_hint(svc['router'], side)} by hand: lambdafail did "
+                         "not touch it")
+    return out
+
+
 def rollback(ctx: AwsContext, compiled: dict[str, Any], service: str, *, note: str,
              force: bool = False, actor: str | None = None,
              confirm: Confirm = None, dry_run: bool = False) -> SwitchOutcome:

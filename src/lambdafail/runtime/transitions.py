@@ -349,6 +349,7 @@ StepEnvFor = Callable[[str, str], StepEnv]
 class SwitchResult:
     # switched | noop | lost_race | refused | router_failed | recovering (steps under way,
     # the next tick resumes them) | blocked (a recovery step failed: the router did not move)
+    # | abandoned (given up by hand: `rollback --abandon`)
     status: str
     service: str
     message: str
@@ -504,6 +505,35 @@ def resume(store: StateStore, router: Router, service: str, st: ServiceState, *,
 
 
 COMMIT_ATTEMPTS = 3
+
+
+def abandon_pending(store: StateStore, service: str, st: ServiceState, *, actor: str,
+                    note: str, now: float) -> SwitchResult:
+    """Give up a switch stuck half-way without touching its router (a router that is gone or
+    keeps refusing cannot be driven either way): the state goes back to steady on the side
+    it was committed to, and the log records a cancelled switch (from == to) saying so.
+
+    Only once nobody holds the switch's lease, and only that pending switch (the commit's
+    condition): a concurrent resume or a newer switch wins, and this is a lost race."""
+    pending = st.pending
+    if st.phase != "switching" or not pending:
+        return SwitchResult("noop", service, f"{service} has no pending switch; nothing to "
+                            "abandon", st)
+    if float(pending.get("lease_until", 0)) > now:
+        return SwitchResult("lost_race", service, f"the switch to {pending['to']} is being "
+                            f"applied by {pending['actor']} right now; try again in "
+                            f"{float(pending['lease_until']) - now:.0f}s", st, pending)
+    evidence = {**(pending.get("evidence") or {}), "abandoned": {
+        "wanted": pending["to"], "router_error": pending.get("last_error", ""), "by": actor,
+        "note": note}}
+    cancelled = {**pending, "to": pending["from"], "evidence": evidence}
+    try:
+        item = store.commit(service, cancelled, now, uuid.uuid4().hex)
+    except StateConflict:
+        return SwitchResult("lost_race", service, "the pending switch completed or changed "
+                            "meanwhile; nothing abandoned", None, pending)
+    return SwitchResult("abandoned", service, f"{service}: the switch to {pending['to']} was "
+                        f"abandoned; the state says {pending['from']} again", None, item)
 
 
 def _committed(store: StateStore, service: str, pending_id: str, token: str) -> bool:

@@ -28,9 +28,12 @@ from lambdafail.cli.main import global_options, require_text, topology_file_opti
 @click.option("--force", is_flag=True, help="Switch back even if the primary is unhealthy now.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--dry-run", is_flag=True, help="Say what would happen; write nothing.")
+@click.option("--abandon", is_flag=True,
+              help="Give up a switch stuck half-way whose router is gone or keeps refusing: "
+              "the state goes back to the committed side, the router is not touched.")
 @global_options
 def command(file: str, service: str | None, deployment: bool, to_version: str | None,
-            reason: str | None, force: bool, yes: bool, dry_run: bool) -> int:
+            reason: str | None, force: bool, yes: bool, dry_run: bool, abandon: bool) -> int:
     from lambdafail.base.errors import UsageError
 
     if deployment:
@@ -47,8 +50,13 @@ def command(file: str, service: str | None, deployment: bool, to_version: str | 
     if not reason:
         raise UsageError("rollback needs --reason", hint="e.g. --reason \"primary fixed, "
                          "INC-123\" (recorded in the transition log)")
-    from lambdafail.cli.commands.switching import run_switch
+    from lambdafail.cli.commands.switching import run_abandon, run_switch
 
+    if abandon:
+        if force or dry_run:
+            raise UsageError("--abandon takes neither --force nor --dry-run",
+                             hint="`lambdafail status` shows the stuck switch and its error")
+        return run_abandon(file, service, reason, yes)
     return run_switch("rollback", file, service, reason, force, yes, dry_run)
 
 

@@ -59,6 +59,28 @@ def run_switch(action: str, file: str, service: str, reason: str, force: bool,
                             hint="run `lambdafail status`")
 
 
+def run_abandon(file: str, service: str, reason: str, yes: bool) -> int:
+    """`rollback SERVICE --abandon`: 0 when abandoned or nothing was pending, 3 on a race."""
+    from lambdafail.cli import render
+    from lambdafail.cli.commands.common import confirm, console, emit_json, is_json, open_topology
+    from lambdafail.oncall import switch
+
+    _, ctx, compiled = open_topology(file)
+    outcome = switch.abandon(ctx, compiled, service, note=reason,
+                             confirm=lambda q: confirm(q, yes))
+    if is_json():
+        emit_json(render.switch_document(outcome))
+    if outcome.outcome == "lost_race":
+        raise ConflictError(outcome.message, hint="run `lambdafail status` and try again")
+    if not is_json():
+        err = console(stderr=True)
+        mark = "[bold yellow]▲[/]" if outcome.outcome == "abandoned" else "[green]✓[/]"
+        err.print(f"{mark} {render.escape(outcome.message)}")
+        if outcome.next_step:
+            err.print(f"  {render.escape(outcome.next_step)}")
+    return int(ExitCode.OK)
+
+
 def _quote(text: str) -> str:
     import shlex
 
