@@ -190,8 +190,8 @@ def test_oncall_race_one_wins(env: Env, action: str) -> None:
     assert state(env).active == want
 
 
-def test_oncall_router_failure_exit_6_then_resume(env: Env, monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def _break_ssm_puts(monkeypatch: pytest.MonkeyPatch, code: str, message: str) -> dict[str, bool]:
+    """Every PutParameter the CLI makes fails with `code` while the returned flag is on."""
     from botocore.exceptions import ClientError
 
     from lambdafail.aws import AwsContext
@@ -204,13 +204,19 @@ def test_oncall_router_failure_exit_6_then_resume(env: Env, monkeypatch: pytest.
         if service == "ssm" and not getattr(c, "_oncall_fault", False):
             def fail(**_: Any) -> None:
                 if broken["on"]:
-                    raise ClientError({"Error": {"Code": "InternalServerError",
-                                                 "Message": "injected"}}, "PutParameter")
+                    raise ClientError({"Error": {"Code": code, "Message": message}},
+                                      "PutParameter")
             c.meta.events.register("before-call.ssm.PutParameter", fail)
             c._oncall_fault = True
         return c
 
     monkeypatch.setattr(AwsContext, "client", client)
+    return broken
+
+
+def test_oncall_router_failure_exit_6_then_resume(env: Env, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    broken = _break_ssm_puts(monkeypatch, "InternalServerError", "injected")
     f = str(env.file)
     capsys.readouterr()
     assert run(["failover", "-f", f, "checkout", "--reason", "INC 9", "--yes"]) == 6
@@ -238,23 +244,7 @@ def test_oncall_stuck_switch_can_be_abandoned_by_hand(env: Env, monkeypatch: pyt
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     """The router keeps refusing (its parameter's permissions or zone are gone): finishing and
     cancelling both need the router, so `rollback --abandon` gives the switch up without it."""
-    from botocore.exceptions import ClientError
-
-    from lambdafail.aws import AwsContext
-
-    original = AwsContext.client
-
-    def client(self: AwsContext, service: str) -> Any:
-        c = original(self, service)
-        if service == "ssm" and not getattr(c, "_oncall_fault", False):
-            def fail(**_: Any) -> None:
-                raise ClientError({"Error": {"Code": "AccessDeniedException",
-                                             "Message": "gone"}}, "PutParameter")
-            c.meta.events.register("before-call.ssm.PutParameter", fail)
-            c._oncall_fault = True
-        return c
-
-    monkeypatch.setattr(AwsContext, "client", client)
+    _break_ssm_puts(monkeypatch, "AccessDeniedException", "gone")
     f = str(env.file)
     before = ssm_value(env)
     capsys.readouterr()

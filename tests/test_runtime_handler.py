@@ -194,14 +194,20 @@ def test_runtime_cooldown_blocks_flapping(aws: None) -> None:
     assert gap >= 300
 
 
-def test_runtime_both_down_stays_and_notifies_once(aws: None) -> None:
+def _topic_with_queue(name: str) -> tuple[Any, Any, str, str]:
+    """An SNS topic with an SQS queue subscribed: what on-call would receive, readable."""
     sns = boto3.client("sns", region_name="us-east-1")
     sqs = boto3.client("sqs", region_name="us-east-1")
-    topic = sns.create_topic(Name="oncall")["TopicArn"]
-    qurl = sqs.create_queue(QueueName="oncall")["QueueUrl"]
+    topic = sns.create_topic(Name=name)["TopicArn"]
+    qurl = sqs.create_queue(QueueName=name)["QueueUrl"]
     qarn = sqs.get_queue_attributes(QueueUrl=qurl, AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
+    return sns, sqs, topic, qurl
+
+
+def test_runtime_both_down_stays_and_notifies_once(aws: None) -> None:
+    sns, sqs, topic, qurl = _topic_with_queue("oncall")
     env = make_env(compiled({"checkout": service_cfg(failure_threshold=2)},
                             sns_topic_arn=topic), extra_clients={"sns": sns})
     env.prober.set("checkout", primary=False, standby=False)
@@ -438,13 +444,7 @@ def test_runtime_unmatched_and_unknown_inputs(aws: None) -> None:
 def test_runtime_stuck_switch_is_notified_once_per_new_error(aws: None) -> None:
     """The router keeps failing the same way (its parameter or zone is gone): on-call hears it
     once, with the command to run, not once a tick; a different error is news again."""
-    sns = boto3.client("sns", region_name="us-east-1")
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    topic = sns.create_topic(Name="stuck")["TopicArn"]
-    qurl = sqs.create_queue(QueueName="stuck")["QueueUrl"]
-    qarn = sqs.get_queue_attributes(QueueUrl=qurl, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
+    sns, sqs, topic, qurl = _topic_with_queue("stuck")
     env = make_env(compiled({"checkout": service_cfg(failure_threshold=1)},
                             sns_topic_arn=topic), extra_clients={"sns": sns})
     env.prober.set("checkout", primary=False)
