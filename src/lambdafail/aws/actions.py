@@ -19,6 +19,7 @@ PASS_ROLE = "pass-role"  # iam:PassRole of that role, to Lambda only
 POLICIES = "policies"  # the role's managed policies (lambdafail's own path)
 TABLE = "table"
 BUS = "bus"
+DEFAULT_BUS = "default-bus"  # the account's default bus: transition events (source lambdafail)
 RULES = "rules"  # lambdafail's rules, on the default bus and on the topology's bus
 QUEUE = "queue"  # the dead-letter queue
 PARAMETERS = "parameters"  # the SSM router parameters
@@ -135,7 +136,9 @@ ACTIONS: dict[tuple[str, str], tuple[Need, ...]] = {
     ("events", "PutTargets"): (("events:PutTargets", RULES),),
     ("events", "RemoveTargets"): (("events:RemoveTargets", RULES),),
     ("events", "DeleteRule"): (("events:DeleteRule", RULES),),
-    ("events", "PutEvents"): (("events:PutEvents", BUS),),
+    # A drill puts its failure events on the topology's bus; every transition is published
+    # on the default bus (runtime.transitions.Notifier), also by a manual switch.
+    ("events", "PutEvents"): (("events:PutEvents", BUS), ("events:PutEvents", DEFAULT_BUS)),
     ("events", "DescribeRule"): (("events:DescribeRule", ROUTER_RULES),),
     ("events", "EnableRule"): (("events:EnableRule", ROUTER_RULES),),
     ("events", "DisableRule"): (("events:DisableRule", ROUTER_RULES),),

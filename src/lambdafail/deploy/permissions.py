@@ -73,19 +73,19 @@ ONCALL_CALLS: tuple[tuple[str, str], ...] = (
     ("route53", "ListResourceRecordSets"), ("route53", "ChangeResourceRecordSets"),
     ("route53", "GetChange"),
     ("cloudwatch", "DescribeAlarms"),
-    ("sns", "Publish"),
+    ("sns", "Publish"), ("events", "PutEvents"),
     ("ecs", "UpdateService"), ("ecs", "DescribeServices"),
 )
 
 # `drill`: a switch and its restore (on-call's calls) plus the injected faults.
 DRILL_CALLS: tuple[tuple[str, str], ...] = (
-    *ONCALL_CALLS, ("cloudwatch", "SetAlarmState"), ("events", "PutEvents"))
+    *ONCALL_CALLS, ("cloudwatch", "SetAlarmState"))
 
 CALLS = {"deploy": DEPLOY_CALLS, "oncall": ONCALL_CALLS, "drill": DRILL_CALLS}
 
 # Statement ids per scope (docs/permissions.md has a section for each).
 _SIDS = {A.FUNCTION: "Orchestrator", A.ROLE: "Role", A.PASS_ROLE: "PassRoleToLambda",
-         A.POLICIES: "RolePolicies", A.TABLE: "StateTable", A.BUS: "EventBus",
+         A.POLICIES: "RolePolicies", A.TABLE: "StateTable", A.BUS: "EventBus", A.DEFAULT_BUS: "DefaultBus",
          A.RULES: "Rules", A.QUEUE: "DeadLetterQueue", A.PARAMETERS: "RouterParameters",
          A.LOG_GROUP: "LogGroup", A.ALARMS: "Alarms", A.ZONES: "RouterZones",
          A.CHANGES: "RouterZoneChanges", A.ROUTER_RULES: "RouterRules",
@@ -132,6 +132,7 @@ def scopes(compiled: dict[str, Any], where: iam.Where) -> dict[str, list[str]]:
         A.POLICIES: [where.arn("iam", f"policy{naming.policy_path(topo)}*", regional=False)],
         A.TABLE: [iam.table_arn(where, compiled["table"])],
         A.BUS: [where.arn("events", f"event-bus/{compiled['bus']}")],
+        A.DEFAULT_BUS: [where.arn("events", "event-bus/default")],
         A.RULES: [iam.rule_arn(where, "default", f"{prefix}*"),
                   iam.rule_arn(where, compiled["bus"], f"{prefix}*")],
         A.QUEUE: [where.arn("sqs", naming.dlq_name(topo))],
