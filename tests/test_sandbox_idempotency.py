@@ -84,3 +84,26 @@ def test_sandbox_commit_whose_reply_was_lost_is_answered_by_the_resend(sandbox: 
     after = store.get("checkout")
     assert after is not None and after.active == "standby" and len(store.log()) == 1
     assert (after.last_transition or {}).get("commit_token") == "commit-token-1"
+
+
+def test_sandbox_dynamodb_requests_are_atomic(sandbox: Sandbox, aws: Clients) -> None:
+    """Many concurrent conditional puts of one key: exactly one wins, as on DynamoDB (the
+    sandbox applies DynamoDB requests one at a time; moto alone checks and writes unlocked)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    table = _table(aws)
+    clients = [aws("dynamodb") for _ in range(8)]
+
+    def put(i: int) -> bool:
+        ddb = clients[i % len(clients)]
+        try:
+            ddb.put_item(TableName=table, Item={"pk": {"S": "p"}, "sk": {"S": "one"},
+                                                "by": {"N": str(i)}},
+                         ConditionExpression="attribute_not_exists(pk)")
+            return True
+        except ddb.exceptions.ConditionalCheckFailedException:
+            return False
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        won = list(pool.map(put, range(64)))
+    assert won.count(True) == 1

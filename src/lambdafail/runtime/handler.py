@@ -39,6 +39,7 @@ MIN_REMAINING_MS = 5000  # stop probing rounds when the invocation has less time
 # DynamoDB calls that mostly wait on the network: one after another, a first tick of 1,000
 # services spent most of its time waiting. Bounded below the clients' connection pool (50).
 STATE_WORKERS = 16
+PARALLEL_FROM = 8  # fewer services than this are decided one after another: nothing to gain
 # Without an invocation context (tests, a direct call) recovery steps may wait this long.
 STEP_WINDOW_SECONDS = 900.0
 
@@ -474,7 +475,7 @@ class Orchestrator:
 
 def _parallel(work: Callable[[str], _T], items: list[str]) -> list[_T]:
     """`work` over `items`, up to STATE_WORKERS at once, results in `items`' order."""
-    if len(items) <= 1:
+    if len(items) < PARALLEL_FROM:
         return [work(i) for i in items]
     from concurrent.futures import ThreadPoolExecutor
 

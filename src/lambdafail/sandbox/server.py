@@ -40,6 +40,7 @@ StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+_DYNAMODB_TARGET = "DynamoDB_20120810."
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/")
 _MAX_TIME_SCALE = 3600.0
 
@@ -79,6 +80,7 @@ class SandboxApp:
         self.sandbox = sandbox
         self._alarm_lock = threading.Lock()
         self.tokens = idempotency.Tokens()
+        self._ddb_lock = threading.Lock()
         self._pitr_seen: set[str] = set()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -103,7 +105,17 @@ class SandboxApp:
             if refused is not None:
                 return _respond(start_response, 409, quotas.error_body(refused),
                                 {"Content-Type": "text/xml"})
+            if target.startswith(_DYNAMODB_TARGET):
+                return self._dynamodb(environ, start_response)
         return self.moto_app(environ, start_response)
+
+    def _dynamodb(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        """One DynamoDB request at a time, answered in full inside the lock. DynamoDB applies
+        each request atomically (a condition is checked and the write made as one); moto does
+        not lock, so two concurrent conditional writes could both pass, and a Query racing a
+        write can fail with HTTP 500."""
+        with self._ddb_lock:
+            return [b"".join(self.moto_app(environ, start_response))]
 
     # -- DynamoDB ClientRequestToken (idempotency.py) ---------------------------------------
     def transact_write(self, environ: dict[str, Any],
@@ -115,7 +127,7 @@ class SandboxApp:
             body = {}
         token = body.get("ClientRequestToken") if isinstance(body, dict) else None
         if not token:
-            return self.moto_app(environ, start_response)
+            return self._dynamodb(environ, start_response)
         region = _region_and_service(environ, self.sandbox.region)[0]
         digest = idempotency.fingerprint(body)
         seen = self.tokens.lookup(region, str(token))
@@ -131,7 +143,8 @@ class SandboxApp:
             captured.update(status=status, headers=list(headers))
             return start_response(status, headers, *rest)
 
-        out = b"".join(self.moto_app(environ, capture))
+        with self._ddb_lock:
+            out = b"".join(self.moto_app(environ, capture))
         if str(captured.get("status", "")).startswith("200"):
             self.tokens.remember(region, str(token), idempotency.Remembered(
                 digest, captured["status"], captured["headers"], out, time.monotonic()))
