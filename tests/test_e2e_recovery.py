@@ -25,7 +25,7 @@ from lambdafail.model import naming
 from lambdafail.runtime.state import ServiceState, StateStore
 from lambdafail.sandbox.webservice import WebService
 from sandbox_support import make_zip
-from test_e2e_sandbox import DETECTION_DEADLINE_S, sandbox_proc  # noqa: F401 - the fixture
+from test_e2e_sandbox import DETECTION_DEADLINE_S
 
 # The step function: starts the standby (python -m http.server) once per idempotency key.
 START_STANDBY = '''\
@@ -62,7 +62,7 @@ def _client(service: str, endpoint: str) -> object:
 
 
 def test_e2e_cold_standby_is_started_by_its_plan_before_the_router_switches(
-        tmp_path: Path, sandbox_proc: tuple[subprocess.Popen[str], Path]) -> None:  # noqa: F811
+        tmp_path: Path, sandbox_proc: tuple[subprocess.Popen[str], Path]) -> None:
     _proc, state = sandbox_proc
     env = {"LAMBDAFAIL_SANDBOX_STATE": str(state)}
     endpoint = json.loads(state.read_text())["endpoint_url"]
@@ -154,7 +154,7 @@ services:
             assert key == f"{move['transition_id']}-0"
             # The step ran exactly once.
             assert (standby_dir / "invocations").read_text().split() == [key]
-            r = run_cli("--sandbox", "history", "web", "-f", str(f), env=env)
+            r = run_cli("--sandbox", "history", "web", "-f", str(f), env={**env, "COLUMNS": "200"})
             assert r.returncode == 0, r.stderr
             assert "failover: lambda" in r.stdout and "wait" in r.stdout
 
