@@ -164,10 +164,12 @@ def test_runtime_on_the_spot_probe_is_bounded_even_if_an_invoke_hangs() -> None:
 # --- many targets, hostile targets -------------------------------------------------------------
 
 def test_runtime_probe_budget_starts_when_sent_so_queued_probes_are_not_timeouts() -> None:
-    """500 targets (250 services × 2 sides) answering in half their timeout: more than the
-    workers, so most wait their turn; every one must be probed and healthy."""
-    with http_server(Behaviour(200, b"ok", delay=0.5)) as url:
-        targets = {i: (url_target(f"{url}?n={i}"), 1.0) for i in range(500)}
+    """500 targets (250 services × 2 sides) answering in 0.6 s, well inside their 1.5 s
+    timeout: more than the workers, so most wait their turn — four waves of 128 take 2.4 s, so
+    a budget counted from submission would fail the later waves. Every one must be probed and
+    healthy (0.9 s of slack per probe for a loaded 2-core machine)."""
+    with http_server(Behaviour(200, b"ok", delay=0.6)) as url:
+        targets = {i: (url_target(f"{url}?n={i}"), 1.5) for i in range(500)}
         results = probe_all(targets)
     assert len(results) == 500
     bad = {k: r.detail for k, r in results.items() if not r.ok}
