@@ -630,8 +630,9 @@ def _drive(store: StateStore, router: Router, service: str, st: ServiceState, *,
                            {"event": "switch_stuck", "service": service,
                             "transition_id": pending["id"], "from": pending["from"], "to": to,
                             "error": error, "since": pending.get("started_at"),
-                            "next_command": f"lambdafail status {service}  # then fix the "
-                            "router, or: lambdafail rollback " + service + " --reason TEXT"})
+                            "next_command": f"lambdafail status  # fix the router and the "
+                            "next tick completes it; if it is gone: lambdafail rollback "
+                            f"{service} --abandon --reason TEXT"})
         return SwitchResult("router_failed", service,
                             f"router failed: {error}. The switch to {to} stays pending; the "
                             "next tick (or the same command again) retries it.", st, pending)

@@ -58,6 +58,8 @@ class Tokens:
                 del self._seen[key]
             return self._seen.get((region, token))
 
-    def remember(self, region: str, token: str, entry: Remembered) -> None:
+    def remember(self, region: str, token: str, fingerprint: str, status: str,
+                 headers: list[tuple[str, str]], body: bytes) -> None:
         with self._lock:
-            self._seen.setdefault((region, token), entry)
+            self._seen.setdefault((region, token), Remembered(
+                fingerprint, status, headers, body, self.clock()))

@@ -146,8 +146,8 @@ class SandboxApp:
         with self._ddb_lock:
             out = b"".join(self.moto_app(environ, capture))
         if str(captured.get("status", "")).startswith("200"):
-            self.tokens.remember(region, str(token), idempotency.Remembered(
-                digest, captured["status"], captured["headers"], out, time.monotonic()))
+            self.tokens.remember(region, str(token), digest, captured["status"],
+                                 captured["headers"], out)
         return [out]
     def _pitr_not_yet(self, environ: dict[str, Any]) -> bytes | None:
         """A new table's first UpdateContinuousBackups is refused, as AWS may refuse it while
