@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, unquote
 
 from lambdafail.base.errors import UsageError
 from lambdafail.sandbox import alarms, backends, idempotency, quotas
+from lambdafail.sandbox.iam_enforce import Enforcer
 from lambdafail.sandbox.activity import ActivityLog
 from lambdafail.sandbox.delivery import Delivered, Dispatcher
 from lambdafail.sandbox.lambda_runner import LambdaRunner
@@ -41,7 +42,7 @@ WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 _DYNAMODB_TARGET = "DynamoDB_20120810."
-_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/")
+_SCOPE = re.compile(r"Credential=(?P<key>[^/]+)/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/")
 _MAX_TIME_SCALE = 3600.0
 
 
@@ -64,7 +65,7 @@ def _read_body(environ: dict[str, Any]) -> bytes:
 def _respond(start_response: StartResponse, status: int, body: bytes,
              headers: dict[str, str] | None = None) -> list[bytes]:
     reason = {200: "OK", 202: "Accepted", 204: "No Content", 400: "Bad Request",
-              404: "Not Found", 409: "Conflict"}.get(status, "")
+              403: "Forbidden", 404: "Not Found", 409: "Conflict"}.get(status, "")
     hdrs = {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())}
     hdrs.update(headers or {})
     hdrs["Content-Length"] = str(len(body))
@@ -84,6 +85,10 @@ class SandboxApp:
         self._pitr_seen: set[str] = set()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if self.sandbox.enforcer is not None:
+            refused = self._authorize(environ, self.sandbox.enforcer)
+            if refused is not None:
+                return refused(start_response)
         if environ.get("REQUEST_METHOD") == "POST":
             path = environ.get("PATH_INFO", "")
             target = environ.get("HTTP_X_AMZ_TARGET", "")
@@ -108,6 +113,26 @@ class SandboxApp:
             if target.startswith(_DYNAMODB_TARGET):
                 return self._dynamodb(environ, start_response)
         return self.moto_app(environ, start_response)
+
+    def _authorize(self, environ: dict[str, Any],
+                   enforcer: Enforcer) -> Callable[[StartResponse], list[bytes]] | None:
+        """--enforce-iam: the request's caller must be allowed every action it needs. An
+        unsigned request (the moto API, a health check) is not an AWS API call: it passes."""
+        m = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        if not m:
+            return None
+        headers = {"X-Amz-Target": environ.get("HTTP_X_AMZ_TARGET", ""),
+                   "Content-Type": environ.get("CONTENT_TYPE", "")}
+        refusal = enforcer.check(access_key=m.group("key"), signing_name=m.group("service"),
+                                 region=m.group("region"),
+                                 method=environ.get("REQUEST_METHOD", "GET"),
+                                 path=environ.get("PATH_INFO", ""),
+                                 query=environ.get("QUERY_STRING", ""), headers=headers,
+                                 body=_read_body(environ))
+        if refusal is None:
+            return None
+        self.sandbox.log.write("DENIED", refusal.body.decode("utf-8", "replace")[:300])
+        return lambda sr: _respond(sr, refusal.status, refusal.body, refusal.headers)
 
     def _dynamodb(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         """One DynamoDB request at a time, answered in full inside the lock. DynamoDB applies
@@ -277,7 +302,7 @@ class Sandbox:
     def __init__(self, port: int = 0, time_scale: float = 1.0,
                  state_file: str | Path | None = None, *, host: str = "127.0.0.1",
                  region: str = "us-east-1", write_state_file: bool = True,
-                 tick: float = 0.1, max_processes: int = 4):
+                 tick: float = 0.1, max_processes: int = 4, enforce_iam: bool = False):
         if not 0 < time_scale <= _MAX_TIME_SCALE:
             raise UsageError(f"--time-scale must be > 0 and <= {_MAX_TIME_SCALE:g}, "
                              f"got {time_scale:g}",
@@ -295,6 +320,8 @@ class Sandbox:
         self.tick = tick
         self.max_processes = max_processes
         self.notes: list[str] = []
+        # --enforce-iam: requests are authorized against the caller's policies (iam_enforce).
+        self.enforcer: Enforcer | None = Enforcer() if enforce_iam else None
         self.endpoint_url = ""
         self.log = ActivityLog()
         self._server: Any = None
@@ -345,7 +372,9 @@ class Sandbox:
             self.log.path = self.log_file
         self._runner = LambdaRunner(endpoint_url=self.endpoint_url, time_scale=self.time_scale,
                                     code_cache=self.state_file.parent / "sandbox-code",
-                                    log=self.log, max_processes=self.max_processes)
+                                    log=self.log, max_processes=self.max_processes,
+                                    credentials=(self.enforcer.role_credentials
+                                                 if self.enforcer is not None else None))
         self._dispatcher = Dispatcher(runner=self._runner, log=self.log)
         self._scheduler = Scheduler(self._dispatcher, self.log, time_scale=self.time_scale,
                                     tick=self.tick)
@@ -368,6 +397,7 @@ class Sandbox:
             "pid": os.getpid(),
             "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "time_scale": self.time_scale,
+            "enforce_iam": self.enforcer is not None,
             "log_file": str(self.log_file) if self.write_state_file else None,
         }
 
