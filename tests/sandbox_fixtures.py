@@ -32,6 +32,13 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
 
 
 @pytest.fixture
+def enforced_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    """A sandbox with `--enforce-iam`: the key `testing` is root, IAM users' keys (see
+    `sandbox_support.iam_user`) get what their policies allow, the orchestrator its role's."""
+    yield from running_sandbox(tmp_path, enforce_iam=True)
+
+
+@pytest.fixture
 def aws(sandbox: Sandbox) -> Clients:
     return Clients(sandbox.endpoint_url)
 

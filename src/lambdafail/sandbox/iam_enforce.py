@@ -106,6 +106,8 @@ class Enforcer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.refused: list[str] = []
+        # Requests allowed, per principal ARN (a role's sessions count as the role).
+        self.allowed: dict[str, int] = {}
         self._credentials: dict[str, dict[str, str]] = {}
 
     def check(self, *, access_key: str, signing_name: str, region: str, method: str,
@@ -132,6 +134,8 @@ class Enforcer:
                     self.refused.append(message)
                 return _error(call, 400 if call.protocol in ("json", "cbor") else 403,
                               _denied_code(call), message)
+        with self._lock:
+            self.allowed[principal.arn] = self.allowed.get(principal.arn, 0) + 1
         return None
 
     def role_credentials(self, role_arn: str, session: str) -> dict[str, str] | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -106,7 +106,7 @@ def _names(element: Any, principal: Principal) -> bool:
     return False
 
 
-_OPS = {
+_OPS: dict[str, Callable[[str, str], bool]] = {
     "StringEquals": lambda a, b: a == b,
     "StringEqualsIgnoreCase": lambda a, b: a.lower() == b.lower(),
     "StringLike": lambda a, b: _glob(b, a),
@@ -154,6 +154,7 @@ def _condition_holds(op: str, key: str, expected: list[str],
 
 def _conditions_hold(st: Mapping[str, Any], context: Mapping[str, tuple[str, ...]]) -> bool:
     cond = st.get("Condition") or {}
+    context = {k.lower(): v for k, v in context.items()}  # keys are case-insensitive
     for op, keys in dict(cond).items():
         for key, expected in dict(keys).items():
             if not _condition_holds(op, key, [str(e) for e in _as_list(expected)], context):

@@ -98,17 +98,17 @@ def identify(signing_name: str, method: str, path: str, query: str, headers: dic
         hit = regex.match(path)
         if m == method and hit:
             labels = {k: unquote(v) for k, v in hit.groupdict().items()}
-            params: dict[str, Any] = {k: v[0] for k, v in parse_qs(query).items()}
+            rest: dict[str, Any] = {k: v[0] for k, v in parse_qs(query).items()}
             if model.protocol == "rest-json" and body:
                 try:
                     doc = json.loads(body)
                     if isinstance(doc, dict):
-                        params.update(doc)
+                        rest.update(doc)
                 except ValueError:
                     pass
             elif body:
-                params["_xml"] = body
-            return Call(service, op, model.protocol, params, labels)
+                rest["_xml"] = body
+            return Call(service, op, model.protocol, rest, labels)
     return None
 
 
@@ -255,8 +255,8 @@ def _parameter(a: _Arns, name: Any) -> str:
 
 def _ssm(call: Call, a: _Arns, p: dict[str, Any], op: str, _rp: Any) -> list[Need]:
     if p.get("Names"):
-        res: tuple[str, ...] | None = tuple(_parameter(a, n) for n in p["Names"])
-        return [Need(f"ssm:{op}", (r,)) for r in res]
+        return [Need(f"ssm:{op}", (_parameter(a, n),)) for n in p["Names"]]
+    res: tuple[str, ...] | None
     if p.get("Name") or p.get("Path"):
         res = (_parameter(a, p.get("Name") or p.get("Path")),)
     elif p.get("ResourceId"):

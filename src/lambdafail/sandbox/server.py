@@ -30,9 +30,9 @@ from urllib.parse import parse_qs, unquote
 
 from lambdafail.base.errors import UsageError
 from lambdafail.sandbox import alarms, backends, idempotency, quotas
-from lambdafail.sandbox.iam_enforce import Enforcer
 from lambdafail.sandbox.activity import ActivityLog
 from lambdafail.sandbox.delivery import Delivered, Dispatcher
+from lambdafail.sandbox.iam_enforce import Enforcer
 from lambdafail.sandbox.lambda_runner import LambdaRunner
 from lambdafail.sandbox.scheduler import Scheduler
 from lambdafail.sandbox.statefile import default_state_file, write_state
@@ -86,9 +86,9 @@ class SandboxApp:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if self.sandbox.enforcer is not None:
-            refused = self._authorize(environ, self.sandbox.enforcer)
-            if refused is not None:
-                return refused(start_response)
+            deny = self._authorize(environ, self.sandbox.enforcer)
+            if deny is not None:
+                return deny(start_response)
         if environ.get("REQUEST_METHOD") == "POST":
             path = environ.get("PATH_INFO", "")
             target = environ.get("HTTP_X_AMZ_TARGET", "")
