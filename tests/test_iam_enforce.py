@@ -13,7 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from conftest import run_cli, wait_until
 from lambdafail.model import naming
@@ -21,7 +24,24 @@ from lambdafail.runtime.state import StateStore
 from lambdafail.sandbox.server import Sandbox
 from lambdafail.sandbox.webservice import WebService
 from sandbox_support import Clients, iam_user, uid
-from test_e2e_sandbox import _topology
+from sandbox_fixtures import sandbox_topology
+from test_e2e_sandbox import THRESHOLD
+
+ACCOUNT = "123456789012"
+
+
+def _topology(path: Path, name: str, primary: str, standby: str) -> str:
+    """test_e2e_sandbox's topology; its event signal names the drilling user as a sender."""
+    return sandbox_topology(path, name, f"""\
+  web:
+    primary: {{url: "{primary}"}}
+    standby: {{url: "{standby}"}}
+    signals:
+      - alarm: {name}-5xx
+      - event: {{source: [shop.web], detail-type: [Server failure]}}
+        senders: ["arn:aws:iam::{ACCOUNT}:user/{name}-drill"]
+    router: {{ssm_parameter: /{name}/web/active}}
+""", THRESHOLD)
 
 
 def _policies(f: str, env: dict[str, str]) -> dict[str, Any]:
@@ -83,9 +103,30 @@ def test_the_loop_runs_with_exactly_the_printed_permissions(
         wait_until(cooled, timeout=10, what="the cooldown")
         cli(users["oncall"], "rollback", "web", "-f", f, "--reason", "iam", "--yes")
         cli(users["oncall"], "history", "web", "-f", f)
+        # A forged failure event: allowed events:PutEvents everywhere by its own policy, a
+        # principal that is not a sender is refused by the bus policy's explicit Deny.
+        forger = iam_user(root, f"{name}-forger", {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "events:PutEvents", "Resource": "*"}]})
+        ev = boto3.client("events", region_name="us-east-1", endpoint_url=sandbox.endpoint_url,
+                          aws_access_key_id=forger["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=forger["AWS_SECRET_ACCESS_KEY"],
+                          config=Config(retries={"mode": "standard", "max_attempts": 1}))
+        entry = {"Source": "shop.web", "DetailType": "Server failure", "Detail": "{}",
+                 "EventBusName": naming.bus_name(name)}
+        with pytest.raises(ClientError) as denied_put:
+            ev.put_events(Entries=[entry])
+        assert denied_put.value.response["Error"]["Code"] == "AccessDeniedException"
+        assert "explicit deny in a resource-based policy" in str(denied_put.value)
+        ev.put_events(Entries=[{**entry, "Source": "shop.unwatched"}])  # nothing listens
         wait_until(cooled, timeout=10, what="the cooldown")
         cli(users["drill"], "drill", "web", "-f", f, "--yes", "--timeout", "30", "--scenario",
             "event", "--report-dir", str(tmp_path / "report"))
+        # The drill's event reached the orchestrator, which recorded what it can see of the
+        # sender (EventBridge names the account, not the principal).
+        drilled = [i["evidence"] for i in store.log("web", kind="transition")
+                   if isinstance(i.get("evidence"), dict) and i["evidence"].get("event_id")]
+        assert drilled, store.log("web")
+        assert drilled[-1]["account"] == ACCOUNT and drilled[-1]["source"] == "shop.web", drilled
         # On-call may not deploy.
         r = run_cli("--sandbox", "destroy", "-f", f, "--yes", env={**base, **users["oncall"]},
                     timeout=120)
@@ -99,5 +140,5 @@ def test_the_loop_runs_with_exactly_the_printed_permissions(
     for who in ("deploy", "oncall", "drill"):
         assert allowed.get(f"arn:aws:iam::123456789012:user/{name}-{who}", 0) > 0, who
     denied = [m for m in sandbox.enforcer.refused  # type: ignore[union-attr]
-              if f"{name}-short" not in m and f"{name}-oncall" not in m]
+              if not any(f"{name}-{who}" in m for who in ("short", "oncall", "forger"))]
     assert denied == [], denied

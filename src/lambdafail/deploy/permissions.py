@@ -27,6 +27,7 @@ DEPLOY_CALLS: tuple[tuple[str, str], ...] = (
     ("sqs", "DeleteQueue"),
     ("events", "DescribeEventBus"), ("events", "ListTagsForResource"),
     ("events", "CreateEventBus"), ("events", "TagResource"), ("events", "DeleteEventBus"),
+    ("events", "PutPermission"), ("events", "RemovePermission"),
     ("events", "ListRules"), ("events", "ListTargetsByRule"), ("events", "PutRule"),
     ("events", "PutTargets"), ("events", "RemoveTargets"), ("events", "DeleteRule"),
     ("dynamodb", "DescribeTable"), ("dynamodb", "ListTagsOfResource"),
