@@ -83,14 +83,14 @@ services:
   a:
     primary: {url: "https://a.example.com/"}
     standby: {url: "https://a-dr.example.com/"}
-    signals: [{event: {source: [shop.x]}, senders: ["%s"]}]
+    signals: [{event: {source: [shop.x]}, senders: ["OPS"]}]
     router: {ssm_parameter: /two/a}
   b:
     primary: {url: "https://b.example.com/"}
     standby: {url: "https://b-dr.example.com/"}
     signals: [{event: {detail-type: [anything]}}, {event: {source: [aws.health]}}]
     router: {ssm_parameter: /two/b}
-""" % OPS
+""".replace("OPS", OPS)
     two = compile_topology(load_text(text, "two.yaml"))
     doc = bus_policy(dict(two), WHERE)
     assert doc is not None

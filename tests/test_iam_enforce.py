@@ -23,8 +23,8 @@ from lambdafail.model import naming
 from lambdafail.runtime.state import StateStore
 from lambdafail.sandbox.server import Sandbox
 from lambdafail.sandbox.webservice import WebService
-from sandbox_support import Clients, iam_user, uid
 from sandbox_fixtures import sandbox_topology
+from sandbox_support import Clients, iam_user, uid
 from test_e2e_sandbox import THRESHOLD
 
 ACCOUNT = "123456789012"

@@ -65,14 +65,15 @@ def bus_policy(compiled: dict[str, Any], where: Where) -> dict[str, Any] | None:
     for source, senders in sorted(by_source.items()):
         groups.setdefault(tuple(sorted(senders)), []).append(source)
     statements = []
-    for i, (senders, sources) in enumerate(sorted(groups.items()), 1):
-        condition: dict[str, Any] = {"ArnNotLike": {"aws:PrincipalArn": [roles, *senders]}}
+    for i, (allowed, sources) in enumerate(sorted(groups.items()), 1):
+        condition: dict[str, Any] = {"ArnNotLike": {"aws:PrincipalArn": [roles, *allowed]}}
         if "*" not in sources:
             condition["StringLike"] = {"events:source": sorted(sources)}
         statements.append({"Sid": f"{SID_PREFIX}{i}", "Effect": "Deny", "Principal": "*",
                            "Action": "events:PutEvents", "Resource": bus,
                            "Condition": condition})
-    return normalize({"Version": "2012-10-17", "Statement": statements})
+    doc: dict[str, Any] = normalize({"Version": "2012-10-17", "Statement": statements})
+    return doc
 
 
 _LISTS = frozenset({"Action", "NotAction", "Resource", "NotResource", "AWS", "Service"})
