@@ -142,3 +142,41 @@ def test_the_loop_runs_with_exactly_the_printed_permissions(
     denied = [m for m in sandbox.enforcer.refused  # type: ignore[union-attr]
               if not any(f"{name}-{who}" in m for who in ("short", "oncall", "forger"))]
     assert denied == [], denied
+
+
+def test_the_sandbox_command_enforces_iam_for_the_cli(tmp_path: Path) -> None:
+    """`lambdafail sandbox --enforce-iam` (the real command): the state file says so, and the
+    CLI then signs with the caller's own keys: `testing` is root, an unknown key is refused."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import CONFIGS
+
+    state = tmp_path / "sandbox.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lambdafail", "sandbox", "--enforce-iam", "--state-file",
+         str(state)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ))
+    try:
+        wait_until(lambda: state.exists() or proc.poll() is not None, timeout=30,
+                   what="the sandbox's state file")
+        assert proc.poll() is None
+        assert json.loads(state.read_text())["enforce_iam"] is True
+        env = {"LAMBDAFAIL_SANDBOX_STATE": str(state)}
+        f = str(CONFIGS / "multi.yaml")
+        r = run_cli("--sandbox", "permissions", "-f", f, "--for", "oncall", "-o", "json",
+                    env=env)
+        assert r.returncode == 0, r.stderr  # root may call STS
+        r = run_cli("--sandbox", "permissions", "-f", f, env={
+            **env, "AWS_ACCESS_KEY_ID": "AKIANOSUCHKEY", "AWS_SESSION_TOKEN": ""})
+        assert r.returncode != 0
+        assert "InvalidClientTokenId" in r.stderr and "lambdafail: hint:" in r.stderr, r.stderr
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -16,9 +16,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from lambdafail.base.errors import UsageError
 from lambdafail.model.arns import Where
 from lambdafail.model.topology import aws_service_source
 
+# EventBridge's "Event bus policy size" quota (characters; adjustable, 10,240 by default).
+POLICY_MAX = 10_240
 # aws:PrincipalArn of an assumed role is the role's ARN: every orchestrator's role matches.
 ORCHESTRATOR_ROLES = "role/lambdafail-*-orchestrator"
 SID_PREFIX = "LambdafailEventSenders"
@@ -73,6 +76,13 @@ def bus_policy(compiled: dict[str, Any], where: Where) -> dict[str, Any] | None:
                            "Action": "events:PutEvents", "Resource": bus,
                            "Condition": condition})
     doc: dict[str, Any] = normalize({"Version": "2012-10-17", "Statement": statements})
+    size = len(json.dumps(doc, separators=(",", ":")))
+    if size > POLICY_MAX:
+        raise UsageError(f"the bus policy for the event signals' senders is {size:,} characters, "
+                         f"over EventBridge's {POLICY_MAX:,}-character quota "
+                         f"({len(statements)} distinct sender lists)",
+                         hint="give signals the same `senders` (one statement per distinct "
+                              "list), use wildcards, or raise the quota and say so here")
     return doc
 
 
