@@ -90,7 +90,8 @@ def orchestrator_policy(compiled: dict[str, Any], where: Where) -> dict[str, Any
                 if svc["router"]["kind"] == kind.kind]
         statements.extend(kind.iam_statements(mine, where))
         for r in mine:
-            invoke |= kind.invokes(r)
+            # A router placed in another region invokes its functions there.
+            invoke |= {function_arn(where.at(r.get("region")), fn) for fn in kind.invokes(r)}
     # So does each recovery-step kind, scoped to the resources its steps name.
     for step_kind in STEPS:
         steps = [st for svc in compiled["services"].values()

@@ -127,13 +127,15 @@ def clients_for(ctx: AwsContext) -> Any:
     from lambdafail.runtime.config import Clients
 
     class _CtxClients(Clients):
-        def get(self, service: str) -> Any:
-            return ctx.client(service)
+        def get(self, service: str, region: str | None = None) -> Any:
+            return ctx.client(service, region)
 
-        def get_single_shot(self, service: str, read_timeout: float | None = None) -> Any:
+        def get_single_shot(self, service: str, read_timeout: float | None = None,
+                            region: str | None = None) -> Any:
             from lambdafail.runtime.config import HOOK_READ_TIMEOUT_SECONDS
 
-            return ctx.single_shot_client(service, read_timeout or HOOK_READ_TIMEOUT_SECONDS)
+            return ctx.single_shot_client(service, read_timeout or HOOK_READ_TIMEOUT_SECONDS,
+                                          region)
 
     return _CtxClients(region=ctx.region, endpoint_url=ctx.endpoint_url)
 

@@ -8,7 +8,7 @@ only). stdlib only. A router's fields are its kind's (`model/kinds/<kind>.py` co
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 
 class UrlTargetCfg(TypedDict):
@@ -16,11 +16,13 @@ class UrlTargetCfg(TypedDict):
     url: str
     expect_status: int
     body_contains: str | None
+    region: NotRequired[str]  # where it lives, when not the control region
 
 
 class LambdaTargetCfg(TypedDict):
     kind: Literal["lambda"]
     function: str
+    region: NotRequired[str]
 
 
 TargetCfg = UrlTargetCfg | LambdaTargetCfg
