@@ -18,6 +18,7 @@ from collections.abc import Callable, Hashable, Mapping
 from typing import Any, TypeVar
 
 from lambdafail import __version__
+from lambdafail.runtime import drill_guard
 from lambdafail.runtime import transitions as tr
 from lambdafail.runtime.clock import time_scale
 from lambdafail.runtime.config import SIDES, Clients, LoadedConfig, load_config
@@ -224,6 +225,11 @@ class Orchestrator:
                     states[s] = None  # re-read before recording this round's probes
                 else:
                     pending_still.add(s)
+        for s in services:
+            st = states[s]
+            if st is not None and s not in pending_still and drill_guard.overdue(st, now):
+                actions.append(self._abandoned_drill(s, st))
+                states[s] = None  # re-read: faults, counters and maybe the side changed
         alarm_now = self._reconcile_alarms(services) if reconcile else {}
         targets: dict[Hashable, tuple[Mapping[str, Any], float]] = {}
         for s in services:
@@ -250,6 +256,21 @@ class Orchestrator:
                          deciding)
         actions.extend(a for a in acts if a)
         return {"actions": actions}
+
+    def _abandoned_drill(self, service: str, st: ServiceState) -> dict[str, Any]:
+        """A drill past its restore deadline (its machine died): finish its restore here."""
+        try:
+            res = drill_guard.finish_abandoned(
+                self.store, service, st, self.config.services[service],
+                router=lambda fresh: self.router(service, fresh),
+                probe=lambda side: self.probe_side(service, side), notify=self.notifier,
+                logger=self.logger, clock=self.clock, actor=ACTOR,
+                step_env=self.step_env(service, st))
+        except Exception as e:  # the next tick tries again; this one goes on
+            self.logger.error("drill abandoned: restore failed", service=service,
+                              error=str(e))
+            return {"service": service, "status": "error", "message": str(e)}
+        return res
 
     def _reconcile_alarms(self, services: list[str]) -> dict[str, dict[str, str]]:
         """Current states of the services' alarms (one cheap DescribeAlarms per 100 names)."""

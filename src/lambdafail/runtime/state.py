@@ -23,7 +23,8 @@ from lambdafail.runtime.table import table_definition as table_definition
 
 EVENT_TTL_SECONDS = 24 * 3600
 # What a log item records (`kind`; items written before kinds existed are transitions).
-LOG_KINDS = ("transition", "deploy", "destroy", "deployment-rollback", "pause", "resume")
+LOG_KINDS = ("transition", "deploy", "destroy", "deployment-rollback", "pause", "resume",
+             "drill-abandoned")
 # Health fields a probe changes every time: written along with a real change, never alone. When
 # the service was last probed is the heartbeat's tick time for its rule (`tick_attribute`).
 VOLATILE_HEALTH = ("at", "latency_ms")
@@ -163,6 +164,9 @@ class ServiceState:
     # The last recovery plan that failed (its steps, the error): written when the failed plan
     # cancels its switch, removed by the next commit. Read-only here (status, history).
     recovery: dict[str, Any] | None = None
+    # A drill in progress: {"id", "owner", "started_at", "restore_by" (epoch)}; written and
+    # removed by the drill (runtime/drill_guard.py), past `restore_by` finished by the tick.
+    drill: dict[str, Any] | None = None
 
     def paused_until(self, now: float) -> float | None:
         """When the pause ends, if one is in force at `now`."""
@@ -188,7 +192,7 @@ class ServiceState:
                 "health": {s: h.to_dict() for s, h in self.health.items()},
                 "alarms": dict(self.alarms), "alarm_edges": dict(self.alarm_edges),
                 "faults": dict(self.faults), "blocked": self.blocked, "pending": self.pending,
-                "paused": self.paused, "recovery": self.recovery}
+                "paused": self.paused, "recovery": self.recovery, "drill": self.drill}
 
     def material(self) -> dict[str, Any]:
         """`to_dict()` without what every probe moves (its time and latency): the item is
@@ -212,7 +216,7 @@ class ServiceState:
             alarm_edges={k: float(v) for k, v in (item.get("alarm_edges") or {}).items()},
             faults={k: float(v) for k, v in (item.get("faults") or {}).items()},
             blocked=item.get("blocked"), pending=item.get("pending"),
-            paused=item.get("paused"), recovery=item.get("recovery"),
+            paused=item.get("paused"), recovery=item.get("recovery"), drill=item.get("drill"),
         )
 
 

@@ -42,7 +42,7 @@ from lambdafail.runtime.steps import StepEnv
 # A pending switch is "leased" by whoever applies its router; a crashed applier's lease lapses
 # after this long and the next tick takes over. Longer than any router call, shorter than a tick.
 LEASE_SECONDS = 30.0
-REASONS = ("probe", "alarm", "event", "manual", "rollback", "drill")
+REASONS = ("probe", "alarm", "event", "manual", "rollback", "drill", "drill-abandoned")
 BOTH_DOWN = "both down"
 PAUSED = "paused"
 
