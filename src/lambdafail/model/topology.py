@@ -25,6 +25,7 @@ from pydantic import (
 
 from lambdafail.model import capacity, naming
 from lambdafail.model.common import ARN_RE, RULE_NAME_RE, Invalid, Strict, lambda_name
+from lambdafail.model.headers import HeaderValue, check_headers, compile_headers
 from lambdafail.model.kinds import ROUTERS, RouterSpec, router_kind_of
 from lambdafail.model.kinds.steps import STEPS, StepSpec, compile_step, step_kind_of
 from lambdafail.model.schedule import schedule_gaps
@@ -35,6 +36,7 @@ from lambdafail.runtime.compiled import (
     ServiceCfg,
     SignalCfg,
     TargetCfg,
+    UrlTargetCfg,
 )
 
 NAME_RE = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
@@ -126,6 +128,11 @@ class UrlTarget(Strict):
     url: str = Field(description="HTTP(S) URL probed with GET.")
     expect_status: int = Field(default=200, ge=100, le=599)
     body_contains: str | None = Field(default=None, description="Healthy only if the body has this.")
+    headers: dict[str, HeaderValue] = Field(
+        default_factory=dict, description="Request headers: a plain value, or {secret: <secret "
+        "ARN>} / {ssm: /parameter/name} (with an optional prefix) read at probe time.")
+
+    _headers = field_validator("headers")(staticmethod(check_headers))
 
     @field_validator("url")
     @classmethod
@@ -540,8 +547,11 @@ def target_value(t: Target) -> str:
 
 def _target_json(t: Target) -> TargetCfg:
     if isinstance(t, UrlTarget):
-        return {"kind": "url", "url": t.url, "expect_status": t.expect_status,
-                "body_contains": t.body_contains}
+        out: UrlTargetCfg = {"kind": "url", "url": t.url, "expect_status": t.expect_status,
+                             "body_contains": t.body_contains}
+        if t.headers:  # only when given: an unchanged topology compiles to the same bytes
+            out["headers"] = compile_headers(t.headers)
+        return out
     return {"kind": "lambda", "function": t.lambda_}
 
 

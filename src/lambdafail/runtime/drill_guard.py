@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lambdafail.runtime.clock import iso, parse_iso_or_none
-from lambdafail.runtime.state import StateConflict, _item
+from lambdafail.runtime.state import StateConflict
 
 if TYPE_CHECKING:
     from lambdafail.runtime.log import Logger
@@ -56,10 +56,10 @@ def mark(store: StateStore, service: str, drill_id: str, owner: str, restore_by:
 
 def unmark(store: StateStore, service: str, drill_id: str | None = None) -> bool:
     """Remove the drill mark (only drill `drill_id`'s, or any with None). False: not there."""
-    if drill_id is None:
-        cond, values = "attribute_exists(#d)", {":one": 1}
-    else:
-        cond, values = "#d.id = :id", {":one": 1, ":id": drill_id}
+    values: dict[str, Any] = {":one": 1}
+    cond = "attribute_exists(#d)"
+    if drill_id is not None:
+        cond, values[":id"] = "#d.id = :id", drill_id
     try:
         store._update(service, "SET version = version + :one REMOVE #d", cond, values,
                       names=_NAMES)

@@ -25,6 +25,7 @@ from lambdafail.runtime.config import SIDES, Clients, LoadedConfig, load_config
 from lambdafail.runtime.log import Logger
 from lambdafail.runtime.probes import ProbeResult, probe_all
 from lambdafail.runtime.routers import Router, make_router
+from lambdafail.runtime.secrets import HeaderResolver
 from lambdafail.runtime.state import ServiceState, StateConflict, StateStore
 from lambdafail.runtime.steps import StepEnv
 
@@ -67,6 +68,8 @@ class Orchestrator:
         self._router_factory = router_factory
         self._state_codes: dict[str, int] = {}  # the State metric last emitted this tick
         self._context: Any = None  # the current invocation's (its remaining time bounds steps)
+        self._resolver: HeaderResolver | None = None  # probe headers from Secrets Manager/SSM
+        self._unreadable: dict[Hashable, str] = {}  # probes not sent: header unreadable
         self.notifier = tr.Notifier(config.data.get("sns_topic_arn"),
                                     lambda: self.clients.get("sns"), self.logger,
                                     events_client=lambda: self.clients.get("events"),
@@ -92,7 +95,11 @@ class Orchestrator:
         if self._prober is not None:
             return self._prober(targets)
         needs_lambda = any(cfg.get("kind") == "lambda" for cfg, _ in targets.values())
-        return probe_all(targets, self.clients.get("lambda") if needs_lambda else None)
+        if self._resolver is None and any(cfg.get("headers") for cfg, _ in targets.values()):
+            # One per cold start: header values are cached for the container's life (≤ TTL).
+            self._resolver = HeaderResolver(self.clients.get)
+        return probe_all(targets, self.clients.get("lambda") if needs_lambda else None,
+                         resolver=self._resolver)
 
     def probe_side(self, service: str, side: str) -> ProbeResult:
         cfg = self.config.services[service]
@@ -239,6 +246,7 @@ class Orchestrator:
                 if st is None or not st.faulted(side, now):
                     targets[(s, side)] = (cfg[side], float(cfg["health"]["timeout_seconds"]))
         probed = self.probe_many(targets)
+        self._log_unprobed(probed)
         now = self.clock()
         observed: dict[str, dict[str, ProbeResult]] = {}
         for s in services:
@@ -256,6 +264,20 @@ class Orchestrator:
                          deciding)
         actions.extend(a for a in acts if a)
         return {"actions": actions}
+
+    def _log_unprobed(self, probed: Mapping[Hashable, ProbeResult]) -> None:
+        """A probe that could not be sent because a header's secret is unreadable: logged when
+        it starts (and again when it changes), not every round; it is no evidence about the
+        target, so nothing else happens (runtime/secrets.py)."""
+        for key, result in probed.items():
+            if result.probed or not result.detail.startswith("header "):
+                self._unreadable.pop(key, None)
+                continue
+            if self._unreadable.get(key) != result.detail:
+                self._unreadable[key] = result.detail
+                service, side = key if isinstance(key, tuple) else (str(key), "")
+                self.logger.error("probe not sent: a header's secret is not readable",
+                                  service=service, side=side, detail=result.detail)
 
     def _abandoned_drill(self, service: str, st: ServiceState) -> dict[str, Any]:
         """A drill past its restore deadline (its machine died): finish its restore here."""
