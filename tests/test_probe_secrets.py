@@ -26,7 +26,7 @@ SSM_VALUE = f"k3y-{uuid.uuid4().hex}"  # SSM SecureString value (the standby's X
 class _Guarded(BaseHTTPRequestHandler):
     want: tuple[str, str] = ("", "")
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         name, value = self.want
         ok = self.headers.get(name) == value
         body = b"ok" if ok else b"missing credentials"

@@ -21,10 +21,11 @@ from lambdafail.runtime.state import StateConflict
 
 if TYPE_CHECKING:
     from lambdafail.runtime.log import Logger
+    from lambdafail.runtime.notify import Notifier
     from lambdafail.runtime.probes import ProbeResult
     from lambdafail.runtime.routers import Router
     from lambdafail.runtime.state import ServiceState, StateStore
-    from lambdafail.runtime.transitions import Notifier, StepEnvFor
+    from lambdafail.runtime.transitions import StepEnvFor
 
 ATTRIBUTE = "drill"
 REASON = "drill-abandoned"
@@ -80,6 +81,7 @@ def finish_abandoned(store: StateStore, service: str, st: ServiceState,
                      clock: Callable[[], float], actor: str,
                      step_env: StepEnvFor | None = None) -> dict[str, Any]:
     """Complete the restore of the abandoned drill marked on `st`; returns the tick's action."""
+    from lambdafail.runtime import decisions as dc
     from lambdafail.runtime import transitions as tr
 
     m = dict(st.drill or {})
@@ -102,7 +104,7 @@ def finish_abandoned(store: StateStore, service: str, st: ServiceState,
     if drill_switched:
         now = clock()
         result = probe("primary")
-        tr.record_probe(fresh, "primary", result, now)
+        dc.record_probe(fresh, "primary", result, now)
         if result.ok:
             res = tr.request_switch(
                 store, router(fresh), service_cfg, service, "primary", reason=REASON,
