@@ -186,6 +186,15 @@ def test_probe_headers_from_secrets_manager_and_ssm_probe_healthy_and_never_leak
     assert by_sid["ProbeSecrets"]["Action"] == ["secretsmanager:GetSecretValue"]
     assert by_sid["ProbeParameters"]["Resource"] == (
         f"arn:aws:ssm:us-east-1:123456789012:parameter{senv.param}")
+    # The operators whose CLI probes resolve them get the same; deploy never reads them.
+    from lambdafail.deploy import permissions
+
+    docs = permissions.all_policies(senv.compiled, Where("aws", "us-east-1", "123456789012"))
+    for role in ("oncall", "drill"):
+        sids = {s["Sid"]: s for s in docs[role]["Statement"]}
+        assert sids["ProbeSecrets"]["Resource"] == senv.secret_arn, role
+        assert sids["ProbeParameters"]["Action"] == ["ssm:GetParameters"], role
+    assert not permissions.allows(docs["deploy"], "secretsmanager:GetSecretValue")
 
 
 def test_an_unreadable_secret_is_a_clear_probe_error_and_never_a_failover(
@@ -273,3 +282,42 @@ def test_resolver_batches_caches_within_ttl_and_reads_again_after(
     with pytest.raises(SecretUnreadable) as e:
         res.headers({"headers": {"Authorization": {"secret": missing, "prefix": ""}}})
     assert str(e.value).startswith(f"header Authorization: secret {missing} not readable: ")
+
+
+@pytest.mark.slow
+def test_a_drill_on_a_service_with_secret_headers_restores_and_its_reports_hold_no_secret(
+        senv: SecretEnv, tmp_path: Path) -> None:
+    """The real drill in a subprocess: the orchestrator (ticking here) detects the injected
+    fault and fails over to the standby (probed with its SSM header); the drill's restore
+    fails back through `rollback`, whose health check of the primary resolves the Secrets
+    Manager header with the operator's credentials."""
+    stop = threading.Event()
+
+    def ticker() -> None:
+        while not stop.is_set():
+            senv.tick()
+            stop.wait(0.1)
+
+    thread = threading.Thread(target=ticker, daemon=True)
+    thread.start()
+    try:
+        from conftest import wait_until
+
+        wait_until(lambda: senv.store.heartbeat_item() is not None
+                   and all(senv.store.get("checkout").health[s].ok  # type: ignore[union-attr]
+                           for s in ("primary", "standby")), timeout=30, what="steady state")
+        out = tmp_path / "reports"
+        r = senv.cli("drill", "checkout", "--yes", "--timeout", "30", "--report-dir", str(out))
+        assert r.returncode == 0, r.stdout + r.stderr
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    st = senv.store.get("checkout")
+    assert st is not None and st.active == "primary" and not st.faults and st.drill is None
+    files = sorted(p for p in out.iterdir() if p.is_file())
+    assert {p.name for p in files} >= {"report.json", "journal.jsonl"}
+    for p in files:
+        _no_secret_in(f"drill report {p.name}", p.read_bytes())
+    _no_secret_in("the drill's output", r.stdout + r.stderr)
+    _no_secret_in("the state table", json.dumps(senv.table_items()))
+    _no_secret_in("the orchestrator's log", "\n".join(senv.logs))
