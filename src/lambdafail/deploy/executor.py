@@ -25,7 +25,6 @@ from lambdafail.deploy.apply_base import Progress as Progress
 from lambdafail.deploy.apply_base import _tag_list, _wait
 from lambdafail.deploy.apply_iam import IamChanges
 from lambdafail.deploy.apply_lambda import LambdaChanges
-from lambdafail.deploy.apply_lambda import move_alias as move_alias
 from lambdafail.deploy.package import canonical_json
 from lambdafail.deploy.planner import CONFIG_ITEM_PREFIX, Change, Resource
 from lambdafail.model import naming

@@ -31,7 +31,6 @@ def other(side: str) -> str:
     return "standby" if side == "primary" else "primary"
 
 
-
 @dataclass(frozen=True)
 class Trigger:
     """An alarm or failure event that concerns a service."""
