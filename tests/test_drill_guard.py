@@ -53,6 +53,8 @@ def test_before_its_deadline_a_drill_is_left_alone_after_it_the_tick_fails_back(
     assert back["reason"] == "drill-abandoned" and back["actor"] == "orchestrator"
     (entry,) = _log(env, "drill-abandoned")
     assert entry["evidence"]["status"] == "restored"
+    metrics = [r for r in env.logger.emf_records() if "Failovers" in r]
+    assert [m["reason"] for m in metrics] == ["drill", "drill-abandoned"]
     # It is done once: later ticks find no mark.
     for _ in range(3):
         assert not [a for a in env.tick()["actions"] if a["status"] == "drill_abandoned"]

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from lambdafail.runtime.probes import ProbeResult
     from lambdafail.runtime.routers import Router
     from lambdafail.runtime.state import ServiceState, StateStore
-    from lambdafail.runtime.transitions import StepEnvFor
+    from lambdafail.runtime.transitions import StepEnvFor, SwitchResult
 
 ATTRIBUTE = "drill"
 REASON = "drill-abandoned"
@@ -79,8 +79,10 @@ def finish_abandoned(store: StateStore, service: str, st: ServiceState,
                      service_cfg: dict[str, Any], *, router: Callable[[ServiceState], Router],
                      probe: Callable[[str], ProbeResult], notify: Notifier, logger: Logger,
                      clock: Callable[[], float], actor: str,
-                     step_env: StepEnvFor | None = None) -> dict[str, Any]:
-    """Complete the restore of the abandoned drill marked on `st`; returns the tick's action."""
+                     step_env: StepEnvFor | None = None,
+                     on_switch: Callable[[SwitchResult], None] | None = None) -> dict[str, Any]:
+    """Complete the restore of the abandoned drill marked on `st`; returns the tick's action.
+    `on_switch` is told about a committed fail-back (the handler's Failovers metric)."""
     from lambdafail.runtime import decisions as dc
     from lambdafail.runtime import transitions as tr
 
@@ -111,6 +113,8 @@ def finish_abandoned(store: StateStore, service: str, st: ServiceState,
                 actor=actor, evidence={"drill_id": drill_id, "restore_by": iso(restore_by)},
                 clock=clock, notify=notify, logger=logger, state=fresh, step_env=step_env)
             outcome["fail_back"] = {"status": res.status, "message": res.message}
+            if res.status == "switched" and on_switch is not None:
+                on_switch(res)
             if not res.ok:
                 # The lock and the mark stay: the next tick tries again.
                 logger.error("drill abandoned: fail-back did not complete", service=service,

@@ -288,7 +288,8 @@ class Orchestrator:
                 router=lambda fresh: self.router(service, fresh),
                 probe=lambda side: self.probe_side(service, side), notify=self.notifier,
                 logger=self.logger, clock=self.clock, actor=ACTOR,
-                step_env=self.step_env(service, st))
+                step_env=self.step_env(service, st),
+                on_switch=lambda res: self._metric_failover(service, res))
         except Exception as e:  # the next tick tries again; this one goes on
             self.logger.error("drill abandoned: restore failed", service=service,
                               error=str(e))
