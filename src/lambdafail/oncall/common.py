@@ -151,3 +151,15 @@ def probe_lambda(ctx: AwsContext, timeout: float) -> Any:
     """A Lambda client for health probes from this machine: one attempt, a read timeout of
     the probe's own, so a hung standby cannot keep the CLI alive after it has answered."""
     return ctx.single_shot_client("lambda", max(1.0, timeout))
+
+
+def header_resolver(ctx: AwsContext) -> Any:
+    """The resolver of probe headers from Secrets Manager / SSM with the operator's
+    credentials (the CLI's counted clients), one per AWS context: one cache per command."""
+    from lambdafail.runtime.secrets import HeaderResolver
+
+    got = getattr(ctx, "_lambdafail_header_resolver", None)
+    if got is None:
+        got = HeaderResolver(ctx.client)
+        ctx._lambdafail_header_resolver = got  # type: ignore[attr-defined]
+    return got

@@ -17,6 +17,10 @@ class UrlTargetCfg(TypedDict):
     expect_status: int
     body_contains: str | None
     region: NotRequired[str]  # where it lives, when not the control region
+    # Only when the target has headers (an unchanged topology compiles to the same bytes):
+    # name → {"value"} | {"secret": ARN, "prefix"} | {"ssm": name, "prefix"} — references,
+    # never a secret's value (runtime/secrets.py resolves them at probe time).
+    headers: NotRequired[dict[str, dict[str, str]]]
 
 
 class LambdaTargetCfg(TypedDict):
