@@ -18,7 +18,7 @@ from typing import Any
 
 from lambdafail.base.errors import UsageError
 from lambdafail.model.arns import Where
-from lambdafail.model.topology import aws_service_source
+from lambdafail.model.kinds.signals.event import aws_service_source
 
 # EventBridge's "Event bus policy size" quota (characters; adjustable, 10,240 by default).
 POLICY_MAX = 10_240

@@ -21,8 +21,11 @@ from lambdafail.model.arns import normalized_record_name as normalized_record_na
 from lambdafail.model.arns import parameter_arn as parameter_arn
 from lambdafail.model.arns import rule_arn as rule_arn
 from lambdafail.model.arns import statement
+from lambdafail.model.headers import referenced
 from lambdafail.model.kinds import ROUTERS
+from lambdafail.model.kinds.signals import SIGNALS
 from lambdafail.model.kinds.steps import STEPS
+from lambdafail.model.kinds.targets import target_kind
 
 
 def trust_policy() -> dict[str, Any]:
@@ -73,24 +76,23 @@ def orchestrator_policy(compiled: dict[str, Any], where: Where) -> dict[str, Any
                        "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
         [table_arn(where, compiled["table"])])
 
-    alarms: set[str] = set()
     invoke: set[str] = set()
     for svc in compiled["services"].values():
         for side in ("primary", "standby"):
-            if svc[side]["kind"] == "lambda":
-                invoke.add(svc[side]["function"])  # Lambda probes invoke the target
-        for sig in svc.get("signals", []):
-            if sig["kind"] == "alarm":
-                # Each tick re-reads the alarms' states in case an event was lost.
-                alarms.add(where.arn("cloudwatch", f"alarm:{sig['alarm_name']}"))
-    add("AlarmStates", ["cloudwatch:DescribeAlarms"], sorted(alarms))
+            invoke |= target_kind(svc[side]["kind"]).invokes(svc[side])
+    # Each signal kind states its own statements (lambdafail.model.kinds.signals).
+    for signal_kind in SIGNALS:
+        mine_signals = [sig for svc in compiled["services"].values()
+                        for sig in svc.get("signals", []) if sig["kind"] == signal_kind.kind]
+        statements.extend(signal_kind.iam_statements(mine_signals, where))
     # Each router kind states its own statements (lambdafail.model.kinds).
     for kind in ROUTERS:
         mine = [svc["router"] for svc in compiled["services"].values()
                 if svc["router"]["kind"] == kind.kind]
         statements.extend(kind.iam_statements(mine, where))
         for r in mine:
-            invoke |= kind.invokes(r)
+            # A router placed in another region invokes its functions there.
+            invoke |= {function_arn(where.at(r.get("region")), fn) for fn in kind.invokes(r)}
     # So does each recovery-step kind, scoped to the resources its steps name.
     for step_kind in STEPS:
         steps = [st for svc in compiled["services"].values()
@@ -100,6 +102,15 @@ def orchestrator_policy(compiled: dict[str, Any], where: Where) -> dict[str, Any
         for st in steps:
             invoke |= step_kind.invokes(st)
     add("InvokeTargets", ["lambda:InvokeFunction"], _fn_resources(where, invoke))
+    # Probe headers read at probe time (model/headers.py): exactly the named secrets and
+    # parameters. BatchGetSecretValue has no resource type (AWS authorises each secret it
+    # returns through GetSecretValue), so it is granted on "*" and reveals nothing by itself.
+    # Secrets or SecureStrings under a customer-managed KMS key also need kms:Decrypt on that
+    # key (docs/permissions.md): the topology does not name keys, so no statement grants it.
+    secrets, params = referenced(compiled)
+    add("ProbeSecrets", ["secretsmanager:GetSecretValue"], secrets)
+    add("ProbeSecretsBatch", ["secretsmanager:BatchGetSecretValue"], ["*"] if secrets else [])
+    add("ProbeParameters", ["ssm:GetParameters"], [parameter_arn(where, p) for p in params])
     if compiled.get("sns_topic_arn"):
         add("Notify", ["sns:Publish"], [compiled["sns_topic_arn"]])
     # Every transition is also an event on the account's default bus (users route it).

@@ -9,11 +9,11 @@ orchestrator runs (the contract with `lambdafail.runtime`, documented in docs/ar
 from __future__ import annotations
 
 import contextlib
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, cast
 
 from pydantic import (
+    AfterValidator,
     Discriminator,
     Field,
     Tag,
@@ -23,10 +23,12 @@ from pydantic import (
     model_validator,
 )
 
-from lambdafail.model import capacity, naming
-from lambdafail.model.common import ARN_RE, RULE_NAME_RE, Invalid, Strict, lambda_name
+from lambdafail.model import capacity, naming, regions
+from lambdafail.model.common import ARN_RE, RULE_NAME_RE, Invalid, Strict
 from lambdafail.model.kinds import ROUTERS, RouterSpec, router_kind_of
+from lambdafail.model.kinds.signals import SIGNALS, SignalSpec, signal_kind_of
 from lambdafail.model.kinds.steps import STEPS, StepSpec, compile_step, step_kind_of
+from lambdafail.model.kinds.targets import TARGETS, TargetSpec, target_kind_of, target_value
 from lambdafail.model.schedule import schedule_gaps
 from lambdafail.runtime.compiled import (
     CompiledTopology,
@@ -39,7 +41,6 @@ from lambdafail.runtime.compiled import (
 
 NAME_RE = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
 SERVICE_RE = r"^[a-z0-9]([a-z0-9_-]{0,38}[a-z0-9])?$"
-ALARM_NAME_MAX = 255
 #: The orchestrator probes every target within one tick; the Lambda's own limit is 900 s and
 #: several probe rounds are spread over the first 50 s of a tick (see Health.probes_per_tick).
 PROBE_SPREAD_SECONDS = 50
@@ -107,132 +108,10 @@ class Defaults(Strict):
     policy: Policy = Policy()
 
 
-SECRET_QUERY_RE = re.compile(
-    r"(?i)(^|[_-])(token|secret|password|passwd|pwd|api[_-]?key|apikey|access[_-]?key|"
-    r"signature|sig|auth|credential|session)([_-]|$)|^x-amz-")
-
-
-def _redact(url: str) -> str:
-    """The URL without its userinfo and query, for error messages that do not leak it."""
-    from urllib.parse import urlsplit
-
-    p = urlsplit(url)
-    host = p.hostname or ""
-    port = f":{p.port}" if p.port else ""
-    return f"{p.scheme}://{host}{port}{p.path}" + ("?…" if p.query else "")
-
-
-class UrlTarget(Strict):
-    url: str = Field(description="HTTP(S) URL probed with GET.")
-    expect_status: int = Field(default=200, ge=100, le=599)
-    body_contains: str | None = Field(default=None, description="Healthy only if the body has this.")
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        from urllib.parse import parse_qsl, urlsplit
-
-        parts = urlsplit(v)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {v!r}")
-        try:
-            _ = parts.port
-        except ValueError as e:
-            raise ValueError(f"bad port in URL {v!r}") from e
-        # Probe URLs are configuration, not secrets: they are stored in clear in the deployed
-        # zip, the state table and the logs. Refuse what looks like a credential.
-        if parts.username is not None or parts.password is not None:
-            raise ValueError(f"URL {_redact(v)} carries credentials (user:password@); they would "
-                             "be stored in clear in the function's code, the state table and "
-                             "the logs — probe an endpoint that needs no credentials")
-        for key, _value in parse_qsl(parts.query, keep_blank_values=True):
-            if SECRET_QUERY_RE.search(key):
-                raise ValueError(f"URL {_redact(v)} carries a secret-looking query parameter "
-                                 f"{key!r}; it would be stored in clear in the function's "
-                                 "code, the state table and the logs — probe an endpoint that "
-                                 "needs no credentials")
-        return v
-
-
-class LambdaTarget(Strict):
-    lambda_: str = Field(alias="lambda", description="Function name or ARN, invoked with a "
-                         "ping payload; a FunctionError means unhealthy.")
-
-    _name = field_validator("lambda_")(staticmethod(lambda_name))
-
-
-Target = UrlTarget | LambdaTarget
-
-
-class AlarmSignal(Strict):
-    alarm: str = Field(description="CloudWatch alarm name: ALARM fails over, OK recovers.")
-    mode: Literal["failover", "failure"] = Field(default="failover", description="failover: act at "
-                                                 "once; failure: count as one failed probe.")
-
-    @field_validator("alarm")
-    @classmethod
-    def _alarm(cls, v: str) -> str:
-        if not v or len(v) > ALARM_NAME_MAX:
-            raise ValueError("alarm names are 1-255 characters")
-        if any(ord(ch) < 32 or ord(ch) == 127 for ch in v):
-            raise ValueError(f"alarm name {v!r} contains control characters")
-        return v
-
-
-def aws_service_source(pattern: dict[str, Any]) -> bool | None:
-    """True when every `source` the pattern matches is an AWS service's (`aws.…`), False when
-    none is, None when it mixes both. AWS service events arrive only on the default bus."""
-    sources = pattern.get("source")
-    values = sources if isinstance(sources, list) else []
-    if not values:
-        return False
-    flags = {(v.startswith("aws.") if isinstance(v, str)
-              else str(v.get("prefix", "")).startswith("aws.") if isinstance(v, dict)
-              else False) for v in values}
-    return flags.pop() if len(flags) == 1 else None
-
-
-_SENDER_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(root|(user|role)/[\w+=,.@/*?-]{1,512})$")
-
-
-class EventSignal(Strict):
-    event: dict[str, Any] = Field(description="EventBridge event pattern, matched on the "
-                                  "topology's bus; a pattern on AWS service events (`source: "
-                                  "[aws.…]`) is matched on the default bus, where they arrive.")
-    mode: Literal["failover", "failure"] = "failover"
-    senders: list[str] = Field(default_factory=list, description="IAM principals (user or "
-                               "role ARNs, `*` wildcards allowed) that may put events this "
-                               "signal matches on the topology's bus; besides them only the "
-                               "account's lambdafail orchestrator roles may (the bus policy "
-                               "denies everyone else, docs/permissions.md).")
-
-    @field_validator("senders")
-    @classmethod
-    def _senders(cls, v: list[str]) -> list[str]:
-        for arn in v:
-            if not _SENDER_RE.match(arn):
-                raise Invalid(f"sender {arn!r} is not an IAM user, role or account-root ARN",
-                              hint="e.g. arn:aws:iam::123456789012:role/deployer or "
-                                   "arn:aws:iam::123456789012:user/oncall-*")
-        return sorted(set(v))
-
-    @field_validator("event")
-    @classmethod
-    def _pattern(cls, v: dict[str, Any]) -> dict[str, Any]:
-        from lambdafail.runtime.patterns import PatternError, validate_pattern
-
-        try:
-            validate_pattern(v)
-        except PatternError as e:
-            raise ValueError(f"invalid event pattern: {e}") from None
-        if aws_service_source(v) is None:
-            raise Invalid("the pattern's sources mix AWS services (aws.…) and your own",
-                          hint="AWS service events arrive only on the default bus and yours "
-                               "on the topology's bus: make them two signals")
-        return v
-
-
-Signal = AlarmSignal | EventSignal
+#: What a primary or standby is: one of the kinds registered in `lambdafail.model.kinds.targets`.
+Target = TargetSpec
+#: A failure signal: one of the kinds registered in `lambdafail.model.kinds.signals`.
+Signal = SignalSpec
 
 
 # PutRetentionPolicy's allowed values (days).
@@ -259,35 +138,25 @@ def _kind_by_key(keys: dict[str, str]) -> Any:
     return pick
 
 
-_TargetField = Annotated[
-    Annotated[UrlTarget, Tag("UrlTarget")] | Annotated[LambdaTarget, Tag("LambdaTarget")],
-    Discriminator(
-        _kind_by_key({"url": "UrlTarget", "lambda": "LambdaTarget"}),
-        custom_error_type="target_kind",
-        custom_error_message="a target is a mapping with `url` (HTTP probe) or `lambda` "
-        "(function probe)",
-    ),
-]
-_SignalField = Annotated[
-    Annotated[AlarmSignal, Tag("AlarmSignal")] | Annotated[EventSignal, Tag("EventSignal")],
-    Discriminator(
-        _kind_by_key({"alarm": "AlarmSignal", "event": "EventSignal"}),
-        custom_error_type="signal_kind",
-        custom_error_message="a signal is a mapping with `alarm` (CloudWatch alarm name) or "
-        "`event` (EventBridge event pattern)",
-    ),
-]
-def _keyed_union(members: dict[str, type[Any]], error_type: str, what: str) -> Any:
+def _keyed_union(members: dict[str, type[Any]], error_type: str, what: str,
+                 labels: dict[str, str] | None = None) -> Any:
     """A union of models picked by which key is present (`members`: key → model), whose
-    error names every allowed key: `a router is a mapping with one of `ssm_parameter`, …`."""
+    error names every allowed key: `a router is a mapping with one of `ssm_parameter`, …`,
+    or, with `labels`, says what each key is: `a target is a mapping with `url` (HTTP probe)
+    or `lambda` (function probe)`."""
     keys = list(members)
+    if labels is not None:
+        said = [f"`{key}` ({labels[key]})" for key in keys]
+        message = (f"{what} is a mapping with " + ", ".join(said[:-1]) + f" or {said[-1]}")
+    else:
+        message = (f"{what} is a mapping with one of "
+                   + ", ".join(f"`{key}`" for key in keys[:-1]) + f" or `{keys[-1]}`")
     return Annotated[
         Union[tuple(Annotated[m, Tag(m.__name__)] for m in members.values())],  # noqa: UP007
         Discriminator(
             _kind_by_key({key: m.__name__ for key, m in members.items()}),
             custom_error_type=error_type,
-            custom_error_message=f"{what} is a mapping with one of "
-            + ", ".join(f"`{key}`" for key in keys[:-1]) + f" or `{keys[-1]}`",
+            custom_error_message=message,
         ),
     ]
 
@@ -298,8 +167,14 @@ def _router_field() -> Any:
 
 if TYPE_CHECKING:
     _RouterField = RouterSpec
+    _TargetField = TargetSpec
+    _SignalField = SignalSpec
 else:
     _RouterField = _router_field()
+    _TargetField = _keyed_union({k.key: k.model for k in TARGETS}, "target_kind", "a target",
+                                {k.key: k.label for k in TARGETS})
+    _SignalField = _keyed_union({k.key: k.model for k in SIGNALS}, "signal_kind", "a signal",
+                                {k.key: k.label for k in SIGNALS})
 
 
 class StepItem(Strict):
@@ -365,6 +240,19 @@ class Notify(Strict):
         return v
 
 
+#: A region name botocore knows (checked with a hint naming the closest ones).
+RegionName = Annotated[str, AfterValidator(regions.checked)]
+
+
+class Control(Strict):
+    """Where lambdafail's own resources live (the orchestrator, its state table, bus, rules):
+    best in a region none of the primaries is in, so the watcher outlives their region."""
+
+    regions: list[RegionName] = Field(
+        min_length=1, max_length=1, description="The control region (one for now; several "
+        "need a global state table, not built yet).")
+
+
 class Topology(Strict):
     """A lambdafail topology file (version 1)."""
 
@@ -372,6 +260,8 @@ class Topology(Strict):
     name: str = Field(pattern=NAME_RE, description="Prefix of every physical name: "
                       "lambdafail-<name>-...; lowercase letters, digits, dashes, ≤ 32.")
     region: str | None = Field(default=None, description="AWS region (or --region / AWS_REGION).")
+    control: Control | None = Field(default=None, description="Where the orchestrator and "
+                                    "its state live (default: `region`).")
     notify: Notify = Notify()
     log_retention_days: int = Field(default=30, description="How long the orchestrator's log "
                                     "group keeps its logs (one of CloudWatch Logs' values).")
@@ -386,14 +276,12 @@ class Topology(Strict):
                           hint="one of " + ", ".join(map(str, LOG_RETENTION_DAYS)))
         return v
 
-    @field_validator("region")
-    @classmethod
-    def _region(cls, v: str | None) -> str | None:
-        from lambdafail.model import regions
+    _region = field_validator("region")(staticmethod(regions.checked))
 
-        if v is not None and regions.partition_of(v) is None:
-            raise Invalid(f"not an AWS region: {v!r}", hint=regions.unknown_region_hint(v))
-        return v
+    @property
+    def control_region(self) -> str | None:
+        """Where the orchestrator and its state live: the control region, else `region`."""
+        return self.control.regions[0] if self.control is not None else self.region
 
     def health(self, service: str) -> Health:
         override = self.services[service].health.model_dump(exclude_none=True)
@@ -432,7 +320,7 @@ def semantic_problems(topo: Topology) -> list[SemanticProblem]:
     """Checks across fields: distinct targets, timeouts that fit, no shared alarms or router
     resources between services, physical names within AWS limits."""
     out: list[SemanticProblem] = []
-    alarms: dict[str, str] = {}
+    claimed: dict[str, str] = {}
     routes: dict[str, str] = {}
     for name, svc in topo.services.items():
         base: tuple[str | int, ...] = ("services", name)
@@ -461,14 +349,17 @@ def semantic_problems(topo: Topology) -> list[SemanticProblem]:
                 f"{budget:g} s each)",
                 f"use a timeout below {budget:g} s, fewer probes_per_tick or a longer interval"))
         for i, sig in enumerate(svc.signals):
-            if isinstance(sig, AlarmSignal):
-                if sig.alarm in alarms and alarms[sig.alarm] != name:
+            kind = signal_kind_of(sig)
+            claim = kind.claim(sig)
+            if claim is not None:
+                key, said = claim
+                if key in claimed and claimed[key] != name:
                     out.append(SemanticProblem(
-                        (*base, "signals", i, "alarm"),
-                        f"alarm {sig.alarm!r} is already a signal of service "
-                        f"{alarms[sig.alarm]!r}; the orchestrator finds the service by alarm "
-                        "name", "give each service its own alarm"))
-                alarms.setdefault(sig.alarm, name)
+                        (*base, "signals", i, kind.key),
+                        f"{said} is already a signal of service {claimed[key]!r}; the "
+                        f"orchestrator finds the service by {kind.key} name",
+                        f"give each service its own {kind.key}"))
+                claimed.setdefault(key, name)
         out.extend(_recovery_problems(name, svc.recovery))
         route = _route_key(svc)
         if route is not None:
@@ -478,6 +369,48 @@ def semantic_problems(topo: Topology) -> list[SemanticProblem]:
                     "two services would fight over it", "give each service its own router"))
             routes.setdefault(route, name)
     out.extend(_physical_name_problems(topo))
+    out.extend(_placement_problems(topo))
+    return out
+
+
+def _placement_problems(topo: Topology) -> list[SemanticProblem]:
+    out: list[SemanticProblem] = []
+    if topo.control is not None and topo.region is None:
+        out.append(SemanticProblem(
+            ("control",), "a control region needs the topology's `region:` (the region the "
+            "services live in by default)", "add `region: <the primaries' region>`"))
+    for name, svc in topo.services.items():
+        kind = router_kind_of(svc.router)
+        if svc.router.region is not None and not kind.regional:
+            out.append(SemanticProblem(
+                ("services", name, "router", "region"), f"a {kind.key} router acts through a "
+                "global API, not in a region", "remove `region:` from the router"))
+        for side in ("primary", "standby"):
+            target = getattr(svc, side)
+            if target_kind_of(target).invokes(target_kind_of(target).compile(target)) and \
+                    placed(topo, target.region) is not None:
+                out.append(SemanticProblem(
+                    ("services", name, side, "region"), "a Lambda target is invoked in the "
+                    "control region; one in another region is not supported yet",
+                    "place the function in the control region, or probe it through a URL"))
+    return out
+
+
+def placement_warnings(topo: Topology) -> list[SemanticProblem]:
+    """What validate warns about (exit 0): a watcher that shares a region with what it
+    protects goes down with it."""
+    control = topo.control_region
+    out: list[SemanticProblem] = []
+    if control is None:
+        return out
+    for name, svc in topo.services.items():
+        if (svc.primary.region or topo.region) == control:
+            where = ("control", "regions") if topo.control else ("region",)
+            out.append(SemanticProblem(
+                where, f"the orchestrator runs in {control}, the region of service {name!r}'s "
+                "primary: an outage of that region takes the watcher down with it",
+                "set `control: {regions: [<another region>]}` (docs/placement.md)"))
+            break
     return out
 
 
@@ -539,9 +472,7 @@ def _physical_name_problems(topo: Topology) -> list[SemanticProblem]:
         with contextlib.suppress(ValueError):
             names.append(("rule", naming.schedule_rule_name(topo.name, h.interval)))
         for i, sig in enumerate(svc.signals):
-            make = naming.alarm_rule_name if isinstance(sig, AlarmSignal) \
-                else naming.event_rule_name
-            names.append(("rule", make(topo.name, name, i)))
+            names.append(("rule", signal_kind_of(sig).rule_name(topo.name, name, i)))
     out: list[SemanticProblem] = []
     for kind, physical in names:
         limit = _PHYSICAL_LIMITS[kind]
@@ -552,20 +483,25 @@ def _physical_name_problems(topo: Topology) -> list[SemanticProblem]:
     return out
 
 
-def target_value(t: Target) -> str:
-    return t.url if isinstance(t, UrlTarget) else t.lambda_
+def placed(topo: Topology, region: str | None) -> str | None:
+    """Where a target or router lives, when that is not the control region (None: there)."""
+    where = region or (topo.region if topo.control is not None else None)
+    return where if where is not None and where != topo.control_region else None
 
 
-def _target_json(t: Target) -> TargetCfg:
-    if isinstance(t, UrlTarget):
-        return {"kind": "url", "url": t.url, "expect_status": t.expect_status,
-                "body_contains": t.body_contains}
-    return {"kind": "lambda", "function": t.lambda_}
+def _target_json(topo: Topology, t: Target) -> TargetCfg:
+    cfg = target_kind_of(t).compile(t)
+    if (where := placed(topo, t.region)) is not None:
+        cfg["region"] = where
+    return cfg
 
 
-def _router_json(svc: Service) -> dict[str, Any]:
+def _router_json(topo: Topology, svc: Service) -> dict[str, Any]:
     targets = {"primary": target_value(svc.primary), "standby": target_value(svc.standby)}
-    return router_kind_of(svc.router).compile(svc.router, targets)
+    cfg = router_kind_of(svc.router).compile(svc.router, targets)
+    if router_kind_of(svc.router).regional and (where := placed(topo, svc.router.region)):
+        cfg["region"] = where  # the runtime's clients and IAM's ARNs for it use this region
+    return cfg
 
 
 def _split_schedules(schedules: dict[str, ScheduleCfg],
@@ -607,16 +543,11 @@ def compile_topology(topo: Topology) -> CompiledTopology:
         sched["services"].append(name)
         signals: list[SignalCfg] = []
         for i, sig in enumerate(svc.signals):
-            if isinstance(sig, AlarmSignal):
-                signals.append({"kind": "alarm", "alarm_name": sig.alarm, "mode": sig.mode,
-                                "rule": naming.alarm_rule_name(topo.name, name, i)})
-            else:
-                signals.append({"kind": "event", "pattern": sig.event, "mode": sig.mode,
-                                "rule": naming.event_rule_name(topo.name, name, i),
-                                "senders": list(sig.senders)})
+            kind = signal_kind_of(sig)
+            signals.append(kind.compile(sig, kind.rule_name(topo.name, name, i)))
         services[name] = {
-            "primary": _target_json(svc.primary),
-            "standby": _target_json(svc.standby),
+            "primary": _target_json(topo, svc.primary),
+            "standby": _target_json(topo, svc.standby),
             "health": {"interval": h.interval, "interval_seconds": secs,
                        "timeout_seconds": h.timeout_seconds,
                        "failure_threshold": h.failure_threshold,
@@ -625,14 +556,14 @@ def compile_topology(topo: Topology) -> CompiledTopology:
             "policy": {"cooldown_seconds": p.cooldown_seconds, "failback": p.failback,
                        "rto_seconds": p.rto_seconds},
             "signals": signals,
-            "router": _router_json(svc),
+            "router": _router_json(topo, svc),
             "recovery": _recovery_json(svc.recovery),
         }
     schedules = _split_schedules(schedules, services)
     return {
         "format": 1,
         "topology": topo.name,
-        "region": topo.region,
+        "region": topo.control_region,
         "table": naming.table_name(topo.name),
         "bus": naming.bus_name(topo.name),
         "function": naming.function_name(topo.name),
