@@ -20,7 +20,7 @@ from lambdafail.runtime.config import Clients
 from lambdafail.runtime.probes import ProbeResult
 from lambdafail.runtime.steps import OutOfTime, StepEnv, StepFailed, step_runner
 from runtime_support import REGION, FakeClock
-from test_runtime_recovery import WAIT, _env, _fail_primary
+from test_runtime_recovery import WAIT, Killed, _env, _fail_primary
 
 ACCOUNT = "123456789012"
 IMAGE = "ami-12345678"  # moto does not check that the image exists
@@ -247,3 +247,37 @@ def test_ec2_fails_on_a_terminated_or_unknown_instance(aws: None) -> None:
         steps.run(_ec2(ids))
     with pytest.raises(StepFailed, match=r"InvalidInstanceID\.NotFound"):
         steps.run(_ec2(["i-0123456789abcdef0"]))
+
+
+def test_an_invocation_killed_inside_an_ec2_step_is_resumed_and_asks_again(aws: None) -> None:
+    ec2, ids = _instances(n=1)
+    step = _ec2(ids)
+    env, _inv, _ = _env({"failover": [step, WAIT], "failback": []})
+    env.clients.overrides["ec2"] = ec2
+    starts: list[str] = []
+
+    def started(**_: Any) -> None:
+        starts.append(env.param())
+        if len(starts) == 1:  # AWS is still starting it when the invocation dies
+            _moto_instance(ids[0])._state.name = "pending"
+            raise Killed()
+
+    ec2.meta.events.register("after-call.ec2.StartInstances", started)
+    env.prober.set("checkout", primary=False, standby=True)
+    env.tick()
+    env.tick()
+    with pytest.raises(Killed):
+        env.tick()
+    st = env.store.get("checkout")
+    assert st is not None and st.phase == "switching" and st.pending is not None
+    assert [s["status"] for s in st.pending["recovery"]["steps"]] == ["running", "todo"]
+    # Once the dead invocation's lease lapsed, the next tick resumes the step: it asks again
+    # (harmless), sees the instance running, then the wait, then the switch.
+    env.clock.advance(120)
+    env.tick()
+    assert env.active() == "standby" and _states(ec2, ids) == ["running"]
+    assert starts == ["P", "P"]
+    (item,) = env.store.log()
+    first = item["recovery"]["steps"][0]
+    assert (first["status"], first["attempts"], first["resumed"]) == ("done", 1, 1)
+    assert first["output"] == {"state": "running", "instances": 1}
