@@ -160,8 +160,17 @@ def test_an_aurora_step_naming_a_cluster_outside_the_global_database_fails(
     _rds, _east, west = global_db
     with pytest.raises(StepFailed, match="is not a member"):
         run(sandbox, aurora(west.replace("shop-west", "other")))
-    with pytest.raises(StepFailed, match="GlobalClusterNotFoundFault"):
+    with pytest.raises(StepFailed, match="DescribeGlobalClusters: GlobalClusterNotFoundFault"):
         run(sandbox, {**aurora(west), "global_cluster": "nope"})
+
+
+def test_describe_global_clusters_answers_only_the_named_one_as_aws_does(
+        sandbox: Sandbox, global_db: tuple[Any, str, str]) -> None:
+    rds, _east, _west = global_db
+    rds.create_global_cluster(GlobalClusterIdentifier="other", Engine="aurora-postgresql")
+    assert [g["GlobalClusterIdentifier"] for g in rds.describe_global_clusters(
+        GlobalClusterIdentifier="other")["GlobalClusters"]] == ["other"]
+    assert len(rds.describe_global_clusters()["GlobalClusters"]) == 2
 
 
 # --- Auto Scaling's size check -----------------------------------------------------------------

@@ -11,7 +11,8 @@ time, scaled like the sandbox's schedules:
 - Aurora SwitchoverGlobalCluster / FailoverGlobalCluster (moto has global clusters, not these):
   a FailoverState (`switching-over` / `failing-over`) for SWITCH_SECONDS, shown in
   DescribeGlobalClusters, then the target is moto's writer; a second request meanwhile is
-  refused (InvalidGlobalClusterStateFault).
+  refused (InvalidGlobalClusterStateFault). DescribeGlobalClusters answers only the named
+  cluster (moto lists them all; an unknown one is GlobalClusterNotFoundFault, as AWS).
 - UpdateAutoScalingGroup: AWS refuses a desired capacity outside [min, max] (ValidationError);
   moto accepts it.
 """
@@ -119,7 +120,8 @@ class RecoveryApis:
         if service == "rds" and action in ("SwitchoverGlobalCluster", "FailoverGlobalCluster"):
             return self._switch(start_response, action, form)
         if service == "rds" and action == "DescribeGlobalClusters":
-            return self._describe_global(environ, start_response)
+            return self._describe_global(environ, start_response,
+                                         form.get("GlobalClusterIdentifier", "").lower())
         if service == "autoscaling" and action == "UpdateAutoScalingGroup":
             return self._check_sizes(start_response, region, form)
         return None
@@ -242,10 +244,16 @@ class RecoveryApis:
                 f"{_escape(sw.to_arn)}</ToDbClusterArn><IsDataLossAllowed>"
                 f"{str(sw.data_loss).lower()}</IsDataLossAllowed></FailoverState>")
 
-    def _describe_global(self, environ: dict[str, Any],
-                         start_response: StartResponse) -> list[bytes]:
+    def _describe_global(self, environ: dict[str, Any], start_response: StartResponse,
+                         ident: str) -> list[bytes]:
+        """moto's answer, with AWS's filter by identifier (moto lists every global cluster
+        whatever the identifier; AWS answers GlobalClusterNotFoundFault for an unknown one)
+        and the FailoverState of a switch under way."""
         with self._lock:
             self._settle()
+            if ident and backends.global_cluster(ident) is None:
+                return _xml_error(start_response, _RDS_NS, 404, "GlobalClusterNotFoundFault",
+                                  f"Global cluster {ident} not found.")
             captured: dict[str, Any] = {}
 
             def capture(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
@@ -253,25 +261,25 @@ class RecoveryApis:
                 return lambda _data: None
 
             body = b"".join(self.moto_app(environ, capture))
-            if self._switches and str(captured.get("status", "")).startswith("200"):
-                body = self._with_failover_state(body)
+            if str(captured.get("status", "")).startswith("200"):
+                body = self._rewrite(body, ident)
         headers = [(k, v) for k, v in captured.get("headers", [])
                    if k.lower() != "content-length"] + [("Content-Length", str(len(body)))]
         start_response(captured.get("status", "500 Internal Server Error"), headers)
         return [body]
 
-    def _with_failover_state(self, body: bytes) -> bytes:
+    def _rewrite(self, body: bytes, ident: str) -> bytes:
+        ns = f"{{{_RDS_NS}}}"
         ET.register_namespace("", _RDS_NS)
         root = ET.fromstring(body)
-        for ident_el in root.iter(f"{{{_RDS_NS}}}GlobalClusterIdentifier"):
-            ident = (ident_el.text or "").lower()
-            if ident not in self._switches:
-                continue
-            for parent in root.iter():
-                if ident_el in list(parent):
-                    parent.append(ET.fromstring(
-                        self._failover_state_xml(ident).replace(
-                            "<FailoverState>", f'<FailoverState xmlns="{_RDS_NS}">', 1)))
+        for listing in root.iter(f"{ns}GlobalClusters"):
+            for cluster in list(listing):
+                this = (cluster.findtext(f"{ns}GlobalClusterIdentifier") or "").lower()
+                if ident and this != ident:
+                    listing.remove(cluster)
+                elif this in self._switches:
+                    cluster.append(ET.fromstring(self._failover_state_xml(this).replace(
+                        "<FailoverState>", f'<FailoverState xmlns="{_RDS_NS}">', 1)))
         return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=False))
 
     # -- Auto Scaling -----------------------------------------------------------------------

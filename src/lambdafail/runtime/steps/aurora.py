@@ -32,7 +32,8 @@ class AuroraStepRunner:
         def read() -> tuple[bool, dict[str, Any] | None]:
             resp = call(where, "DescribeGlobalClusters",
                         lambda: rds.describe_global_clusters(GlobalClusterIdentifier=ident))
-            found = resp.get("GlobalClusters") or []
+            found = [g for g in resp.get("GlobalClusters") or []
+                     if str(g.get("GlobalClusterIdentifier", "")).lower() == ident.lower()]
             if not found:
                 raise StepFailed(f"{where}: not found")
             members = {str(m.get("DBClusterArn")): bool(m.get("IsWriter"))
