@@ -40,6 +40,10 @@ AURORA_SWITCHOVER = "aurora-switchover"  # global + target clusters of `aurora` 
 AURORA_FAILOVER = "aurora-failover"  # the same, of `aurora` failovers (allow_data_loss)
 AURORA_DESCRIBE = "aurora-describe"  # the global clusters `aurora` steps read
 TOPIC = "topic"  # the notification topic
+# Probe headers read from Secrets Manager / SSM by the CLI's own probes (model/headers.py).
+PROBE_SECRETS = "probe-secrets"  # the referenced secrets
+PROBE_SECRETS_BATCH = "probe-secrets-batch"  # "*" when there are any (no resource type)
+PROBE_PARAMETERS = "probe-parameters"  # the referenced SSM parameters
 ANY = "*"
 
 Need = tuple[str, str]  # (IAM action, scope)
@@ -174,7 +178,8 @@ ACTIONS: dict[tuple[str, str], tuple[Need, ...]] = {
     ("events", "TagResource"): (("events:TagResource", RULES), ("events:TagResource", BUS)),
     # -- SSM
     ("ssm", "DescribeParameters"): (("ssm:DescribeParameters", ANY),),
-    ("ssm", "GetParameters"): (("ssm:GetParameters", PARAMETERS),),
+    ("ssm", "GetParameters"): (("ssm:GetParameters", PARAMETERS),
+                               ("ssm:GetParameters", PROBE_PARAMETERS)),
     ("ssm", "GetParameter"): (("ssm:GetParameter", PARAMETERS),),
     ("ssm", "ListTagsForResource"): (("ssm:ListTagsForResource", PARAMETERS),),
     ("ssm", "PutParameter"): (("ssm:PutParameter", PARAMETERS),
@@ -195,6 +200,12 @@ ACTIONS: dict[tuple[str, str], tuple[Need, ...]] = {
     ("route53", "ChangeResourceRecordSets"): (("route53:ChangeResourceRecordSets", ZONES),),
     ("route53", "GetChange"): (("route53:GetChange", CHANGES),),
     ("sns", "Publish"): (("sns:Publish", TOPIC),),
+    # -- Secrets Manager (probe headers). BatchGetSecretValue returns a secret only to a caller
+    # also allowed GetSecretValue on it; the action itself has no resource type.
+    ("secretsmanager", "BatchGetSecretValue"): (
+        ("secretsmanager:BatchGetSecretValue", PROBE_SECRETS_BATCH),
+        ("secretsmanager:GetSecretValue", PROBE_SECRETS)),
+    ("secretsmanager", "GetSecretValue"): (("secretsmanager:GetSecretValue", PROBE_SECRETS),),
 }
 
 

@@ -22,7 +22,7 @@ from lambdafail.runtime.state import (
     iso,
 )
 
-REASONS = ("probe", "alarm", "event", "manual", "rollback", "drill")
+REASONS = ("probe", "alarm", "event", "manual", "rollback", "drill", "drill-abandoned")
 BOTH_DOWN = "both down"
 PAUSED = "paused"
 

@@ -26,7 +26,8 @@ from lambdafail.runtime.table import table_definition as table_definition
 
 EVENT_TTL_SECONDS = 24 * 3600
 # What a log item records (`kind`; items written before kinds existed are transitions).
-LOG_KINDS = ("transition", "deploy", "destroy", "deployment-rollback", "pause", "resume")
+LOG_KINDS = ("transition", "deploy", "destroy", "deployment-rollback", "pause", "resume",
+             "drill-abandoned")
 
 
 def tick_attribute(rule: str) -> str:
