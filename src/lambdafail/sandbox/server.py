@@ -2,7 +2,9 @@
 
 Rule: the WSGI layer intercepts only four calls — EventBridge PutEvents (delivery.py), Lambda
 Invoke (lambda_runner.py), CloudWatch SetAlarmState (alarms.py) and DynamoDB
-TransactWriteItems with a ClientRequestToken (idempotency.py) — and checks IAM's policy
+TransactWriteItems with a ClientRequestToken (idempotency.py) — plus what recovery steps need
+and moto lacks (recovery_apis.py: provisioned concurrency, global-database switches, Auto
+Scaling's size check), and checks IAM's policy
 quotas before moto sees a policy (quotas.py) and refuses a new table's first
 UpdateContinuousBackups as AWS may (backups not yet enabled); everything else goes to moto untouched; a thread fires schedules (scheduler.py). Nothing here changes what
 `deploy` creates: the same plan runs on AWS and in the sandbox. Usable in-process
@@ -34,6 +36,7 @@ from lambdafail.sandbox.activity import ActivityLog
 from lambdafail.sandbox.delivery import Delivered, Dispatcher
 from lambdafail.sandbox.iam_enforce import Enforcer
 from lambdafail.sandbox.lambda_runner import LambdaRunner
+from lambdafail.sandbox.recovery_apis import RecoveryApis
 from lambdafail.sandbox.scheduler import Scheduler
 from lambdafail.sandbox.statefile import default_state_file, write_state
 
@@ -83,6 +86,7 @@ class SandboxApp:
         self.tokens = idempotency.Tokens()
         self._ddb_lock = threading.Lock()
         self._pitr_seen: set[str] = set()
+        self.recovery = RecoveryApis(moto_app, sandbox.region, sandbox.time_scale)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "") == outages.CONTROL_PATH:
@@ -91,6 +95,9 @@ class SandboxApp:
             deny = self._authorize(environ, self.sandbox.enforcer)
             if deny is not None:
                 return deny(start_response)
+        answered = self._recovery_api(environ, start_response)
+        if answered is not None:
+            return answered
         if environ.get("REQUEST_METHOD") == "POST":
             path = environ.get("PATH_INFO", "")
             target = environ.get("HTTP_X_AMZ_TARGET", "")
@@ -135,6 +142,14 @@ class SandboxApp:
             return None
         self.sandbox.log.write("DENIED", refusal.body.decode("utf-8", "replace")[:300])
         return lambda sr: _respond(sr, refusal.status, refusal.body, refusal.headers)
+
+    def _recovery_api(self, environ: dict[str, Any],
+                      start_response: StartResponse) -> Iterable[bytes] | None:
+        """What recovery steps need that moto lacks (recovery_apis.py)."""
+        region, service = _region_and_service(environ, self.sandbox.region)
+        form = (_read_body(environ) if environ.get("CONTENT_TYPE", "").startswith(
+            "application/x-www-form-urlencoded") and service in ("rds", "autoscaling") else None)
+        return self.recovery.handle(environ, start_response, region, service, form)
 
     def outage_control(self, environ: dict[str, Any],
                        start_response: StartResponse) -> list[bytes]:
