@@ -35,6 +35,7 @@ class Refusal:
     status: int
     body: bytes
     headers: dict[str, str]
+    message: str = ""
 
 
 def _iam() -> Any:
@@ -185,6 +186,11 @@ def _cbor_map(doc: dict[str, str]) -> bytes:
 
 
 def _error(call: Call, status: int, code: str, message: str) -> Refusal:
+    refusal = _shaped(call, status, code, message)
+    return Refusal(refusal.status, refusal.body, refusal.headers, f"{code}: {message}")
+
+
+def _shaped(call: Call, status: int, code: str, message: str) -> Refusal:
     if call.protocol == "json":
         return Refusal(400, json.dumps({"__type": code, "message": message}).encode(),
                        {"Content-Type": "application/x-amz-json-1.1",

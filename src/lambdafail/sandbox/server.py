@@ -140,7 +140,7 @@ class SandboxApp:
                                  body=_read_body(environ))
         if refusal is None:
             return None
-        self.sandbox.log.write("DENIED", refusal.body.decode("utf-8", "replace")[:300])
+        self.sandbox.log.write("DENIED", refusal.message)
         return lambda sr: _respond(sr, refusal.status, refusal.body, refusal.headers)
 
     def _recovery_api(self, environ: dict[str, Any],
