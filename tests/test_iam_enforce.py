@@ -119,6 +119,15 @@ def test_the_loop_runs_with_exactly_the_printed_permissions(
         assert "explicit deny in a resource-based policy" in str(denied_put.value)
         ev.put_events(Entries=[{**entry, "Source": "shop.unwatched"}])  # nothing listens
         wait_until(cooled, timeout=10, what="the cooldown")
+        # The drill policy without being a sender: the bus refuses the drill's event, and the
+        # hint says why.
+        outsider = iam_user(root, f"{name}-outsider", docs["drill"])
+        r = run_cli("--sandbox", "drill", "web", "-f", f, "--yes", "--timeout", "30",
+                    "--scenario", "event", "--report-dir", str(tmp_path / "refused"),
+                    env={**base, **outsider}, timeout=180)
+        assert r.returncode != 0
+        assert "AccessDenied" in r.stderr and "`senders`" in " ".join(r.stderr.split()), r.stderr
+        wait_until(cooled, timeout=10, what="the cooldown")
         cli(users["drill"], "drill", "web", "-f", f, "--yes", "--timeout", "30", "--scenario",
             "event", "--report-dir", str(tmp_path / "report"))
         # The drill's event reached the orchestrator, which recorded what it can see of the
@@ -140,7 +149,7 @@ def test_the_loop_runs_with_exactly_the_printed_permissions(
     for who in ("deploy", "oncall", "drill"):
         assert allowed.get(f"arn:aws:iam::123456789012:user/{name}-{who}", 0) > 0, who
     denied = [m for m in sandbox.enforcer.refused  # type: ignore[union-attr]
-              if not any(f"{name}-{who}" in m for who in ("short", "oncall", "forger"))]
+              if not any(f"{name}-{who}" in m for who in ("short", "oncall", "forger", "outsider"))]
     assert denied == [], denied
 
 

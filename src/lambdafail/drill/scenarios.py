@@ -151,9 +151,11 @@ class Event(Scenario):
         except AwsError as e:
             if e.code in ("AccessDenied", "AccessDeniedException"):
                 # The bus policy denies whoever is not one of the signal's senders.
-                e.hint = (f"only the signal's `senders` (and lambdafail's orchestrator roles) "
-                          f"may put {ev['source']} events on {bus}: list the drilling "
-                          f"identity in `senders` (docs/topology.md); {e.hint}")
+                raise PhaseFailed(
+                    f"{e.message} (only the signal's `senders` and lambdafail's orchestrator "
+                    f"roles may put {ev['source']} events on {bus}: list the drilling "
+                    f"identity in `senders`, docs/topology.md; or it lacks "
+                    f"events:PutEvents: {e.hint})") from e
             raise
         if resp.get("FailedEntryCount"):
             failed = resp.get("Entries", [{}])[0]
