@@ -302,3 +302,24 @@ def test_a_failed_plan_is_not_run_again_by_itself_but_a_way_home_is_taken() -> N
     home = probed(probed(state("standby"), "standby", DOWN, 3), "primary", UP, 3)
     home.blocked = st.blocked
     assert decide(home, cfg, NOW).switch_to == "primary"
+
+
+def test_a_pause_holds_a_wanted_failover_and_says_until_when() -> None:
+    st = probed(state(), "primary", DOWN, 3)
+    probed(st, "standby", UP, 3)
+    st.paused = {"until": NOW + 60, "reason": "migration"}
+    d = decide(st, CFG, NOW)
+    assert d.switch_to is None and d.message == "not switching: paused"
+    assert (d.blocked or "").startswith("paused: wanted standby (probe)")
+    assert iso(NOW + 60) in (d.blocked or "")
+    st.paused = {"until": NOW, "reason": "migration"}  # over: it switches
+    assert decide(st, CFG, NOW).switch_to == "standby"
+
+
+def test_the_cooldown_blocks_to_its_last_half_second_and_not_a_moment_after() -> None:
+    cooldown = int(CFG["policy"]["cooldown_seconds"])
+    st = probed(probed(state(last_at=NOW - cooldown + 0.5), "primary", DOWN, 3), "standby", UP, 3)
+    d = decide(st, CFG, NOW)
+    assert d.switch_to is None and (d.blocked or "").startswith("cooldown: wanted standby")
+    over = probed(probed(state(last_at=NOW - cooldown), "primary", DOWN, 3), "standby", UP, 3)
+    assert decide(over, CFG, NOW).switch_to == "standby"
