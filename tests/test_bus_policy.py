@@ -158,3 +158,15 @@ def test_deploy_puts_the_policy_reads_it_back_and_destroy_removes_it() -> None:
     assert replan(multi(edit=edit)).pending == []
     destroy(multi(edit=edit))
     assert "lambdafail-multi-events" not in {b["Name"] for b in ev.list_event_buses()["EventBuses"]}
+
+
+def test_a_bus_policy_over_eventbridges_quota_is_refused_with_its_size() -> None:
+    from lambdafail.base.errors import UsageError
+
+    services = {f"s{i}": {"signals": [{"kind": "event", "pattern": {"source": [f"shop.s{i}"]},
+                                       "senders": [f"arn:aws:iam::123456789012:role/r{i}"]}]}
+                for i in range(200)}
+    with pytest.raises(UsageError) as e:
+        bus_policy({"bus": "lambdafail-big-events", "services": services}, WHERE)
+    assert "over EventBridge's 10,240-character quota (200 distinct sender lists)" in str(e.value)
+    assert e.value.exit_code == 2
