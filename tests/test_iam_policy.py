@@ -158,3 +158,23 @@ def test_users_and_role_sessions_are_authorized_by_their_own_policies(
     assert _code(lambda: as_role.get_parameter(Name="/app/x")) == "ok"
     assert any("assumed-role/fn-role/fn" in m and "ssm:GetParameter" in m
                for m in enforced_sandbox.enforcer.refused)
+
+
+@pytest.mark.slow
+def test_get_function_returns_tags_only_to_callers_allowed_list_tags(
+        enforced_sandbox: Sandbox) -> None:
+    from sandbox_support import create_function, make_zip
+
+    url = enforced_sandbox.endpoint_url
+    root = Clients(url)
+    fn = create_function(root, make_zip({"h.py": "def handle(e, c):\n    return e\n"}),
+                         handler="h.handle", tags={"lambdafail:topology": "shop"})
+    arn = f"arn:aws:lambda:us-east-1:123456789012:function:{fn}"
+    blind = iam_user(root, "blind", {"Version": "2012-10-17", "Statement": [
+        _allow("lambda:GetFunction", arn)]})
+    seeing = iam_user(root, "seeing", {"Version": "2012-10-17", "Statement": [
+        _allow(["lambda:GetFunction", "lambda:ListTags"], arn)]})
+    got = _client(url, "lambda", blind).get_function(FunctionName=fn)
+    assert got["Configuration"]["FunctionName"] == fn and "Tags" not in got  # silently
+    got = _client(url, "lambda", seeing).get_function(FunctionName=fn)
+    assert got["Tags"] == {"lambdafail:topology": "shop"}

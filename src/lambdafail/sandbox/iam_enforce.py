@@ -38,6 +38,15 @@ class Refusal:
     message: str = ""
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """The answer to send instead of the call's (refused), or None: let it through — and
+    then whether to strip the function's tags from GetFunction's answer."""
+
+    refusal: Refusal | None = None
+    hide_tags: bool = False
+
+
 def _iam() -> Any:
     from moto.iam.models import iam_backends
 
@@ -112,20 +121,21 @@ class Enforcer:
         self._credentials: dict[str, dict[str, str]] = {}
 
     def check(self, *, access_key: str, signing_name: str, region: str, method: str,
-              path: str, query: str, headers: dict[str, str], body: bytes) -> Refusal | None:
-        """None when allowed; else the AccessDenied (or unknown-key) answer to send."""
+              path: str, query: str, headers: dict[str, str], body: bytes) -> Verdict:
+        """Allowed, or the AccessDenied (or unknown-key) answer to send."""
         call = identify(signing_name, method, path, query, headers, body)
         if call is None:
-            return None  # not an API request botocore knows (e.g. /moto-api)
+            return Verdict()  # not an API request botocore knows (e.g. /moto-api)
         who = identity(access_key)
         if who is None:
-            return _error(call, 403, "InvalidClientTokenId" if call.protocol == "query"
-                          else "UnrecognizedClientException",
-                          "The security token included in the request is invalid.")
+            return Verdict(_error(call, 403, "InvalidClientTokenId" if call.protocol == "query"
+                                  else "UnrecognizedClientException",
+                                  "The security token included in the request is invalid."))
         principal, docs = who
         if principal.kind == "Account":
-            return None
-        for need in needs(call, region, backends.ACCOUNT_ID, _role_path):
+            return Verdict()
+        wanted = needs(call, region, backends.ACCOUNT_ID, _role_path)
+        for need in wanted:
             context = {**principal.context(), "aws:requestedregion": (region,), **need.context}
             full = Need(need.action, need.resources, context)
             decision = decide(full, docs, _resource_policy(full, region), principal)
@@ -133,11 +143,17 @@ class Enforcer:
                 message = _message(principal, full, decision)
                 with self._lock:
                     self.refused.append(message)
-                return _error(call, 400 if call.protocol in ("json", "cbor") else 403,
-                              _denied_code(call), message)
+                return Verdict(_error(call, 400 if call.protocol in ("json", "cbor") else 403,
+                                      _denied_code(call), message))
         with self._lock:
             self.allowed[principal.arn] = self.allowed.get(principal.arn, 0) + 1
-        return None
+        hide = False
+        if call.service == "lambda" and call.operation == "GetFunction" and wanted:
+            # AWS returns a function's tags in GetFunction only to callers allowed
+            # lambda:ListTags, silently.
+            tags = Need("lambda:ListTags", wanted[0].resources, principal.context())
+            hide = decide(tags, docs, None, principal).effect != "allow"
+        return Verdict(hide_tags=hide)
 
     def role_credentials(self, role_arn: str, session: str) -> dict[str, str] | None:
         """Temporary credentials of the function's role, as Lambda gives its runtime (one

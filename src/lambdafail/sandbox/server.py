@@ -34,7 +34,7 @@ from lambdafail.base.errors import UsageError
 from lambdafail.sandbox import alarms, backends, idempotency, outages, quotas
 from lambdafail.sandbox.activity import ActivityLog
 from lambdafail.sandbox.delivery import Delivered, Dispatcher
-from lambdafail.sandbox.iam_enforce import Enforcer
+from lambdafail.sandbox.iam_enforce import Enforcer, Verdict
 from lambdafail.sandbox.lambda_runner import LambdaRunner
 from lambdafail.sandbox.recovery_apis import RecoveryApis
 from lambdafail.sandbox.scheduler import Scheduler
@@ -92,9 +92,13 @@ class SandboxApp:
         if environ.get("PATH_INFO", "") == outages.CONTROL_PATH:
             return self.outage_control(environ, start_response)
         if self.sandbox.enforcer is not None:
-            deny = self._authorize(environ, self.sandbox.enforcer)
-            if deny is not None:
-                return deny(start_response)
+            verdict = self._authorize(environ, self.sandbox.enforcer)
+            if verdict.refusal is not None:
+                self.sandbox.log.write("DENIED", verdict.refusal.message)
+                return _respond(start_response, verdict.refusal.status, verdict.refusal.body,
+                                verdict.refusal.headers)
+            if verdict.hide_tags:
+                return self._without_tags(environ, start_response)
         answered = self._recovery_api(environ, start_response)
         if answered is not None:
             return answered
@@ -123,25 +127,41 @@ class SandboxApp:
                 return self._dynamodb(environ, start_response)
         return self.moto_app(environ, start_response)
 
-    def _authorize(self, environ: dict[str, Any],
-                   enforcer: Enforcer) -> Callable[[StartResponse], list[bytes]] | None:
+    def _authorize(self, environ: dict[str, Any], enforcer: Enforcer) -> Verdict:
         """--enforce-iam: the request's caller must be allowed every action it needs. An
         unsigned request (the moto API, a health check) is not an AWS API call: it passes."""
         m = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
         if not m:
-            return None
+            return Verdict()
         headers = {"X-Amz-Target": environ.get("HTTP_X_AMZ_TARGET", ""),
                    "Content-Type": environ.get("CONTENT_TYPE", "")}
-        refusal = enforcer.check(access_key=m.group("key"), signing_name=m.group("service"),
-                                 region=m.group("region"),
-                                 method=environ.get("REQUEST_METHOD", "GET"),
-                                 path=environ.get("PATH_INFO", ""),
-                                 query=environ.get("QUERY_STRING", ""), headers=headers,
-                                 body=_read_body(environ))
-        if refusal is None:
-            return None
-        self.sandbox.log.write("DENIED", refusal.message)
-        return lambda sr: _respond(sr, refusal.status, refusal.body, refusal.headers)
+        return enforcer.check(access_key=m.group("key"), signing_name=m.group("service"),
+                              region=m.group("region"),
+                              method=environ.get("REQUEST_METHOD", "GET"),
+                              path=environ.get("PATH_INFO", ""),
+                              query=environ.get("QUERY_STRING", ""), headers=headers,
+                              body=_read_body(environ))
+
+    def _without_tags(self, environ: dict[str, Any],
+                      start_response: StartResponse) -> list[bytes]:
+        """GetFunction's answer without `Tags`, for a caller not allowed lambda:ListTags."""
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            captured.update(status=status, headers=headers)
+            return lambda _data: None
+
+        body = b"".join(self.moto_app(environ, capture))
+        try:
+            doc = json.loads(body)
+            if isinstance(doc, dict) and doc.pop("Tags", None) is not None:
+                body = json.dumps(doc).encode()
+        except ValueError:
+            pass
+        headers = [(k, v) for k, v in captured.get("headers", [])
+                   if k.lower() != "content-length"] + [("Content-Length", str(len(body)))]
+        start_response(captured.get("status", "500 Internal Server Error"), headers)
+        return [body]
 
     def _recovery_api(self, environ: dict[str, Any],
                       start_response: StartResponse) -> Iterable[bytes] | None:
