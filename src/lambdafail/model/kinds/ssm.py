@@ -75,8 +75,9 @@ class Ssm(RouterKind[SsmRouter]):
 
     def iam_statements(self, routers: list[dict[str, Any]], where: Where) -> list[dict[str, Any]]:
         params = {parameter_arn(where, r["parameter"]) for r in routers}
-        return statement("RouterParameters", ["ssm:GetParameter", "ssm:PutParameter"],
-                         sorted(params))
+        # AddTagsToResource: a parameter the router has to recreate is tagged as ours.
+        return statement("RouterParameters", ["ssm:AddTagsToResource", "ssm:GetParameter",
+                                              "ssm:PutParameter"], sorted(params))
 
     def hint(self, router: dict[str, Any], side: str) -> str:
         value = router.get("values", {}).get(side, "?")
