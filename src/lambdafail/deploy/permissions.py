@@ -52,7 +52,7 @@ DEPLOY_CALLS: tuple[tuple[str, str], ...] = (
     ("lambda", "DeleteAlias"), ("lambda", "AddPermission"), ("lambda", "RemovePermission"),
     ("lambda", "GetFunctionEventInvokeConfig"), ("lambda", "PutFunctionEventInvokeConfig"),
     ("ssm", "DescribeParameters"), ("ssm", "GetParameters"), ("ssm", "ListTagsForResource"),
-    ("ssm", "PutParameter"), ("ssm", "DeleteParameter"),
+    ("ssm", "PutParameter"), ("ssm", "DeleteParameter"), ("ssm", "AddTagsToResource"),
     ("logs", "DescribeLogGroups"), ("logs", "ListTagsForResource"), ("logs", "CreateLogGroup"),
     ("logs", "PutRetentionPolicy"), ("logs", "TagResource"), ("logs", "DeleteLogGroup"),
 )
@@ -69,7 +69,8 @@ ONCALL_CALLS: tuple[tuple[str, str], ...] = (
     ("sqs", "GetQueueUrl"), ("sqs", "GetQueueAttributes"),
     ("events", "ListRules"), ("events", "DescribeRule"), ("events", "EnableRule"),
     ("events", "DisableRule"),
-    ("ssm", "GetParameter"), ("ssm", "PutParameter"),
+    ("ssm", "GetParameter"), ("ssm", "GetParameters"), ("ssm", "PutParameter"),
+    ("ssm", "AddTagsToResource"),
     ("route53", "ListResourceRecordSets"), ("route53", "ChangeResourceRecordSets"),
     ("route53", "GetChange"),
     ("cloudwatch", "DescribeAlarms"),
