@@ -110,7 +110,8 @@ def _orchestrator_config(ctx: AwsContext, fn: str) -> dict[str, Any] | None:
 
 def gather_status(ctx: AwsContext, compiled: dict[str, Any], *, probe: bool = False,
                   now: datetime | None = None) -> StatusReport:
-    """Everything `status` shows, in a constant number of API calls (6; `--probe` adds the
+    """Everything `status` shows: 5 API calls whatever the size, plus the routers' batched
+    read-back (docs/commands.md gives the formula; `--probe` adds the
     probes themselves). The independent reads run concurrently: status answers in about the
     time of its slowest call."""
     from concurrent.futures import ThreadPoolExecutor
