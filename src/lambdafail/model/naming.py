@@ -13,7 +13,8 @@ import re
 from lambdafail.model.schedule import schedule_gaps
 
 # One definition of the ownership tags: the orchestrator tags what its routers recreate.
-from lambdafail.runtime.routers import TAG_SERVICE, TAG_TOPOLOGY
+from lambdafail.runtime.owner import TAG_SERVICE as TAG_SERVICE
+from lambdafail.runtime.owner import TAG_TOPOLOGY as TAG_TOPOLOGY
 
 PREFIX = "lambdafail"
 # Tick rules are `<base>-tick-…`: status lists them by this prefix in one call.

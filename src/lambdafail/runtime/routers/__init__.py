@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from lambdafail.runtime.config import Clients
+from lambdafail.runtime.owner import TAG_SERVICE, TAG_TOPOLOGY, owner_tags
 from lambdafail.runtime.routers.base import (
     Reading,
     Router,
@@ -58,15 +59,6 @@ def make_router(router_cfg: dict[str, Any], clients: Clients,
     if cls is None:
         raise RouterError(f"unknown router kind {kind!r}")
     return cls.build(router_cfg, clients, confirmed, tags)
-
-
-# The ownership tags (the same keys as lambdafail.model.naming, which re-exports them).
-TAG_TOPOLOGY = "lambdafail:topology"
-TAG_SERVICE = "lambdafail:service"
-
-
-def owner_tags(topology: str, service: str) -> dict[str, str]:
-    return {TAG_TOPOLOGY: topology, TAG_SERVICE: service}
 
 
 def read_all(routers: dict[str, dict[str, Any]], clients: Clients) -> dict[str, Reading]:
