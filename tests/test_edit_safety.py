@@ -242,3 +242,24 @@ def test_validate_refuses_lambdafails_own_names(tmp_path: Path,
         assert words in out.out + out.err, router
     f.write_text(base + "    router: {ssm_parameter: /own/lambdafail/web}\n")
     assert run(["validate", "-f", str(f)]) == 0
+
+
+def test_switching_and_drilling_services_are_held() -> None:
+    """guard.held reads the state the inventory observed: switching and drill locks count,
+    an expired drill lock or pause does not."""
+    from lambdafail.deploy import guard, planner
+
+    now = 1_000_000.0
+
+    def item(name: str, **context: Any) -> planner.Resource:
+        return planner.Resource("item", name, {"active": "primary"}, service=name,
+                                context={"phase": "steady", "paused_until": None, **context})
+    actual = planner.Actual("t", "aws", "us-east-1", "123456789012")
+    for r in (item("a", phase="switching", pending_to="standby"), item("b"), item("c"),
+              item("d", paused_until=now - 1), item("e")):
+        actual.resources[r.key] = r
+    actual.drills = {"b": now + 60, "c": now - 1}
+    got = guard.held(actual, now)
+    assert sorted(got) == ["a", "b"]
+    assert got["a"][0] == "switching to the standby" and "--abandon" in got["a"][2]
+    assert got["b"][0] == "in a drill"
