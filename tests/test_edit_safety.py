@@ -263,3 +263,38 @@ def test_switching_and_drilling_services_are_held() -> None:
     assert sorted(got) == ["a", "b"]
     assert got["a"][0] == "switching to the standby" and "--abandon" in got["a"][2]
     assert got["b"][0] == "in a drill"
+
+
+@pytest.mark.slow
+def test_through_the_cli_process_on_a_moto_server(moto_server: str, tmp_path: Path) -> None:
+    """The same refusals from `python -m lambdafail` against a moto server: an edit of a
+    failed-over service exits 2, a router parameter deleted by hand makes status exit 7
+    (misrouted), a parameter nobody tagged is a conflict (exit 3)."""
+    import boto3
+
+    from conftest import run_cli
+
+    e = Env(tmp_path, services=("checkout", "cart"))
+    try:
+        common = ["-f", str(e.file), "--endpoint-url", moto_server]
+        ssm = boto3.session.Session(region_name="us-east-1").client(
+            "ssm", endpoint_url=moto_server)
+        ssm.put_parameter(Name=f"/{e.name}/cart/active", Value="by hand", Type="String")
+        r = run_cli("deploy", *common, "--yes")
+        assert r.returncode == 3 and "adopt: true" in r.stderr, r.stderr
+        ssm.delete_parameter(Name=f"/{e.name}/cart/active")
+        assert run_cli("deploy", *common, "--yes").returncode == 0
+        r = run_cli("failover", *common, "checkout", "--reason", "INC-9", "--yes")
+        assert r.returncode == 0, r.stderr
+        full = e.file.read_text()
+        e.file.write_text(_drop_service(full, "checkout"))
+        r = run_cli("plan", *common)
+        assert r.returncode == 2 and "lambdafail rollback -f FILE checkout" in r.stderr, r.stderr
+        e.file.write_text(full)
+        ssm.delete_parameter(Name=f"/{e.name}/cart/active")
+        r = run_cli("status", *common, "-o", "json")
+        doc = json_out(r.stdout)
+        states = {s["name"]: s["state"] for s in doc["services"]}
+        assert r.returncode == 7 and states == {"cart": "misrouted", "checkout": "failed_over"}
+    finally:
+        e.close()
