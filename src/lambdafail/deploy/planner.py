@@ -292,8 +292,10 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
     out.append(Resource("item", config_item_name(config_sha256), {"compiled": compiled}))
     for svc_name, svc in sorted(compiled["services"].items()):
         seeded = router_kind(svc["router"]["kind"]).seeded_parameters(svc["router"])
+        # A router placed in another region (docs/placement.md) has its parameter there.
+        placed = {"region": svc["router"]["region"]} if svc["router"].get("region") else {}
         for param, value in seeded.items():
-            out.append(Resource("parameter", param, {"value": value},
+            out.append(Resource("parameter", param, {"value": value, **placed},
                                 naming.tags(topo, svc_name), service=svc_name,
                                 context={"router": svc["router"]}))
     return out
@@ -425,7 +427,7 @@ def seed_at_state_side(w: Resource, actual: Actual) -> Resource:
     if side == "primary" or not router:
         return w
     value = router_kind(router["kind"]).seeded_parameters(router, side)[w.name]
-    return Resource(w.kind, w.name, {"value": value}, w.tags, service=w.service,
+    return Resource(w.kind, w.name, {**w.spec, "value": value}, w.tags, service=w.service,
                     context={**w.context, "note": f"seeded at the {side}: the state says "
                                                   f"{w.service} is on the {side}"})
 
@@ -457,7 +459,7 @@ def parameter_change(w: Resource, a: Resource, actual: Actual) -> Change | None:
         note = f"the file changed the {side}'s value (the state says {side})"
     elif want is not None and have != want and not adopting and have != old:
         note = f"holds {have!r}, not the {side}'s value: left as is (status: misrouted)"
-    spec = {"value": want if any(d.field == "value" for d in diffs) else have}
+    spec = {**w.spec, "value": want if any(d.field == "value" for d in diffs) else have}
     return Change("update" if diffs else "no-op", w.kind, w.name, w.service, diffs=diffs,
                   desired=Resource(w.kind, w.name, spec, w.tags, service=w.service,
                                    context=w.context), actual=a, note=note)

@@ -53,15 +53,16 @@ class RulesSwitch(RouterBase):
     def read_many(cls, cfgs: list[dict[str, Any]], clients: Clients) -> list[Reading]:
         """One DescribeRule per distinct rule the routers name (EventBridge has no batch read,
         and application rules share no name prefix)."""
-        events = clients.get("events")
         states: dict[tuple[str, str], str | None] = {}
         out = []
         for c in cfgs:
+            events = clients.get("events", c.get("region"))
             r = cls(c, events)
+            at = f"{c.get('region')}/{r.bus}"
             per_side: dict[str, list[str | None]] = {side: [] for side in SIDES}
             for side in SIDES:
                 for name in r.rules[side]:
-                    key = (r.bus, name)
+                    key = (at, name)
                     if key not in states:
                         try:
                             states[key] = str(events.describe_rule(
@@ -72,8 +73,8 @@ class RulesSwitch(RouterBase):
                                                    f"{r.bus}", e) from e
                             states[key] = None
                     per_side[side].append(states[key])
-            missing = [n for side in SIDES for n in r.rules[side] if states[(r.bus, n)] is None]
-            seen = "; ".join(f"{n} {states[(r.bus, n)] or 'MISSING'}"
+            missing = [n for side in SIDES for n in r.rules[side] if states[(at, n)] is None]
+            seen = "; ".join(f"{n} {states[(at, n)] or 'MISSING'}"
                              for side in SIDES for n in r.rules[side])
             if missing:
                 out.append(Reading(None, found=False, seen=f"rules on bus {r.bus}: {seen}"))
@@ -90,4 +91,4 @@ class RulesSwitch(RouterBase):
     @classmethod
     def build(cls, cfg: dict[str, Any], clients: Clients, confirmed: str | None,
               tags: dict[str, str] | None = None) -> RulesSwitch:
-        return cls(cfg, clients.get("events"))
+        return cls(cfg, clients.get("events", cfg.get("region")))

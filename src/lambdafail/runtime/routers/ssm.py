@@ -61,28 +61,31 @@ class SsmSwitch(RouterBase):
     def read_many(cls, cfgs: list[dict[str, Any]], clients: Clients) -> list[Reading]:
         """Every router's parameter with GetParameters, 10 names a call (⌈distinct / 10⌉ calls);
         a name in InvalidParameters does not exist."""
-        ssm = clients.get("ssm")
-        names = sorted({str(c["parameter"]) for c in cfgs})
-        values: dict[str, str] = {}
-        for i in range(0, len(names), GET_PARAMETERS_MAX):
-            chunk = names[i:i + GET_PARAMETERS_MAX]
-            try:
-                got = ssm.get_parameters(Names=chunk)
-            except Exception as e:
-                raise router_error(f"ssm GetParameters {', '.join(chunk)}", e) from e
-            for p in got.get("Parameters", []):
-                values[str(p["Name"])] = str(p["Value"])
+        # Per region (a router may act in another region than the orchestrator's).
+        values: dict[tuple[str | None, str], str] = {}
+        for region in sorted({c.get("region") for c in cfgs}, key=str):
+            ssm = clients.get("ssm", region)
+            names = sorted({str(c["parameter"]) for c in cfgs if c.get("region") == region})
+            for i in range(0, len(names), GET_PARAMETERS_MAX):
+                chunk = names[i:i + GET_PARAMETERS_MAX]
+                try:
+                    got = ssm.get_parameters(Names=chunk)
+                except Exception as e:
+                    raise router_error(f"ssm GetParameters {', '.join(chunk)}", e) from e
+                for p in got.get("Parameters", []):
+                    values[(region, str(p["Name"]))] = str(p["Value"])
         out = []
         for c in cfgs:
             name = str(c["parameter"])
-            if name not in values:
+            if (c.get("region"), name) not in values:
                 out.append(Reading(None, found=False, seen=f"SSM parameter {name} does not exist"))
             else:
-                out.append(Reading(side_of(values[name], dict(c["values"])),
-                                   seen=f"SSM parameter {name} = {values[name]!r}"))
+                value = values[(c.get("region"), name)]
+                out.append(Reading(side_of(value, dict(c["values"])),
+                                   seen=f"SSM parameter {name} = {value!r}"))
         return out
 
     @classmethod
     def build(cls, cfg: dict[str, Any], clients: Clients, confirmed: str | None,
               tags: dict[str, str] | None = None) -> SsmSwitch:
-        return cls(cfg, clients.get("ssm"), tags)
+        return cls(cfg, clients.get("ssm", cfg.get("region")), tags)
