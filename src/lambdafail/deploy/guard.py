@@ -96,18 +96,19 @@ def hazards(plan: Plan, compiled: dict[str, Any], actual: Actual,
         changed = old_router != new_router if old_router is not None else bool(params or created)
         if not changed:
             continue
-        moved = [f"a new router parameter {n} is seeded at the {active}" for n in created]
-        moved += [f"the old parameter {n} is deleted" for n in params]
+        moved = [f"a new router parameter {n} is seeded at the {active} (the state's side)"
+                 for n in created]
+        moved += [f"the old parameter {n} is deleted (applications reading it lose their "
+                  "endpoint)" for n in params]
         updates = [c.name for c in plan.changes if c.service == svc and c.action == "update"
                    and c.kind == "parameter"]
         moved += [f"parameter {n} is set to the {active}'s new value" for n in updates]
+        what = "; ".join(moved) or (f"the new router is not set until the next switch: it "
+                                    f"may not point at the {active}")
         out.append(Hazard(
             svc, "reroute", why,
-            f"service {svc} is {why}: changing its router would move its traffic (a new "
-            f"router starts at the side the state says, the old one would be left or deleted)",
-            first, f"forced: {svc} is {why}; its router changes: "
-                   + ("; ".join(moved) or f"the new router is applied at the {active} by the "
-                      "next switch") + " (the state's side)"))
+            f"service {svc} is {why}: changing its router would move its traffic: {what}",
+            first, f"forced: {svc} is {why}; its router changes anyway: {what}"))
     return out
 
 
