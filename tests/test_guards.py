@@ -422,3 +422,17 @@ def test_wildcard_limit_is_exact() -> None:
 def test_exact_match_compares_ip_addresses_by_address() -> None:
     assert matches({"ip": ["2001:db8::1"]}, {"ip": "2001:DB8:0:0:0:0:0:1"}) is True
     assert matches({"ip": ["2001:db8::1"]}, {"ip": "2001:db8::2"}) is False
+
+
+def test_an_untagged_parameter_the_live_function_routes_is_tagged_again() -> None:
+    """A switch that recreated the parameter and stopped before tagging it leaves it
+    untagged: the deployed topology routes it, so deploy tags it instead of a conflict."""
+    compiled = dict(compile_topology(multi()))
+    live = planner.Resource("parameter", "/multi/checkout/active", {"value": "by hand"})
+    actual = _actual(live)
+    actual.deployed_config = compiled
+    plan = planner.plan(_want(), actual)
+    [change] = [c for c in plan.changes if c.kind == "parameter" and c.name == live.name]
+    assert plan.conflicts == [] and change.action == "update" and "tagged" in change.note
+    assert {d.field for d in change.diffs} == {"tags.lambdafail:topology",
+                                               "tags.lambdafail:service"}

@@ -439,26 +439,32 @@ def parameter_change(w: Resource, a: Resource, actual: Actual) -> Change | None:
     A value set by someone else is never overwritten."""
     topo = actual.topology
     router = w.context.get("router") or {}
+    old_cfg = ((actual.deployed_config or {}).get("services", {}).get(w.service or "") or {})
+    old_router = old_cfg.get("router") or {}
+    # Untagged although the live function routes it: a router recreated it and stopped
+    # before tagging it (PutParameter, then AddTagsToResource): ours, tagged again.
+    retag = a.owner is None and old_router.get("parameter") == w.name
     adopting = a.owner is None and router and router_kind(router["kind"]).adopts(router)
-    if a.owner != topo and not adopting:
+    if a.owner != topo and not (adopting or retag):
         return None
     diffs = _tag_diffs(w.tags, a.tags)
     side, phase = _state_side(w.service, actual)
     want = router_kind(router["kind"]).seeded_parameters(router, side).get(w.name) \
         if router else None
     have = a.spec.get("value")
-    old_cfg = ((actual.deployed_config or {}).get("services", {}).get(w.service or "") or {})
-    old_router = old_cfg.get("router") or {}
     old = (old_router.get("values") or {}).get(side) \
         if old_router.get("parameter") == w.name else None
     note = "adopted (adopt: true): tagged as this topology's; its value is kept" \
         if adopting else ""
+    if retag and not adopting:
+        note = "routed by the deployed topology but untagged (recreated by a switch): tagged"
     if (want is not None and have != want and not adopting and phase == "steady"
             and have == old):
         diffs.insert(0, FieldDiff("value", have, want))
         note = f"the file changed the {side}'s value (the state says {side})"
     elif want is not None and have != want and not adopting and have != old:
-        note = f"holds {have!r}, not the {side}'s value: left as is (status: misrouted)"
+        note = "; ".join(x for x in (note, f"holds {have!r}, not the {side}'s value: left "
+                                          "as is (status: misrouted)") if x)
     spec = {**w.spec, "value": want if any(d.field == "value" for d in diffs) else have}
     return Change("update" if diffs else "no-op", w.kind, w.name, w.service, diffs=diffs,
                   desired=Resource(w.kind, w.name, spec, w.tags, service=w.service,
