@@ -76,6 +76,32 @@ def _respond(start_response: StartResponse, status: int, body: bytes,
     return [body]
 
 
+def _outage_request(body: bytes) -> dict[str, Any]:
+    """The control path's POST body, checked: {"region": a region botocore knows, "seconds":
+    a finite number in (0, 7 days] or absent, "end": a boolean or absent}."""
+    import math
+
+    from lambdafail.model import regions
+
+    try:
+        req = json.loads(body or b"{}")
+    except ValueError:
+        raise ValueError("the body is not JSON") from None
+    if not isinstance(req, dict) or not isinstance(req.get("region"), str):
+        raise ValueError('expected {"region": "<region>", "seconds"?: N, "end"?: true}')
+    if regions.partition_of(req["region"]) is None:
+        raise ValueError(f"not an AWS region: {req['region']!r}; "
+                         + regions.unknown_region_hint(req["region"]))
+    seconds = req.get("seconds")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int | float)
+                                or not math.isfinite(seconds)
+                                or not 0 < seconds <= outages.MAX_SECONDS):
+        raise ValueError(f"seconds must be a number in (0, {outages.MAX_SECONDS}]")
+    if not isinstance(req.get("end", False), bool):
+        raise ValueError("end must be true or false")
+    return req
+
+
 class SandboxApp:
     """WSGI middleware in front of moto's DomainDispatcherApplication."""
 
@@ -174,30 +200,27 @@ class SandboxApp:
     def outage_control(self, environ: dict[str, Any],
                        start_response: StartResponse) -> list[bytes]:
         """GET: the dark regions. POST {"region", "seconds"?: sandbox seconds, "end"?: true}:
-        black a region out, or light it again; the answer is the dark regions after it."""
-        from lambdafail.model import regions
-
+        black a region out, or light it again; the answer is the dark regions after it (and,
+        for an end, whether the region was dark)."""
         dark = self.sandbox.outages
+        answer: dict[str, Any] = {}
         if environ.get("REQUEST_METHOD") == "POST":
             try:
-                req = json.loads(_read_body(environ) or b"{}")
-                region = str(req["region"])
-                seconds = req.get("seconds")
-                if regions.partition_of(region) is None:
-                    raise ValueError(f"not an AWS region: {region!r}")
-                if seconds is not None and not float(seconds) > 0:
-                    raise ValueError("seconds must be more than 0")
-            except (ValueError, KeyError, TypeError) as e:
+                req = _outage_request(_read_body(environ))
+            except ValueError as e:
                 return _respond(start_response, 400, json.dumps({"error": str(e)}).encode())
+            region, seconds = req["region"], req.get("seconds")
             if req.get("end"):
                 ended = dark.end(region)
+                answer["ended"] = ended
                 self.sandbox.log.write("OUTAGE", f"region {region} "
                                        + ("lit again" if ended else "was not dark"))
             else:
                 dark.start(region, None if seconds is None else float(seconds))
                 self.sandbox.log.write("OUTAGE", f"region {region} dark"
                                        + (f" for {float(seconds):g} s" if seconds else ""))
-        return _respond(start_response, 200, json.dumps({"outages": dark.snapshot()}).encode())
+        answer["outages"] = dark.snapshot()
+        return _respond(start_response, 200, json.dumps(answer).encode())
 
     def _dynamodb(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         """One DynamoDB request at a time, answered in full inside the lock. DynamoDB applies
