@@ -75,6 +75,7 @@ class Failed:
     condition: str  # RetriesExhausted | EventAgeExceeded
     attempts: int
     destination: str | None
+    payload: bytes = b""
 
 
 class AsyncQueue:
@@ -195,7 +196,7 @@ class AsyncQueue:
         destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
             "Destination") or None
         self.failed.append(Failed(event.request_id, event.name, condition, event.attempts,
-                                  destination))
+                                  destination, event.payload))
         if destination is None:
             self.log.write("DISCARD", f"{event.request_id}: {condition} after "
                            f"{event.attempts} attempt(s); no on-failure destination", event.name)
