@@ -45,6 +45,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "changes": [change_to_json(c) for c in plan.changes],
         "conflicts": [{"kind": x.kind, "name": x.name, "owner": x.owner, "message": x.message}
                       for x in plan.conflicts],
+        "notes": list(plan.actual.notes) if plan.actual else [],
     }
 
 
@@ -89,6 +90,8 @@ def plan_renderable(plan: Plan, *, show_noop: bool = False) -> RenderableType:
         done = ("nothing of it is left to delete" if plan.mode == "destroy"
                 else "no changes; everything is up to date")
         parts.append(Text(f"topology {plan.topology!r}: {done}", style="green"))
+    for note in plan.actual.notes if plan.actual else []:
+        parts.append(Text(f"note: {note}", style="yellow"))
     for x in plan.conflicts:
         parts.append(Text(f"! conflict: {x.message}", style="bold red"))
     parts.append(Text(summary_line(plan), style="bold"))

@@ -19,7 +19,7 @@ from typing import Any
 
 from lambdafail.aws import AwsContext, call
 from lambdafail.base.errors import AwsError
-from lambdafail.deploy import stored_config
+from lambdafail.deploy import settle, stored_config
 from lambdafail.deploy.package import Package, canonical_json
 from lambdafail.deploy.planner import CONFIG_ITEM_PREFIX, VERSION_PREFIX, Change, Plan, Resource
 from lambdafail.model import naming
@@ -126,8 +126,12 @@ class Executor:
 
     def _create_queue(self, c: Change) -> None:
         w = self._want(c)
-        call(self.ctx.client("sqs"), "create_queue", resource=w.name, QueueName=w.name,
-             Attributes=self._queue_attrs(w.spec), tags=w.tags)
+        settle.retry(lambda: call(self.ctx.client("sqs"), "create_queue", resource=w.name,
+                                  QueueName=w.name, Attributes=self._queue_attrs(w.spec),
+                                  tags=w.tags),
+                     codes=settle.QUEUE_DELETED_RECENTLY, timeout=settle.QUEUE_RECREATE_SECONDS,
+                     why=f"queue {w.name} was deleted less than 60 s ago (SQS holds the name)",
+                     say=lambda m: self.progress(c, f"wait: {m}"), first_delay=2.0)
 
     def _update_queue(self, c: Change) -> None:
         w, a = self._want(c), self._have(c)
@@ -436,16 +440,22 @@ class Executor:
         if state == "pending":
             self._wait_function(w.name)  # an update in progress (ours, or someone's) finishes
         failed = state == "failed"  # a failed create or update: send configuration and code again
+        def update(op: str, **kw: Any) -> None:
+            # Another update in progress (someone's deploy, a console edit) is waited out.
+            settle.retry(lambda: call(lam, op, resource=w.name, FunctionName=w.name, **kw),
+                         codes=settle.FUNCTION_CONFLICT, timeout=settle.FUNCTION_CONFLICT_SECONDS,
+                         why=f"function {w.name}: another update is in progress",
+                         say=lambda m: self.progress(c, f"wait: {m}"),
+                         before_retry=lambda: self._wait_function(w.name))
+            self._wait_function(w.name)
+
         if failed or self._changed(c, "runtime", "handler", "timeout", "memory_size", "role",
                                    "environment"):
-            call(lam, "update_function_configuration", resource=w.name, FunctionName=w.name,
-                 **self._fn_config(w))
-            self._wait_function(w.name)
+            update("update_function_configuration", **self._fn_config(w))
         if failed or self._changed(c, "code_sha256", "architecture"):
             # The architecture changes with the code (UpdateFunctionCode), not the configuration.
-            call(lam, "update_function_code", resource=w.name, FunctionName=w.name,
-                 ZipFile=self._zip(), Architectures=[w.spec["architecture"]], Publish=False)
-            self._wait_function(w.name)
+            update("update_function_code", ZipFile=self._zip(),
+                   Architectures=[w.spec["architecture"]], Publish=False)
         if self._tags_changed(c):
             call(lam, "tag_resource", resource=w.name, Resource=a.context["arn"], Tags=w.tags)
 
@@ -465,9 +475,15 @@ class Executor:
         if same:
             return max(same, key=int)
         assert self.package is not None
-        got = call(self.ctx.client("lambda"), "publish_version", resource=self._function_name(),
-                   FunctionName=self._function_name(), Description=VERSION_PREFIX + fp,
-                   CodeSha256=self.package.sha256_b64)
+        name, sha = self._function_name(), self.package.sha256_b64
+        got = settle.retry(lambda: call(self.ctx.client("lambda"), "publish_version",
+                                        resource=name, FunctionName=name,
+                                        Description=VERSION_PREFIX + fp, CodeSha256=sha),
+                           codes=settle.FUNCTION_CONFLICT,
+                           timeout=settle.FUNCTION_CONFLICT_SECONDS,
+                           why=f"function {name}: an update is in progress",
+                           say=lambda m: self.progress(c, f"wait: {m}"),
+                           before_retry=lambda: self._wait_function(name))
         return str(got["Version"])
 
     def _create_alias(self, c: Change) -> None:

@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, unquote
 from lambdafail.base.errors import UsageError
 from lambdafail.sandbox import alarms, backends, idempotency, quotas
 from lambdafail.sandbox.activity import ActivityLog
+from lambdafail.sandbox.consistency import Consistency
 from lambdafail.sandbox.delivery import Delivered, Dispatcher
 from lambdafail.sandbox.lambda_runner import LambdaRunner
 from lambdafail.sandbox.scheduler import Scheduler
@@ -82,8 +83,12 @@ class SandboxApp:
         self.tokens = idempotency.Tokens()
         self._ddb_lock = threading.Lock()
         self._pitr_seen: set[str] = set()
+        self.consistency = Consistency(sandbox.time_scale)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        settled = self._eventually(environ, start_response)
+        if settled is not None:
+            return settled
         if environ.get("REQUEST_METHOD") == "POST":
             path = environ.get("PATH_INFO", "")
             target = environ.get("HTTP_X_AMZ_TARGET", "")
@@ -108,6 +113,37 @@ class SandboxApp:
             if target.startswith(_DYNAMODB_TARGET):
                 return self._dynamodb(environ, start_response)
         return self.moto_app(environ, start_response)
+
+    def _moto(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+        """moto's whole answer (status line, headers, body), to inspect before sending it."""
+        got: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            got.update(status=status, headers=list(headers))
+            return lambda data: None
+
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith(_DYNAMODB_TARGET):
+            with self._ddb_lock:
+                body = b"".join(self.moto_app(environ, capture))
+        else:
+            body = b"".join(self.moto_app(environ, capture))
+        return str(got.get("status", "500")), got.get("headers", []), body
+
+    def _eventually(self, environ: dict[str, Any],
+                    start_response: StartResponse) -> list[bytes] | None:
+        """consistency.py: the calls whose answers depend on what happened just before."""
+        got = self.consistency.answer(
+            method=environ.get("REQUEST_METHOD", ""), path=environ.get("PATH_INFO", ""),
+            target=environ.get("HTTP_X_AMZ_TARGET", ""),
+            query=environ.get("QUERY_STRING", ""),
+            region=_region_and_service(environ, self.sandbox.region)[0],
+            body=lambda: _read_body(environ), moto=lambda: self._moto(environ))
+        if got is None:
+            return None
+        status, headers, out = got
+        start_response(status, headers)
+        return [out]
 
     def _dynamodb(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         """One DynamoDB request at a time, answered in full inside the lock. DynamoDB applies
