@@ -3,7 +3,7 @@
 Rules: no click, no rich; a pause is one attribute of the service's state item (`paused`), set
 and cleared only here, with a version bump so the orchestrator's next write re-reads it; the
 orchestrator keeps probing and recording while paused but makes no automatic switch (runtime
-`transitions.decide` answers `blocked: paused`); manual `failover` / `rollback` still work;
+`decisions.decide` answers `blocked: paused`); manual `failover` / `rollback` still work;
 `deploy` never writes the attribute, so it never undoes a pause; a pause ends by itself at its
 `until` (nothing to clean up).
 """
