@@ -82,8 +82,29 @@ class LambdaChanges(ExecutorBase):
             # The architecture changes with the code (UpdateFunctionCode), not the configuration.
             update("update_function_code", ZipFile=self._zip(),
                    Architectures=[w.spec["architecture"]], Publish=False)
+            self._supersede_config(a)
         if self._tags_changed(c):
             call(lam, "tag_resource", resource=w.name, Resource=a.context["arn"], Tags=w.tags)
+
+    def _supersede_config(self, have: Resource) -> None:
+        """The configuration the function ran until now starts its history retention; the
+        one it runs now never expires (it may be one superseded before)."""
+        import time
+
+        from lambdafail.deploy import stored_config
+        from lambdafail.deploy.planner import CONFIG_ITEM_PREFIX, CONFIG_SHA_ENV
+
+        assert self.package is not None
+        compiled = next((ch.desired.spec["compiled"] for ch in self.plan.changes
+                         if ch.kind == "item" and ch.name.startswith(CONFIG_ITEM_PREFIX)
+                         and ch.desired is not None), None)
+        days = int((compiled or {}).get("history_retention_days") or 0)
+        table = naming.table_name(self.plan.topology)
+        new = self.package.config_sha256
+        old = str((have.spec.get("environment") or {}).get(CONFIG_SHA_ENV) or "")
+        stored_config.set_expiry(self.ctx, table, new, None)
+        if days and old and old != new:
+            stored_config.set_expiry(self.ctx, table, old, int(time.time()) + days * 86400)
 
     def _delete_function(self, c: Change) -> None:
         call(self.ctx.client("lambda"), "delete_function", resource=c.name, FunctionName=c.name)

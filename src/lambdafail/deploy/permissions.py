@@ -35,6 +35,7 @@ DEPLOY_CALLS: tuple[tuple[str, str], ...] = (
     ("dynamodb", "UpdateContinuousBackups"), ("dynamodb", "UpdateTimeToLive"),
     ("dynamodb", "TagResource"), ("dynamodb", "DeleteTable"), ("dynamodb", "Query"),
     ("dynamodb", "GetItem"), ("dynamodb", "BatchGetItem"), ("dynamodb", "PutItem"),
+    ("dynamodb", "UpdateItem"),
     ("iam", "GetRole"), ("iam", "ListRoleTags"), ("iam", "GetRolePolicy"),
     ("iam", "CreateRole"), ("iam", "PutRolePolicy"), ("iam", "UpdateAssumeRolePolicy"),
     ("iam", "TagRole"), ("iam", "ListRolePolicies"), ("iam", "DeleteRolePolicy"),

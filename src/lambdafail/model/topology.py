@@ -249,6 +249,10 @@ class Topology(Strict):
     notify: Notify = Notify()
     log_retention_days: int = Field(default=30, description="How long the orchestrator's log "
                                     "group keeps its logs (one of CloudWatch Logs' values).")
+    history_retention_days: int = Field(
+        default=365, ge=1, le=3650, description="How long transition-log and audit entries, "
+        "and superseded deployed configurations, stay in the state table before DynamoDB's TTL "
+        "deletes them (the current state is never expired).")
     defaults: Defaults = Defaults()
     services: dict[Annotated[str, Field(pattern=SERVICE_RE)], Service] = Field(min_length=1)
 
@@ -501,6 +505,7 @@ def compile_topology(topo: Topology) -> CompiledTopology:
         "function": naming.function_name(topo.name),
         "sns_topic_arn": topo.notify.sns_topic_arn,
         "log_retention_days": topo.log_retention_days,
+        "history_retention_days": topo.history_retention_days,
         "schedules": schedules,
         "services": services,
     }

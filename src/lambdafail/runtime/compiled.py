@@ -92,5 +92,6 @@ class CompiledTopology(TypedDict):
     function: str
     sns_topic_arn: str | None
     log_retention_days: int
+    history_retention_days: int
     schedules: dict[str, ScheduleCfg]
     services: dict[str, ServiceCfg]

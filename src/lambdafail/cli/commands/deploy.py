@@ -33,7 +33,9 @@ def command(file: str, yes: bool, dry_run: bool) -> int:
         from lambdafail.oncall.common import compiled_for
 
         n = plan.counts()
-        record(ctx, str(compiled_for(topo, ctx.region)["table"]), "deploy",
+        compiled = compiled_for(topo, ctx.region)
+        record(ctx, str(compiled["table"]), "deploy",
+               retention_days=compiled.get("history_retention_days"),
                detail={"created": n["create"], "updated": n["update"], "deleted": n["delete"],
                        "note": summary_line(plan)})
     if outcome is not None and not is_json():
