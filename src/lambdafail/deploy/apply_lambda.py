@@ -22,12 +22,19 @@ from lambdafail.model import naming
 class LambdaChanges(ExecutorBase):
     # -- Lambda function, alias, permissions -----------------------------------------------
 
-    def _fn_config(self, w: Resource) -> dict[str, Any]:
+    def _fn_config(self, w: Resource, have: Resource | None = None) -> dict[str, Any]:
         s = w.spec
-        return {"Runtime": s["runtime"], "Handler": s["handler"], "Timeout": s["timeout"],
-                "MemorySize": s["memory_size"], "Role": s["role"],
-                "Environment": {"Variables": s["environment"]},
-                "Description": f"lambdafail {self.plan.topology}: orchestrator"}
+        out: dict[str, Any] = {
+            "Runtime": s["runtime"], "Handler": s["handler"], "Timeout": s["timeout"],
+            "MemorySize": s["memory_size"], "Role": s["role"],
+            "Environment": {"Variables": s["environment"]},
+            "Description": f"lambdafail {self.plan.topology}: orchestrator"}
+        if s.get("vpc"):
+            out["VpcConfig"] = {"SubnetIds": s["vpc"]["subnet_ids"],
+                                "SecurityGroupIds": s["vpc"]["security_group_ids"]}
+        elif have is not None and have.spec.get("vpc"):
+            out["VpcConfig"] = {"SubnetIds": [], "SecurityGroupIds": []}  # leave the VPC
+        return out
 
     def _zip(self) -> bytes:
         if self.package is None:
@@ -76,8 +83,8 @@ class LambdaChanges(ExecutorBase):
             self._wait_function(w.name)
 
         if failed or self._changed(c, "runtime", "handler", "timeout", "memory_size", "role",
-                                   "environment"):
-            update("update_function_configuration", **self._fn_config(w))
+                                   "environment", "vpc"):
+            update("update_function_configuration", **self._fn_config(w, a))
         if failed or self._changed(c, "code_sha256", "architecture"):
             # The architecture changes with the code (UpdateFunctionCode), not the configuration.
             update("update_function_code", ZipFile=self._zip(),

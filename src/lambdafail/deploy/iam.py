@@ -71,6 +71,11 @@ def orchestrator_policy(compiled: dict[str, Any], where: Where) -> dict[str, Any
     # is written with the function's role.
     add("FailedInvocations", ["sqs:SendMessage"],
         [where.arn("sqs", naming.dlq_name(compiled["topology"]))])
+    if compiled.get("vpc"):
+        from lambdafail.model.placement import ENI_ACTIONS
+
+        # In a VPC, Lambda manages the function's network interfaces with this role.
+        add("VpcNetworkInterfaces", list(ENI_ACTIONS), ["*"])
     add("StateTable", ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
                        "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
         [table_arn(where, compiled["table"])])

@@ -280,6 +280,10 @@ def _function(ctx: AwsContext, name: str, topo: str) -> Iterator[Resource]:
             "role": cfg.get("Role"),
             "environment": (cfg.get("Environment") or {}).get("Variables") or {},
             "code_sha256": cfg.get("CodeSha256"), "state": function_state(cfg)}
+    vpc = cfg.get("VpcConfig") or {}
+    if vpc.get("SubnetIds"):
+        spec["vpc"] = {"subnet_ids": sorted(vpc["SubnetIds"]),
+                       "security_group_ids": sorted(vpc.get("SecurityGroupIds") or [])}
     versions: dict[str, str] = {}
     yield Resource("function", name, spec, tags,
                    context={"arn": cfg["FunctionArn"], "versions": versions})

@@ -84,6 +84,8 @@ DRILL_CALLS: tuple[tuple[str, str], ...] = (
 
 CALLS = {"deploy": DEPLOY_CALLS, "oncall": ONCALL_CALLS, "drill": DRILL_CALLS}
 
+VPC_CALLER_ACTIONS = ("ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs")
+
 # Statement ids per scope (docs/permissions.md has a section for each).
 _SIDS = {A.FUNCTION: "Orchestrator", A.ROLE: "Role", A.PASS_ROLE: "PassRoleToLambda",
          A.POLICIES: "RolePolicies", A.TABLE: "StateTable", A.BUS: "EventBus", A.DEFAULT_BUS: "DefaultBus",
@@ -178,6 +180,11 @@ def operator_policy(compiled: dict[str, Any], where: iam.Where, role: str) -> di
         if conditioned:
             st["Condition"] = conditions[conditioned]
         statements.append(st)
+    if role == "deploy" and compiled.get("vpc"):
+        # CreateFunction / UpdateFunctionConfiguration with a VpcConfig: Lambda checks that the
+        # caller may describe the subnets, security groups and VPC it names (no resource scope).
+        statements.append({"Sid": "VpcPlacement", "Effect": "Allow",
+                           "Action": sorted(VPC_CALLER_ACTIONS), "Resource": "*"})
     statements.sort(key=lambda s: s["Sid"])
     return {"Version": "2012-10-17", "Statement": statements}
 

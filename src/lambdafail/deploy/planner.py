@@ -248,6 +248,9 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
         "environment": {CONFIG_SHA_ENV: config_sha256},
         "code_sha256": code_sha256,
     }
+    if compiled.get("vpc"):
+        # Only when set: a function outside any VPC keeps the fingerprint it always had.
+        fn_spec["vpc"] = dict(compiled["vpc"])
     # Created by deploy, not by Lambda's first log line: tagged, with a retention, destroyed.
     log_group = f"/aws/lambda/{fn}"
     out.append(Resource("loggroup", log_group,

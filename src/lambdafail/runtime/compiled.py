@@ -93,5 +93,6 @@ class CompiledTopology(TypedDict):
     sns_topic_arn: str | None
     log_retention_days: int
     history_retention_days: int
+    vpc: dict[str, list[str]] | None  # {"subnet_ids", "security_group_ids"}: deploy only
     schedules: dict[str, ScheduleCfg]
     services: dict[str, ServiceCfg]
