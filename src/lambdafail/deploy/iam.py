@@ -195,6 +195,24 @@ def package(doc: dict[str, Any], *, max_managed: int = MANAGED_PER_ROLE
     return _doc(bins[0]), managed
 
 
+def split_managed(doc: dict[str, Any], room: int = MANAGED_QUOTA - _MARGIN
+                  ) -> list[dict[str, Any]]:
+    """`doc` as managed-policy documents of at most `room` characters each (one when it
+    fits): statements first-fit in order, a long resource list split. Grants exactly the same."""
+    if policy_size(doc) <= room:
+        return [doc]
+    pieces = [p for st in doc["Statement"] for p in _split(st, room)]
+    bins: list[list[dict[str, Any]]] = []
+    for piece in pieces:
+        for b in bins:
+            if policy_size(_doc([*b, piece])) <= room:
+                b.append(piece)
+                break
+        else:
+            bins.append([piece])
+    return [_doc(b) for b in bins]
+
+
 def check_quotas(compiled: dict[str, Any], where: Where, file: str = "") -> None:
     """Refuse (TopologyError, exit 2) a topology whose orchestrator permissions no packing fits
     into IAM's quotas: `validate` runs it offline, `plan` and `deploy` before any change."""
