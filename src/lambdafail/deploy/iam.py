@@ -226,3 +226,6 @@ def check_quotas(compiled: dict[str, Any], where: Where, file: str = "") -> None
             f"{e} ({n} services)", path="services", file=file,
             hint="split the services into several topologies (each has its own orchestrator "
                  "and role), or route fewer distinct resources per service")], file) from None
+    from lambdafail.deploy.quotas import check_rules
+
+    check_rules(compiled, file)

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from lambdafail.base.errors import UsageError
-from lambdafail.sandbox import alarms, backends, idempotency, quotas
+from lambdafail.sandbox import alarms, backends, idempotency, quotas, service_quotas
 from lambdafail.sandbox.activity import ActivityLog
 from lambdafail.sandbox.consistency import Consistency
 from lambdafail.sandbox.delivery import Delivered, Dispatcher
@@ -86,6 +86,9 @@ class SandboxApp:
         self.consistency = Consistency(sandbox.time_scale)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        over = self._service_quota(environ)
+        if over is not None:
+            return _respond(start_response, *over)
         settled = self._eventually(environ, start_response)
         if settled is not None:
             return settled
@@ -129,6 +132,14 @@ class SandboxApp:
         else:
             body = b"".join(self.moto_app(environ, capture))
         return str(got.get("status", "500")), got.get("headers", []), body
+
+    def _service_quota(self, environ: dict[str, Any]) -> service_quotas.Refusal | None:
+        """service_quotas.py: rules per bus, targets per rule, a function's policy size."""
+        return service_quotas.refusal(
+            method=environ.get("REQUEST_METHOD", ""), path=environ.get("PATH_INFO", ""),
+            target=environ.get("HTTP_X_AMZ_TARGET", ""), query=environ.get("QUERY_STRING", ""),
+            region=_region_and_service(environ, self.sandbox.region)[0],
+            body=lambda: _read_body(environ))
 
     def _eventually(self, environ: dict[str, Any],
                     start_response: StartResponse) -> list[bytes] | None:
