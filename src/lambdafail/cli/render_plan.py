@@ -46,6 +46,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "conflicts": [{"kind": x.kind, "name": x.name, "owner": x.owner, "message": x.message}
                       for x in plan.conflicts],
         "notes": list(plan.actual.notes) if plan.actual else [],
+        "missing": list(plan.actual.missing) if plan.actual else [],
     }
 
 
@@ -92,6 +93,8 @@ def plan_renderable(plan: Plan, *, show_noop: bool = False) -> RenderableType:
         parts.append(Text(f"topology {plan.topology!r}: {done}", style="green"))
     for note in plan.actual.notes if plan.actual else []:
         parts.append(Text(f"note: {note}", style="yellow"))
+    for gone in plan.actual.missing if plan.actual else []:
+        parts.append(Text(f"! missing: {gone['message']}", style="bold red"))
     for x in plan.conflicts:
         parts.append(Text(f"! conflict: {x.message}", style="bold red"))
     parts.append(Text(summary_line(plan), style="bold"))

@@ -421,4 +421,9 @@ def plan_for(ctx: AwsContext, topology: Topology, *, mode: str = "deploy",
     want = planner.desired(compiled, where=where, code_sha256=pkg.sha256_b64,
                            config_sha256=pkg.config_sha256)
     actual = observe(ctx, compiled, where, config_sha256=pkg.config_sha256)
+    if mode == "deploy":
+        from lambdafail.deploy import preflight
+
+        actual.missing = [{"kind": m.kind, "name": m.name, "used_by": m.used_by,
+                           "message": m.message} for m in preflight.missing(ctx, compiled)]
     return planner.plan(want, actual, mode=mode, delete_state=delete_state), pkg

@@ -56,6 +56,9 @@ DEPLOY_CALLS: tuple[tuple[str, str], ...] = (
     ("ssm", "PutParameter"), ("ssm", "DeleteParameter"),
     ("logs", "DescribeLogGroups"), ("logs", "ListTagsForResource"), ("logs", "CreateLogGroup"),
     ("logs", "PutRetentionPolicy"), ("logs", "TagResource"), ("logs", "DeleteLogGroup"),
+    # plan's pre-flight (deploy/preflight.py): what the topology references, read-only.
+    ("cloudwatch", "DescribeAlarms"), ("route53", "ListResourceRecordSets"),
+    ("sns", "GetTopicAttributes"), ("events", "DescribeRule"), ("ecs", "DescribeServices"),
 )
 
 # `status`, `history`, `failover`, `rollback` (a service's, and `--deployment`'s alias move).

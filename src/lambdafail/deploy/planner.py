@@ -99,6 +99,8 @@ class Actual:
     resources: dict[tuple[str, str], Resource] = field(default_factory=dict)
     # What the observation had to wait for or could not be sure of (plan shows them).
     notes: list[str] = field(default_factory=list)
+    # Pre-flight: referenced resources that do not exist ({kind, name, used_by, message}).
+    missing: list[dict[str, str]] = field(default_factory=list)
     # The compiled topology the live function runs (from its config item), when known: plans
     # show a function update as the topology fields that changed, not just a new hash.
     deployed_config: dict[str, Any] | None = None

@@ -16,8 +16,11 @@ from lambdafail.cli.main import global_options, topology_file_option
 @click.option("--yes", "-y", is_flag=True, default=False, help="Do not ask for confirmation.")
 @click.option("--dry-run", is_flag=True, default=False,
               help="Print the plan and change nothing.")
+@click.option("--allow-missing", is_flag=True, default=False,
+              help="Deploy even if resources the topology references (alarms, zones, "
+              "functions, topic, router rules, ECS services) do not exist.")
 @global_options
-def command(file: str, yes: bool, dry_run: bool) -> int:
+def command(file: str, yes: bool, dry_run: bool, allow_missing: bool) -> int:
     from lambdafail.cli.commands.common import aws_for, console, is_json, load_topology
     from lambdafail.cli.commands.plan import show_confirm_apply
     from lambdafail.cli.render_plan import summary_line
@@ -27,6 +30,7 @@ def command(file: str, yes: bool, dry_run: bool) -> int:
     ctx = aws_for(topo)
     plan, pkg = plan_for(ctx, topo)
     outcome = show_confirm_apply(ctx, plan, pkg, yes=yes, dry_run=dry_run,
+                                 allow_missing=allow_missing,
                                  question=f"Deploy topology {topo.name!r} ({summary_line(plan)})?")
     if outcome is not None:
         from lambdafail.deploy.audit import record
