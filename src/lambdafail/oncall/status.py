@@ -139,6 +139,10 @@ def gather_status(ctx: AwsContext, compiled: dict[str, Any], *, probe: bool = Fa
             return f()
 
     dlq = naming.dlq_name(topo_name)
+    for service in ("events", "lambda", "sqs"):
+        # Clients are made here, before the pool: botocore builds a client from the shared
+        # session (its event handlers, its loaders), which is not made for concurrent use.
+        ctx.client(service)
     with ThreadPoolExecutor(max_workers=7, thread_name_prefix="status") as pool:
         f_states = pool.submit(guarded, store.load_all)
         f_beat = pool.submit(guarded, store.heartbeat_item)
