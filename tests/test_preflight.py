@@ -68,3 +68,28 @@ def test_preflight_finds_what_exists_in_few_calls(mocked_aws: None, tmp_path: Pa
     assert sum(1 for c in calls if c[1] == "DescribeAlarms") == 1
     expected = 1 + sum(len(v) for k, v in refs.items() if k not in ("alarm", "ecs service"))
     assert len(calls) == expected + len({n.split("/")[0] for n in refs["ecs service"]})
+
+
+def test_preflight_looks_where_a_resource_lives(mocked_aws: None, tmp_path: Path) -> None:
+    import boto3
+
+    from sandbox_support import make_zip
+
+    iam = boto3.client("iam", region_name="us-east-1")
+    role = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"Service": "lambda.amazonaws.com"}}
+                                               ]}))["Role"]["Arn"]
+    west = boto3.client("lambda", region_name="us-west-2")
+    arn = west.create_function(FunctionName="degraded", Runtime="python3.12", Role=role,
+                               Handler="h.handle", Code={"ZipFile": make_zip({"h.py": "x=1"})}
+                               )["FunctionArn"]
+    compiled: dict[str, Any] = {"sns_topic_arn": None, "services": {"web": {
+        "primary": {"kind": "url", "url": "https://a.example"},
+        "standby": {"kind": "lambda", "function": arn},
+        "signals": [], "router": {"kind": "ssm", "parameter": "/w"},
+        "recovery": {"failover": [{"kind": "lambda", "function": "degraded"}],
+                     "failback": []}}}}
+    gone = preflight.missing(context(), compiled)
+    # The ARN is found in us-west-2; the bare name is looked up in the topology's region.
+    assert [(m.kind, m.name) for m in gone] == [("function", "degraded")]

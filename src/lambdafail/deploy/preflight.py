@@ -37,11 +37,19 @@ class Missing:
 
 def referenced(compiled: dict[str, Any]) -> dict[str, dict[str, str]]:
     """kind → {name: first user} of what the topology references and does not own."""
-    out: dict[str, dict[str, str]] = {k: {} for k in (
+    return {kind: {name: user for name, (user, _) in names.items()}
+            for kind, names in _referenced(compiled).items()}
+
+
+def _referenced(compiled: dict[str, Any]) -> dict[str, dict[str, tuple[str, str | None]]]:
+    """kind → {name: (first user, its region or None for the topology's)}."""
+    out: dict[str, dict[str, tuple[str, str | None]]] = {k: {} for k in (
         "alarm", "hosted zone", "function", "topic", "rule", "ecs service")}
 
-    def add(kind: str, name: str, user: str) -> None:
-        out[kind].setdefault(name, user)
+    def add(kind: str, name: str, user: str, region: Any = None) -> None:
+        if not region and name.startswith("arn:") and len(name.split(":")) > 3:
+            region = name.split(":")[3]  # an ARN says where it lives
+        out[kind].setdefault(name, (user, str(region) if region else None))
 
     if compiled.get("sns_topic_arn"):
         add("topic", str(compiled["sns_topic_arn"]), "notify")
@@ -49,36 +57,41 @@ def referenced(compiled: dict[str, Any]) -> dict[str, dict[str, str]]:
         who = f"service {svc_name}"
         for side in ("primary", "standby"):
             if svc[side].get("kind") == "lambda":
-                add("function", str(svc[side]["function"]), f"{who}: {side}")
+                add("function", str(svc[side]["function"]), f"{who}: {side}",
+                    svc[side].get("region"))
         for sig in svc["signals"]:
             if sig.get("kind") == "alarm":
-                add("alarm", str(sig["alarm_name"]), f"{who}: signal")
+                add("alarm", str(sig["alarm_name"]), f"{who}: signal", sig.get("region"))
         router = svc["router"]
         if router["kind"] == "route53":
             add("hosted zone", str(router["zone_id"]), f"{who}: router")
         elif router["kind"] == "hook":
-            add("function", str(router["function"]), f"{who}: router")
+            add("function", str(router["function"]), f"{who}: router", router.get("region"))
         elif router["kind"] == "rules":
             for rule in sorted({r for side in router["rules"].values() for r in side}):
-                add("rule", f"{router['bus']}/{rule}", f"{who}: router")
+                add("rule", f"{router['bus']}/{rule}", f"{who}: router", router.get("region"))
         for plan, steps in sorted(svc["recovery"].items()):
             for step in steps:
                 if step["kind"] == "lambda":
-                    add("function", str(step["function"]), f"{who}: {plan} step")
+                    add("function", str(step["function"]), f"{who}: {plan} step",
+                        step.get("region"))
                 elif step["kind"] == "ecs":
                     add("ecs service", f"{step['cluster']}/{step['service']}",
-                        f"{who}: {plan} step")
+                        f"{who}: {plan} step", step.get("region"))
     return out
 
 
 def missing(ctx: AwsContext, compiled: dict[str, Any]) -> list[Missing]:
     """What `referenced` names that AWS says does not exist, in a stable order."""
-    refs = referenced(compiled)
     gone: list[Missing] = []
-    for kind, names in refs.items():
-        if names:
-            for name in sorted(_absent(ctx, kind, sorted(names))):
-                gone.append(Missing(kind, name, names[name]))
+    for kind, names in _referenced(compiled).items():
+        by_region: dict[str | None, list[str]] = {}
+        for name, (_, region) in names.items():
+            by_region.setdefault(region, []).append(name)
+        absent: set[str] = set()
+        for region, group in sorted(by_region.items(), key=lambda kv: kv[0] or ""):
+            absent |= _absent(ctx, kind, sorted(group), region)
+        gone += [Missing(kind, name, names[name][0]) for name in sorted(absent)]
     return gone
 
 
@@ -92,9 +105,10 @@ def _exists(attempt: Any) -> bool:
     return True
 
 
-def _absent(ctx: AwsContext, kind: str, names: list[str]) -> set[str]:
+def _absent(ctx: AwsContext, kind: str, names: list[str], region: str | None) -> set[str]:
+    """The names of `kind` in `region` (None: the topology's) that do not exist."""
     if kind == "alarm":
-        cw = ctx.client("cloudwatch")
+        cw = ctx.client("cloudwatch", region=region)
         found: set[str] = set()
         for i in range(0, len(names), 100):
             got = call(cw, "describe_alarms", resource="alarms", AlarmNames=names[i:i + 100],
@@ -103,29 +117,29 @@ def _absent(ctx: AwsContext, kind: str, names: list[str]) -> set[str]:
                       for a in got.get(key, [])}
         return set(names) - found
     if kind == "hosted zone":
-        r53 = ctx.client("route53")
+        r53 = ctx.client("route53", region=region)
         return {z for z in names if not _exists(lambda z=z: call(
             r53, "list_resource_record_sets", resource=z, HostedZoneId=z, MaxItems="1"))}
     if kind == "function":
-        lam = ctx.client("lambda")
+        lam = ctx.client("lambda", region=region)
         return {f for f in names if not _exists(lambda f=f: call(
             lam, "get_function_configuration", resource=f, FunctionName=f))}
     if kind == "topic":
-        sns = ctx.client("sns")
+        sns = ctx.client("sns", region=region)
         return {t for t in names if not _exists(lambda t=t: call(
             sns, "get_topic_attributes", resource=t, TopicArn=t))}
     if kind == "rule":
-        ev = ctx.client("events")
+        ev = ctx.client("events", region=region)
         return {r for r in names if not _exists(lambda r=r: call(
             ev, "describe_rule", resource=r, Name=r.split("/", 1)[1],
             EventBusName=r.split("/", 1)[0]))}
     if kind == "ecs service":
-        return _absent_ecs(ctx, names)
+        return _absent_ecs(ctx, names, region)
     raise AssertionError(kind)
 
 
-def _absent_ecs(ctx: AwsContext, names: list[str]) -> set[str]:
-    ecs = ctx.client("ecs")
+def _absent_ecs(ctx: AwsContext, names: list[str], region: str | None) -> set[str]:
+    ecs = ctx.client("ecs", region=region)
     by_cluster: dict[str, list[str]] = {}
     for n in names:
         cluster, service = n.split("/", 1)
