@@ -47,6 +47,9 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
                       for x in plan.conflicts],
         "notes": list(plan.actual.notes) if plan.actual else [],
         "missing": list(plan.actual.missing) if plan.actual else [],
+        # Edits of services not steady on their primary: refused (exit 2) unless forced.
+        "hazards": [h.to_json() for h in plan.hazards],
+        "forced": bool(plan.forced and plan.hazards),
     }
 
 
@@ -97,5 +100,8 @@ def plan_renderable(plan: Plan, *, show_noop: bool = False) -> RenderableType:
         parts.append(Text(f"! missing: {gone['message']}", style="bold red"))
     for x in plan.conflicts:
         parts.append(Text(f"! conflict: {x.message}", style="bold red"))
+    for h in plan.hazards:
+        text = h.forced if plan.forced else f"refused: {h.message}"
+        parts.append(Text(f"! {text}", style="bold red"))
     parts.append(Text(summary_line(plan), style="bold"))
     return Group(*parts)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from lambdafail.cli.commands.plan import FORCE_HELP
 from lambdafail.cli.main import global_options, topology_file_option
 
 
@@ -19,8 +20,9 @@ from lambdafail.cli.main import global_options, topology_file_option
 @click.option("--allow-missing", is_flag=True, default=False,
               help="Deploy even if resources the topology references (alarms, zones, "
               "functions, topic, router rules, ECS services) do not exist.")
+@click.option("--force", is_flag=True, default=False, help=FORCE_HELP)
 @global_options
-def command(file: str, yes: bool, dry_run: bool, allow_missing: bool) -> int:
+def command(file: str, yes: bool, dry_run: bool, allow_missing: bool, force: bool) -> int:
     from lambdafail.cli.commands.common import aws_for, console, is_json, load_topology
     from lambdafail.cli.commands.plan import show_confirm_apply
     from lambdafail.cli.render_plan import summary_line
@@ -28,7 +30,7 @@ def command(file: str, yes: bool, dry_run: bool, allow_missing: bool) -> int:
 
     topo = load_topology(file)
     ctx = aws_for(topo)
-    plan, pkg = plan_for(ctx, topo)
+    plan, pkg = plan_for(ctx, topo, force=force)
     outcome = show_confirm_apply(ctx, plan, pkg, yes=yes, dry_run=dry_run,
                                  allow_missing=allow_missing,
                                  question=f"Deploy topology {topo.name!r} ({summary_line(plan)})?")
@@ -41,7 +43,8 @@ def command(file: str, yes: bool, dry_run: bool, allow_missing: bool) -> int:
         record(ctx, str(compiled["table"]), "deploy",
                retention_days=compiled.get("history_retention_days"),
                detail={"created": n["create"], "updated": n["update"], "deleted": n["delete"],
-                       "note": summary_line(plan)})
+                       "note": summary_line(plan),
+                       **({"forced": [h.forced for h in plan.hazards]} if plan.hazards else {})})
     if outcome is not None and not is_json():
         n = plan.counts()
         console().print(f"[bold green]deployed[/] topology {topo.name!r}: {n['create']} created, "
