@@ -98,6 +98,10 @@ class Actual:
     region: str
     account: str
     resources: dict[tuple[str, str], Resource] = field(default_factory=dict)
+    # What the observation had to wait for or could not be sure of (plan shows them).
+    notes: list[str] = field(default_factory=list)
+    # Pre-flight: referenced resources that do not exist ({kind, name, used_by, message}).
+    missing: list[dict[str, str]] = field(default_factory=list)
     # The compiled topology the live function runs (from its config item), when known: plans
     # show a function update as the topology fields that changed, not just a new hash.
     deployed_config: dict[str, Any] | None = None
@@ -254,6 +258,9 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
         "environment": {CONFIG_SHA_ENV: config_sha256},
         "code_sha256": code_sha256,
     }
+    if compiled.get("vpc"):
+        # Only when set: a function outside any VPC keeps the fingerprint it always had.
+        fn_spec["vpc"] = dict(compiled["vpc"])
     # Created by deploy, not by Lambda's first log line: tagged, with a retention, destroyed.
     log_group = f"/aws/lambda/{fn}"
     out.append(Resource("loggroup", log_group,
