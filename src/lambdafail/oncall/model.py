@@ -222,6 +222,17 @@ class SwitchOutcome:
 
 
 @dataclass(frozen=True)
+class ApprovalOutcome:
+    service: str
+    decision: str  # approve | deny
+    transition_id: str
+    step: int  # 1-based
+    reason: str
+    actor: str
+    message: str
+
+
+@dataclass(frozen=True)
 class PauseOutcome:
     action: str  # pause | resume
     service: str

@@ -132,6 +132,12 @@ def run_plan(store: StateStore, service: str, pending: dict[str, Any],
         pending["lease_until"] = lease
         return True
 
+    def read_pending() -> dict[str, Any]:
+        st = store.get(service)
+        if st is None or st.pending is None or str(st.pending.get("id")) != pid:
+            raise StateConflict(f"{service}: the pending switch {pid} is gone")
+        return dict(st.pending)
+
     while True:
         action, i = next_step(progress)
         if action != "run":
@@ -150,6 +156,7 @@ def run_plan(store: StateStore, service: str, pending: dict[str, Any],
             pending["lease_until"] = lease
 
         env.keepalive = keepalive
+        env.read_pending = read_pending
         logger.info("recovery step started", service=service, transition_id=pid, plan=name,
                     step=i + 1, of=len(steps), kind=cfg["kind"],
                     attempt=progress["steps"][i]["attempts"])

@@ -2,7 +2,7 @@
 
 Rules: a step is run by `recovery.run_plan` under the pending switch's lease, its progress
 written to the state item before and after it; steps are idempotent where AWS allows and carry
-an idempotency key where it does not (a Lambda invoke). One module per kind (lambda_, ecs, wait),
+an idempotency key where it does not (a Lambda invoke). One module per kind (lambda_, ecs, wait, approval),
 each registered once below by its compiled `kind`; its model, compile and IAM twin is
 `lambdafail/model/kinds/steps/<kind>.py`. stdlib + boto3 only.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lambdafail.runtime.steps.approval import ApprovalStepRunner
 from lambdafail.runtime.steps.base import OutOfTime, Step, StepEnv, StepFailed
 from lambdafail.runtime.steps.ecs import EcsStepRunner
 from lambdafail.runtime.steps.lambda_ import LambdaStepRunner
@@ -18,7 +19,7 @@ from lambdafail.runtime.steps.wait import WaitStepRunner
 
 #: compiled step `kind` → its runner.
 STEPS: dict[str, Step] = {s.kind: s for s in (LambdaStepRunner(), EcsStepRunner(),
-                                                WaitStepRunner())}
+                                                WaitStepRunner(), ApprovalStepRunner())}
 
 
 def step_runner(cfg: dict[str, Any]) -> Step:

@@ -43,6 +43,11 @@ class StepEnv:
     #: A step that waits calls this between its checks: it renews the switch's lease (and
     #: raises StateConflict if another actor has taken the switch over).
     keepalive: Callable[[float], None] = lambda _seconds: None
+    #: The pending switch as stored now (a consistent read; set by `recovery.run_plan`):
+    #: what `lambdafail approve` wrote into it. StateConflict if it is no longer this switch.
+    read_pending: Callable[[], dict[str, Any]] = lambda: {}
+    #: Tell on-call something (subject, message): SNS, like the switch's other notices.
+    notify: Callable[[str, dict[str, Any]], None] = lambda _subject, _message: None
 
 
 class Step(Protocol):

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdafail.model.kinds.steps import ecs, lambda_, wait
+from lambdafail.model.kinds.steps import approval, ecs, lambda_, wait
 from lambdafail.model.kinds.steps.base import StepKind, StepSpec
 
 #: In the order the schema and error messages list them.
-STEPS: tuple[StepKind[Any], ...] = (lambda_.KIND, ecs.KIND, wait.KIND)
+STEPS: tuple[StepKind[Any], ...] = (lambda_.KIND, ecs.KIND, wait.KIND, approval.KIND)
 
 _BY_KIND = {k.kind: k for k in STEPS}
 _BY_MODEL = {k.model: k for k in STEPS}
