@@ -41,7 +41,9 @@ ACTIONS: dict[tuple[str, str], tuple[Need, ...]] = {
     # -- Lambda
     ("lambda", "GetFunction"): (("lambda:GetFunction", FUNCTION),),
     ("lambda", "ListTags"): (("lambda:ListTags", FUNCTION),),
-    ("lambda", "GetFunctionConfiguration"): (("lambda:GetFunctionConfiguration", FUNCTION),),
+    # The orchestrator's; and `status`'s readiness check of a cold standby's step functions.
+    ("lambda", "GetFunctionConfiguration"): (("lambda:GetFunctionConfiguration", FUNCTION),
+                                             ("lambda:GetFunctionConfiguration", INVOKE)),
     ("lambda", "ListVersionsByFunction"): (("lambda:ListVersionsByFunction", FUNCTION),),
     ("lambda", "GetAlias"): (("lambda:GetAlias", FUNCTION),),
     ("lambda", "GetPolicy"): (("lambda:GetPolicy", FUNCTION),),

@@ -84,6 +84,8 @@ def _service_doc(s: ServiceStatus) -> dict[str, Any]:
         "paused": None if s.paused is None else {
             "until": s.paused.until, "seconds_left": s.paused.until_age_seconds,
             "reason": s.paused.reason, "actor": s.paused.actor, "at": s.paused.at},
+        "cold_standby": None if s.plan_problems is None else {
+            "ready": not s.plan_problems, "problems": list(s.plan_problems)},
     }
 
 

@@ -124,6 +124,9 @@ class ServiceStatus:
     reason: str = ""  # the state's why, in words ("" when healthy)
     severity: str = "at_risk"  # STATES[state], but a stuck switch is degraded
     paused: PauseInfo | None = None
+    #: None: the standby runs (hot); else a cold standby started by its failover plan, and
+    #: what would stop that plan ([] = ready: its step resources exist).
+    plan_problems: list[str] | None = None
 
     @property
     def healthy(self) -> bool:

@@ -38,6 +38,7 @@ from lambdafail.oncall.model import (
     StatusReport,
     TransitionInfo,
 )
+from lambdafail.oncall.readiness import cold_services, plan_readiness
 
 if TYPE_CHECKING:
     from lambdafail.aws import AwsContext
@@ -108,7 +109,8 @@ def _orchestrator_config(ctx: AwsContext, fn: str) -> dict[str, Any] | None:
 def gather_status(ctx: AwsContext, compiled: dict[str, Any], *, probe: bool = False,
                   now: datetime | None = None) -> StatusReport:
     """Everything `status` shows, in a constant number of API calls (6; `--probe` adds the
-    probes themselves). The independent reads run concurrently: status answers in about the
+    probes themselves; cold standbys add their plans' readiness checks, batched per step kind:
+    `oncall.readiness`). The independent reads run concurrently: status answers in about the
     time of its slowest call."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -130,6 +132,8 @@ def gather_status(ctx: AwsContext, compiled: dict[str, Any], *, probe: bool = Fa
         f_bus = pool.submit(_list_rules, ctx, str(compiled["bus"]), prefix)
         f_fn = pool.submit(_orchestrator_config, ctx, fn)
         f_probe = pool.submit(_probe_everything, ctx, compiled) if probe else None
+        f_ready = (pool.submit(plan_readiness, ctx, compiled) if cold_services(compiled)
+                   else None)
         states = f_states.result()
         beat = f_beat.result()
         drills = f_drills.result()
@@ -139,6 +143,7 @@ def gather_status(ctx: AwsContext, compiled: dict[str, Any], *, probe: bool = Fa
             rules.update(got or {})
         fn_cfg = f_fn.result()
         live = f_probe.result() if f_probe is not None else {}
+        ready = f_ready.result() if f_ready is not None else {}
 
     now = now or utcnow()
     orch = _orchestrator_status(compiled, fn, beat, fn_cfg, now)
@@ -146,7 +151,7 @@ def gather_status(ctx: AwsContext, compiled: dict[str, Any], *, probe: bool = Fa
     for name in sorted(compiled["services"]):
         services.append(_service_status(name, compiled["services"][name], states.get(name),
                                         drills.get(name), rules, live, compiled, now,
-                                        beat=beat))
+                                        beat=beat, plan_problems=ready.get(name)))
     return StatusReport(topology=topo_name, region=str(compiled.get("region") or ctx.region),
                         generated_at=iso(now), orchestrator=orch, services=services,
                         api_calls=len(ctx.calls) - calls_before)
@@ -207,7 +212,8 @@ def _service_rules(name: str, svc: dict[str, Any], compiled: dict[str, Any]) -> 
 
 def _service_status(name: str, svc: dict[str, Any], st: Any, drill: dict[str, Any] | None,
                     rules: dict[str, str], live: dict[Any, Any], compiled: dict[str, Any],
-                    now: datetime, beat: dict[str, Any] | None = None) -> ServiceStatus:
+                    now: datetime, beat: dict[str, Any] | None = None,
+                    plan_problems: list[str] | None = None) -> ServiceStatus:
     my_rules = {r: rules.get(r, "MISSING") for r in _service_rules(name, svc, compiled)}
     drill_info = None
     if drill and float(drill.get("lock_expires_epoch") or 0) > now.timestamp():
@@ -240,7 +246,9 @@ def _service_status(name: str, svc: dict[str, Any], st: Any, drill: dict[str, An
     if st.phase == "switching":
         p = st.pending or {}
         err = f" (last error: {p['last_error']})" if p.get("last_error") else ""
-        problems.append(f"switch to {p.get('to', '?')} pending: the router has not confirmed"
+        waiting = _waiting_for_approval(name, p)
+        problems.append(waiting.removeprefix("switching to ") if waiting else
+                        f"switch to {p.get('to', '?')} pending: the router has not confirmed"
                         f"{err}")
     elif st.active != "primary":
         problems.append(f"running on the {st.active}")
@@ -269,7 +277,24 @@ def _service_status(name: str, svc: dict[str, Any], st: Any, drill: dict[str, An
                                   phase=st.phase, pending=st.pending, primary=sides["primary"],
                                   standby=sides["standby"], last_transition=lt,
                                   drill=drill_info, rules=my_rules, blocked=st.blocked,
-                                  problems=problems, paused=pause), svc, now)
+                                  problems=problems, paused=pause,
+                                  plan_problems=plan_problems), svc, now)
+
+
+def _waiting_for_approval(name: str, pending: Mapping[str, Any]) -> str:
+    """The reason of a switch held at an `approval` step (with the command that lets it go
+    on), or ""."""
+    from lambdafail.runtime.steps.approval import approve_command, waiting_step
+
+    index = waiting_step(dict(pending))
+    if index is None:
+        return ""
+    progress = pending.get("recovery") or {}
+    step = (progress.get("steps") or [])[index]
+    until = str(step.get("waiting_until") or "")
+    by = f" until {until[11:16]} UTC" if len(until) >= 16 else ""
+    return (f"switching to {pending.get('to', '?')}: waiting for approval (step {index + 1}/"
+            f"{len(progress.get('steps') or [])}){by}; run: {approve_command(name)}")
 
 
 def classify(s: ServiceStatus, svc: Mapping[str, Any], now: datetime) -> ServiceStatus:
@@ -281,7 +306,9 @@ def classify(s: ServiceStatus, svc: Mapping[str, Any], now: datetime) -> Service
         # Degraded once the router has failed or the switch has been pending too long.
         p = s.pending or {}
         started = age_seconds(p.get("started_at"), now)
-        if p.get("last_error") or started is None or started > SWITCH_STUCK_SECONDS:
+        if _waiting_for_approval(s.name, p):
+            pass  # waiting for a human is the plan, not a stuck router (until its timeout)
+        elif p.get("last_error") or started is None or started > SWITCH_STUCK_SECONDS:
             severity = "degraded"
     s.state, s.reason, s.severity = state, reason, severity
     return s
@@ -316,6 +343,9 @@ def _state(s: ServiceStatus, threshold: int) -> tuple[str, str]:
         return "drill", f"drill {s.drill.drill_id} by {s.drill.owner}"
     if s.phase == "switching":
         p = s.pending or {}
+        waiting = _waiting_for_approval(s.name, p)
+        if waiting:
+            return "switching", waiting
         err = f"; last error: {p['last_error']}" if p.get("last_error") else ""
         return "switching", (f"switching to {p.get('to', '?')} ({p.get('reason', '?')}): the "
                              f"router has not confirmed{err}")
@@ -340,13 +370,20 @@ def _state(s: ServiceStatus, threshold: int) -> tuple[str, str]:
         return "failing", _side_reason("primary", prim, threshold)
     if prim.ok is None:
         return "unknown", "primary never probed"
-    if stby.ok is False or (stby.live is not None and not stby.live.ok):
-        return "at_risk", _side_reason("standby", stby, threshold)
-    if stby.ok is None:
-        return "at_risk", "standby never probed: a failover could not be checked"
+    if s.plan_problems:
+        return "at_risk", ("cold standby: its failover plan could not run: "
+                           + "; ".join(s.plan_problems))
+    if s.plan_problems is None:
+        # A hot standby must answer now; a cold one is judged by its plan (above).
+        if stby.ok is False or (stby.live is not None and not stby.live.ok):
+            return "at_risk", _side_reason("standby", stby, threshold)
+        if stby.ok is None:
+            return "at_risk", "standby never probed: a failover could not be checked"
     off = [f"rule {r} is {v}" for r, v in sorted(s.rules.items()) if v != "ENABLED"]
     if off:
         return "at_risk", "; ".join(off) + ": failures may go undetected"
+    if s.plan_problems is not None and stby.ok is not True:
+        return "healthy", "cold standby: down until its failover plan starts it; plan ready"
     return "healthy", ""
 
 
