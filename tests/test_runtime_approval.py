@@ -8,17 +8,17 @@ tests/test_e2e_approval.py.
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 
-from lambdafail.runtime.handler import Orchestrator
 from lambdafail.runtime.state import StateConflict
 from lambdafail.runtime.steps.approval import decision_key, waiting_step
-from runtime_support import REGION, RULE, Env, compiled, make_env, service_cfg
+from runtime_support import REGION, Env, compiled, make_env, service_cfg
 
 APPROVAL = {"kind": "approval", "on_timeout": "fail", "every_seconds": 10, "message": "look",
             "timeout_seconds": 300, "retries": 0}
@@ -64,38 +64,28 @@ def _decide(env: Env, decision: str, actor: str = "arn:aws:sts::1:assumed-role/o
                                "at": "2024-01-01T00:00:00.000Z"})
 
 
-def _orchestrator(env: Env, on_sleep: Callable[[int], None]) -> Orchestrator:
-    """An orchestrator whose sleeps advance the fake clock and call `on_sleep(n)` (n = how
-    many sleeps so far): what on-call does while the step waits."""
-    count = [0]
-
-    def sleep(seconds: float) -> None:
-        env.sleeps.append(seconds)
-        env.clock.advance(seconds)
-        count[0] += 1
-        on_sleep(count[0])
-
-    return Orchestrator(env.config, env.clients, store=env.store, clock=env.clock,
-                        sleep=sleep, logger=env.logger, prober=env.prober)
-
-
-def _fail_primary(env: Env, orch: Orchestrator) -> None:
+def _fail_primary(env: Env) -> None:
     env.prober.set("checkout", primary=False)
     for _ in range(3):
-        env.tick(orch)
+        env.tick()
+
+
+def _waiting(env: Env) -> bool:
+    st = env.store.get("checkout")
+    return bool(st and st.phase == "switching" and waiting_step(st.pending) == 0)
 
 
 def test_the_plan_waits_at_the_approval_step_until_it_is_approved(aws: None) -> None:
     env, sqs, qurl = _env([APPROVAL, WAIT])
-    routers: list[str] = []
-
-    def on_sleep(n: int) -> None:
-        routers.append(env.param())
-        if n == 3:  # three checks without a decision, then on-call approves
-            _decide(env, "approve")
-
-    _fail_primary(env, _orchestrator(env, on_sleep))
-    assert routers[:3] == ["P", "P", "P"]  # the router did not move while it waited
+    _fail_primary(env)
+    for _ in range(3):  # tick after tick, nobody decides: the router stays
+        assert _waiting(env) and env.param() == "P"
+        result = env.tick()
+        (action,) = result["actions"]
+        assert action["status"] == "recovering"
+    assert env.sleeps == []  # the orchestrator checks once a round, it never waits for people
+    _decide(env, "approve")
+    env.tick()
     assert env.active() == "standby" and env.param() == "S"
     (item,) = env.store.log()
     step = item["recovery"]["steps"][0]
@@ -103,12 +93,15 @@ def test_the_plan_waits_at_the_approval_step_until_it_is_approved(aws: None) -> 
     assert step["output"]["decision"] == "approve"
     assert step["output"]["actor"].endswith("/ann") and step["output"]["reason"] == "INC-1"
     assert step["finished_at"] <= item["recovery"]["steps"][1]["started_at"]
-    assert any("waits for approval" in s for s in _subjects(sqs, qurl))
+    subjects = _subjects(sqs, qurl)
+    assert sum("waits for approval" in s for s in subjects) == 1  # told once, not every tick
 
 
 def test_a_denied_approval_blocks_the_switch(aws: None) -> None:
     env, _, _ = _env([APPROVAL, WAIT])
-    _fail_primary(env, _orchestrator(env, lambda n: _decide(env, "deny") if n == 1 else None))
+    _fail_primary(env)
+    _decide(env, "deny")
+    env.tick()
     st = env.store.get("checkout")
     assert st is not None and st.phase == "steady" and st.active == "primary"
     assert env.param() == "P" and env.ssm.puts == []
@@ -120,7 +113,9 @@ def test_a_denied_approval_blocks_the_switch(aws: None) -> None:
 def test_without_a_decision_the_timeout_fails_or_proceeds(aws: None, on_timeout: str,
                                                            active: str) -> None:
     env, _, _ = _env([{**APPROVAL, "on_timeout": on_timeout}, WAIT])
-    _fail_primary(env, _orchestrator(env, lambda n: None))
+    _fail_primary(env)
+    for _ in range(6):  # 6 ticks a minute apart: past the 300 s timeout
+        env.tick()
     st = env.store.get("checkout")
     assert st is not None and st.active == active
     if on_timeout == "fail":
@@ -132,50 +127,50 @@ def test_without_a_decision_the_timeout_fails_or_proceeds(aws: None, on_timeout:
         assert item["recovery"]["steps"][0]["output"]["waited_s"] >= 300
 
 
-class _Context:
-    """A Lambda context with a short invocation left: the wait must outlive it."""
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
-def test_the_wait_outlives_an_invocation_and_a_decision_is_for_one_switch_only(
-        aws: None) -> None:
+def test_a_decision_is_for_one_switch_and_one_time_only(aws: None) -> None:
     env, _, _ = _env([APPROVAL, WAIT])
-    orch = _orchestrator(env, lambda n: None)
-    env.prober.set("checkout", primary=False)
-    results = []
-    for _ in range(3):
-        results.append(orch.handle({"lambdafail": "tick", "rule": RULE}, _Context()))
-        env.clock.advance(10)
-    assert any(a["status"] == "recovering" for r in results for a in r["actions"])
+    _fail_primary(env)
     st = env.store.get("checkout")
-    assert st is not None and st.phase == "switching" and env.param() == "P"
-    assert st.pending is not None and waiting_step(st.pending) == 0
+    assert st is not None and st.pending is not None and _waiting(env)
     first = str(st.pending["id"])
+    record = {"decision": "approve", "actor": "x", "reason": "r",
+              "at": "2024-01-01T00:00:00.000Z"}
     # A decision for another switch id is refused (the condition names the pending switch).
     with pytest.raises(StateConflict):
-        env.store.record_decision("checkout", "some-older-switch", decision_key(0),
-                                  {"decision": "approve", "actor": "x", "reason": "r",
-                                   "at": "2024-01-01T00:00:00.000Z"})
+        env.store.record_decision("checkout", "some-older-switch", decision_key(0), record)
     _decide(env, "deny")
-    with pytest.raises(StateConflict):  # and given once only
-        env.store.record_decision("checkout", first, decision_key(0),
-                                  {"decision": "approve", "actor": "x", "reason": "r",
-                                   "at": "2024-01-01T00:00:00.000Z"})
-    env.clock.advance(60)
-    env.tick(orch)
+    with pytest.raises(StateConflict):  # and it is given once only
+        env.store.record_decision("checkout", first, decision_key(0), record)
+    env.tick()
     st = env.store.get("checkout")
     assert st is not None and st.phase == "steady" and "denied" in (st.blocked or "")
     # A later switch waits for its own decision.
     env.prober.set("checkout", primary=True)
-    env.tick(orch)  # the primary recovering lifts the block
-    env.prober.set("checkout", primary=False)
-    for _ in range(3):
-        orch.handle({"lambdafail": "tick", "rule": RULE}, _Context())
-        env.clock.advance(10)
+    env.tick()  # the primary recovering lifts the block
+    _fail_primary(env)
     st = env.store.get("checkout")
-    assert st is not None and st.phase == "switching" and st.pending is not None
-    assert str(st.pending["id"]) != first
-    assert waiting_step(st.pending) == 0  # the old denial did not carry over
-    assert env.param() == "P"
+    assert st is not None and st.pending is not None and str(st.pending["id"]) != first
+    assert _waiting(env) and env.param() == "P"  # the old denial did not carry over
+
+
+def test_from_the_cli_the_step_polls_until_a_decision_arrives() -> None:
+    """`lambdafail failover` runs the plan on the operator's machine: the step waits there."""
+    from lambdafail.runtime.probes import ProbeResult
+    from lambdafail.runtime.steps import StepEnv
+    from lambdafail.runtime.steps.approval import ApprovalStepRunner
+    from runtime_support import FakeClock
+
+    clock = FakeClock()
+    reads: list[float] = []
+
+    def read_pending() -> dict[str, Any]:
+        reads.append(clock())
+        return ({decision_key(0): {"decision": "approve", "actor": "a", "reason": "ok",
+                                   "at": "2024-01-01T00:00:00.000Z"}} if len(reads) > 3 else {})
+
+    env = StepEnv(service="checkout", transition_id="t", plan="failover", clients=None,
+                  probe=lambda: ProbeResult(ok=True, latency_ms=1, detail=""), clock=clock,
+                  sleep=clock.advance, deadline=clock() + 900, read_pending=read_pending)
+    out = ApprovalStepRunner().run(APPROVAL, env, {"status": "running"}, 0)
+    assert out["decision"] == "approve" and len(reads) == 4
+    assert [round(b - a) for a, b in itertools.pairwise(reads)] == [10, 10, 10]

@@ -5,9 +5,10 @@ Rule: stdlib + boto3 only; the model and compile of this kind are in
 approve` writes it once into the pending switch (`pending.approval_<step>`, conditional on that
 switch's id), and this step reads it back through `env.read_pending`. So a decision belongs to one
 switch and one step: it leaves with the pending switch (commit or abandon), and a later switch
-must be approved again. The wait outlives invocations like a `wait` step's: the timeout counts
-from the step's first start; an invocation about to end raises OutOfTime and the next tick
-checks again.
+must be approved again. In the orchestrator the step checks once per probe round and lets the
+round go on (OutOfTime: the lease is freed, the next round checks again), so one service
+waiting for a human never holds up the others' probes; `lambdafail failover` polls every
+`every_seconds`. The timeout counts real seconds from the step's first start.
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ class ApprovalStepRunner:
                             "waited_s": round(now - started, 3)}
                 raise StepFailed(f"no approval within {timeout:g} s (on_timeout: fail); run "
                                  f"`lambdafail failover {env.service}` to try again")
+            if not env.poll_people:
+                # The orchestrator: checked once a round, the round goes on meanwhile.
+                raise OutOfTime("waiting for approval; the next round checks again")
             if now + min(every, until - now) > env.deadline:
                 raise OutOfTime("waiting for approval; the next tick checks again")
             env.keepalive(every)
