@@ -1,7 +1,7 @@
 """Drill reports: report.json, report.md, junit.xml and timeline.svg from one report document.
 
 Rule: pure writers over the documented report.json document (docs/drill.md, "report.json"),
-stdlib only (json, xml.etree). Every writer renders from the same dict, so a saved report.json
+stdlib only (json, xml.etree; the recovery plan's rows from the pure `drill.plan`). Every writer renders from the same dict, so a saved report.json
 can be re-rendered later and the four files never disagree. No AWS, no click, no rich.
 """
 
@@ -13,6 +13,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from lambdafail.drill import plan
 
 SCHEMA = "lambdafail.drill.report/1"
 PHASES = ("precheck", "inject", "observe", "verify", "restore", "grade")
@@ -183,6 +185,9 @@ def to_markdown(report: Mapping[str, Any]) -> str:
         f"| time to detect (injected → first failure seen) | {_s(t.get('time_to_detect_s'))} |",
         f"| time to switch (first failure seen → router verified) | "
         f"{_s(t.get('time_to_switch_s'))} |",
+        *([f"| of which the failover steps (first start → last end) | {_s(t['steps_s'])} |",
+           f"| switch after the steps (→ router verified) | "
+           f"{_s(t.get('switch_after_steps_s'))} |"] if t.get("steps_s") is not None else []),
         f"| total (injected → router verified) | {_s(t.get('total_s'))} |",
         f"| RTO | {float(report.get('rto_seconds') or 0):g} s |",
         f"| RTO met | {_s(None if g.get('rto_met') is None else ('yes' if g['rto_met'] else 'no'))}"
@@ -205,11 +210,14 @@ def to_markdown(report: Mapping[str, Any]) -> str:
             lines.append(f"| {name} | {_md_escape(c['name'])} | {'yes' if c['ok'] else 'NO'} | "
                          f"{_md_escape(c.get('detail') or '')} |")
         lines.append("")
+    plans = report.get("recovery") or {}
+    lines += plan.markdown(plans)
     lines += ["## Timeline", "", "| offset | milestone | at |", "|---|---|---|"]
     ms = report.get("milestones", {})
-    for key in sorted((k for k in ms if ms[k]), key=lambda k: ms[k]["offset_s"]):
-        lines.append(f"| {_off(ms[key]['offset_s'])} | {key.replace('_', ' ')} | "
-                     f"{ms[key]['at']} |")
+    rows = [(float(ms[k]["offset_s"]), k.replace("_", " "), str(ms[k]["at"]))
+            for k in ms if ms[k]] + [(o, label, "") for o, label in plan.timeline_rows(plans)]
+    for off, label, at in sorted(rows, key=lambda r: r[0]):
+        lines.append(f"| {_off(off)} | {label} | {at or '—'} |")
     lines += ["", "## Restore", ""]
     if not r.get("requested", True):
         lines.append("**Restore was skipped on purpose (--no-restore): the service was LEFT "
@@ -273,6 +281,16 @@ def to_junit(report: Mapping[str, Any]) -> str:
             skipped += 1
             ET.SubElement(tc, "skipped", {"message": ph.get("detail") or "skipped"})
         cases.append(tc)
+    for plan_name, p in sorted((report.get("recovery") or {}).items()):
+        for s in p.get("steps", []):
+            tc = ET.Element("testcase", {"classname": f"{name}.{plan_name}",
+                                         "name": f"step {s['step']} {s['kind']}",
+                                         "time": f"{float(s.get('duration_s') or 0):.3f}"})
+            if s["status"] == "failed":
+                failures += 1
+                ET.SubElement(tc, "failure", {"message": s.get("error") or "failed",
+                                              "type": "step"})
+            cases.append(tc)
     t = report.get("timings", {})
     total = t.get("total_s")
     tc = ET.Element("testcase", {"classname": name, "name": "rto",
@@ -291,7 +309,8 @@ def to_junit(report: Mapping[str, Any]) -> str:
     props = ET.SubElement(suite, "properties")
     # A value that was never measured is an empty string: CI parsers read "None" as text.
     pairs = ([(k, report.get(k)) for k in ("drill_id", "scenario", "rto_seconds")]
-             + [(k, t.get(k)) for k in ("time_to_detect_s", "time_to_switch_s", "total_s")]
+             + [(k, t.get(k)) for k in ("time_to_detect_s", "time_to_switch_s", "total_s",
+                                        "steps_s", "switch_after_steps_s") if k in t]
              + sorted((report.get("context") or {}).items()))
     for key, value in pairs:
         ET.SubElement(props, "property", {"name": key, "value": "" if value is None

@@ -1,0 +1,105 @@
+"""Drills measure the recovery plan: through the real CLI on moto, with the orchestrator's real
+handler ticking (tests/test_drill_env.py), a service whose failover scales an ECS service up and
+whose failback scales it down. The report (json, md, junit) shows each step with its start, end
+and duration; the restore runs the failback steps (the desired count is set back)."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from lambdafail.cli import main as cli
+from lambdafail.drill import report
+from test_drill_env import DrillEnv
+
+PLAN = """\
+    recovery:
+      failover:
+        - ecs: {cluster: shop, service: checkout-dr, desired: 2, every_seconds: 0.1}
+        - wait: {healthy: 1, every_seconds: 0.1, timeout_seconds: 10}
+      failback:
+        - ecs: {cluster: shop, service: checkout-dr, desired: 0, every_seconds: 0.1}
+"""
+
+
+def _ecs() -> Any:
+    ecs = boto3.client("ecs", region_name="us-east-1")
+    ecs.create_cluster(clusterName="shop")
+    ecs.register_task_definition(family="checkout", containerDefinitions=[
+        {"name": "app", "image": "checkout:1", "memory": 128}])
+    ecs.create_service(cluster="shop", serviceName="checkout-dr", taskDefinition="checkout",
+                       desiredCount=0)
+    return ecs
+
+
+def _desired(ecs: Any) -> int:
+    return int(ecs.describe_services(cluster="shop", services=["checkout-dr"])["services"][0][
+        "desiredCount"])
+
+
+def test_a_drill_reports_each_step_and_its_restore_runs_the_failback_steps(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mocked_aws: None,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    ecs = _ecs()
+    env = DrillEnv(tmp_path, monkeypatch, signals=PLAN).provision()
+    try:
+        env.start().steady()
+        out = tmp_path / "out"
+        code = cli.run(["drill", "-f", str(env.file), "checkout", "--yes", "--timeout", "30",
+                        "--report-dir", str(out), "--output", "json"])
+        captured = capsys.readouterr()
+        assert code == 0, captured.err
+        doc = json.loads(captured.out)
+        fo, fb = doc["recovery"]["failover"], doc["recovery"]["failback"]
+        assert [(s["kind"], s["status"]) for s in fo["steps"]] == [("ecs", "done"),
+                                                                  ("wait", "done")]
+        assert [(s["kind"], s["status"]) for s in fb["steps"]] == [("ecs", "done")]
+        ms = {k: v["offset_s"] for k, v in doc["milestones"].items() if v}
+        # detect → steps → switch → verified, in that order, on one clock.
+        a, b = fo["steps"]
+        assert ms["injected"] <= a["start_s"] <= a["end_s"] <= b["start_s"] <= b["end_s"]
+        assert b["end_s"] <= ms["transition_committed"] + 0.001
+        assert all(s["duration_s"] is not None and s["duration_s"] >= 0 for s in fo["steps"])
+        t = doc["timings"]
+        assert t["steps_s"] == pytest.approx(b["end_s"] - a["start_s"], abs=0.002)
+        assert t["steps_s"] <= t["total_s"]
+        assert t["switch_after_steps_s"] is not None
+        # The restore failed back through the rollback path, which ran the failback steps.
+        assert fb["steps"][0]["start_s"] >= ms["router_verified"]
+        assert fb["transition_id"] != fo["transition_id"]
+        assert _desired(ecs) == 0
+        # The other renderings show the steps too.
+        assert report.validate(json.loads((out / "report.json").read_text())) == []
+        md = (out / "report.md").read_text()
+        assert "## Recovery plan" in md and "| failover | 1 | ecs | done |" in md
+        assert "failover step 2 (wait) finished" in md and "failback step 1 (ecs)" in md
+        cases = [c.get("name") for c in ET.parse(out / "junit.xml").iter("testcase")]
+        assert {"step 1 ecs", "step 2 wait"} <= set(cases)
+        assert "None" not in md
+    finally:
+        env.stop()
+
+
+def test_a_failed_step_fails_the_drill_with_the_step_named(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mocked_aws: None,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # No ECS service: the failover plan's first step fails, the router never moves.
+    env = DrillEnv(tmp_path, monkeypatch, signals=PLAN).provision()
+    try:
+        env.start().steady()
+        code = cli.run(["drill", "-f", str(env.file), "checkout", "--yes", "--timeout", "8",
+                        "--report-dir", str(tmp_path / "out"), "--output", "json"])
+        doc = json.loads(capsys.readouterr().out)
+        assert code == 5
+        (step, _) = doc["recovery"]["failover"]["steps"]
+        assert (step["kind"], step["status"]) == ("ecs", "failed")
+        assert any(r.startswith("failover step 1 (ecs) failed: ecs service shop/checkout-dr")
+                   for r in doc["grade"]["reasons"]), doc["grade"]["reasons"]
+        assert env.side_of_router() == "primary"
+    finally:
+        env.stop()
