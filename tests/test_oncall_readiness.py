@@ -59,7 +59,7 @@ def test_a_cold_standby_that_is_down_is_not_at_risk_when_its_plan_is_ready(
     assert svc["standby"]["ok"] is False
     assert code == 0 and svc["state"] == "healthy", svc["reason"]
     assert svc["cold_standby"] == {"ready": True, "problems": []}
-    assert "plan ready" in svc["reason"]
+    assert svc["reason"] == "cold standby: plan ready"
     # The readiness check is one batched DescribeServices on top of status's 6 calls.
     assert doc["api_calls"] == 7
 
@@ -70,12 +70,12 @@ def test_a_cold_standby_whose_plan_could_not_run_is_at_risk(
     (svc,) = doc["services"]
     assert code == 8 and svc["state"] == "at_risk"
     assert svc["cold_standby"]["ready"] is False
-    assert "failover plan could not run: ecs cluster shop not found" in svc["reason"]
+    assert "cold standby: plan cannot run: ecs cluster shop not found" in svc["reason"]
     boto3.client("ecs", region_name="us-east-1").create_cluster(clusterName="shop")
     code, doc = _status(env, capsys)  # the cluster now, but not the service its plan scales
     (svc,) = doc["services"]
     assert code == 8
-    assert "failover plan could not run: ecs service shop/checkout-dr not found" in svc["reason"]
+    assert "cold standby: plan cannot run: ecs service shop/checkout-dr not found" in svc["reason"]
 
 
 def test_a_hot_standby_that_is_down_is_still_at_risk(

@@ -371,7 +371,7 @@ def _state(s: ServiceStatus, threshold: int) -> tuple[str, str]:
     if prim.ok is None:
         return "unknown", "primary never probed"
     if s.plan_problems:
-        return "at_risk", ("cold standby: its failover plan could not run: "
+        return "at_risk", ("cold standby: plan cannot run: "
                            + "; ".join(s.plan_problems))
     if s.plan_problems is None:
         # A hot standby must answer now; a cold one is judged by its plan (above).
@@ -383,7 +383,7 @@ def _state(s: ServiceStatus, threshold: int) -> tuple[str, str]:
     if off:
         return "at_risk", "; ".join(off) + ": failures may go undetected"
     if s.plan_problems is not None and stby.ok is not True:
-        return "healthy", "cold standby: down until its failover plan starts it; plan ready"
+        return "healthy", "cold standby: plan ready"
     return "healthy", ""
 
 

@@ -140,6 +140,9 @@ def _summary(out: Console, r: DemoResult) -> None:
         f"({floor_text(r.time_scale)}; time scale {r.time_scale:g})")
     say(f"  rollback: traffic back on the primary; drill: "
               f"{'[green]PASS[/green]' if r.drill_passed else '[red]FAIL[/red]'}")
+    if r.pilot_phases:
+        say("  pilot light: " + ", ".join(f"{p(name.split(' (')[0])} {s:.2f} s"
+                                           for name, s in r.pilot_phases))
     say(f"  drill reports: {p(r.report_dir)}/ "
               f"({', '.join(p(n) for n in r.reports) or 'none'})")
     say(f"  topology: {p(r.topology_file)}")
