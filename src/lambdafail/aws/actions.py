@@ -31,6 +31,10 @@ ROUTER_RULES = "router-rules"  # rules a `rules` router enables and disables
 INVOKE = "invoke"  # Lambda targets (probes), hook routers and recovery-step functions
 ECS_SERVICES = "ecs-services"  # ECS services that recovery steps scale
 TOPIC = "topic"  # the notification topic
+# Probe headers read from Secrets Manager / SSM by the CLI's own probes (model/headers.py).
+PROBE_SECRETS = "probe-secrets"  # the referenced secrets
+PROBE_SECRETS_BATCH = "probe-secrets-batch"  # "*" when there are any (no resource type)
+PROBE_PARAMETERS = "probe-parameters"  # the referenced SSM parameters
 ANY = "*"
 
 Need = tuple[str, str]  # (IAM action, scope)
@@ -139,7 +143,7 @@ ACTIONS: dict[tuple[str, str], tuple[Need, ...]] = {
     ("events", "RemoveTargets"): (("events:RemoveTargets", RULES),),
     ("events", "DeleteRule"): (("events:DeleteRule", RULES),),
     # A drill puts its failure events on the topology's bus; every transition is published
-    # on the default bus (runtime.transitions.Notifier), also by a manual switch.
+    # on the default bus (runtime.notify.Notifier), also by a manual switch.
     ("events", "PutEvents"): (("events:PutEvents", BUS), ("events:PutEvents", DEFAULT_BUS)),
     ("events", "DescribeRule"): (("events:DescribeRule", ROUTER_RULES),),
     ("events", "EnableRule"): (("events:EnableRule", ROUTER_RULES),),
@@ -150,7 +154,8 @@ ACTIONS: dict[tuple[str, str], tuple[Need, ...]] = {
     ("events", "TagResource"): (("events:TagResource", RULES), ("events:TagResource", BUS)),
     # -- SSM
     ("ssm", "DescribeParameters"): (("ssm:DescribeParameters", ANY),),
-    ("ssm", "GetParameters"): (("ssm:GetParameters", PARAMETERS),),
+    ("ssm", "GetParameters"): (("ssm:GetParameters", PARAMETERS),
+                               ("ssm:GetParameters", PROBE_PARAMETERS)),
     ("ssm", "GetParameter"): (("ssm:GetParameter", PARAMETERS),),
     ("ssm", "ListTagsForResource"): (("ssm:ListTagsForResource", PARAMETERS),),
     ("ssm", "PutParameter"): (("ssm:PutParameter", PARAMETERS),
@@ -171,6 +176,12 @@ ACTIONS: dict[tuple[str, str], tuple[Need, ...]] = {
     ("route53", "ChangeResourceRecordSets"): (("route53:ChangeResourceRecordSets", ZONES),),
     ("route53", "GetChange"): (("route53:GetChange", CHANGES),),
     ("sns", "Publish"): (("sns:Publish", TOPIC),),
+    # -- Secrets Manager (probe headers). BatchGetSecretValue returns a secret only to a caller
+    # also allowed GetSecretValue on it; the action itself has no resource type.
+    ("secretsmanager", "BatchGetSecretValue"): (
+        ("secretsmanager:BatchGetSecretValue", PROBE_SECRETS_BATCH),
+        ("secretsmanager:GetSecretValue", PROBE_SECRETS)),
+    ("secretsmanager", "GetSecretValue"): (("secretsmanager:GetSecretValue", PROBE_SECRETS),),
 }
 
 

@@ -75,6 +75,9 @@ ONCALL_CALLS: tuple[tuple[str, str], ...] = (
     ("cloudwatch", "DescribeAlarms"),
     ("sns", "Publish"), ("events", "PutEvents"),
     ("ecs", "UpdateService"), ("ecs", "DescribeServices"),
+    # The CLI's own probes resolve probe headers (status --probe, failover/rollback checks).
+    ("secretsmanager", "BatchGetSecretValue"), ("secretsmanager", "GetSecretValue"),
+    ("ssm", "GetParameters"),
 )
 
 # `drill`: a switch and its restore (on-call's calls) plus the injected faults.
@@ -90,7 +93,15 @@ _SIDS = {A.FUNCTION: "Orchestrator", A.ROLE: "Role", A.PASS_ROLE: "PassRoleToLam
          A.LOG_GROUP: "LogGroup", A.ALARMS: "Alarms", A.ZONES: "RouterZones",
          A.CHANGES: "RouterZoneChanges", A.ROUTER_RULES: "RouterRules",
          A.INVOKE: "InvokeTargets", A.ECS_SERVICES: "RecoveryEcsServices",
-         A.TOPIC: "Notify", A.ANY: "Unscoped"}
+         A.TOPIC: "Notify", A.ANY: "Unscoped", A.PROBE_SECRETS: "ProbeSecrets",
+         A.PROBE_SECRETS_BATCH: "ProbeSecretsBatch", A.PROBE_PARAMETERS: "ProbeParameters"}
+
+# Scopes only the roles that probe get: deploy never reads a probe header's secret.
+_PROBING_ROLES = ("oncall", "drill")
+_PROBE_SCOPES = (A.PROBE_SECRETS, A.PROBE_SECRETS_BATCH, A.PROBE_PARAMETERS)
+# On-call and drills call ssm:GetParameters only to read probe headers, never the routers'.
+_NOT_FOR_ROLE = {("oncall", "ssm:GetParameters", A.PARAMETERS),
+                 ("drill", "ssm:GetParameters", A.PARAMETERS)}
 
 # A conditioned action gets its own statement (the condition must not narrow the others).
 _CONDITIONED_SIDS = {"route53:ChangeResourceRecordSets": "RouterRecordChanges"}
@@ -99,7 +110,10 @@ _CONDITIONED_SIDS = {"route53:ChangeResourceRecordSets": "RouterRecordChanges"}
 _FROM_ORCHESTRATOR = {A.PARAMETERS: "ssm:PutParameter", A.ALARMS: "cloudwatch:DescribeAlarms",
                       A.ZONES: "route53:ListResourceRecordSets", A.CHANGES: "route53:GetChange",
                       A.ROUTER_RULES: "events:EnableRule", A.INVOKE: "lambda:InvokeFunction",
-                      A.ECS_SERVICES: "ecs:UpdateService", A.TOPIC: "sns:Publish"}
+                      A.ECS_SERVICES: "ecs:UpdateService", A.TOPIC: "sns:Publish",
+                      A.PROBE_SECRETS: "secretsmanager:GetSecretValue",
+                      A.PROBE_SECRETS_BATCH: "secretsmanager:BatchGetSecretValue",
+                      A.PROBE_PARAMETERS: "ssm:GetParameters"}
 
 
 def _as_list(v: Any) -> list[Any]:
@@ -166,6 +180,9 @@ def operator_policy(compiled: dict[str, Any], where: iam.Where, role: str) -> di
         for action, scope in got:
             if not resources.get(scope):
                 continue  # nothing of that kind in this topology: the call is never made
+            if (scope in _PROBE_SCOPES and role not in _PROBING_ROLES) or (
+                    (role, action, scope) in _NOT_FOR_ROLE):
+                continue
             key = (scope, action if action in conditions else "")
             grouped.setdefault(key, set()).add(action)
     statements = []

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, cast
 
 from pydantic import (
+    AfterValidator,
     Discriminator,
     Field,
     Tag,
@@ -22,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from lambdafail.model import capacity, naming
+from lambdafail.model import capacity, naming, regions
 from lambdafail.model.common import ARN_RE, RULE_NAME_RE, Invalid, Strict
 from lambdafail.model.kinds import ROUTERS, RouterSpec, router_kind_of
 from lambdafail.model.kinds.signals import SIGNALS, SignalSpec, signal_kind_of
@@ -239,6 +240,19 @@ class Notify(Strict):
         return v
 
 
+#: A region name botocore knows (checked with a hint naming the closest ones).
+RegionName = Annotated[str, AfterValidator(regions.checked)]
+
+
+class Control(Strict):
+    """Where lambdafail's own resources live (the orchestrator, its state table, bus, rules):
+    best in a region none of the primaries is in, so the watcher outlives their region."""
+
+    regions: list[RegionName] = Field(
+        min_length=1, max_length=1, description="The control region (one for now; several "
+        "need a global state table, not built yet).")
+
+
 class Topology(Strict):
     """A lambdafail topology file (version 1)."""
 
@@ -246,6 +260,8 @@ class Topology(Strict):
     name: str = Field(pattern=NAME_RE, description="Prefix of every physical name: "
                       "lambdafail-<name>-...; lowercase letters, digits, dashes, ≤ 32.")
     region: str | None = Field(default=None, description="AWS region (or --region / AWS_REGION).")
+    control: Control | None = Field(default=None, description="Where the orchestrator and "
+                                    "its state live (default: `region`).")
     notify: Notify = Notify()
     log_retention_days: int = Field(default=30, description="How long the orchestrator's log "
                                     "group keeps its logs (one of CloudWatch Logs' values).")
@@ -260,14 +276,12 @@ class Topology(Strict):
                           hint="one of " + ", ".join(map(str, LOG_RETENTION_DAYS)))
         return v
 
-    @field_validator("region")
-    @classmethod
-    def _region(cls, v: str | None) -> str | None:
-        from lambdafail.model import regions
+    _region = field_validator("region")(staticmethod(regions.checked))
 
-        if v is not None and regions.partition_of(v) is None:
-            raise Invalid(f"not an AWS region: {v!r}", hint=regions.unknown_region_hint(v))
-        return v
+    @property
+    def control_region(self) -> str | None:
+        """Where the orchestrator and its state live: the control region, else `region`."""
+        return self.control.regions[0] if self.control is not None else self.region
 
     def health(self, service: str) -> Health:
         override = self.services[service].health.model_dump(exclude_none=True)
@@ -355,6 +369,48 @@ def semantic_problems(topo: Topology) -> list[SemanticProblem]:
                     "two services would fight over it", "give each service its own router"))
             routes.setdefault(route, name)
     out.extend(_physical_name_problems(topo))
+    out.extend(_placement_problems(topo))
+    return out
+
+
+def _placement_problems(topo: Topology) -> list[SemanticProblem]:
+    out: list[SemanticProblem] = []
+    if topo.control is not None and topo.region is None:
+        out.append(SemanticProblem(
+            ("control",), "a control region needs the topology's `region:` (the region the "
+            "services live in by default)", "add `region: <the primaries' region>`"))
+    for name, svc in topo.services.items():
+        kind = router_kind_of(svc.router)
+        if svc.router.region is not None and not kind.regional:
+            out.append(SemanticProblem(
+                ("services", name, "router", "region"), f"a {kind.key} router acts through a "
+                "global API, not in a region", "remove `region:` from the router"))
+        for side in ("primary", "standby"):
+            target = getattr(svc, side)
+            if target_kind_of(target).invokes(target_kind_of(target).compile(target)) and \
+                    placed(topo, target.region) is not None:
+                out.append(SemanticProblem(
+                    ("services", name, side, "region"), "a Lambda target is invoked in the "
+                    "control region; one in another region is not supported yet",
+                    "place the function in the control region, or probe it through a URL"))
+    return out
+
+
+def placement_warnings(topo: Topology) -> list[SemanticProblem]:
+    """What validate warns about (exit 0): a watcher that shares a region with what it
+    protects goes down with it."""
+    control = topo.control_region
+    out: list[SemanticProblem] = []
+    if control is None:
+        return out
+    for name, svc in topo.services.items():
+        if (svc.primary.region or topo.region) == control:
+            where = ("control", "regions") if topo.control else ("region",)
+            out.append(SemanticProblem(
+                where, f"the orchestrator runs in {control}, the region of service {name!r}'s "
+                "primary: an outage of that region takes the watcher down with it",
+                "set `control: {regions: [<another region>]}` (docs/placement.md)"))
+            break
     return out
 
 
@@ -427,13 +483,25 @@ def _physical_name_problems(topo: Topology) -> list[SemanticProblem]:
     return out
 
 
-def _target_json(t: Target) -> TargetCfg:
-    return target_kind_of(t).compile(t)
+def placed(topo: Topology, region: str | None) -> str | None:
+    """Where a target or router lives, when that is not the control region (None: there)."""
+    where = region or (topo.region if topo.control is not None else None)
+    return where if where is not None and where != topo.control_region else None
 
 
-def _router_json(svc: Service) -> dict[str, Any]:
+def _target_json(topo: Topology, t: Target) -> TargetCfg:
+    cfg = target_kind_of(t).compile(t)
+    if (where := placed(topo, t.region)) is not None:
+        cfg["region"] = where
+    return cfg
+
+
+def _router_json(topo: Topology, svc: Service) -> dict[str, Any]:
     targets = {"primary": target_value(svc.primary), "standby": target_value(svc.standby)}
-    return router_kind_of(svc.router).compile(svc.router, targets)
+    cfg = router_kind_of(svc.router).compile(svc.router, targets)
+    if router_kind_of(svc.router).regional and (where := placed(topo, svc.router.region)):
+        cfg["region"] = where  # the runtime's clients and IAM's ARNs for it use this region
+    return cfg
 
 
 def _split_schedules(schedules: dict[str, ScheduleCfg],
@@ -478,8 +546,8 @@ def compile_topology(topo: Topology) -> CompiledTopology:
             kind = signal_kind_of(sig)
             signals.append(kind.compile(sig, kind.rule_name(topo.name, name, i)))
         services[name] = {
-            "primary": _target_json(svc.primary),
-            "standby": _target_json(svc.standby),
+            "primary": _target_json(topo, svc.primary),
+            "standby": _target_json(topo, svc.standby),
             "health": {"interval": h.interval, "interval_seconds": secs,
                        "timeout_seconds": h.timeout_seconds,
                        "failure_threshold": h.failure_threshold,
@@ -488,14 +556,14 @@ def compile_topology(topo: Topology) -> CompiledTopology:
             "policy": {"cooldown_seconds": p.cooldown_seconds, "failback": p.failback,
                        "rto_seconds": p.rto_seconds},
             "signals": signals,
-            "router": _router_json(svc),
+            "router": _router_json(topo, svc),
             "recovery": _recovery_json(svc.recovery),
         }
     schedules = _split_schedules(schedules, services)
     return {
         "format": 1,
         "topology": topo.name,
-        "region": topo.region,
+        "region": topo.control_region,
         "table": naming.table_name(topo.name),
         "bus": naming.bus_name(topo.name),
         "function": naming.function_name(topo.name),

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from lambdafail.base.errors import UsageError
 from lambdafail.oncall.common import (
     clients_for,
+    header_resolver,
     probe_lambda,
     runtime_guard,
     store_for,
@@ -143,7 +144,7 @@ def _target(target: dict[str, Any]) -> str:
 
 def _notifier(ctx: AwsContext, compiled: Mapping[str, Any], caller_arn: str) -> Any:
     """The orchestrator's notifier, from here: a manual switch is published like any other."""
-    from lambdafail.runtime.transitions import Notifier
+    from lambdafail.runtime.notify import Notifier
 
     parts = caller_arn.split(":")
     return Notifier(compiled.get("sns_topic_arn"), lambda: ctx.client("sns"), _quiet_logger(),
@@ -178,16 +179,17 @@ def _step_env(ctx: AwsContext, svc: dict[str, Any], service: str, st: Any,
     import time
 
     from lambdafail.runtime.clock import time_scale
+    from lambdafail.runtime.decisions import forced_failure
     from lambdafail.runtime.probes import probe_all
     from lambdafail.runtime.steps import StepEnv
-    from lambdafail.runtime.transitions import forced_failure
 
     timeout = float(svc["health"]["timeout_seconds"])
 
     def probe() -> Any:
         lam = probe_lambda(ctx, timeout) if svc[to_side].get("kind") == "lambda" else None
         return (forced_failure(st, to_side, time.time())
-                or probe_all({to_side: (svc[to_side], timeout)}, lambda_client=lam)[to_side])
+                or probe_all({to_side: (svc[to_side], timeout)}, lambda_client=lam,
+                             resolver=header_resolver(ctx))[to_side])
 
     def build(plan: str, transition_id: str) -> StepEnv:
         budget = sum(float(s["timeout_seconds"]) * (1 + int(s["retries"]))
@@ -226,9 +228,10 @@ def _manual_switch(ctx: AwsContext, compiled: dict[str, Any], svc: dict[str, Any
                    st: Any, service: str, to_side: str, *, action: str, reason: str,
                    note: str, force: bool, actor: str | None,
                    confirm: Confirm, dry_run: bool = False) -> SwitchOutcome:
+    from lambdafail.runtime.decisions import forced_failure, record_probe
     from lambdafail.runtime.probes import probe_all
     from lambdafail.runtime.recovery import cold_standby
-    from lambdafail.runtime.transitions import forced_failure, record_probe, request_switch
+    from lambdafail.runtime.transitions import request_switch
 
     if not note.strip():
         raise UsageError(f"{action} needs a reason", hint="add --reason \"why you are doing "
@@ -245,7 +248,8 @@ def _manual_switch(ctx: AwsContext, compiled: dict[str, Any], svc: dict[str, Any
             lam = (probe_lambda(ctx, timeout) if svc[to_side].get("kind") == "lambda"
                    else None)
             # probe_all bounds the probe in wall time, even a Lambda invoke that hangs.
-            result = probe_all({to_side: (svc[to_side], timeout)}, lambda_client=lam)[to_side]
+            result = probe_all({to_side: (svc[to_side], timeout)}, lambda_client=lam,
+                               resolver=header_resolver(ctx))[to_side]
         evidence["probe"] = result.to_dict()
         record_probe(st, to_side, result, now)
         if not result.ok:

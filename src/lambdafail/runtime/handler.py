@@ -4,7 +4,7 @@ Inputs (docs/architecture.md, "What the orchestrator receives"): a probe tick
 `{"lambdafail": "tick", "rule": ...}`, a CloudWatch alarm state change (source aws.cloudwatch),
 any other event with an `id` (a failure event, matched against each service's patterns), and a
 ping `{"lambdafail": "ping"}`. Rules: stdlib + boto3 only; nothing touches AWS at import time;
-clients, clock, sleep, prober and logger are injectable; decisions come from `transitions`.
+clients, clock, sleep, prober and logger are injectable; decisions come from `decisions`, switches from `transitions`.
 What a tick costs is part of the design (docs/cost.md): a steady service writes nothing (its
 counters saturate, "last probed" is the heartbeat), emits one metric (`State`) unless its topology
 asks for more or none, and logs only changes of verdict, transitions and errors.
@@ -18,12 +18,15 @@ from collections.abc import Callable, Hashable, Mapping
 from typing import Any, TypeVar
 
 from lambdafail import __version__
+from lambdafail.runtime import decisions as dc
+from lambdafail.runtime import drill_guard, notify
 from lambdafail.runtime import transitions as tr
 from lambdafail.runtime.clock import time_scale
 from lambdafail.runtime.config import SIDES, Clients, LoadedConfig, load_config
 from lambdafail.runtime.log import Logger
 from lambdafail.runtime.probes import ProbeResult, probe_all
 from lambdafail.runtime.routers import Router, make_router
+from lambdafail.runtime.secrets import HeaderResolver
 from lambdafail.runtime.state import ServiceState, StateConflict, StateStore
 from lambdafail.runtime.steps import StepEnv
 
@@ -66,7 +69,9 @@ class Orchestrator:
         self._router_factory = router_factory
         self._state_codes: dict[str, int] = {}  # the State metric last emitted this tick
         self._context: Any = None  # the current invocation's (its remaining time bounds steps)
-        self.notifier = tr.Notifier(config.data.get("sns_topic_arn"),
+        self._resolver: HeaderResolver | None = None  # probe headers from Secrets Manager/SSM
+        self._unreadable: dict[Hashable, str] = {}  # probes not sent: header unreadable
+        self.notifier = notify.Notifier(config.data.get("sns_topic_arn"),
                                     lambda: self.clients.get("sns"), self.logger,
                                     events_client=lambda: self.clients.get("events"),
                                     context=self._notify_context)
@@ -91,7 +96,11 @@ class Orchestrator:
         if self._prober is not None:
             return self._prober(targets)
         needs_lambda = any(cfg.get("kind") == "lambda" for cfg, _ in targets.values())
-        return probe_all(targets, self.clients.get("lambda") if needs_lambda else None)
+        if self._resolver is None and any(cfg.get("headers") for cfg, _ in targets.values()):
+            # One per cold start: header values are cached for the container's life (≤ TTL).
+            self._resolver = HeaderResolver(self.clients.get)
+        return probe_all(targets, self.clients.get("lambda") if needs_lambda else None,
+                         resolver=self._resolver)
 
     def probe_side(self, service: str, side: str) -> ProbeResult:
         cfg = self.config.services[service]
@@ -107,10 +116,10 @@ class Orchestrator:
     def step_env(self, service: str, st: ServiceState) -> tr.StepEnvFor:
         """The environment of `service`'s recovery steps: probes of the side being switched
         to (a drill's fault flag wins), the clients, and the invocation's end as deadline."""
-        pending_to = str((st.pending or {}).get("to") or tr.other(st.active))
+        pending_to = str((st.pending or {}).get("to") or dc.other(st.active))
 
         def probe() -> ProbeResult:
-            return (tr.forced_failure(st, pending_to, self.clock())
+            return (dc.forced_failure(st, pending_to, self.clock())
                     or self.probe_side(service, pending_to))
 
         def build(plan: str, transition_id: str) -> StepEnv:
@@ -225,6 +234,11 @@ class Orchestrator:
                     states[s] = None  # re-read before recording this round's probes
                 else:
                     pending_still.add(s)
+        for s in services:
+            st = states[s]
+            if st is not None and s not in pending_still and drill_guard.overdue(st, now):
+                actions.append(self._abandoned_drill(s, st))
+                states[s] = None  # re-read: faults, counters and maybe the side changed
         alarm_now = self._reconcile_alarms(services) if reconcile else {}
         targets: dict[Hashable, tuple[Mapping[str, Any], float]] = {}
         for s in services:
@@ -234,12 +248,13 @@ class Orchestrator:
                 if st is None or not st.faulted(side, now):
                     targets[(s, side)] = (cfg[side], float(cfg["health"]["timeout_seconds"]))
         probed = self.probe_many(targets)
+        self._log_unprobed(probed)
         now = self.clock()
         observed: dict[str, dict[str, ProbeResult]] = {}
         for s in services:
             st = states[s]
             observed[s] = {side: probed.get((s, side))
-                           or (st and tr.forced_failure(st, side, now))
+                           or (st and dc.forced_failure(st, side, now))
                            or ProbeResult(False, 0.0, "forced unhealthy by drill")
                            for side in SIDES}
             self._emit_health(s, observed[s], active[s])
@@ -251,6 +266,36 @@ class Orchestrator:
                          deciding)
         actions.extend(a for a in acts if a)
         return {"actions": actions}
+
+    def _log_unprobed(self, probed: Mapping[Hashable, ProbeResult]) -> None:
+        """A probe that could not be sent because a header's secret is unreadable: logged when
+        it starts (and again when it changes), not every round; it is no evidence about the
+        target, so nothing else happens (runtime/secrets.py)."""
+        for key, result in probed.items():
+            if result.probed or not result.detail.startswith("header "):
+                self._unreadable.pop(key, None)
+                continue
+            if self._unreadable.get(key) != result.detail:
+                self._unreadable[key] = result.detail
+                service, side = key if isinstance(key, tuple) else (str(key), "")
+                self.logger.error("probe not sent: a header's secret is not readable",
+                                  service=service, side=side, detail=result.detail)
+
+    def _abandoned_drill(self, service: str, st: ServiceState) -> dict[str, Any]:
+        """A drill past its restore deadline (its machine died): finish its restore here."""
+        try:
+            res = drill_guard.finish_abandoned(
+                self.store, service, st, self.config.services[service],
+                router=lambda fresh: self.router(service, fresh),
+                probe=lambda side: self.probe_side(service, side), notify=self.notifier,
+                logger=self.logger, clock=self.clock, actor=ACTOR,
+                step_env=self.step_env(service, st),
+                on_switch=lambda res: self._metric_failover(service, res))
+        except Exception as e:  # the next tick tries again; this one goes on
+            self.logger.error("drill abandoned: restore failed", service=service,
+                              error=str(e))
+            return {"service": service, "status": "error", "message": str(e)}
+        return res
 
     def _reconcile_alarms(self, services: list[str]) -> dict[str, dict[str, str]]:
         """Current states of the services' alarms (one cheap DescribeAlarms per 100 names)."""
@@ -313,7 +358,7 @@ class Orchestrator:
         evidence = {"event_id": event.get("id"), "source": event.get("source"),
                     "detail-type": event.get("detail-type"), "time": event.get("time")}
         return self._once(event, lambda: [
-            self.process(s, trigger=tr.Trigger("event", str(sig["mode"]),
+            self.process(s, trigger=dc.Trigger("event", str(sig["mode"]),
                                                {**evidence, "rule": sig.get("rule")}))
             for s, sig in hits], context)
 
@@ -345,7 +390,7 @@ class Orchestrator:
 
     def process(self, service: str, *, observations: Mapping[str, ProbeResult] | None = None,
                 alarm_states: Mapping[str, str] | None = None,
-                trigger: tr.Trigger | None = None, event_id: str | None = None,
+                trigger: dc.Trigger | None = None, event_id: str | None = None,
                 state: ServiceState | None = None) -> dict[str, Any] | None:
         """Fold observations into the state, decide, and save or switch; retry on conflicts."""
         cfg = self.config.services[service]
@@ -366,16 +411,16 @@ class Orchestrator:
             verdicts = {side: st.health[side].ok for side in SIDES}
             for side, result in (observations or {}).items():
                 # A drill's fault flag overrides what the probe saw (the real detection path).
-                tr.record_probe(st, side, tr.forced_failure(st, side, now) or result, now)
-            trig = tr.fold_alarms(st, cfg, alarm_states or {}, now, event_id=event_id,
+                dc.record_probe(st, side, dc.forced_failure(st, side, now) or result, now)
+            trig = dc.fold_alarms(st, cfg, alarm_states or {}, now, event_id=event_id,
                                   trigger=trigger)
-            tr.record_trigger(st, trig, now)
-            decision = tr.decide(st, cfg, now, trig)
+            dc.record_trigger(st, trig, now)
+            decision = dc.decide(st, cfg, now, trig)
             if decision.needs_probe:
                 side = decision.needs_probe
-                tr.record_probe(st, side, tr.forced_failure(st, side, now)
+                dc.record_probe(st, side, dc.forced_failure(st, side, now)
                                 or self.probe_side(service, side), now)
-                decision = tr.decide(st, cfg, now, trig)
+                decision = dc.decide(st, cfg, now, trig)
             if decision.switch_to:
                 self._log_verdicts(service, st, verdicts)
                 res = tr.request_switch(
@@ -389,7 +434,7 @@ class Orchestrator:
                     self._metric_failover(service, res)
                 return self._result(res)
             st.blocked = decision.blocked
-            tr.saturate(st, cfg["health"])
+            dc.saturate(st, cfg["health"])
             if st.material() != before:
                 try:
                     self.store.save(st, expected)
@@ -398,11 +443,11 @@ class Orchestrator:
                 self._log_verdicts(service, st, verdicts)
             if decision.blocked and decision.blocked != old_blocked:
                 self.logger.warning("switch blocked", service=service, blocked=decision.blocked)
-            if tr.newly_both_down(old_blocked, decision.blocked):
+            if dc.newly_both_down(old_blocked, decision.blocked):
                 self.notifier.publish(f"lambdafail: {service}: both targets down, staying",
                                       {"event": "both_down", "service": service,
                                        "active": st.active, "blocked": decision.blocked,
-                                       "health": tr.probe_evidence(st)})
+                                       "health": dc.probe_evidence(st)})
             if decision.blocked:
                 return {"service": service, "status": "blocked", "message": decision.blocked}
             return None
