@@ -36,6 +36,7 @@ class Approval(StepKind[ApprovalStep]):
     kind = "approval"
     key = "approval"
     model = ApprovalStep
+    holds_invocation = False  # the orchestrator checks once a round (runtime twin)
 
     def compile(self, step: ApprovalStep) -> dict[str, Any]:
         return {"on_timeout": step.on_timeout, "every_seconds": step.every_seconds,
