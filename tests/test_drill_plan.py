@@ -81,6 +81,9 @@ def test_a_drill_reports_each_step_and_its_restore_runs_the_failback_steps(
         cases = [c.get("name") for c in ET.parse(out / "junit.xml").iter("testcase")]
         assert {"step 1 ecs", "step 2 wait"} <= set(cases)
         assert "None" not in md
+        svg = ET.parse(out / "timeline.svg").getroot()
+        bars = [g.get("data-step") for g in svg.iter() if g.get("class") == "step"]
+        assert bars == ["failover 1 ecs", "failover 2 wait", "failback 1 ecs"]
     finally:
         env.stop()
 

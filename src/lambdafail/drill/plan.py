@@ -97,6 +97,18 @@ def timeline_rows(plans: Mapping[str, Any]) -> list[tuple[float, str]]:
     return rows
 
 
+def bars(plans: Mapping[str, Any]) -> list[tuple[str, float, float, str, float | None]]:
+    """(label, start, end, status, duration) per step that started, for the SVG timeline."""
+    out = []
+    for name in ("failover", "failback"):
+        for s in (plans.get(name) or {}).get("steps", []):
+            if s["start_s"] is not None:
+                end = s["end_s"] if s["end_s"] is not None else s["start_s"]
+                out.append((f"{name} {s['step']} {s['kind']}", float(s["start_s"]),
+                            float(end), str(s["status"]), s["duration_s"]))
+    return out
+
+
 def _off(v: float | None) -> str:
     return "—" if v is None else f"+{v:.2f} s"
 

@@ -388,7 +388,8 @@ def to_svg(report: Mapping[str, Any]) -> str:
     width = 960
     plot = width - left - right
     shown = [k for k in MILESTONES if ms.get(k)]
-    rows = len(phases) + 1  # the phases, then the measured outage
+    steps = plan.bars(report.get("recovery") or {})
+    rows = len(phases) + len(steps) + 1  # the phases, each recovery step, the measured outage
     axis_y = top + row * rows + 8
     height = axis_y + 34 + 16 * len(shown) + 40
 
@@ -460,8 +461,19 @@ def to_svg(report: Mapping[str, Any]) -> str:
         el(grp, "text", _MARKS.get(status, status) + dur, x=left + plot + 8, y=y + 17,
            class_="status", fill=_COLORS.get(status, "#333"),
            font_weight="bold" if status in ("failed", "interrupted") else "normal")
+    for i, (label, a_f, b_f, status, took) in enumerate(steps):
+        y = top + row * (len(phases) + i)
+        grp = el(svg, "g", class_="step", data_step=label, data_status=status)
+        el(grp, "text", label, x=left - 8, y=y + 17, text_anchor="end", font_size=11)
+        ok = status == "done"
+        el(grp, "rect", x=f"{x(a_f):.1f}", y=y + 8, width=f"{max(2.0, x(b_f) - x(a_f)):.1f}",
+           height=row - 16, fill=_COLORS["passed" if ok else "failed"], opacity="0.7")
+        el(grp, "text", ("✓ " if ok else "✗ ") + status + (f" {took:.2f} s" if took is not None
+                                                           else ""),
+           x=left + plot + 8, y=y + 17, class_="status",
+           fill=_COLORS["passed" if ok else "failed"])
     # The measured outage: injected → first failure seen (detect) → router verified (switch).
-    y = top + row * len(phases)
+    y = top + row * (len(phases) + len(steps))
     grp = el(svg, "g", class_="measured")
     el(grp, "text", "outage", x=left - 8, y=y + 17, text_anchor="end", font_weight="bold")
     seen, routed = ms.get("first_failure_seen"), ms.get("router_verified")
