@@ -91,18 +91,79 @@ def test_a_drill_reports_each_step_and_its_restore_runs_the_failback_steps(
 def test_a_failed_step_fails_the_drill_with_the_step_named(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mocked_aws: None,
         capsys: pytest.CaptureFixture[str]) -> None:
-    # No ECS service: the failover plan's first step fails, the router never moves.
+    # The ECS step scales up, but the standby never answers: the wait step gives up after
+    # 10 s, the router never moves, and the drill names the step.
+    from conftest import wait_until
+
+    _ecs()
     env = DrillEnv(tmp_path, monkeypatch, signals=PLAN).provision()
     try:
         env.start().steady()
-        code = cli.run(["drill", "-f", str(env.file), "checkout", "--yes", "--timeout", "8",
+        env.web["checkout-standby"].stop()
+        wait_until(lambda: env.state().health["standby"].ok is False, what="standby down")
+        code = cli.run(["drill", "-f", str(env.file), "checkout", "--yes", "--timeout", "20",
                         "--report-dir", str(tmp_path / "out"), "--output", "json"])
         doc = json.loads(capsys.readouterr().out)
         assert code == 5
-        (step, _) = doc["recovery"]["failover"]["steps"]
-        assert (step["kind"], step["status"]) == ("ecs", "failed")
-        assert any(r.startswith("failover step 1 (ecs) failed: ecs service shop/checkout-dr")
+        steps = doc["recovery"]["failover"]["steps"]
+        assert [(s["kind"], s["status"]) for s in steps] == [("ecs", "done"), ("wait", "failed")]
+        assert any(r.startswith("failover step 2 (wait) failed: the standby was not healthy")
                    for r in doc["grade"]["reasons"]), doc["grade"]["reasons"]
         assert env.side_of_router() == "primary"
+    finally:
+        env.stop()
+
+
+def test_a_drill_of_a_cold_standby_checks_its_plan_not_its_health(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mocked_aws: None,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The standby is down until the ECS step scales it up (a watcher plays ECS starting the
+    tasks: the standby's web service comes up once the desired count is 2)."""
+    import threading
+
+    from conftest import wait_until
+
+    ecs = _ecs()
+    env = DrillEnv(tmp_path, monkeypatch, signals=PLAN).provision()
+    standby = env.web["checkout-standby"]
+    stop = threading.Event()
+
+    def tasks() -> None:
+        while not stop.wait(0.05):
+            if _desired(ecs) == 2 and not standby.running:
+                standby.start()
+
+    watcher = threading.Thread(target=tasks, daemon=True)
+    try:
+        env.start().steady()
+        standby.stop()
+        wait_until(lambda: env.state().health["standby"].ok is False, what="standby down")
+        watcher.start()
+        code = cli.run(["drill", "-f", str(env.file), "checkout", "--yes", "--timeout", "30",
+                        "--report-dir", str(tmp_path / "out"), "--output", "json"])
+        doc = json.loads(capsys.readouterr().out)
+        checks = {c["name"]: c for c in doc["phases"][0]["checks"]}
+        assert "standby healthy" not in checks
+        assert checks["standby's recovery plan can run"]["ok"] is True
+        assert code == 0, doc["grade"]["reasons"]
+        assert [s["status"] for s in doc["recovery"]["failover"]["steps"]] == ["done", "done"]
+    finally:
+        stop.set()
+        env.stop()
+
+
+def test_a_drill_of_a_cold_standby_whose_plan_cannot_run_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mocked_aws: None,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    env = DrillEnv(tmp_path, monkeypatch, signals=PLAN).provision()  # no ECS service
+    try:
+        env.start().steady()
+        code = cli.run(["drill", "-f", str(env.file), "checkout", "--yes", "--timeout", "10",
+                        "--report-dir", str(tmp_path / "out"), "--output", "json"])
+        doc = json.loads(capsys.readouterr().out)
+        assert code == 5 and doc["milestones"]["injected"] is None  # nothing injected
+        check = {c["name"]: c for c in doc["phases"][0]["checks"]}[
+            "standby's recovery plan can run"]
+        assert check["ok"] is False and "ecs cluster shop not found" in check["detail"]
     finally:
         env.stop()

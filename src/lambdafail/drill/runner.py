@@ -256,6 +256,8 @@ class Drill:
                       f"active={st.active}, phase={st.phase}")
             for side in ("primary", "standby"):
                 h = st.health[side]
+                if side == "standby" and self._cold_standby_ready():
+                    continue  # a cold standby is down until its plan starts it: checked above
                 if h.ok is None:
                     rec.check(f"{side} healthy", False, "never probed by the orchestrator")
                 else:
@@ -506,6 +508,22 @@ class Drill:
             "grade": g,
             "journal": self.journal.path if self.journal else None,
         }
+
+    def _cold_standby_ready(self) -> bool:
+        """For a cold standby (its failover plan starts it), check the plan's readiness
+        instead of the standby's health (as status does). False: not a cold standby."""
+        from lambdafail.oncall.readiness import plan_readiness
+        from lambdafail.runtime.recovery import cold_standby
+
+        assert self.rec is not None
+        if not cold_standby(dict(self.svc), "standby"):
+            return False
+        problems = plan_readiness(self.ctx, {"services": {self.opts.service: self.svc}}).get(
+            self.opts.service, [])
+        self.rec.check("standby's recovery plan can run", not problems,
+                       "; ".join(problems) or "cold standby: started by its failover plan, "
+                       "judged by its wait step")
+        return True
 
     def _plans(self) -> dict[str, Any]:
         """The recovery plans the drill's transitions ran (drill/plan.py), from the log."""
