@@ -69,6 +69,8 @@ def test_a_drill_reports_each_step_and_its_restore_runs_the_failback_steps(
         assert t["steps_s"] == pytest.approx(b["end_s"] - a["start_s"], abs=0.002)
         assert t["steps_s"] <= t["total_s"]
         assert t["switch_after_steps_s"] is not None
+        parts = (t["time_to_detect_s"], t["decide_s"], t["steps_s"], t["switch_after_steps_s"])
+        assert sum(parts) == pytest.approx(t["total_s"], abs=0.01)  # back to back
         # The restore failed back through the rollback path, which ran the failback steps.
         assert fb["steps"][0]["start_s"] >= ms["router_verified"]
         assert fb["transition_id"] != fo["transition_id"]

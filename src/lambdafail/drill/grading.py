@@ -43,7 +43,7 @@ def grade(phases: Mapping[str, Phase], t: Mapping[str, float | None], rto_second
     rto_met: bool | None = None if total is None else total <= rto_seconds
     if rto_met is False:
         parts = [f"{k} {t[key]:.2f} s" for k, key in (
-            ("detect", "time_to_detect_s"), ("steps", "steps_s"),
+            ("detect", "time_to_detect_s"), ("decide", "decide_s"), ("steps", "steps_s"),
             ("switch", "switch_after_steps_s")) if t.get(key) is not None]
         reasons.append(f"RTO missed: {total:.2f} s > {rto_seconds:g} s"
                        + (f" ({', '.join(parts)})" if len(parts) > 1 else ""))

@@ -54,12 +54,17 @@ def plan_document(entries: Iterable[Mapping[str, Any]], failed: Mapping[str, Any
 
 def split(timings: Mapping[str, float | None], plans: Mapping[str, Any],
           milestones: Mapping[str, float], origin: float) -> dict[str, float | None]:
-    """The failover's detect → steps → switch: `steps_s` (the failover plan, first step start →
-    last step end) and `switch_after_steps_s` (last step end → router verified)."""
+    """The failover's detect → decide → steps → switch, back to back: `decide_s` (first
+    failure seen → the plan's first step starts: the failure threshold, the decision),
+    `steps_s` (first step start → last step end) and `switch_after_steps_s` (last step end →
+    router verified); with `time_to_detect_s` they add up to `total_s`."""
     fo = plans.get("failover") or {}
     routed = milestones.get("router_verified")
-    end = fo.get("end_s")
-    return {"steps_s": fo.get("duration_s"),
+    seen = milestones.get("first_failure_seen")
+    start, end = fo.get("start_s"), fo.get("end_s")
+    return {"decide_s": (round(max(0.0, origin + start - seen), 3)
+                         if seen is not None and start is not None else None),
+            "steps_s": fo.get("duration_s"),
             "switch_after_steps_s": (round(max(0.0, routed - origin - end), 3)
                                      if routed is not None and end is not None else None)}
 

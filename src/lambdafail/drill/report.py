@@ -185,8 +185,10 @@ def to_markdown(report: Mapping[str, Any]) -> str:
         f"| time to detect (injected → first failure seen) | {_s(t.get('time_to_detect_s'))} |",
         f"| time to switch (first failure seen → router verified) | "
         f"{_s(t.get('time_to_switch_s'))} |",
-        *([f"| of which the failover steps (first start → last end) | {_s(t['steps_s'])} |",
-           f"| switch after the steps (→ router verified) | "
+        *([f"| of which: decide (first failure seen → plan started) | "
+           f"{_s(t.get('decide_s'))} |",
+           f"| of which: the failover steps (first start → last end) | {_s(t['steps_s'])} |",
+           f"| of which: switch after the steps (→ router verified) | "
            f"{_s(t.get('switch_after_steps_s'))} |"] if t.get("steps_s") is not None else []),
         f"| total (injected → router verified) | {_s(t.get('total_s'))} |",
         f"| RTO | {float(report.get('rto_seconds') or 0):g} s |",
@@ -310,7 +312,8 @@ def to_junit(report: Mapping[str, Any]) -> str:
     # A value that was never measured is an empty string: CI parsers read "None" as text.
     pairs = ([(k, report.get(k)) for k in ("drill_id", "scenario", "rto_seconds")]
              + [(k, t.get(k)) for k in ("time_to_detect_s", "time_to_switch_s", "total_s",
-                                        "steps_s", "switch_after_steps_s") if k in t]
+                                        "decide_s", "steps_s", "switch_after_steps_s")
+                if k in t]
              + sorted((report.get("context") or {}).items()))
     for key, value in pairs:
         ET.SubElement(props, "property", {"name": key, "value": "" if value is None
