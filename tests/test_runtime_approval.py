@@ -84,6 +84,8 @@ def test_the_plan_waits_at_the_approval_step_until_it_is_approved(aws: None) -> 
         (action,) = result["actions"]
         assert action["status"] == "recovering"
     assert env.sleeps == []  # the orchestrator checks once a round, it never waits for people
+    started = [r for r in env.logger.records if r.get("message") == "recovery step started"]
+    assert len(started) == 1  # logged once, not at every round that finds it still waiting
     _decide(env, "approve")
     env.tick()
     assert env.active() == "standby" and env.param() == "S"

@@ -157,9 +157,11 @@ def run_plan(store: StateStore, service: str, pending: dict[str, Any],
 
         env.keepalive = keepalive
         env.read_pending = read_pending
-        logger.info("recovery step started", service=service, transition_id=pid, plan=name,
-                    step=i + 1, of=len(steps), kind=cfg["kind"],
-                    attempt=progress["steps"][i]["attempts"])
+        if progress["steps"][i].get("note") is None:
+            # Not for each round that finds a step still waiting (an approval): changes only.
+            logger.info("recovery step started", service=service, transition_id=pid,
+                        plan=name, step=i + 1, of=len(steps), kind=cfg["kind"],
+                        attempt=progress["steps"][i]["attempts"])
         try:
             output = runner.run(cfg, env, progress["steps"][i], i)
         except StateConflict:
