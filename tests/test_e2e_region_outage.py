@@ -118,3 +118,64 @@ def test_the_watcher_in_another_region_fails_over_while_the_primarys_region_is_d
                     "--yes", env=env)
         assert r.returncode == 0, r.stderr
         assert ssm.get_parameter(Name=param)["Parameter"]["Value"] == primary.url
+
+
+def test_break_glass_switches_without_the_state_table_and_is_reconciled_after(
+        tmp_path: Path, sandbox_proc: tuple[subprocess.Popen[str], Path]) -> None:
+    _, state = sandbox_proc
+    journal = tmp_path / "break-glass.json"
+    env = {"LAMBDAFAIL_SANDBOX_STATE": str(state), "AWS_MAX_ATTEMPTS": "1",
+           "LAMBDAFAIL_BREAK_GLASS_JOURNAL": str(journal)}
+    endpoint = json.loads(state.read_text())["endpoint_url"]
+    name = f"bg{uuid.uuid4().hex[:8]}"
+    third = "us-east-2"  # the router and the standby: it stays lit
+    ssm = _client(endpoint, "ssm", third)
+    param = f"/{name}/web/active"
+    wait = state_waiter(StateStore(naming.table_name(name),
+                                   _client(endpoint, "dynamodb", CONTROL)), "web")
+    with WebService("primary") as primary, WebService("standby") as standby:
+        f = _topology(tmp_path / "lambdafail.yaml", name, primary.url, standby.url)
+        text = Path(f).read_text().replace(f"region: {CONTROL}}}", f"region: {third}}}")
+        Path(f).write_text(text)
+        assert run_cli("--sandbox", "deploy", "-f", f, "--yes", env=env).returncode == 0
+        wait(lambda st: st.health["primary"].ok and st.health["standby"].ok, 30,
+             "the first probe tick")
+        assert ssm.get_parameter(Name=param)["Parameter"]["Value"] == primary.url
+
+        # With the table reachable, break-glass is refused: the normal path must be used.
+        r = run_cli("--sandbox", "failover", "web", "-f", f, "--break-glass", "--reason", "x",
+                    "--yes", env=env)
+        assert r.returncode == 2 and "answers" in r.stderr, r.stderr
+        assert not journal.exists() or json.loads(journal.read_text()) == []
+
+        # The control region goes dark: the state table is out of reach.
+        assert run_cli("--sandbox", "outage", CONTROL, env=env).returncode == 0
+        r = run_cli("--sandbox", "failover", "web", "-f", f, "--reason", "INC-7", "--yes",
+                    env=env)
+        assert r.returncode == 3, r.stderr  # the normal path cannot read the state
+        r = run_cli("--sandbox", "failover", "web", "-f", f, "--break-glass", "--reason",
+                    "INC-7: us-west-2 out", "--yes", env=env)
+        assert r.returncode == 0, r.stderr
+        assert ssm.get_parameter(Name=param)["Parameter"]["Value"] == standby.url
+        [entry] = json.loads(journal.read_text())
+        assert entry["service"] == "web" and entry["status"] == "applied"
+        r = run_cli("--sandbox", "status", "-f", f, env=env, timeout=60)
+        assert r.returncode == 3 and "1 break-glass switch(es) pending" in r.stderr, r.stderr
+
+        # The region answers again: the next status writes the switch into the log and state.
+        assert run_cli("--sandbox", "outage", CONTROL, "--end", env=env).returncode == 0
+        r = run_cli("--sandbox", "status", "-f", f, "-o", "json", env=env, timeout=60)
+        assert "reconciled the break-glass switch of web" in r.stderr, r.stderr
+        web = next(s for s in json.loads(r.stdout)["services"] if s["name"] == "web")
+        assert web["active"] == "standby"
+        assert json.loads(journal.read_text()) == []
+        r = run_cli("--sandbox", "history", "web", "-f", f, "--kind", "all", "-o", "json",
+                    env=env)
+        assert r.returncode == 0, r.stderr
+        entries = json.loads(r.stdout)["transitions"]
+        kinds = [(t.get("kind"), t.get("reason")) for t in entries]
+        assert ("break-glass", "INC-7: us-west-2 out") in kinds, kinds
+        assert ("transition", "break-glass") in kinds, kinds
+        # Reconciling again writes nothing more.
+        r = run_cli("--sandbox", "status", "-f", f, "-o", "json", env=env, timeout=60)
+        assert "reconciled" not in r.stderr

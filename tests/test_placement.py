@@ -14,8 +14,9 @@ from deploy_support import deploy
 from lambdafail.aws import AwsContext
 from lambdafail.base.errors import TopologyError
 from lambdafail.deploy import iam
+from lambdafail.model.checks import placement_warnings
 from lambdafail.model.loader import load_text
-from lambdafail.model.topology import Topology, compiled_document, placement_warnings
+from lambdafail.model.topology import Topology, compiled_document
 
 TOPOLOGY = """\
 version: 1

@@ -359,7 +359,7 @@ def _parameters(ctx: AwsContext, compiled: dict[str, Any], topo: str) -> Iterato
 
 def _parameters_in(ctx: AwsContext, region: str | None, names: set[str],
                    topo: str) -> Iterator[Resource]:
-    ssm = ctx.client("ssm", region)
+    ssm = ctx.client("ssm", region) if region else ctx.client("ssm")
     # Ours from an earlier deploy (a removed service's parameter is found only by its tag).
     kw: dict[str, Any] = {"ParameterFilters": [{"Key": f"tag:{naming.TAG_TOPOLOGY}",
                                                 "Values": [topo]}]}

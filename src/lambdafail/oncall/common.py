@@ -128,14 +128,15 @@ def clients_for(ctx: AwsContext) -> Any:
 
     class _CtxClients(Clients):
         def get(self, service: str, region: str | None = None) -> Any:
-            return ctx.client(service, region)
+            return ctx.client(service, region) if region else ctx.client(service)
 
         def get_single_shot(self, service: str, read_timeout: float | None = None,
                             region: str | None = None) -> Any:
             from lambdafail.runtime.config import HOOK_READ_TIMEOUT_SECONDS
 
-            return ctx.single_shot_client(service, read_timeout or HOOK_READ_TIMEOUT_SECONDS,
-                                          region)
+            timeout = read_timeout or HOOK_READ_TIMEOUT_SECONDS
+            return (ctx.single_shot_client(service, timeout, region) if region
+                    else ctx.single_shot_client(service, timeout))
 
     return _CtxClients(region=ctx.region, endpoint_url=ctx.endpoint_url)
 

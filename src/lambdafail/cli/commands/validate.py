@@ -31,7 +31,7 @@ def command(file: str) -> int:
             emit_json({"valid": False, "file": file,
                        "problems": [asdict(p) for p in err.problems]})
         raise
-    from lambdafail.model.topology import placement_warnings
+    from lambdafail.model.checks import placement_warnings
 
     warnings = [{"path": ".".join(map(str, w.path)), "message": w.message, "hint": w.hint}
                 for w in placement_warnings(topo)]
