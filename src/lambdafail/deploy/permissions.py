@@ -52,7 +52,7 @@ DEPLOY_CALLS: tuple[tuple[str, str], ...] = (
     ("lambda", "DeleteAlias"), ("lambda", "AddPermission"), ("lambda", "RemovePermission"),
     ("lambda", "GetFunctionEventInvokeConfig"), ("lambda", "PutFunctionEventInvokeConfig"),
     ("ssm", "DescribeParameters"), ("ssm", "GetParameters"), ("ssm", "ListTagsForResource"),
-    ("ssm", "PutParameter"), ("ssm", "DeleteParameter"),
+    ("ssm", "PutParameter"), ("ssm", "DeleteParameter"), ("ssm", "AddTagsToResource"),
     ("logs", "DescribeLogGroups"), ("logs", "ListTagsForResource"), ("logs", "CreateLogGroup"),
     ("logs", "PutRetentionPolicy"), ("logs", "TagResource"), ("logs", "DeleteLogGroup"),
 )
@@ -79,13 +79,14 @@ ONCALL_CALLS: tuple[tuple[str, str], ...] = (
     ("sqs", "GetQueueUrl"), ("sqs", "GetQueueAttributes"),
     ("events", "ListRules"), ("events", "DescribeRule"), ("events", "EnableRule"),
     ("events", "DisableRule"),
-    ("ssm", "GetParameter"), ("ssm", "PutParameter"),
+    ("ssm", "GetParameter"), ("ssm", "PutParameter"), ("ssm", "AddTagsToResource"),
     ("route53", "ListResourceRecordSets"), ("route53", "ChangeResourceRecordSets"),
     ("route53", "GetChange"),
     ("cloudwatch", "DescribeAlarms"),
     ("sns", "Publish"), ("events", "PutEvents"),
     ("ecs", "UpdateService"), ("ecs", "DescribeServices"),
-    # The CLI's own probes resolve probe headers (status --probe, failover/rollback checks).
+    # The CLI's own probes resolve probe headers (status --probe, failover/rollback checks);
+    # status reads the routers' parameters back with GetParameters too.
     ("secretsmanager", "BatchGetSecretValue"), ("secretsmanager", "GetSecretValue"),
     ("ssm", "GetParameters"),
     *RECOVERY_CALLS,
@@ -126,9 +127,9 @@ _SIDS = {A.FUNCTION: "Orchestrator", A.ROLE: "Role", A.PASS_ROLE: "PassRoleToLam
 # Scopes only the roles that probe get: deploy never reads a probe header's secret.
 _PROBING_ROLES = ("oncall", "drill")
 _PROBE_SCOPES = (A.PROBE_SECRETS, A.PROBE_SECRETS_BATCH, A.PROBE_PARAMETERS)
-# On-call and drills call ssm:GetParameters only to read probe headers, never the routers'.
-_NOT_FOR_ROLE = {("oncall", "ssm:GetParameters", A.PARAMETERS),
-                 ("drill", "ssm:GetParameters", A.PARAMETERS)}
+# Actions a role's calls never need on a scope (none today: `status` reads the routers'
+# parameters with ssm:GetParameters, as it reads probe headers).
+_NOT_FOR_ROLE: set[tuple[str, str, str]] = set()
 
 # A conditioned action gets its own statement (the condition must not narrow the others).
 _CONDITIONED_SIDS = {"route53:ChangeResourceRecordSets": "RouterRecordChanges"}
