@@ -54,7 +54,8 @@ ACTIONS: dict[tuple[str, str], tuple[Need, ...]] = {
     # -- Lambda
     ("lambda", "GetFunction"): (("lambda:GetFunction", FUNCTION),),
     ("lambda", "ListTags"): (("lambda:ListTags", FUNCTION),),
-    # The orchestrator's; and `status`'s readiness check of a cold standby's step functions.
+    # The orchestrator's; plan's pre-flight (the functions a topology references); status's
+    # readiness check of a cold standby's step functions.
     ("lambda", "GetFunctionConfiguration"): (("lambda:GetFunctionConfiguration", FUNCTION),
                                              ("lambda:GetFunctionConfiguration", INVOKE)),
     ("lambda", "ListVersionsByFunction"): (("lambda:ListVersionsByFunction", FUNCTION),),
@@ -162,6 +163,9 @@ ACTIONS: dict[tuple[str, str], tuple[Need, ...]] = {
     ("events", "DescribeEventBus"): (("events:DescribeEventBus", BUS),),
     ("events", "CreateEventBus"): (("events:CreateEventBus", BUS), ("events:TagResource", BUS)),
     ("events", "DeleteEventBus"): (("events:DeleteEventBus", BUS),),
+    # The bus's resource policy: who may put the events that fail services over.
+    ("events", "PutPermission"): (("events:PutPermission", BUS),),
+    ("events", "RemovePermission"): (("events:RemovePermission", BUS),),
     ("events", "ListRules"): (("events:ListRules", ANY),),
     ("events", "ListTargetsByRule"): (("events:ListTargetsByRule", RULES),),
     ("events", "PutRule"): (("events:PutRule", RULES), ("events:TagResource", RULES)),
@@ -203,6 +207,7 @@ ACTIONS: dict[tuple[str, str], tuple[Need, ...]] = {
     ("route53", "ChangeResourceRecordSets"): (("route53:ChangeResourceRecordSets", ZONES),),
     ("route53", "GetChange"): (("route53:GetChange", CHANGES),),
     ("sns", "Publish"): (("sns:Publish", TOPIC),),
+    ("sns", "GetTopicAttributes"): (("sns:GetTopicAttributes", TOPIC),),
     # -- Secrets Manager (probe headers). BatchGetSecretValue returns a secret only to a caller
     # also allowed GetSecretValue on it; the action itself has no resource type.
     ("secretsmanager", "BatchGetSecretValue"): (

@@ -111,6 +111,8 @@ def status_document(r: StatusReport) -> dict[str, Any]:
             "deployed_config_sha256": o.deployed_config_sha256,
             "file_config_sha256": o.file_config_sha256,
             "problems": list(o.problems),
+            "dlq": o.dlq,
+            "failed_events": o.failed_events,
         },
         "services": [_service_doc(s) for s in r.services],
         "healthy": r.healthy,
@@ -252,6 +254,8 @@ def verdict_line(r: StatusReport) -> str:
     n = len(r.services)
     bad = [s for s in r.services if s.state != "healthy"]
     parts = [] if r.orchestrator.fresh else ["orchestrator not running"]
+    if r.orchestrator.failed_events:
+        parts.append(f"{r.orchestrator.failed_events} failed event(s)")
     order = ("degraded", "at_risk")
     for s in sorted(bad, key=lambda s: order.index(s.severity) if s.severity in order else 2):
         parts.append(f"{s.name} {s.state}")

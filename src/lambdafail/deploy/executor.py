@@ -19,7 +19,7 @@ from typing import Any
 
 from lambdafail.aws import call
 from lambdafail.base.errors import AwsError
-from lambdafail.deploy import stored_config
+from lambdafail.deploy import settle, stored_config
 from lambdafail.deploy.apply_base import ROLE_PROPAGATION_SECONDS as ROLE_PROPAGATION_SECONDS
 from lambdafail.deploy.apply_base import Progress as Progress
 from lambdafail.deploy.apply_base import _tag_list, _wait
@@ -64,8 +64,12 @@ class Executor(IamChanges, LambdaChanges):
 
     def _create_queue(self, c: Change) -> None:
         w = self._want(c)
-        call(self.ctx.client("sqs"), "create_queue", resource=w.name, QueueName=w.name,
-             Attributes=self._queue_attrs(w.spec), tags=w.tags)
+        settle.retry(lambda: call(self.ctx.client("sqs"), "create_queue", resource=w.name,
+                                  QueueName=w.name, Attributes=self._queue_attrs(w.spec),
+                                  tags=w.tags),
+                     codes=settle.QUEUE_DELETED_RECENTLY, timeout=settle.QUEUE_RECREATE_SECONDS,
+                     why=f"queue {w.name} was deleted less than 60 s ago (SQS holds the name)",
+                     say=lambda m: self.progress(c, f"wait: {m}"), first_delay=2.0)
 
     def _update_queue(self, c: Change) -> None:
         w, a = self._want(c), self._have(c)
@@ -86,11 +90,25 @@ class Executor(IamChanges, LambdaChanges):
         w = self._want(c)
         call(self.ctx.client("events"), "create_event_bus", resource=w.name, Name=w.name,
              Tags=_tag_list(w.tags))
+        self._bus_policy(w.name, w.spec.get("policy"))
 
     def _update_bus(self, c: Change) -> None:
         w, a = self._want(c), self._have(c)
-        call(self.ctx.client("events"), "tag_resource", resource=w.name,
-             ResourceARN=a.context["arn"], Tags=_tag_list(w.tags))
+        if self._tags_changed(c) or not c.diffs:
+            call(self.ctx.client("events"), "tag_resource", resource=w.name,
+                 ResourceARN=a.context["arn"], Tags=_tag_list(w.tags))
+        if self._changed(c, "policy"):
+            self._bus_policy(w.name, w.spec.get("policy"))
+
+    def _bus_policy(self, bus: str, policy: dict[str, Any] | None) -> None:
+        """The bus's resource policy (deploy/bus_policy.py): replaced whole, or removed."""
+        ev = self.ctx.client("events")
+        if policy:
+            call(ev, "put_permission", resource=bus, EventBusName=bus,
+                 Policy=json.dumps(policy, sort_keys=True))
+        else:
+            call(ev, "remove_permission", resource=bus, EventBusName=bus,
+                 RemoveAllPermissions=True)
 
     def _delete_bus(self, c: Change) -> None:
         call(self.ctx.client("events"), "delete_event_bus", resource=c.name, Name=c.name)

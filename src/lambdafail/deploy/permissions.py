@@ -27,6 +27,7 @@ DEPLOY_CALLS: tuple[tuple[str, str], ...] = (
     ("sqs", "DeleteQueue"),
     ("events", "DescribeEventBus"), ("events", "ListTagsForResource"),
     ("events", "CreateEventBus"), ("events", "TagResource"), ("events", "DeleteEventBus"),
+    ("events", "PutPermission"), ("events", "RemovePermission"),
     ("events", "ListRules"), ("events", "ListTargetsByRule"), ("events", "PutRule"),
     ("events", "PutTargets"), ("events", "RemoveTargets"), ("events", "DeleteRule"),
     ("dynamodb", "DescribeTable"), ("dynamodb", "ListTagsOfResource"),
@@ -35,6 +36,7 @@ DEPLOY_CALLS: tuple[tuple[str, str], ...] = (
     ("dynamodb", "UpdateContinuousBackups"), ("dynamodb", "UpdateTimeToLive"),
     ("dynamodb", "TagResource"), ("dynamodb", "DeleteTable"), ("dynamodb", "Query"),
     ("dynamodb", "GetItem"), ("dynamodb", "BatchGetItem"), ("dynamodb", "PutItem"),
+    ("dynamodb", "UpdateItem"),
     ("iam", "GetRole"), ("iam", "ListRoleTags"), ("iam", "GetRolePolicy"),
     ("iam", "CreateRole"), ("iam", "PutRolePolicy"), ("iam", "UpdateAssumeRolePolicy"),
     ("iam", "TagRole"), ("iam", "ListRolePolicies"), ("iam", "DeleteRolePolicy"),
@@ -55,6 +57,9 @@ DEPLOY_CALLS: tuple[tuple[str, str], ...] = (
     ("ssm", "PutParameter"), ("ssm", "DeleteParameter"), ("ssm", "AddTagsToResource"),
     ("logs", "DescribeLogGroups"), ("logs", "ListTagsForResource"), ("logs", "CreateLogGroup"),
     ("logs", "PutRetentionPolicy"), ("logs", "TagResource"), ("logs", "DeleteLogGroup"),
+    # plan's pre-flight (deploy/preflight.py): what the topology references, read-only.
+    ("cloudwatch", "DescribeAlarms"), ("route53", "ListResourceRecordSets"),
+    ("sns", "GetTopicAttributes"), ("events", "DescribeRule"), ("ecs", "DescribeServices"),
 )
 
 # The recovery steps' calls beyond `lambda` and `ecs` (a manual switch runs the plan).
@@ -98,6 +103,7 @@ DRILL_CALLS: tuple[tuple[str, str], ...] = (
 
 CALLS = {"deploy": DEPLOY_CALLS, "oncall": ONCALL_CALLS, "drill": DRILL_CALLS}
 
+VPC_CALLER_ACTIONS = ("ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs")
 # The recovery steps' scopes: the statement id (the orchestrator's own for that step kind)
 # and the orchestrator's action that names the scope's resources. The describe calls AWS
 # does not scope ("*") are granted only when the topology has such a step.
@@ -189,7 +195,7 @@ def scopes(compiled: dict[str, Any], where: iam.Where) -> dict[str, list[str]]:
     out.update(routed)
     # Router parameters are also the ones deploy seeds: the compiled topology names them.
     out[A.PARAMETERS] = sorted(set(out[A.PARAMETERS]) | {
-        iam.parameter_arn(where, s["router"]["parameter"])
+        iam.parameter_arn(where.at(s["router"].get("region")), s["router"]["parameter"])
         for s in compiled["services"].values() if s["router"]["kind"] == "ssm"})
     return out
 
@@ -223,6 +229,11 @@ def operator_policy(compiled: dict[str, Any], where: iam.Where, role: str) -> di
         if conditioned:
             st["Condition"] = conditions[conditioned]
         statements.append(st)
+    if role == "deploy" and compiled.get("vpc"):
+        # CreateFunction / UpdateFunctionConfiguration with a VpcConfig: Lambda checks that the
+        # caller may describe the subnets, security groups and VPC it names (no resource scope).
+        statements.append({"Sid": "VpcPlacement", "Effect": "Allow",
+                           "Action": sorted(VPC_CALLER_ACTIONS), "Resource": "*"})
     statements.sort(key=lambda s: s["Sid"])
     return {"Version": "2012-10-17", "Statement": statements}
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambdafail.deploy import cost, iam
+from lambdafail.deploy.bus_policy import bus_policy
 from lambdafail.model import naming
 from lambdafail.model.kinds import router_kind
 from lambdafail.model.kinds.signals import signal_kind
@@ -97,6 +98,10 @@ class Actual:
     region: str
     account: str
     resources: dict[tuple[str, str], Resource] = field(default_factory=dict)
+    # What the observation had to wait for or could not be sure of (plan shows them).
+    notes: list[str] = field(default_factory=list)
+    # Pre-flight: referenced resources that do not exist ({kind, name, used_by, message}).
+    missing: list[dict[str, str]] = field(default_factory=list)
     # The compiled topology the live function runs (from its config item), when known: plans
     # show a function update as the topology fields that changed, not just a new hash.
     deployed_config: dict[str, Any] | None = None
@@ -229,7 +234,8 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
     out.append(Resource("queue", dlq, {"MessageRetentionPeriod": "1209600",
                                        "Policy": queue_policy}, dict(tags),
                         context={"arn": dlq_arn}))
-    out.append(Resource("bus", bus, {}, dict(tags)))
+    # Who may put the events that fail services over (deploy/bus_policy.py).
+    out.append(Resource("bus", bus, {"policy": bus_policy(compiled, where)}, dict(tags)))
     definition = table_definition(table)
     out.append(Resource("table", table, {
         "billing_mode": definition["BillingMode"],
@@ -256,6 +262,9 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
         "environment": {CONFIG_SHA_ENV: config_sha256},
         "code_sha256": code_sha256,
     }
+    if compiled.get("vpc"):
+        # Only when set: a function outside any VPC keeps the fingerprint it always had.
+        fn_spec["vpc"] = dict(compiled["vpc"])
     # Created by deploy, not by Lambda's first log line: tagged, with a retention, destroyed.
     log_group = f"/aws/lambda/{fn}"
     out.append(Resource("loggroup", log_group,

@@ -12,6 +12,7 @@ from typing import Any
 from lambdafail.deploy.versions import DeploymentRollbackPlan, VersionInfo
 
 __all__ = [
+    "FAILED_EVENTS",
     "SEVERITY_EXIT",
     "SIDES",
     "STALE",
@@ -56,6 +57,8 @@ SEVERITY_EXIT = {"ok": 0, "at_risk": 8, "degraded": 7}  # ExitCode.OK, AT_RISK, 
 SWITCH_STUCK_SECONDS = 60.0
 # `status --fail-on` also takes this word: the orchestrator is not ticking (always degraded).
 STALE = "stale"
+# ... and this one: events wait in the dead-letter queue (at risk: a signal may have been lost).
+FAILED_EVENTS = "failed_events"
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,10 @@ class OrchestratorStatus:
     file_config_sha256: str
     heartbeat_version: str | None
     problems: list[str] = field(default_factory=list)
+    # Events the orchestrator could not process (after Lambda's retries) or EventBridge could
+    # not deliver: the DLQ's ApproximateNumberOfMessages. None: the DLQ could not be read.
+    failed_events: int | None = None
+    dlq: str = ""
 
 
 @dataclass
@@ -185,6 +192,8 @@ class StatusReport:
         severities = {s.severity for s in self.services if counts(s.state)}
         if not self.orchestrator.fresh and counts(STALE):
             severities.add("degraded")
+        if self.orchestrator.failed_events and counts(FAILED_EVENTS):
+            severities.add("at_risk")
         for level in ("degraded", "at_risk"):
             if level in severities:
                 return SEVERITY_EXIT[level]

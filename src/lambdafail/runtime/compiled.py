@@ -60,6 +60,7 @@ class EventSignalCfg(TypedDict):
     pattern: dict[str, Any]
     mode: str
     rule: str
+    senders: list[str]  # principals the bus policy lets put these events (deploy/bus_policy)
 
 
 SignalCfg = AlarmSignalCfg | EventSignalCfg
@@ -98,5 +99,7 @@ class CompiledTopology(TypedDict):
     function: str
     sns_topic_arn: str | None
     log_retention_days: int
+    history_retention_days: int
+    vpc: dict[str, list[str]] | None  # {"subnet_ids", "security_group_ids"}: deploy only
     schedules: dict[str, ScheduleCfg]
     services: dict[str, ServiceCfg]

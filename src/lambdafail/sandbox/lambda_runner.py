@@ -28,6 +28,7 @@ import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from typing import Any
 
 from lambdafail.sandbox import backends
 from lambdafail.sandbox.activity import ActivityLog
+from lambdafail.sandbox.async_queue import AsyncQueue, Outcome
 from lambdafail.sandbox.lambda_bootstrap import END_MARK
 
 ORCHESTRATOR_HANDLER = "lambdafail.runtime.handler.handle"
@@ -152,8 +154,11 @@ class LambdaRunner:
     """Invokes functions for the sandbox's HTTP layer and for event delivery."""
 
     def __init__(self, *, endpoint_url: str, time_scale: float, code_cache: Path,
-                 log: ActivityLog, max_processes: int = 4):
+                 log: ActivityLog, max_processes: int = 4,
+                 credentials: Callable[[str, str], dict[str, str] | None] | None = None):
         self.endpoint_url = endpoint_url
+        # With IAM enforced: (role ARN, session name) -> the role's temporary credentials.
+        self.credentials = credentials
         self.time_scale = time_scale
         self.code_cache = code_cache
         self.log = log
@@ -170,6 +175,8 @@ class LambdaRunner:
         self._closed = False
         self._pending = 0
         self.invocations = 0
+        # Asynchronous invocations go through Lambda's queue: retries, event age, on-failure.
+        self.async_queue = AsyncQueue(self._attempt, log, time_scale)
 
     # -- public ------------------------------------------------------------------------------
     def invoke(self, region: str, name: str, qualifier: str | None, payload: bytes,
@@ -182,7 +189,7 @@ class LambdaRunner:
         if invocation_type == "DryRun":
             return InvokeResult(204, b"", executed_version=version)
         if invocation_type == "Event":
-            self._submit(fn, payload)
+            self.async_queue.submit(region, name, qualifier, payload, source="Invoke (Event)")
             return InvokeResult(202, b"", executed_version=version)
         return self._run(fn, payload)
 
@@ -194,15 +201,18 @@ class LambdaRunner:
             self.log.write("DROPPED", f"{source}: function {name}"
                            f"{':' + qualifier if qualifier else ''} not found")
             return False
-        return self._submit(fn, payload)
+        self.async_queue.submit(region, name, qualifier, payload, source=source)
+        return True
 
     def idle(self) -> bool:
-        """No asynchronous invocation queued or running."""
+        """No asynchronous invocation queued or running (retries waiting out their delay
+        are not counted: `async_queue.waiting()`)."""
         with self._procs_lock:
             return self._pending == 0
 
     def shutdown(self) -> None:
         self._closed = True
+        self.async_queue.shutdown()
         with self._procs_lock:
             workers = self._idle + list(self._busy)
             self._idle = []
@@ -211,24 +221,35 @@ class LambdaRunner:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     # -- behaviour per function ----------------------------------------------------------------
-    def _submit(self, fn: Any, payload: bytes) -> bool:
-        if self._closed:
+    def _attempt(self, region: str, name: str, qualifier: str | None, payload: bytes,
+                 done: Callable[[Outcome | None], None]) -> bool:
+        """One attempt of a queued asynchronous invocation, on the pool; False if not run."""
+        fn = backends.get_function(region, name, qualifier)
+        if fn is None or self._closed:
             return False
         with self._procs_lock:
             self._pending += 1
         try:
-            self._pool.submit(self._run_logged, fn, payload)
+            self._pool.submit(self._run_logged, fn, payload, done)
         except RuntimeError:  # pool shut down while stopping
             with self._procs_lock:
                 self._pending -= 1
             return False
         return True
 
-    def _run_logged(self, fn: Any, payload: bytes) -> None:
+    def _run_logged(self, fn: Any, payload: bytes,
+                    done: Callable[[Outcome | None], None]) -> None:
+        outcome: Outcome | None = None
         try:
-            self._run(fn, payload)
+            r = self._run(fn, payload)
+            outcome = Outcome(r.function_error is None, r.payload, r.function_error,
+                              r.executed_version)
         except Exception as e:  # never kill a pool thread silently
             self.log.write("ERROR", f"invoke failed: {type(e).__name__}: {e}", fn.function_name)
+        try:
+            done(outcome)  # queues a retry before this attempt stops counting as pending
+        except Exception as e:
+            self.log.write("ERROR", f"async queue: {type(e).__name__}: {e}", fn.function_name)
         finally:
             with self._procs_lock:
                 self._pending -= 1
@@ -336,6 +357,11 @@ class LambdaRunner:
             "LAMBDAFAIL_SANDBOX": "1",
             "PYTHONUNBUFFERED": "1",
         })
+        if self.credentials is not None:
+            # As Lambda does: the runtime holds the execution role's session credentials
+            # (a role that no longer exists gives none, and every call is refused).
+            env.update(self.credentials(str(fn.role), str(fn.function_name)) or {
+                "AWS_ACCESS_KEY_ID": "ASIA-ROLE-NOT-FOUND", "AWS_SESSION_TOKEN": "none"})
         return env
 
     def _run_code(self, fn: Any, payload: bytes, request_id: str) -> InvokeResult:

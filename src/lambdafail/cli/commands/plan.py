@@ -120,9 +120,22 @@ _PERMANENT = frozenset({"AccessDenied", "AccessDeniedException", "ValidationExce
                         "ItemCollectionSizeLimitExceededException"})
 
 
+def refuse_missing(plan: Plan) -> None:
+    """Pre-flight: deploy does not go on while referenced resources do not exist."""
+    from lambdafail.base.errors import UsageError
+
+    gone = plan.actual.missing if plan.actual else []
+    if gone:
+        names = "; ".join(g["message"] for g in gone)
+        raise UsageError(f"{len(gone)} resource(s) the topology references do not exist: "
+                         f"{names}", hint="create them or fix the topology; `deploy "
+                         "--allow-missing` deploys anyway (the orchestrator then fails on "
+                         "them when it needs them)")
+
+
 def show_confirm_apply(ctx: AwsContext, plan: Plan, pkg: Package | None, *, question: str,
-                       yes: bool, dry_run: bool, conflicts_fatal: bool = True
-                       ) -> Outcome | None:
+                       yes: bool, dry_run: bool, conflicts_fatal: bool = True,
+                       allow_missing: bool = True) -> Outcome | None:
     """What deploy and destroy share: show the plan (or, with -o json, the one document),
     refuse name conflicts (deploy; destroy only leaves foreign resources alone), stop on
     --dry-run or nothing to do, confirm, apply.
@@ -140,6 +153,8 @@ def show_confirm_apply(ctx: AwsContext, plan: Plan, pkg: Package | None, *, ques
         if json_out:
             emit_json(outcome_json(plan, None, ctx, applied=False))
         return None
+    if not allow_missing:
+        refuse_missing(plan)
     confirm(question, yes)
     outcome = execute(ctx, plan, pkg)
     if json_out:

@@ -22,14 +22,14 @@ if TYPE_CHECKING:
 def _parse_fail_on(ctx: click.Context, param: click.Parameter,
                    value: str | None) -> frozenset[str] | None:
     from lambdafail.base.errors import UsageError
-    from lambdafail.oncall.model import STALE, STATES
+    from lambdafail.oncall.model import FAILED_EVENTS, STALE, STATES
 
     if value is None:
         return None
     words = frozenset(w.strip() for w in value.split(",") if w.strip())
     if words == {"none"}:
         return frozenset()
-    known = {*STATES, STALE} - {"healthy"}
+    known = {*STATES, STALE, FAILED_EVENTS} - {"healthy"}
     bad = sorted(words - known)
     if bad or not words:
         raise UsageError(f"--fail-on {value!r}: unknown state {', '.join(bad) or '(empty)'}",
@@ -71,10 +71,9 @@ def command(file: str, watch: bool, interval: float, probe: bool,
         except LambdafailError as e:
             from lambdafail.oncall import breakglass
 
-            waiting = breakglass.pending(str(compiled["topology"]))
-            if waiting:
-                e.hint = (f"{e.hint}; {len(waiting)} break-glass switch(es) pending "
-                          f"reconciliation in {breakglass.journal_path()}")
+            note = breakglass.pending_note(str(compiled["topology"]))
+            if note:
+                e.hint = f"{e.hint}; {note}"
             raise
         if is_json():
             emit_json(render.status_document(report))
