@@ -126,6 +126,8 @@ class Plan:
     # unless forced, then shown as what deploy will do.
     hazards: list[Any] = field(default_factory=list)
     forced: bool = False
+    # The control region the topology is deployed in, when it is not this plan's region.
+    control_moved_from: str | None = None
 
     @property
     def pending(self) -> list[Change]:
@@ -248,7 +250,7 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
     out.append(Resource("role", role, {
         "assume_role_policy": iam.trust_policy(),
         "inline_policy": inline,
-    }, dict(tags), context={"arn": role_arn}))
+    }, {**tags, naming.TAG_CONTROL_REGION: where.region}, context={"arn": role_arn}))
     # Past the inline quota: managed policies under lambdafail's path, attached to the role.
     for i, doc in enumerate(managed, 1):
         name = naming.managed_policy_name(topo, i)
@@ -554,5 +556,10 @@ def plan(want: list[Resource], actual: Actual, *, mode: str = "deploy",
     # leaves them their endpoint while anything else is left.
     deletes.sort(key=lambda c: (c.kind == "parameter", -_order(c.kind), c.name))
     updates.sort(key=lambda c: (_order(c.kind), c.name))
+    role = next((a for a in actual.resources.values() if a.kind == "role" and a.owner == topo),
+                None)
+    deployed_in = role.tags.get(naming.TAG_CONTROL_REGION) if role is not None else None
     return Plan(topology=topo, region=actual.region, account=actual.account,
-                changes=deletes + updates, conflicts=conflicts, mode=mode, actual=actual)
+                changes=deletes + updates, conflicts=conflicts, mode=mode, actual=actual,
+                control_moved_from=deployed_in if deployed_in not in (None, actual.region)
+                else None)

@@ -56,6 +56,20 @@ def refuse_conflicts(plan: Plan) -> None:
             f"not own: {names}", hint=hint)
 
 
+def refuse_moved_control(plan: Plan) -> None:
+    """Exit 2 when the topology is deployed with another control region: a plan here would
+    build a second stack and rewrite the (global) role the first one runs on."""
+    from lambdafail.base.errors import UsageError
+
+    if plan.control_moved_from:
+        raise UsageError(
+            f"topology {plan.topology!r} is deployed with its control region in "
+            f"{plan.control_moved_from} (its role says so); this is a plan for {plan.region}",
+            hint="keep `control:` as deployed, or move it: roll every service back to its "
+                 f"primary, `lambdafail destroy` with the file as deployed (in "
+                 f"{plan.control_moved_from}), then deploy here (docs/placement.md)")
+
+
 def refuse_hazards(plan: Plan) -> None:
     """Exit 2 when the plan edits a service that is not steady on its primary (deploy/guard.py),
     unless --force (then the plan shows what deploy will do)."""
@@ -146,6 +160,7 @@ def show_confirm_apply(ctx: AwsContext, plan: Plan, pkg: Package | None, *, ques
     json_out = is_json()
     if not json_out:
         show_plan(plan)
+    refuse_moved_control(plan)
     if conflicts_fatal:
         refuse_conflicts(plan)
     refuse_hazards(plan)
@@ -198,6 +213,7 @@ def command(file: str, detailed_exitcode: bool, show_unchanged: bool, force: boo
 
         show_plan(plan, show_noop=show_unchanged)
         console().print(estimate.line(), style="dim", soft_wrap=True)
+    refuse_moved_control(plan)
     refuse_conflicts(plan)
     refuse_hazards(plan)
     if detailed_exitcode and plan.pending:
