@@ -36,7 +36,7 @@ def test_demo_runs_the_whole_loop_and_exits_0(tmp_path: Path) -> None:
     assert "Traceback" not in out
     # Every step ran, in order, through the real commands.
     steps = [int(n) for n in re.findall(r"^step (\d) ·", r.stderr, re.M)]
-    assert steps == [1, 2, 3, 4, 5, 6], r.stderr
+    assert steps == [1, 2, 3, 4, 5, 6, 7], r.stderr
     for cmd in ("deploy --yes", "status", "history", "rollback web", "drill web"):
         assert f"lambdafail --sandbox {cmd}" in r.stderr
     # The failover happened for real and was measured (how fast is bench/'s business).
@@ -50,6 +50,17 @@ def test_demo_runs_the_whole_loop_and_exits_0(tmp_path: Path) -> None:
     assert "primary → " in r.stdout or "primary →" in r.stdout  # history's transition
     assert "standby -> primary (rollback)" in r.stderr
     assert "DRILL PASS" in r.stderr
+    # The pilot-light act: the standby was off; the plan's Lambda step started it, the wait
+    # step saw it healthy, then the router moved; every phase timed, in order.
+    act = r.stderr.split("step 6 ·", 1)[1].split("step 7 ·", 1)[0]
+    timed = re.findall(r"^ +(\d+\.\d\d) s  (detect|step 1 lambda|step 2 wait|switch|total)",
+                       act, re.M)
+    assert [name for _, name in timed] == ["detect", "step 1 lambda", "step 2 wait", "switch",
+                                           "total"], act
+    parts = [float(s) for s, _ in timed]
+    assert abs(sum(parts[:-1]) - parts[-1]) < 0.02  # the phases add up to the total
+    assert "lambdafail --sandbox history pilot" in act
+    assert "pilot light: detect" in r.stdout
     assert "✓ demo finished in" in r.stdout
     assert "Try it against AWS" in r.stdout and "lambdafail sandbox" in r.stdout
     # The reports exist where the summary says, and nothing is left running.

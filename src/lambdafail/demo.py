@@ -90,6 +90,8 @@ class DemoResult:
     drill_passed: bool = False
     primary_url: str = ""
     standby_url: str = ""
+    #: The pilot-light act's phases (name, seconds), from the orchestrator's own times.
+    pilot_phases: list[tuple[str, float]] = field(default_factory=list)
 
 
 def default_workdir(now: datetime | None = None) -> Path:
@@ -125,7 +127,8 @@ def floor_text(time_scale: float) -> str:
             "on-time one leaves the last interval short")
 
 
-def topology_yaml(primary_url: str, standby_url: str) -> str:
+def topology_yaml(primary_url: str, standby_url: str, pilot: str = "") -> str:
+    """The demo's topology; `pilot` is the pilot-light service's block (demo_pilot)."""
     return f"""\
 # Written by `lambdafail demo`: one service on two local HTTP servers, switched by an SSM
 # parameter. Against AWS, the same file with your own URLs works unchanged.
@@ -147,7 +150,7 @@ services:
     primary: {{url: "{primary_url}"}}
     standby: {{url: "{standby_url}"}}
     router: {{ssm_parameter: {ROUTER_PARAMETER}}}
-"""
+{pilot}"""
 
 
 class Demo:
@@ -158,6 +161,7 @@ class Demo:
              "stop the primary for real and watch the orchestrator fail over",
              "status and history, restore the primary, roll back",
              "rehearse an outage with a drill",
+             "pilot light: a Lambda step starts the standby, then traffic moves",
              "summary")
 
     def __init__(self, opts: DemoOptions, run_command: RunCommand, listener: Listener):
@@ -170,6 +174,9 @@ class Demo:
         self.sandbox: Sandbox | None = None
         self.primary: WebService | None = None
         self.standby: WebService | None = None
+        self.pilot_primary: WebService | None = None
+        self.pilot_standby: WebService | None = None
+        self.starter: Any = None
         self._ctx: AwsContext | None = None
         self._store: Any = None
         self._step = 0
@@ -189,9 +196,16 @@ class Demo:
         self._start_everything()
 
         self._begin(2)
-        self.topology_file.write_text(topology_yaml(self.result.primary_url,
-                                                    self.result.standby_url))
+        from lambdafail import demo_pilot
+
+        assert self.pilot_primary and self.pilot_standby and self.starter
+        self.topology_file.write_text(topology_yaml(
+            self.result.primary_url, self.result.standby_url,
+            demo_pilot.service_yaml(self.pilot_primary.url, self.pilot_standby.url,
+                                    self.starter.url)))
         self.info(f"topology: {self.topology_file}")
+        self.info(f"{demo_pilot.SERVICE}'s standby is not running: Lambda "
+                  f"{demo_pilot.create_function(self.ctx)} starts it when needed")
         self.command(["deploy", "--yes"])
         self.wait_for("the orchestrator's first probe tick",
                       lambda st: st.health["primary"].ok is True
@@ -227,14 +241,20 @@ class Demo:
                                if p.is_file()}
 
         self._begin(6)
+        self._pilot_light()
+
+        self._begin(7)
         self.result.wall_seconds = time.monotonic() - self._started
         return self.result
 
     def close(self) -> None:
         """Stop the web services and the sandbox (idempotent)."""
-        for svc in (self.primary, self.standby):
+        for svc in (self.primary, self.standby, self.pilot_primary, self.pilot_standby):
             if svc is not None:
                 svc.stop()
+        if self.starter is not None:
+            self.starter.stop()
+            self.starter = None
         if self.sandbox is not None:
             self.sandbox.stop()
             from lambdafail.sandbox import backends
@@ -276,6 +296,13 @@ class Demo:
         self.result.primary_url = self.primary.url
         self.result.standby_url = self.standby.url
         self.info(f"primary on {self.primary.url}, standby on {self.standby.url}")
+        from lambdafail.demo_pilot import Starter
+
+        self.pilot_primary = WebService("pilot-primary").start()
+        # Its port is taken now and given back: the topology names it, the step starts it.
+        self.pilot_standby = WebService("pilot-standby").start()
+        self.pilot_standby.stop()
+        self.starter = Starter(self.pilot_standby)
 
     def _fail_primary(self) -> None:
         assert self.primary is not None
@@ -315,6 +342,64 @@ class Demo:
             self.emit(DemoEvent("wait", f"waiting for {what}… primary failed probes "
                                 f"{failures}/{FAILURE_THRESHOLD}", step=self._step,
                                 elapsed=now - t0))
+            time.sleep(POLL_SECONDS)
+
+    def _pilot_light(self) -> None:
+        """The primary of a pilot-light service dies; its failover plan starts the standby
+        (lambda), sees it healthy (wait), then the router moves. Every phase timed."""
+        from lambdafail import demo_pilot
+        from lambdafail.aws import call
+
+        assert self.pilot_primary is not None and self.pilot_standby is not None
+        if self.pilot_standby.running:
+            raise self.failed("the pilot standby is already running")
+        stopped_at = time.time()
+        self.pilot_primary.stop()
+        self.info(f"{demo_pilot.SERVICE}: primary stopped; its standby "
+                  f"{self.pilot_standby.url} is off too")
+        ssm = self.ctx.client("ssm")
+        standby_url = self.pilot_standby.url
+
+        def routed() -> bool:
+            value = call(ssm, "get_parameter", Name=demo_pilot.ROUTER_PARAMETER)
+            return str(value["Parameter"]["Value"]) == standby_url
+
+        t0 = time.monotonic()
+        deadline = t0 + self.opts.switch_timeout + 30  # + the plan: start, 2 healthy probes
+        while not routed():
+            if time.monotonic() >= deadline:
+                raise self.failed(f"{demo_pilot.SERVICE}'s router did not move within "
+                                  f"{deadline - t0:.0f} s",
+                                  hint=f"see the sandbox log {self.result.sandbox_log_file}")
+            st = self._store_get(demo_pilot.SERVICE)
+            step = ((st.pending or {}).get("recovery") or {}).get("step") if st else None
+            self.emit(DemoEvent("wait", "waiting for the plan: " + (
+                f"step {step} running…" if step else "detecting the outage…"),
+                step=self._step, elapsed=time.monotonic() - t0))
+            time.sleep(POLL_SECONDS)
+        self.wait_for_service(demo_pilot.SERVICE, "the switch to be committed",
+                              lambda st: st.phase == "steady" and st.active == "standby")
+        item = next(e for e in self._store.log(demo_pilot.SERVICE, kind="transition")
+                    if e.get("to") == "standby")  # newest first
+        self.result.pilot_phases = demo_pilot.phases(item, stopped_at)
+        for name, seconds in self.result.pilot_phases:
+            self.info(f"{seconds:6.2f} s  {name}")
+        self.command(["history", demo_pilot.SERVICE])
+
+    def _store_get(self, service: str) -> ServiceState | None:
+        self.state()  # builds the store
+        st: ServiceState | None = self._store.get(service)
+        return st
+
+    def wait_for_service(self, service: str, what: str,
+                         ok: Callable[[ServiceState], bool], timeout: float = 30) -> None:
+        t0 = time.monotonic()
+        while True:
+            st = self._store_get(service)
+            if st is not None and ok(st):
+                return
+            if time.monotonic() - t0 >= timeout:
+                raise self.failed(f"timed out after {timeout:g} s waiting for {what}")
             time.sleep(POLL_SECONDS)
 
     def _wait_for_cooldown(self) -> None:

@@ -54,7 +54,8 @@ ACTIONS: dict[tuple[str, str], tuple[Need, ...]] = {
     # -- Lambda
     ("lambda", "GetFunction"): (("lambda:GetFunction", FUNCTION),),
     ("lambda", "ListTags"): (("lambda:ListTags", FUNCTION),),
-    # The orchestrator's, and (plan's pre-flight) the functions a topology references.
+    # The orchestrator's; plan's pre-flight (the functions a topology references); status's
+    # readiness check of a cold standby's step functions.
     ("lambda", "GetFunctionConfiguration"): (("lambda:GetFunctionConfiguration", FUNCTION),
                                              ("lambda:GetFunctionConfiguration", INVOKE)),
     ("lambda", "ListVersionsByFunction"): (("lambda:ListVersionsByFunction", FUNCTION),),

@@ -87,6 +87,8 @@ def _service_doc(s: ServiceStatus) -> dict[str, Any]:
         "router": None if s.router is None else {
             "kind": s.router.kind, "points_at": s.router.side, "found": s.router.found,
             "readable": s.router.readable, "seen": s.router.seen},
+        "cold_standby": None if s.plan_problems is None else {
+            "ready": not s.plan_problems, "problems": list(s.plan_problems)},
     }
 
 

@@ -146,7 +146,11 @@ class Plan:
 def function_timeout(compiled: dict[str, Any]) -> int:
     """Enough for one tick, and for the longest recovery plan to run in one invocation (see
     docs/commands.md, "deploy"; a plan that outlives it is resumed by the next tick)."""
-    plans = [sum(float(st["timeout_seconds"]) * (1 + int(st["retries"])) for st in steps)
+    from lambdafail.model.kinds.steps import step_kind
+
+    # A step that waits for people (approval) checks once a round and holds no invocation.
+    plans = [sum(float(st["timeout_seconds"]) * (1 + int(st["retries"])) for st in steps
+                 if step_kind(str(st["kind"])).holds_invocation)
              for svc in compiled["services"].values() for steps in svc["recovery"].values()]
     longest_plan = max(plans, default=0.0)
     return max(_tick_timeout(compiled), int(min(900, longest_plan + 10)))

@@ -5,7 +5,7 @@ Rule: pure — no I/O, no clock; the runner hands in what happened and gets the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lambdafail.base.errors import ExitCode
@@ -31,9 +31,10 @@ def timings(milestones: Mapping[str, float]) -> dict[str, float | None]:
 
 def grade(phases: Mapping[str, Phase], t: Mapping[str, float | None], rto_seconds: float,
           restore_requested: bool, restore_ok: bool | None,
-          interrupted: bool = False) -> dict[str, Any]:
-    """Pass only if every phase succeeded and the RTO was met. Pure."""
-    reasons: list[str] = []
+          interrupted: bool = False, step_failures: Sequence[str] = ()) -> dict[str, Any]:
+    """Pass only if every phase succeeded, no recovery step failed and the RTO was met (the
+    total, injected → router verified, spans detect → steps → switch). Pure."""
+    reasons: list[str] = list(step_failures)
     for name in ("precheck", "inject", "observe", "verify"):
         ph = phases[name]
         if ph.status != "passed":
@@ -41,7 +42,11 @@ def grade(phases: Mapping[str, Phase], t: Mapping[str, float | None], rto_second
     total = t.get("total_s")
     rto_met: bool | None = None if total is None else total <= rto_seconds
     if rto_met is False:
-        reasons.append(f"RTO missed: {total:.2f} s > {rto_seconds:g} s")
+        parts = [f"{k} {t[key]:.2f} s" for k, key in (
+            ("detect", "time_to_detect_s"), ("decide", "decide_s"), ("steps", "steps_s"),
+            ("switch", "switch_after_steps_s")) if t.get(key) is not None]
+        reasons.append(f"RTO missed: {total:.2f} s > {rto_seconds:g} s"
+                       + (f" ({', '.join(parts)})" if len(parts) > 1 else ""))
     elif rto_met is None and phases["inject"].status == "passed":
         reasons.append("no switch was measured, so the RTO was not met")
     if interrupted:

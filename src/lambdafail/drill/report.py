@@ -1,7 +1,7 @@
 """Drill reports: report.json, report.md, junit.xml and timeline.svg from one report document.
 
 Rule: pure writers over the documented report.json document (docs/drill.md, "report.json"),
-stdlib only (json, xml.etree). Every writer renders from the same dict, so a saved report.json
+stdlib only (json, xml.etree; the recovery plan's rows from the pure `drill.plan`). Every writer renders from the same dict, so a saved report.json
 can be re-rendered later and the four files never disagree. No AWS, no click, no rich.
 """
 
@@ -13,6 +13,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from lambdafail.drill import plan
 
 SCHEMA = "lambdafail.drill.report/1"
 PHASES = ("precheck", "inject", "observe", "verify", "restore", "grade")
@@ -183,6 +185,11 @@ def to_markdown(report: Mapping[str, Any]) -> str:
         f"| time to detect (injected → first failure seen) | {_s(t.get('time_to_detect_s'))} |",
         f"| time to switch (first failure seen → router verified) | "
         f"{_s(t.get('time_to_switch_s'))} |",
+        *([f"| of which: decide (first failure seen → plan started) | "
+           f"{_s(t.get('decide_s'))} |",
+           f"| of which: the failover steps (first start → last end) | {_s(t['steps_s'])} |",
+           f"| of which: switch after the steps (→ router verified) | "
+           f"{_s(t.get('switch_after_steps_s'))} |"] if t.get("steps_s") is not None else []),
         f"| total (injected → router verified) | {_s(t.get('total_s'))} |",
         f"| RTO | {float(report.get('rto_seconds') or 0):g} s |",
         f"| RTO met | {_s(None if g.get('rto_met') is None else ('yes' if g['rto_met'] else 'no'))}"
@@ -205,11 +212,14 @@ def to_markdown(report: Mapping[str, Any]) -> str:
             lines.append(f"| {name} | {_md_escape(c['name'])} | {'yes' if c['ok'] else 'NO'} | "
                          f"{_md_escape(c.get('detail') or '')} |")
         lines.append("")
+    plans = report.get("recovery") or {}
+    lines += plan.markdown(plans)
     lines += ["## Timeline", "", "| offset | milestone | at |", "|---|---|---|"]
     ms = report.get("milestones", {})
-    for key in sorted((k for k in ms if ms[k]), key=lambda k: ms[k]["offset_s"]):
-        lines.append(f"| {_off(ms[key]['offset_s'])} | {key.replace('_', ' ')} | "
-                     f"{ms[key]['at']} |")
+    rows = [(float(ms[k]["offset_s"]), k.replace("_", " "), str(ms[k]["at"]))
+            for k in ms if ms[k]] + [(o, label, "") for o, label in plan.timeline_rows(plans)]
+    for off, label, at in sorted(rows, key=lambda r: r[0]):
+        lines.append(f"| {_off(off)} | {label} | {at or '—'} |")
     lines += ["", "## Restore", ""]
     if not r.get("requested", True):
         lines.append("**Restore was skipped on purpose (--no-restore): the service was LEFT "
@@ -273,6 +283,16 @@ def to_junit(report: Mapping[str, Any]) -> str:
             skipped += 1
             ET.SubElement(tc, "skipped", {"message": ph.get("detail") or "skipped"})
         cases.append(tc)
+    for plan_name, p in sorted((report.get("recovery") or {}).items()):
+        for s in p.get("steps", []):
+            tc = ET.Element("testcase", {"classname": f"{name}.{plan_name}",
+                                         "name": f"step {s['step']} {s['kind']}",
+                                         "time": f"{float(s.get('duration_s') or 0):.3f}"})
+            if s["status"] == "failed":
+                failures += 1
+                ET.SubElement(tc, "failure", {"message": s.get("error") or "failed",
+                                              "type": "step"})
+            cases.append(tc)
     t = report.get("timings", {})
     total = t.get("total_s")
     tc = ET.Element("testcase", {"classname": name, "name": "rto",
@@ -291,7 +311,9 @@ def to_junit(report: Mapping[str, Any]) -> str:
     props = ET.SubElement(suite, "properties")
     # A value that was never measured is an empty string: CI parsers read "None" as text.
     pairs = ([(k, report.get(k)) for k in ("drill_id", "scenario", "rto_seconds")]
-             + [(k, t.get(k)) for k in ("time_to_detect_s", "time_to_switch_s", "total_s")]
+             + [(k, t.get(k)) for k in ("time_to_detect_s", "time_to_switch_s", "total_s",
+                                        "decide_s", "steps_s", "switch_after_steps_s")
+                if k in t]
              + sorted((report.get("context") or {}).items()))
     for key, value in pairs:
         ET.SubElement(props, "property", {"name": key, "value": "" if value is None
@@ -369,7 +391,8 @@ def to_svg(report: Mapping[str, Any]) -> str:
     width = 960
     plot = width - left - right
     shown = [k for k in MILESTONES if ms.get(k)]
-    rows = len(phases) + 1  # the phases, then the measured outage
+    steps = plan.bars(report.get("recovery") or {})
+    rows = len(phases) + len(steps) + 1  # the phases, each recovery step, the measured outage
     axis_y = top + row * rows + 8
     height = axis_y + 34 + 16 * len(shown) + 40
 
@@ -441,8 +464,19 @@ def to_svg(report: Mapping[str, Any]) -> str:
         el(grp, "text", _MARKS.get(status, status) + dur, x=left + plot + 8, y=y + 17,
            class_="status", fill=_COLORS.get(status, "#333"),
            font_weight="bold" if status in ("failed", "interrupted") else "normal")
+    for i, (label, a_f, b_f, status, took) in enumerate(steps):
+        y = top + row * (len(phases) + i)
+        grp = el(svg, "g", class_="step", data_step=label, data_status=status)
+        el(grp, "text", label, x=left - 8, y=y + 17, text_anchor="end", font_size=11)
+        ok = status == "done"
+        el(grp, "rect", x=f"{x(a_f):.1f}", y=y + 8, width=f"{max(2.0, x(b_f) - x(a_f)):.1f}",
+           height=row - 16, fill=_COLORS["passed" if ok else "failed"], opacity="0.7")
+        el(grp, "text", ("✓ " if ok else "✗ ") + status + (f" {took:.2f} s" if took is not None
+                                                           else ""),
+           x=left + plot + 8, y=y + 17, class_="status",
+           fill=_COLORS["passed" if ok else "failed"])
     # The measured outage: injected → first failure seen (detect) → router verified (switch).
-    y = top + row * len(phases)
+    y = top + row * (len(phases) + len(steps))
     grp = el(svg, "g", class_="measured")
     el(grp, "text", "outage", x=left - 8, y=y + 17, text_anchor="end", font_weight="bold")
     seen, routed = ms.get("first_failure_seen"), ms.get("router_verified")

@@ -30,10 +30,12 @@ from lambdafail.drill.journal import (
     PhaseFailed,
     Recorder,
 )
+from lambdafail.drill.plan import failed_steps, plan_document
+from lambdafail.drill.plan import split as plan_split
 from lambdafail.drill.report import MILESTONES, SCHEMA
 from lambdafail.drill.scenarios import FAULT_MARGIN_SECONDS, SCENARIOS, Scenario
 from lambdafail.drill.signals import SignalLatch, signal_latch
-from lambdafail.runtime.clock import iso
+from lambdafail.runtime.clock import iso, parse_iso_or_none
 
 if TYPE_CHECKING:
     from lambdafail.aws import AwsContext
@@ -255,6 +257,8 @@ class Drill:
                       f"active={st.active}, phase={st.phase}")
             for side in ("primary", "standby"):
                 h = st.health[side]
+                if side == "standby" and self._cold_standby_ready():
+                    continue  # a cold standby is down until its plan starts it: checked above
                 if h.ok is None:
                     rec.check(f"{side} healthy", False, "never probed by the orchestrator")
                 else:
@@ -470,9 +474,11 @@ class Drill:
     def _report(self) -> dict[str, Any]:
         assert self.rec is not None
         rec = self.rec
-        t = timings(rec.milestones)
+        t: dict[str, float | None] = timings(rec.milestones)
+        plans = self._plans()
+        t.update(plan_split(t, plans, rec.milestones, rec.origin))
         g = grade(rec.phases, t, self.rto, self.opts.restore, self.restore.ok,
-                  interrupted=self.interrupted)
+                  interrupted=self.interrupted, step_failures=failed_steps(plans))
         if not self.opts.restore and self.injected:
             g["reasons"].append("--no-restore: the service was left failed over on purpose")
         return {
@@ -496,12 +502,49 @@ class Drill:
                                if k in rec.milestones else None)
                            for k in MILESTONES},
             "timings": t,
+            "recovery": plans,
             "restore": self.restore.to_dict(),
             "other_services": {"checked": sorted(self.snapshot),
                                "changed": list(self.others_changed)},
             "grade": g,
             "journal": self.journal.path if self.journal else None,
         }
+
+    def _cold_standby_ready(self) -> bool:
+        """For a cold standby (its failover plan starts it), check the plan's readiness
+        instead of the standby's health (as status does). False: not a cold standby."""
+        from lambdafail.oncall.readiness import plan_readiness
+        from lambdafail.runtime.recovery import cold_standby
+
+        assert self.rec is not None
+        if not cold_standby(dict(self.svc), "standby"):
+            return False
+        problems = plan_readiness(self.ctx, {"services": {self.opts.service: self.svc}}).get(
+            self.opts.service, [])
+        self.rec.check("standby's recovery plan can run", not problems,
+                       "; ".join(problems) or "cold standby: started by its failover plan, "
+                       "judged by its wait step")
+        return True
+
+    def _plans(self) -> dict[str, Any]:
+        """The recovery plans the drill's transitions ran (drill/plan.py), from the log."""
+        assert self.rec is not None
+        if not self.compiled["services"][self.opts.service]["recovery"]["failover"] and \
+                not self.compiled["services"][self.opts.service]["recovery"]["failback"]:
+            return {}
+        try:
+            entries = self.store.log(self.opts.service, since=self.rec.origin,
+                                     kind="transition")
+            st = self._state()
+        except Exception as e:  # the report is written whatever happens
+            self.rec.note(f"could not read the recovery plans: {e}", level="warning")
+            return {}
+        # A failed failover plan stays in `recovery` until the next commit (the block itself
+        # lifts once the restore brought the primary back): this drill's if it started since.
+        failed = st.recovery if st.recovery and any(
+            (parse_iso_or_none(s.get("started_at")) or 0) >= self.rec.origin
+            for s in st.recovery.get("steps") or []) else None
+        return plan_document(entries, failed, self.rec.origin)
 
     def _dry_run_report(self) -> dict[str, Any]:
         report = self._report()

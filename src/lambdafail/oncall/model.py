@@ -142,6 +142,9 @@ class ServiceStatus:
     paused: PauseInfo | None = None
     router: RouterReading | None = None
     misrouted: str | None = None  # why the router disagrees with the state
+    #: None: the standby runs (hot); else a cold standby started by its failover plan, and
+    #: what would stop that plan ([] = ready: its step resources exist).
+    plan_problems: list[str] | None = None
 
     @property
     def healthy(self) -> bool:
@@ -243,6 +246,17 @@ class SwitchOutcome:
     read_back: str | None
     message: str
     next_step: str = ""
+
+
+@dataclass(frozen=True)
+class ApprovalOutcome:
+    service: str
+    decision: str  # approve | deny
+    transition_id: str
+    step: int  # 1-based
+    reason: str
+    actor: str
+    message: str
 
 
 @dataclass(frozen=True)

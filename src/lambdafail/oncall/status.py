@@ -42,6 +42,7 @@ from lambdafail.oncall.model import (
     StatusReport,
     TransitionInfo,
 )
+from lambdafail.oncall.readiness import cold_services, plan_readiness
 
 if TYPE_CHECKING:
     from lambdafail.aws import AwsContext
@@ -129,7 +130,8 @@ def gather_status(ctx: AwsContext, compiled: dict[str, Any], *, probe: bool = Fa
                   now: datetime | None = None) -> StatusReport:
     """Everything `status` shows: 7 API calls whatever the size (2 of them the DLQ's), plus
     the routers' batched read-back (docs/commands.md gives the formula; `--probe` adds the
-    probes themselves). The independent reads run concurrently: status answers in about the
+    probes themselves; cold standbys add their plans' readiness checks, batched per step
+    kind: `oncall.readiness`). The independent reads run concurrently: status answers in about the
     time of its slowest call."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -144,11 +146,12 @@ def gather_status(ctx: AwsContext, compiled: dict[str, Any], *, probe: bool = Fa
             return f()
 
     dlq = naming.dlq_name(topo_name)
-    for service in ("events", "lambda", "sqs"):
+    cold = cold_services(compiled)
+    for service in ("events", "lambda", "sqs", *(("ecs",) if cold else ())):
         # Clients are made here, before the pool: botocore builds a client from the shared
         # session (its event handlers, its loaders), which is not made for concurrent use.
         ctx.client(service)
-    with ThreadPoolExecutor(max_workers=7, thread_name_prefix="status") as pool:
+    with ThreadPoolExecutor(max_workers=9, thread_name_prefix="status") as pool:
         f_states = pool.submit(guarded, store.load_all)
         f_beat = pool.submit(guarded, store.heartbeat_item)
         f_drills = pool.submit(guarded, lambda: _drill_locks(store))
@@ -159,6 +162,7 @@ def gather_status(ctx: AwsContext, compiled: dict[str, Any], *, probe: bool = Fa
         f_dlq = pool.submit(_failed_events, ctx, dlq)
         f_routers = pool.submit(read_routers, ctx, compiled)
         f_probe = pool.submit(_probe_everything, ctx, compiled) if probe else None
+        f_ready = pool.submit(plan_readiness, ctx, compiled) if cold else None
         states = f_states.result()
         beat = f_beat.result()
         drills = f_drills.result()
@@ -167,6 +171,7 @@ def gather_status(ctx: AwsContext, compiled: dict[str, Any], *, probe: bool = Fa
         failed = f_dlq.result()
         readings = f_routers.result()
         live = f_probe.result() if f_probe is not None else {}
+        ready = f_ready.result() if f_ready is not None else {}
 
     now = now or utcnow()
     orch = _orchestrator_status(compiled, fn, beat, fn_cfg, now)
@@ -175,7 +180,8 @@ def gather_status(ctx: AwsContext, compiled: dict[str, Any], *, probe: bool = Fa
     for name in sorted(compiled["services"]):
         services.append(_service_status(name, compiled["services"][name], states.get(name),
                                         drills.get(name), rules, live, compiled, now,
-                                        beat=beat, reading=readings.get(name)))
+                                        beat=beat, reading=readings.get(name),
+                                        plan_problems=ready.get(name)))
     return StatusReport(topology=topo_name, region=str(compiled.get("region") or ctx.region),
                         generated_at=iso(now), orchestrator=orch, services=services,
                         api_calls=len(ctx.calls) - calls_before)
@@ -277,7 +283,8 @@ def router_problem(st: Any, reading: RouterReading | None) -> str | None:
 def _service_status(name: str, svc: dict[str, Any], st: Any, drill: dict[str, Any] | None,
                     rules: dict[str, str], live: dict[Any, Any], compiled: dict[str, Any],
                     now: datetime, beat: dict[str, Any] | None = None,
-                    reading: RouterReading | None = None) -> ServiceStatus:
+                    reading: RouterReading | None = None,
+                    plan_problems: list[str] | None = None) -> ServiceStatus:
     my_rules = {r: rules.get(r, "MISSING") for r in _service_rules(name, svc, compiled)}
     drill_info = None
     if drill and float(drill.get("lock_expires_epoch") or 0) > now.timestamp():
@@ -310,7 +317,9 @@ def _service_status(name: str, svc: dict[str, Any], st: Any, drill: dict[str, An
     if st.phase == "switching":
         p = st.pending or {}
         err = f" (last error: {p['last_error']})" if p.get("last_error") else ""
-        problems.append(f"switch to {p.get('to', '?')} pending: the router has not confirmed"
+        waiting = _waiting_for_approval(name, p)
+        problems.append(waiting.removeprefix("switching to ") if waiting else
+                        f"switch to {p.get('to', '?')} pending: the router has not confirmed"
                         f"{err}")
     elif st.active != "primary":
         problems.append(f"running on the {st.active}")
@@ -343,7 +352,24 @@ def _service_status(name: str, svc: dict[str, Any], st: Any, drill: dict[str, An
                                   standby=sides["standby"], last_transition=lt,
                                   drill=drill_info, rules=my_rules, blocked=st.blocked,
                                   problems=problems, paused=pause, router=reading,
-                                  misrouted=misrouted), svc, now)
+                                  misrouted=misrouted, plan_problems=plan_problems),
+                    svc, now)
+
+
+def _waiting_for_approval(name: str, pending: Mapping[str, Any]) -> str:
+    """The reason of a switch held at an `approval` step (with the command that lets it go
+    on), or ""."""
+    from lambdafail.runtime.steps.approval import approve_command, waiting_step
+
+    index = waiting_step(dict(pending))
+    if index is None:
+        return ""
+    progress = pending.get("recovery") or {}
+    step = (progress.get("steps") or [])[index]
+    until = str(step.get("waiting_until") or "")
+    by = f" until {until[11:16]} UTC" if len(until) >= 16 else ""
+    return (f"switching to {pending.get('to', '?')}: waiting for approval (step {index + 1}/"
+            f"{len(progress.get('steps') or [])}){by}; run: {approve_command(name)}")
 
 
 def classify(s: ServiceStatus, svc: Mapping[str, Any], now: datetime) -> ServiceStatus:
@@ -355,7 +381,9 @@ def classify(s: ServiceStatus, svc: Mapping[str, Any], now: datetime) -> Service
         # Degraded once the router has failed or the switch has been pending too long.
         p = s.pending or {}
         started = age_seconds(p.get("started_at"), now)
-        if p.get("last_error") or started is None or started > SWITCH_STUCK_SECONDS:
+        if _waiting_for_approval(s.name, p):
+            pass  # waiting for a human is the plan, not a stuck router (until its timeout)
+        elif p.get("last_error") or started is None or started > SWITCH_STUCK_SECONDS:
             severity = "degraded"
     s.state, s.reason, s.severity = state, reason, severity
     return s
@@ -390,6 +418,9 @@ def _state(s: ServiceStatus, threshold: int) -> tuple[str, str]:
         return "drill", f"drill {s.drill.drill_id} by {s.drill.owner}"
     if s.phase == "switching":
         p = s.pending or {}
+        waiting = _waiting_for_approval(s.name, p)
+        if waiting:
+            return "switching", waiting
         err = f"; last error: {p['last_error']}" if p.get("last_error") else ""
         return "switching", (f"switching to {p.get('to', '?')} ({p.get('reason', '?')}): the "
                              f"router has not confirmed{err}")
@@ -416,13 +447,20 @@ def _state(s: ServiceStatus, threshold: int) -> tuple[str, str]:
         return "failing", _side_reason("primary", prim, threshold)
     if prim.ok is None:
         return "unknown", "primary never probed"
-    if stby.ok is False or (stby.live is not None and not stby.live.ok):
-        return "at_risk", _side_reason("standby", stby, threshold)
-    if stby.ok is None:
-        return "at_risk", "standby never probed: a failover could not be checked"
+    if s.plan_problems:
+        return "at_risk", ("cold standby: plan cannot run: "
+                           + "; ".join(s.plan_problems))
+    if s.plan_problems is None:
+        # A hot standby must answer now; a cold one is judged by its plan (above).
+        if stby.ok is False or (stby.live is not None and not stby.live.ok):
+            return "at_risk", _side_reason("standby", stby, threshold)
+        if stby.ok is None:
+            return "at_risk", "standby never probed: a failover could not be checked"
     off = [f"rule {r} is {v}" for r, v in sorted(s.rules.items()) if v != "ENABLED"]
     if off:
         return "at_risk", "; ".join(off) + ": failures may go undetected"
+    if s.plan_problems is not None and stby.ok is not True:
+        return "healthy", "cold standby: plan ready"
     return "healthy", ""
 
 

@@ -130,7 +130,8 @@ class Orchestrator:
                         else self.clock() + (remaining - MIN_REMAINING_MS) / 1000)
             return StepEnv(service=service, transition_id=transition_id, plan=plan,
                            clients=self.clients, probe=probe, clock=self.clock,
-                           sleep=self.sleep, deadline=deadline, time_scale=time_scale())
+                           sleep=self.sleep, deadline=deadline, time_scale=time_scale(),
+                           poll_people=False)
 
         return build
 

@@ -132,6 +132,12 @@ def run_plan(store: StateStore, service: str, pending: dict[str, Any],
         pending["lease_until"] = lease
         return True
 
+    def read_pending() -> dict[str, Any]:
+        st = store.get(service)
+        if st is None or st.pending is None or str(st.pending.get("id")) != pid:
+            raise StateConflict(f"{service}: the pending switch {pid} is gone")
+        return dict(st.pending)
+
     while True:
         action, i = next_step(progress)
         if action != "run":
@@ -150,9 +156,12 @@ def run_plan(store: StateStore, service: str, pending: dict[str, Any],
             pending["lease_until"] = lease
 
         env.keepalive = keepalive
-        logger.info("recovery step started", service=service, transition_id=pid, plan=name,
-                    step=i + 1, of=len(steps), kind=cfg["kind"],
-                    attempt=progress["steps"][i]["attempts"])
+        env.read_pending = read_pending
+        if progress["steps"][i].get("note") is None:
+            # Not for each round that finds a step still waiting (an approval): changes only.
+            logger.info("recovery step started", service=service, transition_id=pid,
+                        plan=name, step=i + 1, of=len(steps), kind=cfg["kind"],
+                        attempt=progress["steps"][i]["attempts"])
         try:
             output = runner.run(cfg, env, progress["steps"][i], i)
         except StateConflict:

@@ -27,7 +27,8 @@ from lambdafail.runtime.table import table_definition as table_definition
 EVENT_TTL_SECONDS = 24 * 3600
 # What a log item records (`kind`; items written before kinds existed are transitions).
 LOG_KINDS = ("transition", "deploy", "destroy", "deployment-rollback", "pause", "resume",
-             "drill-abandoned", "break-glass")
+             "drill-abandoned", "break-glass",
+             "approval")
 
 
 def tick_attribute(rule: str) -> str:
@@ -278,6 +279,17 @@ class StateStore:
             "phase = :switching AND pending.id = :id AND pending.lease_until = :held",
             {":rec": progress, ":lease": lease_until, ":one": 1, ":switching": "switching",
              ":id": pending_id, ":held": held})
+
+    def record_decision(self, service: str, pending_id: str, key: str,
+                        decision: dict[str, Any]) -> None:
+        """`lambdafail approve`: write a recovery step's decision into THAT pending switch,
+        once (StateConflict if the switch is gone or changed, or the step was decided). The
+        version bump makes a tick that read the item before re-read it."""
+        self._update(
+            service, "SET pending.#k = :d, version = version + :one",
+            "phase = :switching AND pending.id = :id AND attribute_not_exists(pending.#k)",
+            {":d": decision, ":one": 1, ":switching": "switching", ":id": pending_id},
+            names={"#k": key})
 
     def abandon_switch(self, service: str, pending_id: str, held: float, blocked: str,
                        progress: dict[str, Any]) -> None:

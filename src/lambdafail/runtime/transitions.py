@@ -266,8 +266,11 @@ def _recover(store: StateStore, service: str, st: ServiceState, pending: dict[st
     pid = str(pending["id"])
     if step_env is None:
         raise ValueError(f"{service} has {name} steps; request_switch/resume need step_env")
-    outcome = run_plan(store, service, pending, steps, step_env(name, pid),
-                       lease_seconds=LEASE_SECONDS, logger=logger)
+    env = step_env(name, pid)
+    if notify is not None:
+        env.notify = notify.publish
+    outcome = run_plan(store, service, pending, steps, env, lease_seconds=LEASE_SECONDS,
+                       logger=logger)
     progress = pending.get("recovery") or {}
     if outcome == "done":
         return None

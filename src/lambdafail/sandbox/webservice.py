@@ -16,6 +16,15 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     daemon_threads = True
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        # A prober that gave up (its budget ended on a loaded machine) closed the socket
+        # before the answer: not this service's failure, and no traceback on the terminal.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 class WebService:
     """An HTTP service on 127.0.0.1 answering `GET /healthz` (and any path) with its name."""

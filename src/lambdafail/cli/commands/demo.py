@@ -60,7 +60,15 @@ def command(keep: bool, time_scale: float, workdir: str | None) -> int:
 
     def on_signal(signum: int, frame: object) -> None:
         # Unwinds through the finally below: nothing left running. Set for SIGINT too: a
-        # process started in the background by a shell inherits SIGINT *ignored*.
+        # process started in the background by a shell inherits SIGINT *ignored*. Raised
+        # while a garbage collector's finalizer runs, it is "ignored" by Python: the view
+        # raises it again at the demo's next event (every wait emits one every 0.1 s).
+        view.interrupted = True
+        f: Any = frame
+        while f is not None:
+            if f.f_code.co_filename.endswith("weakref.py"):
+                return  # inside a finalizer: Python would print it and drop it
+            f = f.f_back
         raise KeyboardInterrupt
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -89,6 +97,7 @@ class _View:
     def __init__(self, err: Console) -> None:
         self.err = err
         self.status: Status | None = None
+        self.interrupted = False  # a signal arrived (see `command`'s on_signal)
 
     def stop(self) -> None:
         if self.status is not None:
@@ -98,6 +107,8 @@ class _View:
     def __call__(self, ev: DemoEvent) -> None:
         from rich.markup import escape
 
+        if self.interrupted:
+            raise KeyboardInterrupt
         if ev.kind == "wait":
             if not self.err.is_terminal:
                 return  # no live line in a log; the "waited" line says how long it took
@@ -140,6 +151,9 @@ def _summary(out: Console, r: DemoResult) -> None:
         f"({floor_text(r.time_scale)}; time scale {r.time_scale:g})")
     say(f"  rollback: traffic back on the primary; drill: "
               f"{'[green]PASS[/green]' if r.drill_passed else '[red]FAIL[/red]'}")
+    if r.pilot_phases:
+        say("  pilot light: " + ", ".join(f"{p(name.split(' (')[0])} {s:.2f} s"
+                                           for name, s in r.pilot_phases))
     say(f"  drill reports: {p(r.report_dir)}/ "
               f"({', '.join(p(n) for n in r.reports) or 'none'})")
     say(f"  topology: {p(r.topology_file)}")

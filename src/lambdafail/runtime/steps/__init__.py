@@ -3,7 +3,7 @@
 Rules: a step is run by `recovery.run_plan` under the pending switch's lease, its progress
 written to the state item before and after it; steps are idempotent where AWS allows and carry
 an idempotency key where it does not (a Lambda invoke). One module per kind (lambda_, ecs, wait,
-autoscaling, ec2, lambda_concurrency, aurora; `polling` is the AWS-resource steps' shared
+autoscaling, ec2, lambda_concurrency, aurora, approval; `polling` is the AWS-resource steps' shared
 check loop), each registered once below by its compiled `kind`; its model, compile and IAM
 twin is `lambdafail/model/kinds/steps/<kind>.py`. stdlib + boto3 only.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lambdafail.runtime.steps.approval import ApprovalStepRunner
 from lambdafail.runtime.steps.aurora import AuroraStepRunner
 from lambdafail.runtime.steps.autoscaling import AutoScalingStepRunner
 from lambdafail.runtime.steps.base import OutOfTime, Step, StepEnv, StepFailed
@@ -28,6 +29,7 @@ STEPS: dict[str, Step] = {s.kind: s for s in (
     Ec2StepRunner(),
     LambdaConcurrencyStepRunner(),
     AuroraStepRunner(),
+    ApprovalStepRunner(),
 )}
 
 

@@ -43,6 +43,15 @@ class StepEnv:
     #: A step that waits calls this between its checks: it renews the switch's lease (and
     #: raises StateConflict if another actor has taken the switch over).
     keepalive: Callable[[float], None] = lambda _seconds: None
+    #: The pending switch as stored now (a consistent read; set by `recovery.run_plan`):
+    #: what `lambdafail approve` wrote into it. StateConflict if it is no longer this switch.
+    read_pending: Callable[[], dict[str, Any]] = lambda: {}
+    #: Whether a step waiting for a person polls (the CLI: it holds nothing else) or checks
+    #: once and lets the invocation go on (the orchestrator: the round's other services must
+    #: not wait behind a human; the next round checks again).
+    poll_people: bool = True
+    #: Tell on-call something (subject, message): SNS, like the switch's other notices.
+    notify: Callable[[str, dict[str, Any]], None] = lambda _subject, _message: None
 
 
 class Step(Protocol):

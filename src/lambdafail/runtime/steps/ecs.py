@@ -59,3 +59,34 @@ class EcsStepRunner:
                 raise OutOfTime(f"{running}/{want} running; resumed by the next tick")
             env.keepalive(every + CALL_SECONDS)
             env.sleep(every)
+
+    def check(self, cfgs: list[dict[str, Any]], clients: Any) -> list[str | None]:
+        """Readiness (status, for a cold standby): per step, why its service could not be
+        scaled (missing, not ACTIVE) or None — one DescribeServices per cluster and 10
+        services (the API's limit)."""
+        ecs = clients.get("ecs")
+        by_cluster: dict[str, set[str]] = {}
+        for c in cfgs:
+            by_cluster.setdefault(str(c["cluster"]), set()).add(str(c["service"]))
+        problems: dict[tuple[str, str], str | None] = {}
+        for cluster, names in sorted(by_cluster.items()):
+            ordered = sorted(names)
+            for i in range(0, len(ordered), 10):
+                chunk = ordered[i:i + 10]
+                try:
+                    resp = ecs.describe_services(cluster=cluster, services=chunk)
+                except Exception as e:
+                    why = ("not found" if _code(e) == "ClusterNotFoundException"
+                           else f"DescribeServices: {_code(e)}")
+                    problems.update({(cluster, n): f"ecs cluster {cluster} {why}"
+                                     for n in chunk})
+                    continue
+                seen = {str(s.get("serviceName")): str(s.get("status"))
+                        for s in resp.get("services") or []}
+                for name in chunk:
+                    status = seen.get(name)
+                    problems[(cluster, name)] = (
+                        f"ecs service {cluster}/{name} not found" if status is None
+                        else None if status == "ACTIVE"
+                        else f"ecs service {cluster}/{name} is {status}")
+        return [problems[(str(c["cluster"]), str(c["service"]))] for c in cfgs]

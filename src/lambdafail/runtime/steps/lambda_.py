@@ -52,3 +52,20 @@ class LambdaStepRunner:
         if len(json.dumps(answer, default=str)) > OUTPUT_LIMIT:
             answer = text
         return {"idempotency_key": key, "answer": answer}
+
+    def check(self, cfgs: list[dict[str, Any]], clients: Any) -> list[str | None]:
+        """Readiness (status, for a cold standby): per step, why its function could not be
+        invoked (missing, Failed) or None — one GetFunctionConfiguration per distinct
+        function, however many steps share it."""
+        problems: dict[str, str | None] = {}
+        lam = clients.get("lambda")
+        for fn in sorted({str(c["function"]) for c in cfgs}):
+            try:
+                state = lam.get_function_configuration(FunctionName=fn).get("State")
+            except Exception as e:
+                code = (getattr(e, "response", None) or {}).get("Error", {}).get("Code", "")
+                problems[fn] = (f"function {fn} not found" if code == "ResourceNotFoundException"
+                                else f"function {fn}: {code or type(e).__name__}")
+                continue
+            problems[fn] = f"function {fn} is in state Failed" if state == "Failed" else None
+        return [problems[str(c["function"])] for c in cfgs]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdafail.model.kinds.steps import ecs, lambda_, wait
+from lambdafail.model.kinds.steps import approval, ecs, lambda_, wait
 from lambdafail.model.kinds.steps.aurora import KIND as AURORA
 from lambdafail.model.kinds.steps.autoscaling import KIND as AUTOSCALING
 from lambdafail.model.kinds.steps.base import StepKind, StepSpec
@@ -24,6 +24,7 @@ STEPS: tuple[StepKind[Any], ...] = (
     EC2,
     LAMBDA_CONCURRENCY,
     AURORA,
+    approval.KIND,
 )
 
 _BY_KIND = {k.kind: k for k in STEPS}

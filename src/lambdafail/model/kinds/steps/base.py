@@ -42,6 +42,9 @@ class StepKind(Generic[M]):
     model: type[M]
     #: Whether a step of this kind judges the standby itself (a cold standby's gate).
     judges_standby: ClassVar[bool] = False
+    #: Whether the orchestrator runs the step inside one invocation (its timeout sizes the
+    #: function's); False for a step that checks once a round and lets the invocation end.
+    holds_invocation: ClassVar[bool] = True
 
     def compile(self, step: M) -> dict[str, Any]:
         """The compiled step, without `kind`, `timeout_seconds` and `retries` (added once)."""
