@@ -29,7 +29,10 @@ from lambdafail.runtime.steps import StepEnv
 
 _T = TypeVar("_T")
 
-ACTOR = "orchestrator"
+# Who the log says acted when the orchestrator switches: the ARN it was invoked by (the
+# context's `invoked_function_arn`, "…:function:<name>:live" through the alias), else, called
+# without a Lambda context (tests, a direct call), "function:<name>" (the same short form).
+ACTOR_PREFIX = "function:"
 MAX_ATTEMPTS = 5  # re-reads after losing a conditional write to a concurrent writer
 # How long an event claim lasts when the invocation's remaining time is unknown (tests, CLI).
 CLAIM_SECONDS = 60.0
@@ -379,7 +382,7 @@ class Orchestrator:
                 self._log_verdicts(service, st, verdicts)
                 res = tr.request_switch(
                     self.store, self.router(service, st), cfg, service, decision.switch_to,
-                    reason=decision.reason, actor=ACTOR, evidence=decision.evidence,
+                    reason=decision.reason, actor=self.actor(), evidence=decision.evidence,
                     clock=self.clock, automatic=True, notify=self.notifier, logger=self.logger,
                     state=_with_version(st, expected), step_env=self.step_env(service, st))
                 if res.status == "lost_race":
@@ -409,6 +412,11 @@ class Orchestrator:
         return {"service": service, "status": "lost_race", "message": "too many conflicts"}
 
     # -- output --
+
+    def actor(self) -> str:
+        """The orchestrator's identity for the log: free (no API call), from the context."""
+        arn = getattr(self._context, "invoked_function_arn", None)
+        return str(arn) if arn else f"{ACTOR_PREFIX}{self.config.data.get('function', '')}"
 
     def _result(self, res: tr.SwitchResult) -> dict[str, Any]:
         return {"service": res.service, "status": res.status, "message": res.message}

@@ -182,9 +182,9 @@ class LambdaRunner:
         if invocation_type == "DryRun":
             return InvokeResult(204, b"", executed_version=version)
         if invocation_type == "Event":
-            self._submit(fn, payload)
+            self._submit(fn, payload, qualifier)
             return InvokeResult(202, b"", executed_version=version)
-        return self._run(fn, payload)
+        return self._run(fn, payload, qualifier)
 
     def invoke_async(self, region: str, name: str, qualifier: str | None, payload: bytes,
                      source: str) -> bool:
@@ -194,7 +194,7 @@ class LambdaRunner:
             self.log.write("DROPPED", f"{source}: function {name}"
                            f"{':' + qualifier if qualifier else ''} not found")
             return False
-        return self._submit(fn, payload)
+        return self._submit(fn, payload, qualifier)
 
     def idle(self) -> bool:
         """No asynchronous invocation queued or running."""
@@ -211,35 +211,35 @@ class LambdaRunner:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     # -- behaviour per function ----------------------------------------------------------------
-    def _submit(self, fn: Any, payload: bytes) -> bool:
+    def _submit(self, fn: Any, payload: bytes, qualifier: str | None = None) -> bool:
         if self._closed:
             return False
         with self._procs_lock:
             self._pending += 1
         try:
-            self._pool.submit(self._run_logged, fn, payload)
+            self._pool.submit(self._run_logged, fn, payload, qualifier)
         except RuntimeError:  # pool shut down while stopping
             with self._procs_lock:
                 self._pending -= 1
             return False
         return True
 
-    def _run_logged(self, fn: Any, payload: bytes) -> None:
+    def _run_logged(self, fn: Any, payload: bytes, qualifier: str | None = None) -> None:
         try:
-            self._run(fn, payload)
+            self._run(fn, payload, qualifier)
         except Exception as e:  # never kill a pool thread silently
             self.log.write("ERROR", f"invoke failed: {type(e).__name__}: {e}", fn.function_name)
         finally:
             with self._procs_lock:
                 self._pending -= 1
 
-    def _run(self, fn: Any, payload: bytes) -> InvokeResult:
+    def _run(self, fn: Any, payload: bytes, qualifier: str | None = None) -> InvokeResult:
         self.invocations += 1
         request_id = str(uuid.uuid4())
         version = str(fn.version)
         if fn.package_type == "Zip" and (fn.handler == ORCHESTRATOR_HANDLER
                                          or _cue(fn).lower() == RUN_CUE):
-            return self._run_code(fn, payload, request_id)
+            return self._run_code(fn, payload, request_id, qualifier)
         return self._scripted_answer(fn, payload, request_id, version)
 
     def _scripted_answer(self, fn: Any, payload: bytes, request_id: str,
@@ -338,7 +338,8 @@ class LambdaRunner:
         })
         return env
 
-    def _run_code(self, fn: Any, payload: bytes, request_id: str) -> InvokeResult:
+    def _run_code(self, fn: Any, payload: bytes, request_id: str,
+                  qualifier: str | None = None) -> InvokeResult:
         name, version = str(fn.function_name), str(fn.version)
         timeout = float(fn.timeout or 3)
         try:
@@ -353,7 +354,7 @@ class LambdaRunner:
             "payload": payload.decode("utf-8", "replace"),
             "context": {
                 "function_name": name, "function_version": version,
-                "invoked_function_arn": str(fn.function_arn),
+                "invoked_function_arn": _invoked_arn(fn, qualifier),
                 "memory_limit_in_mb": str(fn.memory_size), "aws_request_id": request_id,
                 "log_group_name": f"/aws/lambda/{name}",
                 "log_stream_name": f"sandbox/{request_id}",
@@ -454,3 +455,10 @@ def _bytes_io(data: bytes) -> Any:
     import io
 
     return io.BytesIO(data)
+
+
+def _invoked_arn(fn: Any, qualifier: str | None) -> str:
+    """The ARN the caller invoked, as Lambda's context gives it: the function's unqualified
+    ARN, plus `:<alias or version>` when the caller named one."""
+    base = str(fn.function_arn).split(":function:")[0] + f":function:{fn.function_name}"
+    return f"{base}:{qualifier}" if qualifier else base
