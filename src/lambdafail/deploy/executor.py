@@ -22,6 +22,7 @@ from lambdafail.base.errors import AwsError
 from lambdafail.deploy import stored_config
 from lambdafail.deploy.package import Package, canonical_json
 from lambdafail.deploy.planner import CONFIG_ITEM_PREFIX, VERSION_PREFIX, Change, Plan, Resource
+from lambdafail.deploy.watch_apply import WatchApply
 from lambdafail.model import naming
 from lambdafail.runtime.table import TTL_ATTRIBUTE, table_definition
 
@@ -73,7 +74,7 @@ def _while_propagating(word: str, attempt: Callable[[], Any]) -> None:
             delay = min(delay * 2, 8.0)
 
 
-class Executor:
+class Executor(WatchApply):
     def __init__(self, ctx: AwsContext, plan: Plan, package: Package | None,
                  progress: Progress | None = None):
         self.ctx = ctx

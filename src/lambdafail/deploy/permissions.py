@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambdafail.aws import actions as A
-from lambdafail.deploy import iam
+from lambdafail.deploy import iam, watch
 from lambdafail.model import naming
 
 ROLES = ("deploy", "oncall", "drill")
@@ -55,6 +55,10 @@ DEPLOY_CALLS: tuple[tuple[str, str], ...] = (
     ("ssm", "PutParameter"), ("ssm", "DeleteParameter"),
     ("logs", "DescribeLogGroups"), ("logs", "ListTagsForResource"), ("logs", "CreateLogGroup"),
     ("logs", "PutRetentionPolicy"), ("logs", "TagResource"), ("logs", "DeleteLogGroup"),
+    ("cloudwatch", "DescribeAlarms"), ("cloudwatch", "ListTagsForResource"),
+    ("cloudwatch", "PutMetricAlarm"), ("cloudwatch", "TagResource"),
+    ("cloudwatch", "DeleteAlarms"), ("cloudwatch", "GetDashboard"),
+    ("cloudwatch", "PutDashboard"), ("cloudwatch", "DeleteDashboards"),
 )
 
 # `status`, `history`, `failover`, `rollback` (a service's, and `--deployment`'s alias move).
@@ -87,7 +91,8 @@ CALLS = {"deploy": DEPLOY_CALLS, "oncall": ONCALL_CALLS, "drill": DRILL_CALLS}
 _SIDS = {A.FUNCTION: "Orchestrator", A.ROLE: "Role", A.PASS_ROLE: "PassRoleToLambda",
          A.POLICIES: "RolePolicies", A.TABLE: "StateTable", A.BUS: "EventBus", A.DEFAULT_BUS: "DefaultBus",
          A.RULES: "Rules", A.QUEUE: "DeadLetterQueue", A.PARAMETERS: "RouterParameters",
-         A.LOG_GROUP: "LogGroup", A.ALARMS: "Alarms", A.ZONES: "RouterZones",
+         A.LOG_GROUP: "LogGroup", A.ALARMS: "Alarms", A.WATCH_ALARMS: "WatchAlarms",
+         A.DASHBOARD: "Dashboard", A.ZONES: "RouterZones",
          A.CHANGES: "RouterZoneChanges", A.ROUTER_RULES: "RouterRules",
          A.INVOKE: "InvokeTargets", A.ECS_SERVICES: "RecoveryEcsServices",
          A.TOPIC: "Notify", A.ANY: "Unscoped"}
@@ -139,6 +144,10 @@ def scopes(compiled: dict[str, Any], where: iam.Where) -> dict[str, list[str]]:
         # Log group actions take the group's ARN with and without the trailing ":*".
         A.LOG_GROUP: [iam.log_group_arn(where, compiled["function"]),
                       iam.log_group_arn(where, compiled["function"]) + ":*"],
+        A.WATCH_ALARMS: [where.arn("cloudwatch", f"alarm:{watch.alarm_prefix(topo)}*")],
+        # Dashboards are global: no region in their ARN.
+        A.DASHBOARD: [where.arn("cloudwatch", f"dashboard/{watch.dashboard_name(topo)}",
+                                regional=False)],
         A.ANY: ["*"],
     }
     out[A.PASS_ROLE] = out[A.ROLE]

@@ -21,7 +21,7 @@ from lambdafail import __version__
 from lambdafail.runtime import transitions as tr
 from lambdafail.runtime.clock import time_scale
 from lambdafail.runtime.config import SIDES, Clients, LoadedConfig, load_config
-from lambdafail.runtime.log import Logger
+from lambdafail.runtime.log import HEARTBEAT_METRIC, Logger
 from lambdafail.runtime.probes import ProbeResult, probe_all
 from lambdafail.runtime.routers import Router, make_router
 from lambdafail.runtime.state import ServiceState, StateConflict, StateStore
@@ -183,6 +183,10 @@ class Orchestrator:
             results.append(self.round(offsets[offset], reconcile=(i == 0)))
             if i == 0:
                 self._heartbeat(context, rule)
+                # What the deployed heartbeat alarm watches (missing = breaching): one EMF
+                # value a tick, a log line and no API call (deploy/watch.py).
+                self.logger.metrics({HEARTBEAT_METRIC: (1, "Count")},
+                                    {"Topology": self.config.topology}, rule=rule)
         return {"ok": True, "rule": rule, "rounds": len(results), "services": services,
                 "actions": [a for r in results for a in r["actions"]]}
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambdafail.sandbox import backends
+from lambdafail.sandbox import backends, metric_alarms
 from lambdafail.sandbox.activity import ActivityLog
 from lambdafail.sandbox.lambda_bootstrap import END_MARK
 
@@ -66,7 +66,8 @@ class _Worker:
     """
 
     def __init__(self, key: tuple[str, ...], proc: subprocess.Popen[bytes], name: str,
-                 log: ActivityLog):
+                 log: ActivityLog, region: str = "us-east-1"):
+        self.region = region
         self.key = key
         self.proc = proc
         self.last_used = time.monotonic()
@@ -89,7 +90,10 @@ class _Worker:
             if line == _END_MARK:
                 self._log_ends.release()
                 continue
-            log.write("LOG", line.decode("utf-8", "replace").rstrip("\n"), name)
+            text = line.decode("utf-8", "replace").rstrip("\n")
+            # What CloudWatch Logs does with an EMF line: its metrics become datapoints.
+            metric_alarms.ingest_emf(self.region, text)
+            log.write("LOG", text, name)
         self._log_ends.release()
 
     def alive(self) -> bool:
@@ -370,7 +374,8 @@ class LambdaRunner:
                     function_error="Unhandled", executed_version=version)
             env = self._environment(fn, code_dir)
             key = (name, version, str(fn.code_sha_256), json.dumps(env, sort_keys=True))
-            worker = self._acquire(key, name, code_dir, env)
+            worker = self._acquire(key, name, code_dir, env, str(getattr(fn, "region", "")
+                                                                 or "us-east-1"))
             outcome: dict[str, Any] | None
             try:
                 outcome = worker.call(request, timeout + _STARTUP_ALLOWANCE_S)
@@ -394,7 +399,7 @@ class LambdaRunner:
             outcome.get("stackTrace")), function_error="Unhandled", executed_version=version)
 
     def _acquire(self, key: tuple[str, ...], name: str, code_dir: Path,
-                 env: dict[str, str]) -> _Worker:
+                 env: dict[str, str], region: str = "us-east-1") -> _Worker:
         """A warm interpreter for exactly this code and configuration, or a cold start."""
         now = time.monotonic()
         stale: list[_Worker] = []
@@ -420,7 +425,7 @@ class LambdaRunner:
         proc = subprocess.Popen(
             [sys.executable, "-I", "-S", str(_BOOTSTRAP)], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(code_dir), env=env)
-        worker = _Worker(key, proc, name, self.log)
+        worker = _Worker(key, proc, name, self.log, region)
         with self._procs_lock:
             self._busy.add(worker)
         return worker

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from lambdafail.base.errors import UsageError
-from lambdafail.sandbox import alarms, backends, idempotency, quotas
+from lambdafail.sandbox import alarms, backends, idempotency, metric_alarms, quotas
 from lambdafail.sandbox.activity import ActivityLog
 from lambdafail.sandbox.delivery import Delivered, Dispatcher
 from lambdafail.sandbox.lambda_runner import LambdaRunner
@@ -247,6 +247,11 @@ class SandboxApp:
                                    f"{event['detail']['previousState']['value']} -> "
                                    f"{event['detail']['state']['value']}")
             self.sandbox.dispatcher.deliver_to_bus(region, "default", event)
+            # AWS runs the new state's actions on SetAlarmState too.
+            alarm = backends.cloudwatch(region).alarms.get(event["detail"]["alarmName"])
+            if alarm is not None:
+                metric_alarms.run_actions(region, alarm, event["detail"]["previousState"]
+                                          ["value"], self.sandbox.log)
         return [body]
 
 
@@ -302,6 +307,7 @@ class Sandbox:
         self._runner: LambdaRunner | None = None
         self._dispatcher: Dispatcher | None = None
         self._scheduler: Scheduler | None = None
+        self._evaluator: metric_alarms.Evaluator | None = None
         self._started = False
         self._lambda_config: dict[str, Any] | None = None
 
@@ -349,10 +355,15 @@ class Sandbox:
         self._dispatcher = Dispatcher(runner=self._runner, log=self.log)
         self._scheduler = Scheduler(self._dispatcher, self.log, time_scale=self.time_scale,
                                     tick=self.tick)
+        dispatcher, region = self._dispatcher, self.region
+        self._evaluator = metric_alarms.Evaluator(
+            region, self.log, lambda event: dispatcher.deliver_to_bus(region, "default", event),
+            self._scheduler.real_delay, app._alarm_lock)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name="sandbox-http", daemon=True)
         self._thread.start()
         self._scheduler.start()
+        self._evaluator.start()
         self._started = True
         self.log.write("START", f"sandbox listening on {self.endpoint_url} "
                        f"(time scale {self.time_scale:g})")
@@ -377,6 +388,8 @@ class Sandbox:
         self._started = False
         if self._scheduler is not None:
             self._scheduler.stop()
+        if self._evaluator is not None:
+            self._evaluator.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

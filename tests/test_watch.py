@@ -1,0 +1,146 @@
+"""Watching the watcher: the alarms and dashboard deploy puts on the orchestrator.
+
+Pure: the heartbeat window follows the schedules' longest gap within CloudWatch's limits.
+Sandbox (the real CLI): deploy creates the three alarms (notifying the topic) and the
+dashboard; when the orchestrator stops ticking (its tick rule disabled by hand) the heartbeat
+alarm goes to ALARM and CloudWatch's notification reaches an SQS queue subscribed to the
+topic; destroy removes alarms and dashboard. The sandbox's evaluation: missing data breaching.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from conftest import run_cli, wait_until
+from lambdafail.deploy import watch
+from lambdafail.sandbox import metric_alarms
+from lambdafail.sandbox.server import Sandbox
+from oncall_support import Env
+from sandbox_support import Clients
+
+
+def _compiled(*gaps: int) -> dict[str, Any]:
+    return {"topology": "shop", "region": "us-east-1", "function": "lambdafail-shop-orchestrator",
+            "sns_topic_arn": "arn:aws:sns:us-east-1:123456789012:alerts",
+            "schedules": {f"r{i}": {"interval_seconds": g, "max_gap_seconds": g}
+                          for i, g in enumerate(gaps)}}
+
+
+def test_watch_heartbeat_window_follows_the_shortest_longest_gap() -> None:
+    assert watch.heartbeat_window(_compiled(60)) == (60, 3)
+    # Any rule's tick counts: the window follows the rule that ticks most often.
+    assert watch.heartbeat_window(_compiled(3300, 300)) == (300, 3)
+    assert watch.heartbeat_window(_compiled(90)) == (120, 3)  # whole minutes
+    # Below an hour the window is at most a day; above, at most 7 days (PutMetricAlarm).
+    assert watch.heartbeat_window(_compiled(86_400)) == (86_400, 3)
+    assert watch.heartbeat_window(_compiled(3 * 86_400)) == (259_200, 2)
+    alarm = watch.alarms(_compiled(60))["lambdafail-shop-watch-heartbeat"]
+    assert alarm["treat_missing_data"] == "breaching"
+    assert alarm["alarm_actions"] == alarm["ok_actions"] == [
+        "arn:aws:sns:us-east-1:123456789012:alerts"]
+    no_topic = watch.alarms(_compiled(60) | {"sns_topic_arn": None})
+    assert all(a["alarm_actions"] == [] for a in no_topic.values())
+
+
+def _alarm(treat: str) -> Any:
+    return SimpleNamespace(evaluation_periods=3, datapoints_to_alarm=3, treat_missing_data=treat,
+                           comparison_operator="LessThanThreshold", statistic="SampleCount",
+                           threshold=1.0)
+
+
+def test_sandbox_alarm_verdict_treats_missing_data_as_configured() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    beat = [SimpleNamespace(value=1.0, timestamp=now - timedelta(seconds=s)) for s in (0.5, 1.5)]
+    assert metric_alarms.verdict(_alarm("breaching"), [], now, 1.0) == "ALARM"
+    assert metric_alarms.verdict(_alarm("notBreaching"), [], now, 1.0) == "OK"
+    assert metric_alarms.verdict(_alarm("ignore"), [], now, 1.0) is None
+    assert metric_alarms.verdict(_alarm("missing"), [], now, 1.0) == "INSUFFICIENT_DATA"
+    # Two of three periods have a tick: not 3 breaching, so OK.
+    assert metric_alarms.verdict(_alarm("breaching"), beat, now, 1.0) == "OK"
+
+
+def _queue(aws: Clients, name: str) -> tuple[str, str]:
+    url = aws("sqs").create_queue(QueueName=name)["QueueUrl"]
+    arn = aws("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    return url, arn
+
+
+@pytest.mark.slow
+def test_heartbeat_alarm_fires_when_the_orchestrator_stops_ticking(
+        sandbox: Sandbox, aws: Clients, tmp_path: Path) -> None:
+    env = Env(tmp_path)
+    try:
+        topic = aws("sns").create_topic(Name=f"{env.name}-alerts")["TopicArn"]
+        with env.file.open("a") as f:
+            f.write(f"notify: {{sns_topic_arn: \"{topic}\"}}\n")
+        q_url, q_arn = _queue(aws, f"{env.name}-sns")
+        aws("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=q_arn)
+        url = ("--endpoint-url", sandbox.endpoint_url)
+        f = str(env.file)
+        r = run_cli("plan", "-f", f, *url)
+        assert r.returncode == 0, r.stderr
+        assert "alarm" in r.stdout and "dashboard" in r.stdout
+        r = run_cli("deploy", "-f", f, "--yes", *url, timeout=300)
+        assert r.returncode == 0, r.stderr
+
+        cw = aws("cloudwatch")
+        heartbeat = f"lambdafail-{env.name}-watch-heartbeat"
+        got = cw.describe_alarms(AlarmNamePrefix=f"lambdafail-{env.name}-watch-")["MetricAlarms"]
+        assert {a["AlarmName"] for a in got} == {
+            heartbeat, f"lambdafail-{env.name}-watch-errors", f"lambdafail-{env.name}-watch-dlq"}
+        assert all(a["AlarmActions"] == [topic] == a["OKActions"] for a in got)
+        body = json.loads(cw.get_dashboard(DashboardName=f"lambdafail-{env.name}")[
+            "DashboardBody"])
+        assert any("State" in json.dumps(w) for w in body["widgets"])
+
+        def state() -> str:
+            return str(cw.describe_alarms(AlarmNames=[heartbeat])["MetricAlarms"][0][
+                "StateValue"])
+
+        # Ticking: the Heartbeat metric keeps the alarm OK (the EMF lines become datapoints).
+        wait_until(lambda: cw.list_metrics(Namespace="lambdafail", MetricName="Heartbeat")[
+            "Metrics"], timeout=60, what="Heartbeat datapoints")
+        wait_until(lambda: state() == "OK", timeout=60, what="the heartbeat alarm OK")
+        aws("sqs").purge_queue(QueueUrl=q_url)  # what deploy's first evaluations sent
+
+        # The orchestrator stops ticking: its rule disabled by hand (not `pause`).
+        disabled_at = datetime.now(UTC)
+        rules = aws("events").list_rules(NamePrefix=f"lambdafail-{env.name}-tick")["Rules"]
+        for rule in rules:
+            aws("events").disable_rule(Name=rule["Name"])
+        wait_until(lambda: state() == "ALARM", timeout=60, what="the heartbeat alarm ALARM")
+
+        notes: list[dict[str, Any]] = []
+
+        def after_disable(n: dict[str, Any]) -> bool:
+            m = json.loads(n["Message"])
+            at = datetime.strptime(m["StateChangeTime"], "%Y-%m-%dT%H:%M:%S.%f%z")
+            return bool(m.get("NewStateValue") == "ALARM" and at >= disabled_at)
+
+        def alarm_note() -> bool:
+            for m in aws("sqs").receive_message(QueueUrl=q_url, MaxNumberOfMessages=10,
+                                                WaitTimeSeconds=1).get("Messages", []):
+                notes.append(json.loads(m["Body"]))
+            return any(after_disable(n) for n in notes)
+
+        wait_until(alarm_note, timeout=30, what="the ALARM notification on the queue")
+        msg = next(json.loads(n["Message"]) for n in notes if after_disable(n))
+        assert notes[0]["Subject"].startswith(("ALARM: ", "OK: "))
+        assert msg["AlarmName"] == heartbeat and msg["OldStateValue"] == "OK"
+        assert msg["Trigger"]["TreatMissingData"] == "breaching"
+
+        r = run_cli("destroy", "-f", f, "--yes", *url, timeout=300)
+        assert r.returncode == 0, r.stderr
+        assert cw.describe_alarms(AlarmNamePrefix=f"lambdafail-{env.name}-")[
+            "MetricAlarms"] == []
+        assert not [d for d in cw.list_dashboards()["DashboardEntries"]
+                    if d["DashboardName"] == f"lambdafail-{env.name}"]
+    finally:
+        env.close()
