@@ -15,6 +15,7 @@ __all__ = [
     "SEVERITY_EXIT",
     "SIDES",
     "STALE",
+    "NOTIFICATIONS",
     "STATES",
     "SWITCH_STUCK_SECONDS",
     "DeploymentRollbackPlan",
@@ -54,6 +55,8 @@ SEVERITY_EXIT = {"ok": 0, "at_risk": 8, "degraded": 7}  # ExitCode.OK, AT_RISK, 
 SWITCH_STUCK_SECONDS = 60.0
 # `status --fail-on` also takes this word: the orchestrator is not ticking (always degraded).
 STALE = "stale"
+# ...and this one: the orchestrator's last notification failed (at risk).
+NOTIFICATIONS = "notifications"
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,8 @@ class OrchestratorStatus:
     file_config_sha256: str
     heartbeat_version: str | None
     problems: list[str] = field(default_factory=list)
+    # The last notification (SNS / default-bus event) failed: (error, since); None: fine.
+    notifications_failing: tuple[str, str] | None = None
 
 
 @dataclass
@@ -156,7 +161,8 @@ class StatusReport:
 
     @property
     def healthy(self) -> bool:
-        return self.orchestrator.fresh and all(s.healthy for s in self.services)
+        return (self.orchestrator.fresh and self.orchestrator.notifications_failing is None
+                and all(s.healthy for s in self.services))
 
     def exit_code(self, fail_on: frozenset[str] | None = None) -> int:
         """0 healthy · 8 at risk · 7 degraded; `fail_on` (states and "stale") limits what
@@ -167,6 +173,9 @@ class StatusReport:
         severities = {s.severity for s in self.services if counts(s.state)}
         if not self.orchestrator.fresh and counts(STALE):
             severities.add("degraded")
+        # Switches still happen, but nobody hears of them: at risk.
+        if self.orchestrator.notifications_failing and counts(NOTIFICATIONS):
+            severities.add("at_risk")
         for level in ("degraded", "at_risk"):
             if level in severities:
                 return SEVERITY_EXIT[level]

@@ -15,6 +15,7 @@ from lambdafail.aws import call
 from lambdafail.base.errors import AwsError
 from lambdafail.deploy.versions import version_info
 from lambdafail.model import naming
+from lambdafail.runtime import notify_health
 from lambdafail.oncall.common import (
     age_seconds,
     config_sha256,
@@ -194,7 +195,8 @@ def _orchestrator_status(compiled: dict[str, Any], fn: str, beat: dict[str, Any]
                               fresh=fresh, drift=drift, deployed_config_sha256=deployed_sha,
                               file_config_sha256=file_sha,
                               heartbeat_version=str(beat.get("function_version") or "") or None
-                              if beat else None, problems=problems)
+                              if beat else None, problems=problems,
+                              notifications_failing=notify_health.failing(beat))
 
 
 def _service_rules(name: str, svc: dict[str, Any], compiled: dict[str, Any]) -> list[str]:

@@ -72,7 +72,8 @@ class Orchestrator:
         self.notifier = tr.Notifier(config.data.get("sns_topic_arn"),
                                     lambda: self.clients.get("sns"), self.logger,
                                     events_client=lambda: self.clients.get("events"),
-                                    context=self._notify_context)
+                                    context=self._notify_context,
+                                    on_outcome=self._notify_outcome)
 
     # -- collaborators --
 
@@ -433,6 +434,12 @@ class Orchestrator:
         return {"topology": str(self.config.topology),
                 "region": str(self.config.data.get("region") or os.environ.get("AWS_REGION", "")),
                 "account": str(ident.get("Account", ""))}
+
+    def _notify_outcome(self, errors: list[str]) -> None:
+        """Where status reads it: the heartbeat item (only when something was published)."""
+        from lambdafail.runtime import notify_health
+
+        notify_health.record(self.store.ddb, self.store.table, self.clock(), errors)
 
     def _metric_failover(self, service: str, res: tr.SwitchResult) -> None:
         item = res.transition or {}
