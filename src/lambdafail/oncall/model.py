@@ -12,10 +12,10 @@ from typing import Any
 from lambdafail.deploy.versions import DeploymentRollbackPlan, VersionInfo
 
 __all__ = [
+    "NOTIFICATIONS",
     "SEVERITY_EXIT",
     "SIDES",
     "STALE",
-    "NOTIFICATIONS",
     "STATES",
     "SWITCH_STUCK_SECONDS",
     "DeploymentRollbackPlan",

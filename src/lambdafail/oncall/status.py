@@ -15,7 +15,6 @@ from lambdafail.aws import call
 from lambdafail.base.errors import AwsError
 from lambdafail.deploy.versions import version_info
 from lambdafail.model import naming
-from lambdafail.runtime import notify_health
 from lambdafail.oncall.common import (
     age_seconds,
     config_sha256,
@@ -39,6 +38,7 @@ from lambdafail.oncall.model import (
     StatusReport,
     TransitionInfo,
 )
+from lambdafail.runtime import notify_health
 
 if TYPE_CHECKING:
     from lambdafail.aws import AwsContext

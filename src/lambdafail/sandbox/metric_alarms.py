@@ -145,7 +145,7 @@ def run_actions(region: str, alarm: Any, old: str, log: ActivityLog) -> None:
 class Evaluator:
     """Evaluates the region's metric alarms every `tick` seconds until `stop()`."""
 
-    def __init__(self, region: str, log: ActivityLog, deliver: Callable[[dict[str, Any]], None],
+    def __init__(self, region: str, log: ActivityLog, deliver: Callable[[dict[str, Any]], Any],
                  real_period: Callable[[float], float], lock: threading.Lock,
                  tick: float = 0.5, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
         self.region = region
