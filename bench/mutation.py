@@ -5,7 +5,7 @@ Usage:
                                        [--only N,M] [--timeout SECONDS] [--jobs J]
                                        [--json PATH] [--list]
 
-MODULE is a key of MODULES (loader, planner, schedule, patterns, transitions; default: all).
+MODULE is a key of MODULES (loader, planner, schedule, patterns, decisions, transitions; default: all).
 Each mutant is one AST change — a comparison operator (`<` ↔ `<=`, `==` ↔ `!=`, `in` ↔
 `not in`, `is` ↔ `is not`), a boolean operator (`and` ↔ `or`), an integer constant ± 1, `True`
 ↔ `False`, a `not` removed, a returned value replaced by `None` — written into a copy of
@@ -54,6 +54,9 @@ MODULES: dict[str, tuple[str, list[str]]] = {
                   "tests/test_validate_rules.py"]),
     "patterns": ("lambdafail/runtime/patterns.py",
                  ["tests/test_guards.py", "tests/test_patterns_conformance.py"]),
+    "decisions": ("lambdafail/runtime/decisions.py",
+                  ["tests/test_transitions_pure.py", "tests/test_runtime_hypothesis.py",
+                   "tests/test_runtime_handler.py"]),
     "transitions": ("lambdafail/runtime/transitions.py",
                     ["tests/test_transitions_pure.py", "tests/test_runtime_transitions.py",
                      "tests/test_runtime_routers.py",

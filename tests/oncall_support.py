@@ -80,8 +80,8 @@ class Env:
 
     def observe(self, ctx: Any, service: str, side: str, ok: bool, times: int = 1) -> None:
         """Record probe results the way the orchestrator does (runtime code, conditional save)."""
+        from lambdafail.runtime.decisions import record_probe
         from lambdafail.runtime.probes import ProbeResult
-        from lambdafail.runtime.transitions import record_probe
 
         store = self.store(ctx)
         for _ in range(times):

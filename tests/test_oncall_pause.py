@@ -21,7 +21,7 @@ def env(oncall_env: Env) -> Env:
 
 def test_oncall_pause_shows_in_status_survives_deploy_and_resumes(
         env: Env, capsys: pytest.CaptureFixture[str]) -> None:
-    from lambdafail.runtime.transitions import decide
+    from lambdafail.runtime.decisions import decide
 
     f, ctx = str(env.file), env.ctx()
     env.beat(ctx)

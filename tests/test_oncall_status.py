@@ -298,8 +298,8 @@ def test_oncall_status_last_probe_from_the_heartbeat(env: Env,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     """A steady orchestrator leaves the service item alone: "last probed" is its rule's tick."""
     from lambdafail.oncall import common
+    from lambdafail.runtime.decisions import record_probe
     from lambdafail.runtime.probes import ProbeResult
-    from lambdafail.runtime.transitions import record_probe
 
     ctx = env.ctx()
     store = env.store(ctx)

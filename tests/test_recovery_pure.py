@@ -13,8 +13,8 @@ from lambdafail.deploy.planner import recovery_note
 from lambdafail.model.loader import load_text
 from lambdafail.model.topology import Topology, compile_topology
 from lambdafail.runtime import recovery as rc
+from lambdafail.runtime.decisions import decide
 from lambdafail.runtime.state import ServiceState
-from lambdafail.runtime.transitions import decide
 
 NOW = 1_700_000_000.0
 WHERE = Where("aws", "us-east-1", "123456789012")

@@ -633,7 +633,7 @@ def test_runtime_same_switch_committed_by_someone_else_is_theirs(aws: None) -> N
 def test_runtime_a_failed_condition_in_a_transaction_is_a_lost_race() -> None:
     from botocore.exceptions import ClientError, ReadTimeoutError
 
-    from lambdafail.runtime.state import _conditional_failed
+    from lambdafail.runtime.ddb import conditional_failed as _conditional_failed
 
     def cancelled(*codes: str) -> ClientError:
         return ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "x"},

@@ -194,8 +194,8 @@ class _HungLambda:
 def test_runtime_probe_that_never_ran_is_not_a_failure() -> None:
     """One worker, held by an invoke that hangs: the second target cannot start before the
     round ends. It is reported as not probed, and the side keeps its previous verdict."""
+    from lambdafail.runtime.decisions import record_probe
     from lambdafail.runtime.state import ServiceState
-    from lambdafail.runtime.transitions import record_probe
 
     hung = _HungLambda()
     try:

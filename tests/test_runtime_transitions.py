@@ -10,6 +10,8 @@ from typing import Any
 import boto3
 import pytest
 
+from lambdafail.runtime.decisions import target_healthy
+from lambdafail.runtime.notify import Notifier
 from lambdafail.runtime.probes import ProbeResult
 from lambdafail.runtime.routers import HookSwitch
 from lambdafail.runtime.routers.base import RouterBase
@@ -17,11 +19,9 @@ from lambdafail.runtime.state import ServiceState, StateConflict, StateStore
 from lambdafail.runtime.transitions import (
     COMMIT_ATTEMPTS,
     LEASE_SECONDS,
-    Notifier,
     _bind,
     request_switch,
     resume,
-    target_healthy,
 )
 from runtime_support import REGION, compiled, make_env, service_cfg
 

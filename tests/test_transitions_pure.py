@@ -13,9 +13,7 @@ import pytest
 
 from lambdafail.model.topology import Topology, compile_topology
 from lambdafail.runtime.clock import iso
-from lambdafail.runtime.probes import ProbeResult
-from lambdafail.runtime.state import ServiceState
-from lambdafail.runtime.transitions import (
+from lambdafail.runtime.decisions import (
     BOTH_DOWN,
     Trigger,
     cooldown_remaining,
@@ -28,6 +26,8 @@ from lambdafail.runtime.transitions import (
     saturate,
     target_healthy,
 )
+from lambdafail.runtime.probes import ProbeResult
+from lambdafail.runtime.state import ServiceState
 
 NOW = 1_700_000_000.0
 UP = ProbeResult(ok=True, latency_ms=1.0, detail="up")

@@ -318,7 +318,7 @@ class Demo:
             time.sleep(POLL_SECONDS)
 
     def _wait_for_cooldown(self) -> None:
-        from lambdafail.runtime.transitions import cooldown_remaining
+        from lambdafail.runtime.decisions import cooldown_remaining
 
         policy = {"policy": {"cooldown_seconds": COOLDOWN_SECONDS}}
         self.wait_for(f"the {COOLDOWN_SECONDS} s cooldown after the rollback",

@@ -139,7 +139,7 @@ ACTIONS: dict[tuple[str, str], tuple[Need, ...]] = {
     ("events", "RemoveTargets"): (("events:RemoveTargets", RULES),),
     ("events", "DeleteRule"): (("events:DeleteRule", RULES),),
     # A drill puts its failure events on the topology's bus; every transition is published
-    # on the default bus (runtime.transitions.Notifier), also by a manual switch.
+    # on the default bus (runtime.notify.Notifier), also by a manual switch.
     ("events", "PutEvents"): (("events:PutEvents", BUS), ("events:PutEvents", DEFAULT_BUS)),
     ("events", "DescribeRule"): (("events:DescribeRule", ROUTER_RULES),),
     ("events", "EnableRule"): (("events:EnableRule", ROUTER_RULES),),

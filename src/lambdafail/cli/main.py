@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "drill": "Rehearse an outage and grade it against the RTO.",
     "sandbox": "Run a local AWS emulation (moto) that runs lambdafail for real.",
     "demo": "Run the whole loop on the local sandbox in one command.",
+    "outage": "Sandbox only: black a region out, or light it again.",
 }
 
 
@@ -70,6 +71,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
               "lambdafail --sandbox drill -f shop.yaml checkout --yes --report-dir out"),
     "sandbox": ("lambdafail sandbox", "lambdafail sandbox --time-scale 60"),
     "demo": ("lambdafail demo",),
+    "outage": ("lambdafail --sandbox outage us-east-1 --for 5m",
+               "lambdafail --sandbox outage us-east-1 --end", "lambdafail --sandbox outage"),
 }
 
 

@@ -1,4 +1,5 @@
-"""Apply a plan: the only module that changes infrastructure at deploy time.
+"""Apply a plan: with its parts `apply_iam` and `apply_lambda`, the only code that changes
+infrastructure at deploy time.
 
 Rules: changes run in the plan's order (deletions in reverse dependency order, then creations
 and updates in dependency order); each resource is created together with its tags in one call,
@@ -12,24 +13,24 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from lambdafail.aws import AwsContext, call
+from lambdafail.aws import call
 from lambdafail.base.errors import AwsError
 from lambdafail.deploy import stored_config
-from lambdafail.deploy.package import Package, canonical_json
-from lambdafail.deploy.planner import CONFIG_ITEM_PREFIX, VERSION_PREFIX, Change, Plan, Resource
-from lambdafail.deploy.watch_apply import WatchApply
+from lambdafail.deploy.apply_base import ROLE_PROPAGATION_SECONDS as ROLE_PROPAGATION_SECONDS
+from lambdafail.deploy.apply_base import Progress as Progress
+from lambdafail.deploy.apply_base import _tag_list, _wait
+from lambdafail.deploy.apply_iam import IamChanges
+from lambdafail.deploy.apply_lambda import LambdaChanges
+from lambdafail.deploy.apply_watch import WatchChanges
+from lambdafail.deploy.package import canonical_json
+from lambdafail.deploy.planner import CONFIG_ITEM_PREFIX, Change, Resource
 from lambdafail.model import naming
 from lambdafail.runtime.table import TTL_ATTRIBUTE, table_definition
 
-# status: "start" | "done" | "failed" | "wait: <what is being waited for>"
-Progress = Callable[[Change, str], None]
-
-ROLE_PROPAGATION_SECONDS = 90.0
 PITR_WAIT_SECONDS = 120.0
 
 
@@ -39,51 +40,7 @@ class Outcome:
     seconds: float = 0.0
 
 
-def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
-
-
-def _wait(check: Callable[[], bool], what: str, timeout: float = 300.0) -> None:
-    """Poll until `check()` is true; AWS provisioning is asynchronous."""
-    deadline = time.monotonic() + timeout
-    delay = 0.5
-    while not check():
-        if time.monotonic() > deadline:
-            raise AwsError(f"timed out after {timeout:.0f}s waiting for {what}",
-                           hint="check the resource in the AWS console; re-running deploy "
-                                "continues from where it stopped")
-        time.sleep(delay)
-        delay = min(delay * 2, 5.0)
-
-
-def _while_propagating(word: str, attempt: Callable[[], Any]) -> None:
-    """Run `attempt`, retrying for up to ROLE_PROPAGATION_SECONDS while Lambda refuses it with
-    an InvalidParameterValueException about `word` (what IAM has not propagated yet)."""
-    deadline = time.monotonic() + ROLE_PROPAGATION_SECONDS
-    delay = 1.0
-    while True:
-        try:
-            attempt()
-            return
-        except AwsError as e:
-            propagating = (e.code == "InvalidParameterValueException"
-                           and word in e.message.lower())
-            if not propagating or time.monotonic() > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 8.0)
-
-
-class Executor(WatchApply):
-    def __init__(self, ctx: AwsContext, plan: Plan, package: Package | None,
-                 progress: Progress | None = None):
-        self.ctx = ctx
-        self.plan = plan
-        self.package = package
-        self.progress = progress or (lambda c, s: None)
-        actual = plan.actual
-        self._actual = actual.resources if actual else {}
-
+class Executor(IamChanges, LambdaChanges, WatchChanges):
     def apply(self) -> Outcome:
         out = Outcome()
         start = time.monotonic()
@@ -98,25 +55,6 @@ class Executor(WatchApply):
             out.done.append(change)
         out.seconds = time.monotonic() - start
         return out
-
-    # -- helpers ---------------------------------------------------------------------------
-
-    def _want(self, c: Change) -> Resource:
-        assert c.desired is not None
-        return c.desired
-
-    def _have(self, c: Change) -> Resource:
-        assert c.actual is not None
-        return c.actual
-
-    @staticmethod
-    def _changed(c: Change, *prefixes: str) -> bool:
-        return any(d.field == p or d.field.startswith(p + ".") or d.field.startswith(p + "[")
-                   for d in c.diffs for p in prefixes)
-
-    @staticmethod
-    def _tags_changed(c: Change) -> bool:
-        return any(d.field.startswith("tags.") for d in c.diffs)
 
     # -- SQS dead-letter queue -------------------------------------------------------------
 
@@ -261,103 +199,6 @@ class Executor(WatchApply):
             if e.code != "ParameterNotFound":
                 raise
 
-    # -- IAM role --------------------------------------------------------------------------
-
-    def _put_inline(self, w: Resource) -> None:
-        call(self.ctx.client("iam"), "put_role_policy", resource=w.name, RoleName=w.name,
-             PolicyName=naming.INLINE_POLICY,
-             PolicyDocument=json.dumps(w.spec["inline_policy"], sort_keys=True))
-
-    def _create_role(self, c: Change) -> None:
-        w = self._want(c)
-        call(self.ctx.client("iam"), "create_role", resource=w.name, RoleName=w.name,
-             AssumeRolePolicyDocument=json.dumps(w.spec["assume_role_policy"], sort_keys=True),
-             Description=f"lambdafail {self.plan.topology}: orchestrator execution role",
-             Tags=_tag_list(w.tags))
-        self._put_inline(w)
-
-    def _update_role(self, c: Change) -> None:
-        w = self._want(c)
-        client = self.ctx.client("iam")
-        if self._changed(c, "assume_role_policy"):
-            call(client, "update_assume_role_policy", resource=w.name, RoleName=w.name,
-                 PolicyDocument=json.dumps(w.spec["assume_role_policy"], sort_keys=True))
-        if self._changed(c, "inline_policy"):
-            self._put_inline(w)
-        if self._tags_changed(c):
-            call(client, "tag_role", resource=w.name, RoleName=w.name, Tags=_tag_list(w.tags))
-
-    def _delete_role(self, c: Change) -> None:
-        client = self.ctx.client("iam")
-        # IAM refuses to delete a role that still has inline policies.
-        names = call(client, "list_role_policies", resource=c.name,
-                     RoleName=c.name).get("PolicyNames", [])
-        for p in names:
-            call(client, "delete_role_policy", resource=f"{c.name}/{p}", RoleName=c.name,
-                 PolicyName=p)
-        # ...or attached managed policies (someone may have attached one to our role by hand:
-        # detaching it from the role we own and delete is the only way to converge).
-        attached = call(client, "list_attached_role_policies", resource=c.name,
-                        RoleName=c.name).get("AttachedPolicies", [])
-        for p in attached:
-            call(client, "detach_role_policy", resource=f"{c.name}/{p['PolicyName']}",
-                 RoleName=c.name, PolicyArn=p["PolicyArn"])
-        call(client, "delete_role", resource=c.name, RoleName=c.name)
-
-    # -- the role's managed policies (past the inline quota) --------------------------------
-
-    def _create_policy(self, c: Change) -> None:
-        w = self._want(c)
-        client = self.ctx.client("iam")
-        call(client, "create_policy", resource=w.name, PolicyName=w.name,
-             Path=naming.policy_path(self.plan.topology),
-             PolicyDocument=json.dumps(w.spec["document"], sort_keys=True),
-             Description=f"lambdafail {self.plan.topology}: orchestrator permissions",
-             Tags=_tag_list(w.tags))
-        call(client, "attach_role_policy", resource=w.context["role"],
-             RoleName=w.context["role"], PolicyArn=w.context["arn"])
-
-    def _update_policy(self, c: Change) -> None:
-        w, a = self._want(c), self._have(c)
-        client = self.ctx.client("iam")
-        arn = a.context["arn"]
-        if self._changed(c, "document"):
-            # A managed policy keeps at most 5 versions: drop the oldest non-default first.
-            versions = call(client, "list_policy_versions", resource=w.name,
-                            PolicyArn=arn)["Versions"]
-            old = sorted((v for v in versions if not v["IsDefaultVersion"]),
-                         key=lambda v: v["CreateDate"])
-            for v in old[:max(0, len(versions) - 4)]:
-                call(client, "delete_policy_version", resource=w.name, PolicyArn=arn,
-                     VersionId=v["VersionId"])
-            call(client, "create_policy_version", resource=w.name, PolicyArn=arn,
-                 PolicyDocument=json.dumps(w.spec["document"], sort_keys=True),
-                 SetAsDefault=True)
-        if self._changed(c, "attached"):
-            call(client, "attach_role_policy", resource=w.context["role"],
-                 RoleName=w.context["role"], PolicyArn=arn)
-        if self._tags_changed(c):
-            call(client, "tag_policy", resource=w.name, PolicyArn=arn, Tags=_tag_list(w.tags))
-
-    def _delete_policy(self, c: Change) -> None:
-        a = self._have(c)
-        client = self.ctx.client("iam")
-        arn = a.context["arn"]
-        if a.context.get("attached"):
-            try:
-                call(client, "detach_role_policy", resource=a.context["role"],
-                     RoleName=a.context["role"], PolicyArn=arn)
-            except AwsError as e:
-                if e.code != "NoSuchEntity":
-                    raise
-        # IAM refuses to delete a policy that still has versions other than the default.
-        for v in call(client, "list_policy_versions", resource=a.name,
-                      PolicyArn=arn)["Versions"]:
-            if not v["IsDefaultVersion"]:
-                call(client, "delete_policy_version", resource=a.name, PolicyArn=arn,
-                     VersionId=v["VersionId"])
-        call(client, "delete_policy", resource=a.name, PolicyArn=arn)
-
     # -- the function's log group ---------------------------------------------------------
 
     def _create_loggroup(self, c: Change) -> None:
@@ -391,134 +232,6 @@ class Executor(WatchApply):
         except AwsError as e:
             if e.code != "ResourceNotFoundException":
                 raise
-
-    # -- Lambda function, alias, permissions -----------------------------------------------
-
-    def _fn_config(self, w: Resource) -> dict[str, Any]:
-        s = w.spec
-        return {"Runtime": s["runtime"], "Handler": s["handler"], "Timeout": s["timeout"],
-                "MemorySize": s["memory_size"], "Role": s["role"],
-                "Environment": {"Variables": s["environment"]},
-                "Description": f"lambdafail {self.plan.topology}: orchestrator"}
-
-    def _zip(self) -> bytes:
-        if self.package is None:
-            raise AssertionError("a function change needs the package")
-        return self.package.zip_bytes
-
-    def _wait_function(self, name: str) -> None:
-        lam = self.ctx.client("lambda")
-
-        def ready() -> bool:
-            cfg = call(lam, "get_function_configuration", resource=name, FunctionName=name)
-            state, update = cfg.get("State"), cfg.get("LastUpdateStatus")
-            if state == "Failed" or update == "Failed":
-                raise AwsError(f"function {name} failed to deploy: "
-                               f"{cfg.get('StateReason') or cfg.get('LastUpdateStatusReason')}",
-                               hint="check the role and the package", resource=name)
-            return state in (None, "Active") and update in (None, "Successful")
-
-        _wait(ready, f"function {name} to become ready")
-
-    def _create_function(self, c: Change) -> None:
-        w = self._want(c)
-        lam = self.ctx.client("lambda")
-        # A new role is not assumable by Lambda for a few seconds (IAM propagation).
-        _while_propagating("role", lambda: call(
-            lam, "create_function", resource=w.name, FunctionName=w.name,
-            Code={"ZipFile": self._zip()}, Publish=False, Tags=w.tags,
-            Architectures=[w.spec["architecture"]], **self._fn_config(w)))
-        self._wait_function(w.name)
-
-    def _update_function(self, c: Change) -> None:
-        w, a = self._want(c), self._have(c)
-        lam = self.ctx.client("lambda")
-        state = a.spec.get("state", "ready")
-        if state == "pending":
-            self._wait_function(w.name)  # an update in progress (ours, or someone's) finishes
-        failed = state == "failed"  # a failed create or update: send configuration and code again
-        if failed or self._changed(c, "runtime", "handler", "timeout", "memory_size", "role",
-                                   "environment"):
-            call(lam, "update_function_configuration", resource=w.name, FunctionName=w.name,
-                 **self._fn_config(w))
-            self._wait_function(w.name)
-        if failed or self._changed(c, "code_sha256", "architecture"):
-            # The architecture changes with the code (UpdateFunctionCode), not the configuration.
-            call(lam, "update_function_code", resource=w.name, FunctionName=w.name,
-                 ZipFile=self._zip(), Architectures=[w.spec["architecture"]], Publish=False)
-            self._wait_function(w.name)
-        if self._tags_changed(c):
-            call(lam, "tag_resource", resource=w.name, Resource=a.context["arn"], Tags=w.tags)
-
-    def _delete_function(self, c: Change) -> None:
-        call(self.ctx.client("lambda"), "delete_function", resource=c.name, FunctionName=c.name)
-
-    def _function_name(self) -> str:
-        return naming.function_name(self.plan.topology)
-
-    def _alias_target(self, c: Change) -> str:
-        """The version the alias must point at: an existing one with the same fingerprint
-        (published by an earlier, possibly interrupted, deploy), else a new one."""
-        fp = self._want(c).spec["fingerprint"]
-        fn = self._actual.get(("function", self._function_name()))
-        versions: dict[str, str] = fn.context.get("versions", {}) if fn else {}
-        same = [v for v, f in versions.items() if f == fp]
-        if same:
-            return max(same, key=int)
-        assert self.package is not None
-        got = call(self.ctx.client("lambda"), "publish_version", resource=self._function_name(),
-                   FunctionName=self._function_name(), Description=VERSION_PREFIX + fp,
-                   CodeSha256=self.package.sha256_b64)
-        return str(got["Version"])
-
-    def _create_alias(self, c: Change) -> None:
-        version = self._alias_target(c)
-        call(self.ctx.client("lambda"), "create_alias", resource=f"{self._function_name()}:live",
-             FunctionName=self._function_name(), Name=naming.ALIAS, FunctionVersion=version,
-             Description=f"lambdafail {self.plan.topology}: the deployed orchestrator")
-        self._put_async_invoke(self._want(c))
-
-    def _update_alias(self, c: Change) -> None:
-        if self._changed(c, "fingerprint"):
-            version = self._alias_target(c)
-            call(self.ctx.client("lambda"), "update_alias",
-                 resource=f"{self._function_name()}:live", FunctionName=self._function_name(),
-                 Name=naming.ALIAS, FunctionVersion=version)
-        if self._changed(c, "async_invoke"):
-            self._put_async_invoke(self._want(c))
-
-    def _put_async_invoke(self, w: Resource) -> None:
-        cfg = w.spec["async_invoke"]
-        lam = self.ctx.client("lambda")
-        # Lambda checks that the role may send to the destination; a role policy just written
-        # takes a few seconds to count (IAM propagation).
-        _while_propagating("permission", lambda: call(
-            lam, "put_function_event_invoke_config", resource=f"{self._function_name()}:live",
-            FunctionName=self._function_name(), Qualifier=naming.ALIAS,
-            MaximumRetryAttempts=cfg["MaximumRetryAttempts"],
-            MaximumEventAgeInSeconds=cfg["MaximumEventAgeInSeconds"],
-            DestinationConfig={"OnFailure": {"Destination": cfg["OnFailure"]}}))
-
-    def _delete_alias(self, c: Change) -> None:
-        call(self.ctx.client("lambda"), "delete_alias", resource=f"{self._function_name()}:live",
-             FunctionName=self._function_name(), Name=naming.ALIAS)
-
-    def _create_permission(self, c: Change) -> None:
-        w = self._want(c)
-        call(self.ctx.client("lambda"), "add_permission", resource=f"{self._function_name()}:live",
-             FunctionName=self._function_name(), Qualifier=naming.ALIAS, StatementId=w.name,
-             Action=w.spec["action"], Principal=w.spec["principal"],
-             SourceArn=w.spec["source_arn"])
-
-    def _update_permission(self, c: Change) -> None:
-        # Statements are immutable: replace.
-        self._delete_permission(c)
-        self._create_permission(c)
-
-    def _delete_permission(self, c: Change) -> None:
-        call(self.ctx.client("lambda"), "remove_permission",
-             resource=f"{self._function_name()}:live", FunctionName=self._function_name(),
-             Qualifier=naming.ALIAS, StatementId=c.name)
 
     # -- EventBridge rules -----------------------------------------------------------------
 
@@ -573,20 +286,3 @@ class Executor(WatchApply):
             call(ev, "remove_targets", resource=a.name, Rule=a.name, EventBusName=bus,
                  Ids=a.context["target_ids"])
         call(ev, "delete_rule", resource=a.name, Name=a.name, EventBusName=bus)
-
-
-def move_alias(ctx: AwsContext, function: str, version: str, *,
-               revision_id: str | None = None) -> str:
-    """Point `function`'s `live` alias at `version` (a deployment rollback); return the
-    version read back. With `revision_id` the move is conditional: if someone deployed or
-    rolled back since the alias was read, Lambda refuses (PreconditionFailedException)
-    instead of clobbering their change."""
-    lam = ctx.client("lambda")
-    kw: dict[str, Any] = {"FunctionName": function, "Name": naming.ALIAS,
-                          "FunctionVersion": version}
-    if revision_id:
-        kw["RevisionId"] = revision_id
-    call(lam, "update_alias", resource=f"{function}:{naming.ALIAS}", **kw)
-    after = call(lam, "get_alias", resource=f"{function}:{naming.ALIAS}", FunctionName=function,
-                 Name=naming.ALIAS)
-    return str(after["FunctionVersion"])

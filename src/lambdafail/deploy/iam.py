@@ -22,7 +22,9 @@ from lambdafail.model.arns import parameter_arn as parameter_arn
 from lambdafail.model.arns import rule_arn as rule_arn
 from lambdafail.model.arns import statement
 from lambdafail.model.kinds import ROUTERS
+from lambdafail.model.kinds.signals import SIGNALS
 from lambdafail.model.kinds.steps import STEPS
+from lambdafail.model.kinds.targets import target_kind
 
 
 def trust_policy() -> dict[str, Any]:
@@ -73,17 +75,15 @@ def orchestrator_policy(compiled: dict[str, Any], where: Where) -> dict[str, Any
                        "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
         [table_arn(where, compiled["table"])])
 
-    alarms: set[str] = set()
     invoke: set[str] = set()
     for svc in compiled["services"].values():
         for side in ("primary", "standby"):
-            if svc[side]["kind"] == "lambda":
-                invoke.add(svc[side]["function"])  # Lambda probes invoke the target
-        for sig in svc.get("signals", []):
-            if sig["kind"] == "alarm":
-                # Each tick re-reads the alarms' states in case an event was lost.
-                alarms.add(where.arn("cloudwatch", f"alarm:{sig['alarm_name']}"))
-    add("AlarmStates", ["cloudwatch:DescribeAlarms"], sorted(alarms))
+            invoke |= target_kind(svc[side]["kind"]).invokes(svc[side])
+    # Each signal kind states its own statements (lambdafail.model.kinds.signals).
+    for signal_kind in SIGNALS:
+        mine_signals = [sig for svc in compiled["services"].values()
+                        for sig in svc.get("signals", []) if sig["kind"] == signal_kind.kind]
+        statements.extend(signal_kind.iam_statements(mine_signals, where))
     # Each router kind states its own statements (lambdafail.model.kinds).
     for kind in ROUTERS:
         mine = [svc["router"] for svc in compiled["services"].values()

@@ -17,8 +17,8 @@ from typing import Any
 from lambdafail.deploy import cost, iam, watch
 from lambdafail.model import naming
 from lambdafail.model.kinds import router_kind
+from lambdafail.model.kinds.signals import signal_kind
 from lambdafail.model.kinds.steps import step_kind
-from lambdafail.model.topology import aws_service_source
 from lambdafail.runtime.table import TTL_ATTRIBUTE, key_schema_text, table_definition
 
 # Dependency order. Creation walks it forwards, deletion backwards.
@@ -271,19 +271,10 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
                            tags, None))
     for svc_name, svc in sorted(compiled["services"].items()):
         for sig in svc["signals"]:
-            if sig["kind"] == "alarm":
-                pattern = {"source": ["aws.cloudwatch"],
-                           "detail-type": ["CloudWatch Alarm State Change"],
-                           "detail": {"alarmName": [sig["alarm_name"]]}}
-                rules.append(_rule(where, sig["rule"], "default", {"event_pattern": pattern},
-                                   f"lambdafail {topo}: alarm {sig['alarm_name']} → {svc_name}",
-                                   alias_arn, dlq_arn, _signal_retry(), None, tags, svc_name))
-            else:
-                # AWS service events (source aws.…) arrive only on the default bus.
-                on = "default" if aws_service_source(sig["pattern"]) else bus
-                rules.append(_rule(where, sig["rule"], on, {"event_pattern": sig["pattern"]},
-                                   f"lambdafail {topo}: failure events → {svc_name}",
-                                   alias_arn, dlq_arn, _signal_retry(), None, tags, svc_name))
+            r = signal_kind(sig["kind"]).rule(sig, topology=topo, service=svc_name, bus=bus)
+            rules.append(_rule(where, sig["rule"], r.bus, {"event_pattern": r.pattern},
+                               r.description, alias_arn, dlq_arn, _signal_retry(), None, tags,
+                               svc_name))
     out.extend(_permissions(where, topo, bus, rules, alias_arn))
     out.extend(rules)
     # Watching the watcher: alarms on the orchestrator and its dashboard (deploy/watch.py).

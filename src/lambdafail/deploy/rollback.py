@@ -81,7 +81,7 @@ def plan_deployment_rollback(ctx: AwsContext, compiled: dict[str, Any],
 
 def apply_deployment_rollback(ctx: AwsContext, plan: DeploymentRollbackPlan) -> str:
     """Move the alias (conditional on the revision we planned from); return the read-back."""
-    from lambdafail.deploy.executor import move_alias
+    from lambdafail.deploy.apply_lambda import move_alias
 
     try:
         return move_alias(ctx, plan.function, plan.target.version,

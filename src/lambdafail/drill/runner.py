@@ -268,7 +268,7 @@ class Drill:
             rec.check("nothing blocked", not st.blocked, st.blocked or "none")
             # The orchestrator will not switch automatically inside the cooldown (a drill right
             # after a drill): the steady state includes being allowed to fail over at all.
-            from lambdafail.runtime.transitions import cooldown_remaining
+            from lambdafail.runtime.decisions import cooldown_remaining
 
             wait = cooldown_remaining(st, dict(self.svc), self.clock())
             rec.check("cooldown elapsed", wait <= 0,

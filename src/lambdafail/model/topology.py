@@ -9,7 +9,6 @@ orchestrator runs (the contract with `lambdafail.runtime`, documented in docs/ar
 from __future__ import annotations
 
 import contextlib
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, cast
 
@@ -24,9 +23,11 @@ from pydantic import (
 )
 
 from lambdafail.model import capacity, naming
-from lambdafail.model.common import ARN_RE, RULE_NAME_RE, Invalid, Strict, lambda_name
+from lambdafail.model.common import ARN_RE, RULE_NAME_RE, Invalid, Strict
 from lambdafail.model.kinds import ROUTERS, RouterSpec, router_kind_of
+from lambdafail.model.kinds.signals import SIGNALS, SignalSpec, signal_kind_of
 from lambdafail.model.kinds.steps import STEPS, StepSpec, compile_step, step_kind_of
+from lambdafail.model.kinds.targets import TARGETS, TargetSpec, target_kind_of, target_value
 from lambdafail.model.schedule import schedule_gaps
 from lambdafail.runtime.compiled import (
     CompiledTopology,
@@ -39,7 +40,6 @@ from lambdafail.runtime.compiled import (
 
 NAME_RE = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
 SERVICE_RE = r"^[a-z0-9]([a-z0-9_-]{0,38}[a-z0-9])?$"
-ALARM_NAME_MAX = 255
 #: The orchestrator probes every target within one tick; the Lambda's own limit is 900 s and
 #: several probe rounds are spread over the first 50 s of a tick (see Health.probes_per_tick).
 PROBE_SPREAD_SECONDS = 50
@@ -107,114 +107,10 @@ class Defaults(Strict):
     policy: Policy = Policy()
 
 
-SECRET_QUERY_RE = re.compile(
-    r"(?i)(^|[_-])(token|secret|password|passwd|pwd|api[_-]?key|apikey|access[_-]?key|"
-    r"signature|sig|auth|credential|session)([_-]|$)|^x-amz-")
-
-
-def _redact(url: str) -> str:
-    """The URL without its userinfo and query, for error messages that do not leak it."""
-    from urllib.parse import urlsplit
-
-    p = urlsplit(url)
-    host = p.hostname or ""
-    port = f":{p.port}" if p.port else ""
-    return f"{p.scheme}://{host}{port}{p.path}" + ("?…" if p.query else "")
-
-
-class UrlTarget(Strict):
-    url: str = Field(description="HTTP(S) URL probed with GET.")
-    expect_status: int = Field(default=200, ge=100, le=599)
-    body_contains: str | None = Field(default=None, description="Healthy only if the body has this.")
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        from urllib.parse import parse_qsl, urlsplit
-
-        parts = urlsplit(v)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {v!r}")
-        try:
-            _ = parts.port
-        except ValueError as e:
-            raise ValueError(f"bad port in URL {v!r}") from e
-        # Probe URLs are configuration, not secrets: they are stored in clear in the deployed
-        # zip, the state table and the logs. Refuse what looks like a credential.
-        if parts.username is not None or parts.password is not None:
-            raise ValueError(f"URL {_redact(v)} carries credentials (user:password@); they would "
-                             "be stored in clear in the function's code, the state table and "
-                             "the logs — probe an endpoint that needs no credentials")
-        for key, _value in parse_qsl(parts.query, keep_blank_values=True):
-            if SECRET_QUERY_RE.search(key):
-                raise ValueError(f"URL {_redact(v)} carries a secret-looking query parameter "
-                                 f"{key!r}; it would be stored in clear in the function's "
-                                 "code, the state table and the logs — probe an endpoint that "
-                                 "needs no credentials")
-        return v
-
-
-class LambdaTarget(Strict):
-    lambda_: str = Field(alias="lambda", description="Function name or ARN, invoked with a "
-                         "ping payload; a FunctionError means unhealthy.")
-
-    _name = field_validator("lambda_")(staticmethod(lambda_name))
-
-
-Target = UrlTarget | LambdaTarget
-
-
-class AlarmSignal(Strict):
-    alarm: str = Field(description="CloudWatch alarm name: ALARM fails over, OK recovers.")
-    mode: Literal["failover", "failure"] = Field(default="failover", description="failover: act at "
-                                                 "once; failure: count as one failed probe.")
-
-    @field_validator("alarm")
-    @classmethod
-    def _alarm(cls, v: str) -> str:
-        if not v or len(v) > ALARM_NAME_MAX:
-            raise ValueError("alarm names are 1-255 characters")
-        if any(ord(ch) < 32 or ord(ch) == 127 for ch in v):
-            raise ValueError(f"alarm name {v!r} contains control characters")
-        return v
-
-
-def aws_service_source(pattern: dict[str, Any]) -> bool | None:
-    """True when every `source` the pattern matches is an AWS service's (`aws.…`), False when
-    none is, None when it mixes both. AWS service events arrive only on the default bus."""
-    sources = pattern.get("source")
-    values = sources if isinstance(sources, list) else []
-    if not values:
-        return False
-    flags = {(v.startswith("aws.") if isinstance(v, str)
-              else str(v.get("prefix", "")).startswith("aws.") if isinstance(v, dict)
-              else False) for v in values}
-    return flags.pop() if len(flags) == 1 else None
-
-
-class EventSignal(Strict):
-    event: dict[str, Any] = Field(description="EventBridge event pattern, matched on the "
-                                  "topology's bus; a pattern on AWS service events (`source: "
-                                  "[aws.…]`) is matched on the default bus, where they arrive.")
-    mode: Literal["failover", "failure"] = "failover"
-
-    @field_validator("event")
-    @classmethod
-    def _pattern(cls, v: dict[str, Any]) -> dict[str, Any]:
-        from lambdafail.runtime.patterns import PatternError, validate_pattern
-
-        try:
-            validate_pattern(v)
-        except PatternError as e:
-            raise ValueError(f"invalid event pattern: {e}") from None
-        if aws_service_source(v) is None:
-            raise Invalid("the pattern's sources mix AWS services (aws.…) and your own",
-                          hint="AWS service events arrive only on the default bus and yours "
-                               "on the topology's bus: make them two signals")
-        return v
-
-
-Signal = AlarmSignal | EventSignal
+#: What a primary or standby is: one of the kinds registered in `lambdafail.model.kinds.targets`.
+Target = TargetSpec
+#: A failure signal: one of the kinds registered in `lambdafail.model.kinds.signals`.
+Signal = SignalSpec
 
 
 # PutRetentionPolicy's allowed values (days).
@@ -241,35 +137,25 @@ def _kind_by_key(keys: dict[str, str]) -> Any:
     return pick
 
 
-_TargetField = Annotated[
-    Annotated[UrlTarget, Tag("UrlTarget")] | Annotated[LambdaTarget, Tag("LambdaTarget")],
-    Discriminator(
-        _kind_by_key({"url": "UrlTarget", "lambda": "LambdaTarget"}),
-        custom_error_type="target_kind",
-        custom_error_message="a target is a mapping with `url` (HTTP probe) or `lambda` "
-        "(function probe)",
-    ),
-]
-_SignalField = Annotated[
-    Annotated[AlarmSignal, Tag("AlarmSignal")] | Annotated[EventSignal, Tag("EventSignal")],
-    Discriminator(
-        _kind_by_key({"alarm": "AlarmSignal", "event": "EventSignal"}),
-        custom_error_type="signal_kind",
-        custom_error_message="a signal is a mapping with `alarm` (CloudWatch alarm name) or "
-        "`event` (EventBridge event pattern)",
-    ),
-]
-def _keyed_union(members: dict[str, type[Any]], error_type: str, what: str) -> Any:
+def _keyed_union(members: dict[str, type[Any]], error_type: str, what: str,
+                 labels: dict[str, str] | None = None) -> Any:
     """A union of models picked by which key is present (`members`: key → model), whose
-    error names every allowed key: `a router is a mapping with one of `ssm_parameter`, …`."""
+    error names every allowed key: `a router is a mapping with one of `ssm_parameter`, …`,
+    or, with `labels`, says what each key is: `a target is a mapping with `url` (HTTP probe)
+    or `lambda` (function probe)`."""
     keys = list(members)
+    if labels is not None:
+        said = [f"`{key}` ({labels[key]})" for key in keys]
+        message = (f"{what} is a mapping with " + ", ".join(said[:-1]) + f" or {said[-1]}")
+    else:
+        message = (f"{what} is a mapping with one of "
+                   + ", ".join(f"`{key}`" for key in keys[:-1]) + f" or `{keys[-1]}`")
     return Annotated[
         Union[tuple(Annotated[m, Tag(m.__name__)] for m in members.values())],  # noqa: UP007
         Discriminator(
             _kind_by_key({key: m.__name__ for key, m in members.items()}),
             custom_error_type=error_type,
-            custom_error_message=f"{what} is a mapping with one of "
-            + ", ".join(f"`{key}`" for key in keys[:-1]) + f" or `{keys[-1]}`",
+            custom_error_message=message,
         ),
     ]
 
@@ -280,8 +166,14 @@ def _router_field() -> Any:
 
 if TYPE_CHECKING:
     _RouterField = RouterSpec
+    _TargetField = TargetSpec
+    _SignalField = SignalSpec
 else:
     _RouterField = _router_field()
+    _TargetField = _keyed_union({k.key: k.model for k in TARGETS}, "target_kind", "a target",
+                                {k.key: k.label for k in TARGETS})
+    _SignalField = _keyed_union({k.key: k.model for k in SIGNALS}, "signal_kind", "a signal",
+                                {k.key: k.label for k in SIGNALS})
 
 
 class StepItem(Strict):
@@ -414,7 +306,7 @@ def semantic_problems(topo: Topology) -> list[SemanticProblem]:
     """Checks across fields: distinct targets, timeouts that fit, no shared alarms or router
     resources between services, physical names within AWS limits."""
     out: list[SemanticProblem] = []
-    alarms: dict[str, str] = {}
+    claimed: dict[str, str] = {}
     routes: dict[str, str] = {}
     for name, svc in topo.services.items():
         base: tuple[str | int, ...] = ("services", name)
@@ -443,14 +335,17 @@ def semantic_problems(topo: Topology) -> list[SemanticProblem]:
                 f"{budget:g} s each)",
                 f"use a timeout below {budget:g} s, fewer probes_per_tick or a longer interval"))
         for i, sig in enumerate(svc.signals):
-            if isinstance(sig, AlarmSignal):
-                if sig.alarm in alarms and alarms[sig.alarm] != name:
+            kind = signal_kind_of(sig)
+            claim = kind.claim(sig)
+            if claim is not None:
+                key, said = claim
+                if key in claimed and claimed[key] != name:
                     out.append(SemanticProblem(
-                        (*base, "signals", i, "alarm"),
-                        f"alarm {sig.alarm!r} is already a signal of service "
-                        f"{alarms[sig.alarm]!r}; the orchestrator finds the service by alarm "
-                        "name", "give each service its own alarm"))
-                alarms.setdefault(sig.alarm, name)
+                        (*base, "signals", i, kind.key),
+                        f"{said} is already a signal of service {claimed[key]!r}; the "
+                        f"orchestrator finds the service by {kind.key} name",
+                        f"give each service its own {kind.key}"))
+                claimed.setdefault(key, name)
         out.extend(_recovery_problems(name, svc.recovery))
         route = _route_key(svc)
         if route is not None:
@@ -521,9 +416,7 @@ def _physical_name_problems(topo: Topology) -> list[SemanticProblem]:
         with contextlib.suppress(ValueError):
             names.append(("rule", naming.schedule_rule_name(topo.name, h.interval)))
         for i, sig in enumerate(svc.signals):
-            make = naming.alarm_rule_name if isinstance(sig, AlarmSignal) \
-                else naming.event_rule_name
-            names.append(("rule", make(topo.name, name, i)))
+            names.append(("rule", signal_kind_of(sig).rule_name(topo.name, name, i)))
     out: list[SemanticProblem] = []
     for kind, physical in names:
         limit = _PHYSICAL_LIMITS[kind]
@@ -534,15 +427,8 @@ def _physical_name_problems(topo: Topology) -> list[SemanticProblem]:
     return out
 
 
-def target_value(t: Target) -> str:
-    return t.url if isinstance(t, UrlTarget) else t.lambda_
-
-
 def _target_json(t: Target) -> TargetCfg:
-    if isinstance(t, UrlTarget):
-        return {"kind": "url", "url": t.url, "expect_status": t.expect_status,
-                "body_contains": t.body_contains}
-    return {"kind": "lambda", "function": t.lambda_}
+    return target_kind_of(t).compile(t)
 
 
 def _router_json(svc: Service) -> dict[str, Any]:
@@ -589,12 +475,8 @@ def compile_topology(topo: Topology) -> CompiledTopology:
         sched["services"].append(name)
         signals: list[SignalCfg] = []
         for i, sig in enumerate(svc.signals):
-            if isinstance(sig, AlarmSignal):
-                signals.append({"kind": "alarm", "alarm_name": sig.alarm, "mode": sig.mode,
-                                "rule": naming.alarm_rule_name(topo.name, name, i)})
-            else:
-                signals.append({"kind": "event", "pattern": sig.event, "mode": sig.mode,
-                                "rule": naming.event_rule_name(topo.name, name, i)})
+            kind = signal_kind_of(sig)
+            signals.append(kind.compile(sig, kind.rule_name(topo.name, name, i)))
         services[name] = {
             "primary": _target_json(svc.primary),
             "standby": _target_json(svc.standby),

@@ -3,17 +3,17 @@
 Rules: no click, no rich; a pause is one attribute of the service's state item (`paused`), set
 and cleared only here, with a version bump so the orchestrator's next write re-reads it; the
 orchestrator keeps probing and recording while paused but makes no automatic switch (runtime
-`transitions.decide` answers `blocked: paused`); manual `failover` / `rollback` still work;
+`decisions.decide` answers `blocked: paused`); manual `failover` / `rollback` still work;
 `deploy` never writes the attribute, so it never undoes a pause; a pause ends by itself at its
 `until` (nothing to clean up).
 """
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from lambdafail.base import durations
 from lambdafail.base.errors import UsageError
 from lambdafail.oncall.common import iso, runtime_guard, store_for, utcnow
 from lambdafail.oncall.model import PauseOutcome
@@ -22,21 +22,10 @@ if TYPE_CHECKING:
     from lambdafail.aws import AwsContext
 
 MAX_PAUSE_SECONDS = 7 * 86400
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
 def parse_duration(text: str) -> float:
     """`90s`, `30m`, `2h`, `1d`, `1h30m` → seconds (more than 0, at most 7 days)."""
-    t = text.strip().lower()
-    parts = re.findall(r"(\d+)\s*([smhd])", t)
-    if not t or not parts or re.sub(r"\d+\s*[smhd]\s*", "", t):
-        raise UsageError(f"--for {text!r} is not a duration",
-                         hint="e.g. --for 30m, --for 2h, --for 1h30m (units s, m, h, d)")
-    seconds = float(sum(int(n) * _UNITS[u] for n, u in parts))
-    if not 0 < seconds <= MAX_PAUSE_SECONDS:
-        raise UsageError(f"--for {text!r}: a pause lasts more than 0 s and at most 7 days",
-                         hint="pause again before it ends to extend it")
-    return seconds
+    return durations.parse(text, what="a pause", max_seconds=MAX_PAUSE_SECONDS,
+                           hint="pause again before it ends to extend it")
 
 
 def _services(compiled: dict[str, Any], service: str | None, all_: bool) -> list[str]:

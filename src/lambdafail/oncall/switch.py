@@ -143,7 +143,7 @@ def _target(target: dict[str, Any]) -> str:
 
 def _notifier(ctx: AwsContext, compiled: Mapping[str, Any], caller_arn: str) -> Any:
     """The orchestrator's notifier, from here: a manual switch is published like any other."""
-    from lambdafail.runtime.transitions import Notifier
+    from lambdafail.runtime.notify import Notifier
 
     parts = caller_arn.split(":")
     return Notifier(compiled.get("sns_topic_arn"), lambda: ctx.client("sns"), _quiet_logger(),
@@ -178,9 +178,9 @@ def _step_env(ctx: AwsContext, svc: dict[str, Any], service: str, st: Any,
     import time
 
     from lambdafail.runtime.clock import time_scale
+    from lambdafail.runtime.decisions import forced_failure
     from lambdafail.runtime.probes import probe_all
     from lambdafail.runtime.steps import StepEnv
-    from lambdafail.runtime.transitions import forced_failure
 
     timeout = float(svc["health"]["timeout_seconds"])
 
@@ -226,9 +226,10 @@ def _manual_switch(ctx: AwsContext, compiled: dict[str, Any], svc: dict[str, Any
                    st: Any, service: str, to_side: str, *, action: str, reason: str,
                    note: str, force: bool, actor: str | None,
                    confirm: Confirm, dry_run: bool = False) -> SwitchOutcome:
+    from lambdafail.runtime.decisions import forced_failure, record_probe
     from lambdafail.runtime.probes import probe_all
     from lambdafail.runtime.recovery import cold_standby
-    from lambdafail.runtime.transitions import forced_failure, record_probe, request_switch
+    from lambdafail.runtime.transitions import request_switch
 
     if not note.strip():
         raise UsageError(f"{action} needs a reason", hint="add --reason \"why you are doing "

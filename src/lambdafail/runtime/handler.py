@@ -4,7 +4,7 @@ Inputs (docs/architecture.md, "What the orchestrator receives"): a probe tick
 `{"lambdafail": "tick", "rule": ...}`, a CloudWatch alarm state change (source aws.cloudwatch),
 any other event with an `id` (a failure event, matched against each service's patterns), and a
 ping `{"lambdafail": "ping"}`. Rules: stdlib + boto3 only; nothing touches AWS at import time;
-clients, clock, sleep, prober and logger are injectable; decisions come from `transitions`.
+clients, clock, sleep, prober and logger are injectable; decisions come from `decisions`, switches from `transitions`.
 What a tick costs is part of the design (docs/cost.md): a steady service writes nothing (its
 counters saturate, "last probed" is the heartbeat), emits one metric (`State`) unless its topology
 asks for more or none, and logs only changes of verdict, transitions and errors.
@@ -18,6 +18,8 @@ from collections.abc import Callable, Hashable, Mapping
 from typing import Any, TypeVar
 
 from lambdafail import __version__
+from lambdafail.runtime import decisions as dc
+from lambdafail.runtime import notify
 from lambdafail.runtime import transitions as tr
 from lambdafail.runtime.clock import time_scale
 from lambdafail.runtime.config import SIDES, Clients, LoadedConfig, load_config
@@ -69,7 +71,7 @@ class Orchestrator:
         self._router_factory = router_factory
         self._state_codes: dict[str, int] = {}  # the State metric last emitted this tick
         self._context: Any = None  # the current invocation's (its remaining time bounds steps)
-        self.notifier = tr.Notifier(config.data.get("sns_topic_arn"),
+        self.notifier = notify.Notifier(config.data.get("sns_topic_arn"),
                                     lambda: self.clients.get("sns"), self.logger,
                                     events_client=lambda: self.clients.get("events"),
                                     context=self._notify_context,
@@ -111,10 +113,10 @@ class Orchestrator:
     def step_env(self, service: str, st: ServiceState) -> tr.StepEnvFor:
         """The environment of `service`'s recovery steps: probes of the side being switched
         to (a drill's fault flag wins), the clients, and the invocation's end as deadline."""
-        pending_to = str((st.pending or {}).get("to") or tr.other(st.active))
+        pending_to = str((st.pending or {}).get("to") or dc.other(st.active))
 
         def probe() -> ProbeResult:
-            return (tr.forced_failure(st, pending_to, self.clock())
+            return (dc.forced_failure(st, pending_to, self.clock())
                     or self.probe_side(service, pending_to))
 
         def build(plan: str, transition_id: str) -> StepEnv:
@@ -246,7 +248,7 @@ class Orchestrator:
         for s in services:
             st = states[s]
             observed[s] = {side: probed.get((s, side))
-                           or (st and tr.forced_failure(st, side, now))
+                           or (st and dc.forced_failure(st, side, now))
                            or ProbeResult(False, 0.0, "forced unhealthy by drill")
                            for side in SIDES}
             self._emit_health(s, observed[s], active[s])
@@ -320,7 +322,7 @@ class Orchestrator:
         evidence = {"event_id": event.get("id"), "source": event.get("source"),
                     "detail-type": event.get("detail-type"), "time": event.get("time")}
         return self._once(event, lambda: [
-            self.process(s, trigger=tr.Trigger("event", str(sig["mode"]),
+            self.process(s, trigger=dc.Trigger("event", str(sig["mode"]),
                                                {**evidence, "rule": sig.get("rule")}))
             for s, sig in hits], context)
 
@@ -352,7 +354,7 @@ class Orchestrator:
 
     def process(self, service: str, *, observations: Mapping[str, ProbeResult] | None = None,
                 alarm_states: Mapping[str, str] | None = None,
-                trigger: tr.Trigger | None = None, event_id: str | None = None,
+                trigger: dc.Trigger | None = None, event_id: str | None = None,
                 state: ServiceState | None = None) -> dict[str, Any] | None:
         """Fold observations into the state, decide, and save or switch; retry on conflicts."""
         cfg = self.config.services[service]
@@ -373,16 +375,16 @@ class Orchestrator:
             verdicts = {side: st.health[side].ok for side in SIDES}
             for side, result in (observations or {}).items():
                 # A drill's fault flag overrides what the probe saw (the real detection path).
-                tr.record_probe(st, side, tr.forced_failure(st, side, now) or result, now)
-            trig = tr.fold_alarms(st, cfg, alarm_states or {}, now, event_id=event_id,
+                dc.record_probe(st, side, dc.forced_failure(st, side, now) or result, now)
+            trig = dc.fold_alarms(st, cfg, alarm_states or {}, now, event_id=event_id,
                                   trigger=trigger)
-            tr.record_trigger(st, trig, now)
-            decision = tr.decide(st, cfg, now, trig)
+            dc.record_trigger(st, trig, now)
+            decision = dc.decide(st, cfg, now, trig)
             if decision.needs_probe:
                 side = decision.needs_probe
-                tr.record_probe(st, side, tr.forced_failure(st, side, now)
+                dc.record_probe(st, side, dc.forced_failure(st, side, now)
                                 or self.probe_side(service, side), now)
-                decision = tr.decide(st, cfg, now, trig)
+                decision = dc.decide(st, cfg, now, trig)
             if decision.switch_to:
                 self._log_verdicts(service, st, verdicts)
                 res = tr.request_switch(
@@ -396,7 +398,7 @@ class Orchestrator:
                     self._metric_failover(service, res)
                 return self._result(res)
             st.blocked = decision.blocked
-            tr.saturate(st, cfg["health"])
+            dc.saturate(st, cfg["health"])
             if st.material() != before:
                 try:
                     self.store.save(st, expected)
@@ -405,11 +407,11 @@ class Orchestrator:
                 self._log_verdicts(service, st, verdicts)
             if decision.blocked and decision.blocked != old_blocked:
                 self.logger.warning("switch blocked", service=service, blocked=decision.blocked)
-            if tr.newly_both_down(old_blocked, decision.blocked):
+            if dc.newly_both_down(old_blocked, decision.blocked):
                 self.notifier.publish(f"lambdafail: {service}: both targets down, staying",
                                       {"event": "both_down", "service": service,
                                        "active": st.active, "blocked": decision.blocked,
-                                       "health": tr.probe_evidence(st)})
+                                       "health": dc.probe_evidence(st)})
             if decision.blocked:
                 return {"service": service, "status": "blocked", "message": decision.blocked}
             return None

@@ -29,7 +29,7 @@ class ProbeResult:
     detail: str
     target: str = ""
     # False: the probe never ran (its round ran out of time first). That is no evidence about
-    # the target, so the side keeps its previous verdict (`transitions.record_probe`).
+    # the target, so the side keeps its previous verdict (`decisions.record_probe`).
     probed: bool = True
 
     def to_dict(self) -> dict[str, Any]:

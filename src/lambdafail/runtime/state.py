@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from lambdafail.runtime.clock import iso as iso
 from lambdafail.runtime.clock import parse_iso as parse_iso
 from lambdafail.runtime.config import SIDES
+from lambdafail.runtime.ddb import conditional_failed as conditional_failed
+from lambdafail.runtime.ddb import ddb_item, from_ddb_item
+from lambdafail.runtime.service_state import VOLATILE_HEALTH as VOLATILE_HEALTH
+from lambdafail.runtime.service_state import ServiceState as ServiceState
+from lambdafail.runtime.service_state import SideHealth as SideHealth
 from lambdafail.runtime.table import TTL_ATTRIBUTE as TTL_ATTRIBUTE
 from lambdafail.runtime.table import key_schema_text as key_schema_text
 from lambdafail.runtime.table import table_definition as table_definition
@@ -24,9 +27,6 @@ from lambdafail.runtime.table import table_definition as table_definition
 EVENT_TTL_SECONDS = 24 * 3600
 # What a log item records (`kind`; items written before kinds existed are transitions).
 LOG_KINDS = ("transition", "deploy", "destroy", "deployment-rollback", "pause", "resume")
-# Health fields a probe changes every time: written along with a real change, never alone. When
-# the service was last probed is the heartbeat's tick time for its rule (`tick_attribute`).
-VOLATILE_HEALTH = ("at", "latency_ms")
 
 
 def tick_attribute(rule: str) -> str:
@@ -37,64 +37,6 @@ def tick_attribute(rule: str) -> str:
 class StateConflict(Exception):
     """A conditional write lost: someone changed the item since we read it."""
 
-
-# --- DynamoDB attribute values -----------------------------------------------------------------
-# boto3's TypeSerializer refuses floats (DynamoDB numbers are decimals): convert both ways here.
-
-def _to_ddb(value: Any) -> Any:
-    from boto3.dynamodb.types import TypeSerializer
-
-    return TypeSerializer().serialize(_decimalize(value))
-
-
-def _decimalize(value: Any) -> Any:
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, dict):
-        return {k: _decimalize(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_decimalize(v) for v in value]
-    return value
-
-
-def _undecimal(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _undecimal(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_undecimal(v) for v in value]
-    if isinstance(value, set):
-        return sorted(_undecimal(v) for v in value)
-    return value
-
-
-def _from_ddb_item(item: dict[str, Any]) -> dict[str, Any]:
-    from boto3.dynamodb.types import TypeDeserializer
-
-    de = TypeDeserializer()
-    return {k: _undecimal(de.deserialize(v)) for k, v in item.items()}
-
-
-def _item(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: _to_ddb(v) for k, v in d.items()}
-
-
-def _conditional_failed(err: Exception) -> bool:
-    """Did a condition fail (someone else wrote first)? Timeouts and throttling did not."""
-    # Network errors carry `response = None`, not a missing attribute.
-    resp = getattr(err, "response", None) or {}
-    code = resp.get("Error", {}).get("Code", "")
-    if code == "ConditionalCheckFailedException":
-        return True
-    if code != "TransactionCanceledException":
-        return False
-    # A cancelled transaction says why, per item: only a failed condition means we lost;
-    # TransactionConflict or ThrottlingError mean nothing was written and a retry may succeed.
-    reasons = [r.get("Code") for r in resp.get("CancellationReasons") or []]
-    return not reasons or "ConditionalCheckFailed" in reasons
 
 
 def transition_log_item(service: str, pending: dict[str, Any],
@@ -115,107 +57,6 @@ def transition_log_item(service: str, pending: dict[str, Any],
     }
 
 
-# --- the service state -------------------------------------------------------------------------
-
-@dataclass
-class SideHealth:
-    ok: bool | None = None  # None: never probed
-    at: str | None = None
-    latency_ms: float = 0.0
-    detail: str = ""
-    failures: int = 0
-    successes: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "at": self.at, "latency_ms": round(self.latency_ms, 1),
-                "detail": self.detail[:500], "failures": self.failures,
-                "successes": self.successes}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> SideHealth:
-        d = d or {}
-        return cls(ok=d.get("ok"), at=d.get("at"), latency_ms=float(d.get("latency_ms") or 0),
-                   detail=str(d.get("detail") or ""), failures=int(d.get("failures") or 0),
-                   successes=int(d.get("successes") or 0))
-
-
-@dataclass
-class ServiceState:
-    service: str
-    active: str = "primary"
-    phase: str = "steady"
-    version: int = 0  # 0: the item does not exist yet
-    since: str | None = None
-    previous_active: str | None = None
-    last_transition: dict[str, Any] | None = None
-    health: dict[str, SideHealth] = field(
-        default_factory=lambda: {s: SideHealth() for s in SIDES})
-    alarms: dict[str, str] = field(default_factory=dict)
-    # When each alarm last went into ALARM (epoch): a failover it asked for that was blocked
-    # (standby down, cooldown) still happens once the block lifts, not never.
-    alarm_edges: dict[str, float] = field(default_factory=dict)
-    faults: dict[str, float] = field(default_factory=dict)
-    blocked: str | None = None
-    pending: dict[str, Any] | None = None
-    # `lambdafail pause`: {"until": epoch, "reason", "actor", "at"}; the orchestrator keeps
-    # probing and recording but makes no automatic switch until then (only pause/resume write it).
-    paused: dict[str, Any] | None = None
-    # The last recovery plan that failed (its steps, the error): written when the failed plan
-    # cancels its switch, removed by the next commit. Read-only here (status, history).
-    recovery: dict[str, Any] | None = None
-
-    def paused_until(self, now: float) -> float | None:
-        """When the pause ends, if one is in force at `now`."""
-        if not self.paused:
-            return None
-        until = float(self.paused.get("until") or 0)
-        return until if now < until else None
-
-    def faulted(self, side: str, now: float) -> bool:
-        deadline = self.faults.get(side)
-        return deadline is not None and now < float(deadline)
-
-    def last_transition_epoch(self) -> float | None:
-        if not self.last_transition or not self.last_transition.get("at"):
-            return None
-        return parse_iso(str(self.last_transition["at"]))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"service": self.service, "active": self.active, "phase": self.phase,
-                "version": self.version, "since": self.since,
-                "previous_active": self.previous_active,
-                "last_transition": self.last_transition,
-                "health": {s: h.to_dict() for s, h in self.health.items()},
-                "alarms": dict(self.alarms), "alarm_edges": dict(self.alarm_edges),
-                "faults": dict(self.faults), "blocked": self.blocked, "pending": self.pending,
-                "paused": self.paused, "recovery": self.recovery}
-
-    def material(self) -> dict[str, Any]:
-        """`to_dict()` without what every probe moves (its time and latency): the item is
-        written only when this changes, so a steady service costs no write per tick."""
-        d = self.to_dict()
-        for h in d["health"].values():
-            for key in VOLATILE_HEALTH:
-                h.pop(key, None)
-        return d
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> ServiceState:
-        health = item.get("health") or {}
-        return cls(
-            service=str(item["sk"]), active=str(item.get("active", "primary")),
-            phase=str(item.get("phase", "steady")), version=int(item.get("version", 0)),
-            since=item.get("since"), previous_active=item.get("previous_active"),
-            last_transition=item.get("last_transition"),
-            health={s: SideHealth.from_dict(health.get(s)) for s in SIDES},
-            alarms=dict(item.get("alarms") or {}),
-            alarm_edges={k: float(v) for k, v in (item.get("alarm_edges") or {}).items()},
-            faults={k: float(v) for k, v in (item.get("faults") or {}).items()},
-            blocked=item.get("blocked"), pending=item.get("pending"),
-            paused=item.get("paused"), recovery=item.get("recovery"),
-        )
-
-
 class StateStore:
     """All reads and writes of one topology's state table."""
 
@@ -230,7 +71,7 @@ class StateStore:
         while True:
             resp = self.ddb.query(**args)
             for item in resp.get("Items", []):
-                yield _from_ddb_item(item)
+                yield from_ddb_item(item)
             last = resp.get("LastEvaluatedKey")
             if not last:
                 return
@@ -251,9 +92,9 @@ class StateStore:
 
     def get(self, service: str) -> ServiceState | None:
         resp = self.ddb.get_item(TableName=self.table, ConsistentRead=True,
-                                 Key=_item({"pk": "service", "sk": service}))
+                                 Key=ddb_item({"pk": "service", "sk": service}))
         item = resp.get("Item")
-        return ServiceState.from_item(_from_ddb_item(item)) if item else None
+        return ServiceState.from_item(from_ddb_item(item)) if item else None
 
     def get_or_seed(self, service: str, now: float) -> ServiceState:
         st = self.get(service)
@@ -270,9 +111,9 @@ class StateStore:
 
     def heartbeat_item(self) -> dict[str, Any] | None:
         resp = self.ddb.get_item(TableName=self.table, ConsistentRead=True,
-                                 Key=_item({"pk": "orchestrator", "sk": "heartbeat"}))
+                                 Key=ddb_item({"pk": "orchestrator", "sk": "heartbeat"}))
         item = resp.get("Item")
-        return _from_ddb_item(item) if item else None
+        return from_ddb_item(item) if item else None
 
     def log(self, service: str | None = None, since: float | str | None = None,
             limit: int | None = None, kind: str | None = None) -> list[dict[str, Any]]:
@@ -308,7 +149,7 @@ class StateStore:
         item = {"pk": "log", "sk": f"{at}#{service or '-'}#{uuid.uuid4().hex[:16]}",
                 "kind": kind, "service": service, "reason": reason or kind, "actor": actor,
                 "committed_at": at, "evidence": detail or {}}
-        self.ddb.put_item(TableName=self.table, Item=_item(item))
+        self.ddb.put_item(TableName=self.table, Item=ddb_item(item))
         return item
 
     # -- writes --
@@ -326,11 +167,11 @@ class StateStore:
 
     def _put_new(self, item: dict[str, Any]) -> bool:
         try:
-            self.ddb.put_item(TableName=self.table, Item=_item(item),
+            self.ddb.put_item(TableName=self.table, Item=ddb_item(item),
                               ConditionExpression="attribute_not_exists(pk)")
             return True
         except Exception as e:
-            if _conditional_failed(e):
+            if conditional_failed(e):
                 return False
             raise
 
@@ -363,16 +204,16 @@ class StateStore:
     def _update(self, service: str, expr: str, condition: str, values: dict[str, Any],
                 names: dict[str, str] | None = None) -> None:
         kwargs: dict[str, Any] = {
-            "TableName": self.table, "Key": _item({"pk": "service", "sk": service}),
+            "TableName": self.table, "Key": ddb_item({"pk": "service", "sk": service}),
             "UpdateExpression": expr, "ConditionExpression": condition,
-            "ExpressionAttributeValues": _item(values),
+            "ExpressionAttributeValues": ddb_item(values),
         }
         if names:
             kwargs["ExpressionAttributeNames"] = names
         try:
             self.ddb.update_item(**kwargs)
         except Exception as e:
-            if _conditional_failed(e):
+            if conditional_failed(e):
                 raise StateConflict(f"{service}: the state changed concurrently") from e
             raise
 
@@ -462,15 +303,15 @@ class StateStore:
         try:
             self.ddb.transact_write_items(**extra, TransactItems=[
                 {"Update": {
-                    "TableName": self.table, "Key": _item({"pk": "service", "sk": service}),
+                    "TableName": self.table, "Key": ddb_item({"pk": "service", "sk": service}),
                     "UpdateExpression": update_expr,
                     "ConditionExpression": "phase = :switching AND pending.id = :id",
-                    "ExpressionAttributeValues": _item(values)}},
-                {"Put": {"TableName": self.table, "Item": _item(log_item),
+                    "ExpressionAttributeValues": ddb_item(values)}},
+                {"Put": {"TableName": self.table, "Item": ddb_item(log_item),
                          "ConditionExpression": "attribute_not_exists(pk)"}},
             ])
         except Exception as e:
-            if _conditional_failed(e):
+            if conditional_failed(e):
                 raise StateConflict(f"{service}: switch {pending['id']} already committed or "
                                     "replaced") from e
             raise
@@ -487,9 +328,9 @@ class StateStore:
             expr += ", #rule_tick = :at"
             kwargs["ExpressionAttributeNames"] = {"#rule_tick": tick_attribute(rule)}
         self.ddb.update_item(
-            TableName=self.table, Key=_item({"pk": "orchestrator", "sk": "heartbeat"}),
+            TableName=self.table, Key=ddb_item({"pk": "orchestrator", "sk": "heartbeat"}),
             UpdateExpression=expr + " ADD ticks :one",
-            ExpressionAttributeValues=_item({":at": iso(now), ":epoch": int(now),
+            ExpressionAttributeValues=ddb_item({":at": iso(now), ":epoch": int(now),
                                              ":sha": config_sha256, ":fv": function_version,
                                              ":one": 1}), **kwargs)
 
@@ -511,15 +352,15 @@ class StateStore:
         try:
             # DynamoDB deletes expired items lazily (up to days later): an expired mark is free.
             self.ddb.put_item(
-                TableName=self.table, Item=_item(item),
+                TableName=self.table, Item=ddb_item(item),
                 ConditionExpression="attribute_not_exists(pk) OR expires_at < :now OR "
                                     "(#status = :processing AND claim_until < :t)",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=_item({":now": int(t), ":t": t,
+                ExpressionAttributeValues=ddb_item({":now": int(t), ":t": t,
                                                  ":processing": "processing"}))
             return True
         except Exception as e:
-            if _conditional_failed(e):
+            if conditional_failed(e):
                 return False
             raise
 
@@ -529,15 +370,15 @@ class StateStore:
 
         t = time.time() if now is None else now
         self.ddb.update_item(
-            TableName=self.table, Key=_item({"pk": "event", "sk": event_id}),
+            TableName=self.table, Key=ddb_item({"pk": "event", "sk": event_id}),
             UpdateExpression="SET #status = :done, expires_at = :exp REMOVE claim_until",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=_item({":done": "done",
+            ExpressionAttributeValues=ddb_item({":done": "done",
                                              ":exp": int(t) + EVENT_TTL_SECONDS}))
 
     def unmark_event(self, event_id: str) -> None:
         """Forget an event id whose processing crashed, so EventBridge's retry is processed."""
-        self.ddb.delete_item(TableName=self.table, Key=_item({"pk": "event", "sk": event_id}))
+        self.ddb.delete_item(TableName=self.table, Key=ddb_item({"pk": "event", "sk": event_id}))
 
     def acquire_drill_lock(self, service: str, drill_id: str, owner: str, ttl_seconds: float,
                            now: float | None = None) -> bool:
@@ -549,30 +390,30 @@ class StateStore:
                 "expires_at": int(t + ttl_seconds) + EVENT_TTL_SECONDS}
         try:
             self.ddb.put_item(
-                TableName=self.table, Item=_item(item),
+                TableName=self.table, Item=ddb_item(item),
                 ConditionExpression="attribute_not_exists(pk) OR lock_expires_epoch < :now "
                                     "OR drill_id = :id",
-                ExpressionAttributeValues=_item({":now": int(t), ":id": drill_id}))
+                ExpressionAttributeValues=ddb_item({":now": int(t), ":id": drill_id}))
             return True
         except Exception as e:
-            if _conditional_failed(e):
+            if conditional_failed(e):
                 return False
             raise
 
     def drill_lock(self, service: str) -> dict[str, Any] | None:
         resp = self.ddb.get_item(TableName=self.table, ConsistentRead=True,
-                                 Key=_item({"pk": "drill", "sk": service}))
+                                 Key=ddb_item({"pk": "drill", "sk": service}))
         item = resp.get("Item")
-        return _from_ddb_item(item) if item else None
+        return from_ddb_item(item) if item else None
 
     def release_drill_lock(self, service: str, drill_id: str) -> bool:
         try:
-            self.ddb.delete_item(TableName=self.table, Key=_item({"pk": "drill", "sk": service}),
+            self.ddb.delete_item(TableName=self.table, Key=ddb_item({"pk": "drill", "sk": service}),
                                  ConditionExpression="drill_id = :id",
-                                 ExpressionAttributeValues=_item({":id": drill_id}))
+                                 ExpressionAttributeValues=ddb_item({":id": drill_id}))
             return True
         except Exception as e:
-            if _conditional_failed(e):
+            if conditional_failed(e):
                 return False
             raise
 

@@ -1,28 +1,34 @@
-"""The failover state machine: pure decisions, and the exactly-once switch (router, then commit).
+"""The exactly-once switch (router, then commit), for the orchestrator and the CLI alike.
 
-Rules: `record_*` and `decide` are pure (no I/O, time passed in); `request_switch` is the only way
-traffic moves — used by the orchestrator (automatic: cooldown applies) and by the CLI (manual:
-no cooldown, `force` skips the target-health check and is recorded). A switch is written as
-`switching` (conditional on the version read) BEFORE the router acts; the router is idempotent
-and read back; the commit (service item + log item) is one transaction conditional on that
-pending switch, so a transition is never lost and never applied twice. stdlib + boto3 only.
+Rules: `request_switch` is the only way traffic moves — used by the orchestrator (automatic:
+cooldown applies) and by the CLI (manual: no cooldown, `force` skips the target-health check and
+is recorded). A switch is written as `switching` (conditional on the version read) BEFORE the
+router acts; the router is idempotent and read back; the commit (service item + log item) is one
+transaction conditional on that pending switch, so a transition is never lost and never applied
+twice. The pure decisions that precede it live in `decisions.py`. stdlib + boto3 only.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from lambdafail.runtime.config import SIDES
+from lambdafail.runtime.decisions import (
+    REASONS,
+    cooldown_remaining,
+    forced_failure,
+    record_probe,
+    target_healthy,
+)
 from lambdafail.runtime.log import Logger
+from lambdafail.runtime.notify import Notifier
 from lambdafail.runtime.probes import ProbeResult
 from lambdafail.runtime.recovery import (
-    RECOVERY_FAILED,
     cold_standby,
     failure_text,
     plan_name,
@@ -42,325 +48,6 @@ from lambdafail.runtime.steps import StepEnv
 # A pending switch is "leased" by whoever applies its router; a crashed applier's lease lapses
 # after this long and the next tick takes over. Longer than any router call, shorter than a tick.
 LEASE_SECONDS = 30.0
-REASONS = ("probe", "alarm", "event", "manual", "rollback", "drill")
-BOTH_DOWN = "both down"
-PAUSED = "paused"
-
-
-def other(side: str) -> str:
-    return "standby" if side == "primary" else "primary"
-
-
-# --- pure decisions ----------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Trigger:
-    """An alarm or failure event that concerns a service."""
-
-    kind: str  # "alarm" | "event"
-    mode: str  # "failover": act at once | "failure": count as one failed primary probe
-    evidence: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Decision:
-    switch_to: str | None = None
-    reason: str = ""
-    evidence: dict[str, Any] = field(default_factory=dict)
-    blocked: str | None = None  # a wanted switch that must not happen, and why
-    needs_probe: str | None = None  # probe this side first (never probed), then decide again
-    message: str = ""
-
-
-def record_probe(state: ServiceState, side: str, result: ProbeResult, now: float) -> None:
-    """Fold one probe result into the side's consecutive counters (mutates `state`).
-
-    A probe that never ran (`probed=False`) is no evidence: the side keeps its verdict."""
-    if not result.probed:
-        return
-    h = state.health[side]
-    h.ok = result.ok
-    h.at = iso(now)
-    h.latency_ms = result.latency_ms
-    h.detail = result.detail
-    if result.ok:
-        h.successes += 1
-        h.failures = 0
-    else:
-        h.failures += 1
-        h.successes = 0
-
-
-def saturate(state: ServiceState, health_cfg: dict[str, Any]) -> None:
-    """Stop the consecutive counters at their thresholds (mutates `state`).
-
-    `decide` only ever compares a counter with its threshold, so a counter past it carries no
-    information; one that kept counting would make every steady tick rewrite the item.
-    """
-    fail_max = int(health_cfg["failure_threshold"])
-    ok_max = int(health_cfg["recovery_threshold"])
-    for h in state.health.values():
-        h.failures = min(h.failures, fail_max)
-        h.successes = min(h.successes, ok_max)
-
-
-def forced_failure(state: ServiceState, side: str, now: float) -> ProbeResult | None:
-    """The result a drill's fault flag imposes on `side`, if one is active."""
-    if state.faulted(side, now):
-        return ProbeResult(ok=False, latency_ms=0.0, detail="forced unhealthy by drill")
-    return None
-
-
-def fold_alarms(state: ServiceState, service_cfg: dict[str, Any],
-                alarm_states: Mapping[str, str],
-                now: float, *, event_id: str | None = None,
-                trigger: Trigger | None = None) -> Trigger | None:
-    """Fold alarm states (from an alarm event, or a tick's reconcile) into `state` and return
-    the trigger to decide on: an alarm signal's, or else `trigger` unchanged.
-
-    Alarms act on the edge into ALARM: a level check would fail over again right after a manual
-    rollback. A failover the edge asked for but could not get (standby down, cooldown) is asked
-    again while the alarm fires and no transition has happened since the edge.
-    """
-    trig = trigger
-    for name, value in alarm_states.items():
-        prev = state.alarms.get(name)
-        state.alarms[name] = value
-        sig = next((g for g in service_cfg["signals"]
-                    if g["kind"] == "alarm" and g["alarm_name"] == name), None)
-        if value == "ALARM" and prev != "ALARM":
-            state.alarm_edges[name] = now
-        elif value != "ALARM":
-            state.alarm_edges.pop(name, None)
-        edge = state.alarm_edges.get(name)
-        unserved = (edge is not None and prev == "ALARM" and sig is not None
-                    and sig["mode"] == "failover"
-                    and state.active == "primary"
-                    and edge > (state.last_transition_epoch() or 0.0))
-        if value == "ALARM" and sig is not None and (prev != "ALARM" or unserved):
-            ev: dict[str, Any] = {"alarm": name, "state": value, "previous": prev}
-            if event_id:
-                ev["event_id"] = event_id
-            else:
-                ev["reconciled"] = True
-            trig = Trigger("alarm", str(sig["mode"]), ev)
-    return trig
-
-
-def record_trigger(state: ServiceState, trigger: Trigger | None, now: float) -> None:
-    """A `failure`-mode signal counts as one failed primary probe (a `failover` one is for
-    `decide`)."""
-    if trigger is not None and trigger.mode == "failure":
-        what = trigger.evidence.get("alarm") or trigger.evidence.get("event_id")
-        record_failure_signal(state, f"{trigger.kind} signal: {what}", now)
-
-
-def record_failure_signal(state: ServiceState, detail: str, now: float) -> None:
-    """A `mode: failure` alarm or event counts as one failed probe of the primary."""
-    record_probe(state, "primary", ProbeResult(ok=False, latency_ms=0.0, detail=detail), now)
-
-
-def failover_alarms(service_cfg: dict[str, Any]) -> list[str]:
-    return [s["alarm_name"] for s in service_cfg["signals"]
-            if s["kind"] == "alarm" and s["mode"] == "failover"]
-
-
-def target_healthy(state: ServiceState, side: str, now: float) -> bool | None:
-    """True/False from the last probe (a fault flag means False); None if never probed."""
-    if state.faulted(side, now):
-        return False
-    return state.health[side].ok
-
-
-def cooldown_remaining(state: ServiceState, service_cfg: dict[str, Any], now: float) -> float:
-    """Seconds until an automatic transition is allowed (cooldown counts from ANY transition).
-
-    Real seconds always: LAMBDAFAIL_TIME_SCALE speeds up probe rounds, never the cooldown.
-    """
-    last = state.last_transition_epoch()
-    if last is None:
-        return 0.0
-    cooldown = float(service_cfg["policy"]["cooldown_seconds"])
-    return max(0.0, last + cooldown - now)
-
-
-def probe_evidence(state: ServiceState) -> dict[str, Any]:
-    return {s: state.health[s].to_dict() for s in SIDES}
-
-
-def decide(state: ServiceState, service_cfg: dict[str, Any], now: float,
-           trigger: Trigger | None = None) -> Decision:
-    """What the orchestrator should do with this service now (after recording observations)."""
-    if state.phase == "switching":
-        return Decision(message="a switch is pending; it is resumed first")
-    health_cfg = service_cfg["health"]
-    policy = service_cfg["policy"]
-    to = other(state.active)
-    reason = ""
-    evidence: dict[str, Any] = {}
-    if state.active == "primary":
-        prim = state.health["primary"]
-        if trigger is not None and trigger.mode == "failover":
-            reason, evidence = trigger.kind, dict(trigger.evidence)
-        elif prim.failures >= int(health_cfg["failure_threshold"]):
-            reason = trigger.kind if trigger is not None else "probe"
-            evidence = {**(trigger.evidence if trigger else {}), "probes": probe_evidence(state)}
-        else:
-            return Decision(message="primary active and healthy enough")
-    elif state.health["standby"].failures >= int(health_cfg["failure_threshold"]):
-        # The active standby itself is down: back to the primary whatever the failback policy
-        # ("manual" means no return just because the primary recovered, not "stay on a dead
-        # side"); if the primary is down too, this is "both down": stay, record, notify.
-        reason = "probe"
-        evidence = {"probes": probe_evidence(state), "standby_failed": True}
-    else:
-        if policy["failback"] != "auto":
-            return Decision(message="on standby; failback is manual")
-        prim = state.health["primary"]
-        firing = [a for a in failover_alarms(service_cfg) if state.alarms.get(a) == "ALARM"]
-        if (prim.successes < int(health_cfg["recovery_threshold"]) or not prim.ok
-                or state.faulted("primary", now) or firing):
-            return Decision(message="on standby; primary not recovered"
-                            + (f" (alarms firing: {', '.join(firing)})" if firing else ""))
-        reason, evidence = "probe", {"probes": probe_evidence(state), "failback": True}
-    if to == "standby" and (state.blocked or "").startswith(RECOVERY_FAILED):
-        # The plan failed once in this episode: not again by itself (it may have started
-        # things); the primary recovering, or an operator's failover, lifts this.
-        return Decision(reason=reason, evidence=evidence, blocked=state.blocked,
-                        message="not switching: the recovery plan failed")
-    until = state.paused_until(now)
-    if until is not None:
-        return Decision(reason=reason, evidence=evidence,
-                        blocked=f"{PAUSED}: wanted {to} ({reason}), switching is paused until "
-                                f"{iso(until)}",
-                        message="not switching: paused")
-    # A cold standby is judged by its plan's `wait` step, not by the last probe.
-    healthy = True if cold_standby(service_cfg, to) else target_healthy(state, to, now)
-    if healthy is None:
-        return Decision(needs_probe=to, reason=reason, evidence=evidence,
-                        message=f"{to} never probed; probing it first")
-    if not healthy:
-        why = state.health[to].detail if not state.faulted(to, now) else "forced unhealthy by drill"
-        return Decision(reason=reason, evidence=evidence,
-                        blocked=f"{BOTH_DOWN}: wanted {to} ({reason}) but it is unhealthy: {why}",
-                        message=f"not switching: {to} is unhealthy")
-    wait = cooldown_remaining(state, service_cfg, now)
-    if wait > 0:
-        return Decision(reason=reason, evidence=evidence,
-                        blocked=f"cooldown: wanted {to} ({reason}), {wait:.0f}s of cooldown left",
-                        message="not switching: cooldown")
-    return Decision(switch_to=to, reason=reason, evidence=evidence,
-                    message=f"switch {state.active} -> {to} ({reason})")
-
-
-def newly_both_down(old_blocked: str | None, new_blocked: str | None) -> bool:
-    """Notify once per blocked episode, not every tick."""
-    return bool(new_blocked and new_blocked.startswith(BOTH_DOWN)
-                and not (old_blocked or "").startswith(BOTH_DOWN))
-
-
-# --- notification ------------------------------------------------------------------------------
-
-class Notifier:
-    """Publishes to the topology's SNS topic, if any, and every transition as an EventBridge
-    event on the account's default bus (source `lambdafail`, detail-type `lambdafail
-    transition`) when given an events client. Failures are logged, never raised.
-
-    `context` (or a function returning it, called once, lazily: the account may cost an STS
-    call) holds `topology`, `region` and `account` for every message."""
-
-    def __init__(self, topic_arn: str | None, sns_client: Callable[[], Any] | Any,
-                 logger: Logger | None = None, *,
-                 events_client: Callable[[], Any] | Any | None = None,
-                 context: dict[str, str] | Callable[[], dict[str, str]] | None = None,
-                 on_outcome: Callable[[list[str]], None] | None = None) -> None:
-        self.topic_arn = topic_arn
-        # Told each notification's failed channels ([] when delivered): the orchestrator
-        # records them where status reads (runtime/notify_health.py).
-        self._on_outcome = on_outcome
-        self._sns = sns_client
-        self._events = events_client
-        self._context = context
-        self.logger = logger or Logger()
-        self.sent: list[dict[str, Any]] = []
-
-    def context(self) -> dict[str, str]:
-        if callable(self._context):
-            try:
-                self._context = self._context()
-            except Exception as e:  # a message without the account beats no message
-                self.logger.error("notification context failed", error=str(e))
-                self._context = {}
-        return dict(self._context or {})
-
-    def transition(self, item: dict[str, Any]) -> None:
-        """A committed transition (the log item): SNS subject + body, and the default-bus event."""
-        ctx = self.context()
-        detail = {k: v for k, v in item.items() if k not in ("pk", "sk")}
-        detail.update({k: ctx.get(k, "") for k in ("topology", "region", "account")})
-        detail["next_command"] = next_command(detail)
-        where = f"{ctx.get('topology', '')} in {ctx.get('region', '')}" + (
-            f", account {ctx['account']}" if ctx.get("account") else "")
-        detail["summary"] = (f"{item['service']} ({where}) switched {item['from']} -> "
-                             f"{item['to']}, reason {item['reason']}, by {item['actor']}. "
-                             f"Next: {detail['next_command']}")
-        errors = self._publish(f"lambdafail {ctx.get('topology', '')}/{item['service']} "
-                               f"[{ctx.get('region', '')}]: {item['from']} -> {item['to']} "
-                               f"({item['reason']})", {"event": "transition", **detail})
-        if self._events is None:
-            self._outcome(errors)
-            return
-        try:
-            events = self._events() if callable(self._events) else self._events
-            resp = events.put_events(Entries=[{
-                "Source": "lambdafail", "DetailType": "lambdafail transition",
-                "Detail": json.dumps(detail, default=str)}])
-            if resp.get("FailedEntryCount"):
-                raise RuntimeError(str(resp.get("Entries")))
-            self.sent.append({"event": "lambdafail transition", "detail": detail})
-        except Exception as e:
-            self.logger.error("eventbridge put_events failed", error=str(e))
-            errors.append(f"eventbridge: {e}")
-        self._outcome(errors)
-
-    def _outcome(self, errors: list[str]) -> None:
-        if self._on_outcome is None:
-            return
-        try:
-            self._on_outcome(errors)
-        except Exception as e:  # recording it must not break the switch either
-            self.logger.error("notification outcome not recorded", error=str(e))
-
-    def publish(self, subject: str, message: dict[str, Any]) -> None:
-        if self.topic_arn:
-            self._outcome(self._publish(subject, message))
-
-    def _publish(self, subject: str, message: dict[str, Any]) -> list[str]:
-        """SNS; the errors (none when delivered or when there is no topic)."""
-        if not self.topic_arn:
-            return []
-        # SNS subjects: ASCII, no line breaks, under 100 characters.
-        subj = subject.encode("ascii", "replace").decode()[:99].replace("\n", " ")
-        try:
-            sns = self._sns() if callable(self._sns) else self._sns
-            sns.publish(TopicArn=self.topic_arn, Subject=subj,
-                        Message=json.dumps(message, default=str, indent=1))
-            self.sent.append({"subject": subj, "message": message})
-        except Exception as e:
-            self.logger.error("sns publish failed", topic=self.topic_arn, error=str(e))
-            return [f"sns: {e}"]
-        return []
-
-
-def next_command(entry: dict[str, Any]) -> str:
-    """What on-call runs next after this transition (pasted with their own -f/connection)."""
-    region = f" --region {entry['region']}" if entry.get("region") else ""
-    if entry.get("to") == "standby":
-        return (f"lambdafail status{region}  # then, once the primary is fixed: lambdafail "
-                f"rollback {entry.get('service')} --reason TEXT{region}")
-    return f"lambdafail history {entry.get('service')}{region}"
-
-
 # --- the exactly-once switch -------------------------------------------------------------------
 
 #: Builds the environment of a recovery plan's steps: (plan name, transition id) → StepEnv.

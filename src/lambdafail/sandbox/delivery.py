@@ -14,6 +14,7 @@ import fnmatch
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -101,6 +102,8 @@ class Dispatcher:
     runner: LambdaRunner
     log: ActivityLog
     keep: int = 1000
+    #: Whether a region is dark (an outage, outages.py): nothing is delivered into it.
+    dark: Callable[[str], bool] = field(default=lambda region: False)
     deliveries: list[Delivered] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -179,6 +182,8 @@ class Dispatcher:
         parts = arn.split(":")
         service = parts[2] if len(parts) > 5 else ""
         target_region = parts[3] if len(parts) > 5 and parts[3] else region
+        if self.dark(target_region) or self.dark(region):
+            return False, f"region {target_region if self.dark(target_region) else region} is dark"
         if service == "lambda":
             # arn:aws:lambda:region:account:function:name[:qualifier]
             name = parts[6] if len(parts) > 6 else ""

@@ -147,8 +147,10 @@ class Evaluator:
 
     def __init__(self, region: str, log: ActivityLog, deliver: Callable[[dict[str, Any]], Any],
                  real_period: Callable[[float], float], lock: threading.Lock,
-                 tick: float = 0.5, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+                 tick: float = 0.5, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 dark: Callable[[str], bool] = lambda region: False):
         self.region = region
+        self.dark = dark  # a region outage (outages.py) takes its CloudWatch down too
         self.log = log
         self.deliver = deliver
         self.real_period = real_period
@@ -178,6 +180,8 @@ class Evaluator:
 
     def evaluate_once(self, force: bool = False) -> int:
         """Evaluate the alarms whose period has come round; how many changed state."""
+        if self.dark(self.region):
+            return 0
         cw = backends.cloudwatch(self.region)
         now_mono = time.monotonic()
         changed = 0

@@ -39,8 +39,10 @@ class Scheduler:
     """Fires schedule rules until `stop()`. `tick_once()` is the testable step."""
 
     def __init__(self, dispatcher: Dispatcher, log: ActivityLog, time_scale: float = 1.0,
-                 tick: float = 0.1, clock: Callable[[], float] = time.monotonic):
+                 tick: float = 0.1, clock: Callable[[], float] = time.monotonic,
+                 dark: Callable[[str], bool] = lambda region: False):
         self.dispatcher = dispatcher
+        self.dark = dark
         self.log = log
         self.time_scale = time_scale
         self.tick = tick
@@ -126,4 +128,9 @@ class Scheduler:
             gap = float(interval_seconds(slot.expression))
         # Next firing counted from this one (not from `due`): a slow machine skips, never bursts.
         slot.due = now + self.real_delay(gap)
+        if self.dark(region):
+            # A dark region's scheduler fires nothing; AWS does not make missed firings up.
+            self.log.write("OUTAGE", f"rule {rule.name}: firing #{slot.fired} lost (region "
+                           f"{region} is dark)")
+            return
         self.dispatcher.deliver_to_rule(region, rule, event)

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from lambdafail.base.errors import UsageError
-from lambdafail.sandbox import alarms, backends, idempotency, metric_alarms, quotas
+from lambdafail.sandbox import alarms, backends, idempotency, metric_alarms, outages, quotas
 from lambdafail.sandbox.activity import ActivityLog
 from lambdafail.sandbox.delivery import Delivered, Dispatcher
 from lambdafail.sandbox.lambda_runner import LambdaRunner
@@ -84,6 +84,8 @@ class SandboxApp:
         self._pitr_seen: set[str] = set()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "") == outages.CONTROL_PATH:
+            return self.outage_control(environ, start_response)
         if environ.get("REQUEST_METHOD") == "POST":
             path = environ.get("PATH_INFO", "")
             target = environ.get("HTTP_X_AMZ_TARGET", "")
@@ -108,6 +110,34 @@ class SandboxApp:
             if target.startswith(_DYNAMODB_TARGET):
                 return self._dynamodb(environ, start_response)
         return self.moto_app(environ, start_response)
+
+    def outage_control(self, environ: dict[str, Any],
+                       start_response: StartResponse) -> list[bytes]:
+        """GET: the dark regions. POST {"region", "seconds"?: sandbox seconds, "end"?: true}:
+        black a region out, or light it again; the answer is the dark regions after it."""
+        from lambdafail.model import regions
+
+        dark = self.sandbox.outages
+        if environ.get("REQUEST_METHOD") == "POST":
+            try:
+                req = json.loads(_read_body(environ) or b"{}")
+                region = str(req["region"])
+                seconds = req.get("seconds")
+                if regions.partition_of(region) is None:
+                    raise ValueError(f"not an AWS region: {region!r}")
+                if seconds is not None and not float(seconds) > 0:
+                    raise ValueError("seconds must be more than 0")
+            except (ValueError, KeyError, TypeError) as e:
+                return _respond(start_response, 400, json.dumps({"error": str(e)}).encode())
+            if req.get("end"):
+                ended = dark.end(region)
+                self.sandbox.log.write("OUTAGE", f"region {region} "
+                                       + ("lit again" if ended else "was not dark"))
+            else:
+                dark.start(region, None if seconds is None else float(seconds))
+                self.sandbox.log.write("OUTAGE", f"region {region} dark"
+                                       + (f" for {float(seconds):g} s" if seconds else ""))
+        return _respond(start_response, 200, json.dumps({"outages": dark.snapshot()}).encode())
 
     def _dynamodb(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         """One DynamoDB request at a time, answered in full inside the lock. DynamoDB applies
@@ -302,6 +332,7 @@ class Sandbox:
         self.notes: list[str] = []
         self.endpoint_url = ""
         self.log = ActivityLog()
+        self.outages = outages.Outages(self.time_scale)
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._runner: LambdaRunner | None = None
@@ -324,6 +355,7 @@ class Sandbox:
         from werkzeug.serving import WSGIRequestHandler, make_server
 
         log = self.log
+        dark = self.outages
 
         class QuietHandler(WSGIRequestHandler):
             def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
@@ -331,6 +363,16 @@ class Sandbox:
 
             def log_error(self, format: str, *args: Any) -> None:
                 log.write("HTTP", format % args)
+
+            def run_wsgi(self) -> None:
+                # A dark region's endpoint does not answer: the connection is closed unanswered.
+                m = _SCOPE.search(self.headers.get("Authorization", ""))
+                if m and dark.refuse(m.group("region")):
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                super().run_wsgi()
 
         app = SandboxApp(DomainDispatcherApplication(create_backend_app), self)
         try:
@@ -352,13 +394,14 @@ class Sandbox:
         self._runner = LambdaRunner(endpoint_url=self.endpoint_url, time_scale=self.time_scale,
                                     code_cache=self.state_file.parent / "sandbox-code",
                                     log=self.log, max_processes=self.max_processes)
-        self._dispatcher = Dispatcher(runner=self._runner, log=self.log)
+        self._dispatcher = Dispatcher(runner=self._runner, log=self.log,
+                                      dark=self.outages.dark)
         self._scheduler = Scheduler(self._dispatcher, self.log, time_scale=self.time_scale,
-                                    tick=self.tick)
+                                    tick=self.tick, dark=self.outages.dark)
         dispatcher, region = self._dispatcher, self.region
         self._evaluator = metric_alarms.Evaluator(
             region, self.log, lambda event: dispatcher.deliver_to_bus(region, "default", event),
-            self._scheduler.real_delay, app._alarm_lock)
+            self._scheduler.real_delay, app._alarm_lock, dark=self.outages.dark)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name="sandbox-http", daemon=True)
         self._thread.start()

@@ -1,6 +1,6 @@
 """The executor's part for the watch alarms and the dashboard (deploy/watch.py).
 
-Rule: like the executor it is mixed into, every call is safe to repeat. PutMetricAlarm and
+Rule: like the rest of the executor, every call is safe to repeat. PutMetricAlarm and
 PutDashboard create or replace whole, so create and update are the same call; PutMetricAlarm
 takes tags only when it creates an alarm (CloudWatch ignores them on an update), so an update
 whose tags differ tags the alarm itself. Deleting what is already gone is done.
@@ -9,51 +9,43 @@ whose tags differ tags the alarm itself. Deleting what is already gone is done.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lambdafail.aws import call
 from lambdafail.base.errors import AwsError
 from lambdafail.deploy import watch
-
-if TYPE_CHECKING:
-    from lambdafail.aws import AwsContext
-    from lambdafail.deploy.planner import Change
+from lambdafail.deploy.apply_base import ExecutorBase, _tag_list
+from lambdafail.deploy.planner import Change
 
 
-class WatchApply:
-    ctx: AwsContext
-
+class WatchChanges(ExecutorBase):
     def _cw(self) -> Any:
         return self.ctx.client("cloudwatch")
 
     def _put_alarm(self, c: Change, *, tags: bool) -> None:
-        w = c.desired
-        assert w is not None
+        w = self._want(c)
         kw = watch.put_metric_alarm_args(w.name, w.spec)
         if tags:
-            kw["Tags"] = [{"Key": k, "Value": v} for k, v in sorted(w.tags.items())]
+            kw["Tags"] = _tag_list(w.tags)
         call(self._cw(), "put_metric_alarm", resource=w.name, **kw)
 
     def _create_alarm(self, c: Change) -> None:
         self._put_alarm(c, tags=True)
 
     def _update_alarm(self, c: Change) -> None:
-        w = c.desired
-        assert w is not None and c.actual is not None
+        w, a = self._want(c), self._have(c)
         if any(not d.field.startswith("tags.") for d in c.diffs):
             self._put_alarm(c, tags=False)
-        if any(d.field.startswith("tags.") for d in c.diffs):
-            call(self._cw(), "tag_resource", resource=w.name,
-                 ResourceARN=c.actual.context["arn"],
-                 Tags=[{"Key": k, "Value": v} for k, v in sorted(w.tags.items())])
+        if self._tags_changed(c):
+            call(self._cw(), "tag_resource", resource=w.name, ResourceARN=a.context["arn"],
+                 Tags=_tag_list(w.tags))
 
     def _delete_alarm(self, c: Change) -> None:
         # DeleteAlarms succeeds for names that do not exist.
         call(self._cw(), "delete_alarms", resource=c.name, AlarmNames=[c.name])
 
     def _create_dashboard(self, c: Change) -> None:
-        w = c.desired
-        assert w is not None
+        w = self._want(c)
         call(self._cw(), "put_dashboard", resource=w.name, DashboardName=w.name,
              DashboardBody=json.dumps(w.spec["body"], sort_keys=True))
 

@@ -1,0 +1,70 @@
+"""`lambdafail --sandbox outage REGION [--for DURATION] | --end`, and `outage` alone to list.
+
+Rule: thin — the sandbox does the work (sandbox/outages.py); only the sandbox can black a region
+out, so without `--sandbox` (or an `--endpoint-url` of a sandbox) this is a usage error. Exit 0,
+2 usage.
+"""
+
+from __future__ import annotations
+
+import click
+
+from lambdafail.cli.main import global_options
+
+MAX_OUTAGE_SECONDS = 7 * 86400
+
+
+@click.command("outage", help="Sandbox only: black REGION out (every request for it is cut "
+               "off, its schedules stop, nothing is delivered into it) for --for DURATION or "
+               "until --end. Without REGION: list the dark regions.")
+@click.argument("dark_region", metavar="REGION", required=False)
+@click.option("--for", "duration", metavar="DURATION",
+              help="How long, in sandbox time (divided by its time scale): 90s, 30m, 2h.")
+@click.option("--end", is_flag=True, help="Light REGION again.")
+@global_options
+def command(dark_region: str | None, duration: str | None, end: bool) -> int:
+    from lambdafail.base import durations, settings
+    from lambdafail.base.errors import UsageError
+    from lambdafail.cli.commands.common import console, emit_json, is_json
+    from lambdafail.sandbox import control
+
+    s = settings.current()
+    if s.sandbox:
+        from lambdafail.sandbox.statefile import read_state
+
+        endpoint = str(read_state(s.sandbox_state_file)["endpoint_url"])
+    elif s.endpoint_url:
+        endpoint = s.endpoint_url
+    else:
+        raise UsageError("region outages exist only in the sandbox",
+                         hint="run `lambdafail sandbox`, then `lambdafail --sandbox outage "
+                              "REGION`; on AWS, rehearse with `lambdafail drill`")
+    region = dark_region
+    if region is None:
+        if duration or end:
+            raise UsageError("--for and --end need a REGION", hint="lambdafail --sandbox "
+                             "outage us-east-1 --for 5m")
+        body = None
+    elif end:
+        if duration:
+            raise UsageError("give --for or --end, not both", hint="--end lights the region "
+                             "now")
+        body = {"region": region, "end": True}
+    else:
+        seconds = None if duration is None else durations.parse(
+            duration, what="an outage", max_seconds=MAX_OUTAGE_SECONDS,
+            hint="end it with --end instead")
+        body = {"region": region, "seconds": seconds}
+    dark = control.outages(endpoint, body)
+    if is_json():
+        emit_json({"outages": dark})
+        return 0
+    out = console(stderr=True)
+    if not dark:
+        out.print("no region is dark")
+    for o in dark:
+        left = ("until --end" if o["seconds_left"] is None
+                else f"{o['seconds_left']:g} s left")
+        out.print(f"[red]●[/] {o['region']} dark for {o['seconds_dark']:g} s ({left}), "
+                  f"{o['refused']} request(s) cut off")
+    return 0
