@@ -60,7 +60,7 @@ def test_sandbox_alarm_verdict_treats_missing_data_as_configured() -> None:
     assert metric_alarms.verdict(_alarm("breaching"), [], now, 1.0) == "ALARM"
     assert metric_alarms.verdict(_alarm("notBreaching"), [], now, 1.0) == "OK"
     assert metric_alarms.verdict(_alarm("ignore"), [], now, 1.0) is None
-    assert metric_alarms.verdict(_alarm("missing"), [], now, 1.0) == "INSUFFICIENT_DATA"
+    assert metric_alarms.verdict(_alarm("missing"), [], now, 1.0) is None  # kept (see docs)
     # Two of three periods have a tick: not 3 breaching, so OK.
     assert metric_alarms.verdict(_alarm("breaching"), beat, now, 1.0) == "OK"
 

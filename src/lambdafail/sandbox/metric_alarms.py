@@ -9,7 +9,7 @@ as AWS documents it: the last EvaluationPeriods periods (each Period / time scal
 time, never shorter than the scheduler's floor, so a sped-up schedule fills them), a period
 with no datapoint treated as its TreatMissingData says (`breaching`, `notBreaching`,
 `ignore`: keep the state, `missing`: not counted), ALARM when DatapointsToAlarm of them
-breach, OK when none do. A changed state emits the "CloudWatch Alarm State Change" event
+breach, OK when fewer do, its state kept when no period could be counted. A changed state emits the "CloudWatch Alarm State Change" event
 (alarms.py) and publishes the AWS alarm notification to each SNS topic among the new state's
 actions (AlarmActions, OKActions). AWS/* metrics the sandbox does not produce (Lambda Errors,
 SQS queue depth) simply have no data. Tested with moto 5.2.1.
@@ -99,7 +99,9 @@ def verdict(alarm: Any, data: list[Any], now: datetime, period_real: float) -> s
     if breaching >= needed:
         return "ALARM"
     if counted == 0:
-        return None if treat == "ignore" else "INSUFFICIENT_DATA"
+        # AWS would say INSUFFICIENT_DATA; the sandbox keeps the state, so an alarm set by
+        # SetAlarmState (a drill, a test) with no data behind it stays as it was set.
+        return None
     return "OK"
 
 
