@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambdafail.sandbox import backends, metric_alarms
+from lambdafail.sandbox import backends, emf
 from lambdafail.sandbox.activity import ActivityLog
 from lambdafail.sandbox.lambda_bootstrap import END_MARK
 
@@ -92,7 +92,7 @@ class _Worker:
                 continue
             text = line.decode("utf-8", "replace").rstrip("\n")
             # What CloudWatch Logs does with an EMF line: its metrics become datapoints.
-            metric_alarms.ingest_emf(self.region, text)
+            emf.ingest_emf(self.region, text)
             log.write("LOG", text, name)
         self._log_ends.release()
 

@@ -1,9 +1,7 @@
-"""Metrics from EMF log lines, and metric alarms that evaluate them and run their actions.
+"""Metric alarms that evaluate their data and run their actions.
 
-Fills moto gaps: moto 5.2.1 turns no Lambda log line into a metric (CloudWatch Logs does, for
-Embedded Metric Format lines), never evaluates a metric alarm against its data, and runs no
-alarm action. Rules: `ingest_emf` stores the metrics of one EMF document in moto's CloudWatch
-backend (what PutMetricData would), stamped with the document's own timestamp; `Evaluator`
+Fills moto gaps: moto 5.2.1 never evaluates a metric alarm against its data and runs no alarm
+action (the data of the orchestrator's EMF lines comes from emf.py). Rules: `Evaluator`
 (a thread, `evaluate_once` its testable step) evaluates every metric alarm with a metric name
 as AWS documents it: the last EvaluationPeriods periods (each Period / time scale of real
 time, never shorter than the scheduler's floor, so a sped-up schedule fills them), a period
@@ -33,26 +31,6 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
     "LessThanThreshold": lambda v, t: v < t,
     "LessThanOrEqualToThreshold": lambda v, t: v <= t,
 }
-
-
-def ingest_emf(region: str, line: str) -> bool:
-    """Store the metrics of `line` if it is an EMF document; whether it was one."""
-    if '"_aws"' not in line:
-        return False
-    try:
-        doc = json.loads(line)
-        meta = doc["_aws"]
-        stamp = datetime.fromtimestamp(int(meta["Timestamp"]) / 1000, UTC)
-        cw = backends.cloudwatch(region)
-        for directive in meta["CloudWatchMetrics"]:
-            dims = [{"Name": d, "Value": str(doc[d])} for d in directive["Dimensions"][0]]
-            data = [{"MetricName": m["Name"], "Value": float(doc[m["Name"]]),
-                     "Unit": m.get("Unit") or "None", "Dimensions": dims,
-                     "Timestamp": stamp} for m in directive["Metrics"]]
-            cw.put_metric_data(directive["Namespace"], data)
-    except (ValueError, KeyError, TypeError, IndexError):
-        return False
-    return True
 
 
 def _statistic(values: list[float], stat: str) -> float:
