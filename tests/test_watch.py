@@ -144,3 +144,57 @@ def test_heartbeat_alarm_fires_when_the_orchestrator_stops_ticking(
                     if d["DashboardName"] == f"lambdafail-{env.name}"]
     finally:
         env.close()
+
+
+def test_watch_drift_is_planned_field_by_field_and_repaired(mocked_aws: None) -> None:
+    # In-process moto, configs/multi.yaml (its topic: notify.sns_topic_arn).
+    import boto3
+
+    from deploy_support import deploy, destroy, multi, replan
+
+    plan, outcome, _ = deploy(multi())
+    created = {(c.kind, c.name) for c in outcome.done if c.kind in ("alarm", "dashboard")}
+    assert created == {("alarm", "lambdafail-multi-watch-heartbeat"),
+                       ("alarm", "lambdafail-multi-watch-errors"),
+                       ("alarm", "lambdafail-multi-watch-dlq"),
+                       ("dashboard", "lambdafail-multi")}
+    cw = boto3.client("cloudwatch")
+    (hb,) = cw.describe_alarms(AlarmNames=["lambdafail-multi-watch-heartbeat"])["MetricAlarms"]
+    # multi's schedules: 60 s, 120 s and 300 s rules; any tick counts, so a minute.
+    assert (hb["Period"], hb["EvaluationPeriods"], hb["TreatMissingData"]) == (60, 3,
+                                                                               "breaching")
+    assert hb["AlarmActions"] == ["arn:aws:sns:us-east-1:123456789012:lambdafail-multi-oncall"]
+    tags = cw.list_tags_for_resource(ResourceARN=hb["AlarmArn"])["Tags"]
+    assert {"Key": "lambdafail:topology", "Value": "multi"} in tags
+
+    # Someone edits the alarm and the dashboard by hand: plan names the fields, deploy repairs.
+    cw.put_metric_alarm(**{**watch.put_metric_alarm_args(
+        hb["AlarmName"], watch.alarm_spec_of(hb)), "EvaluationPeriods": 10,
+        "DatapointsToAlarm": 10, "TreatMissingData": "notBreaching"})
+    cw.put_dashboard(DashboardName="lambdafail-multi", DashboardBody='{"widgets": []}')
+    plan = replan(multi())
+    by_name = {c.name: c for c in plan.pending}
+    assert set(by_name) == {"lambdafail-multi-watch-heartbeat", "lambdafail-multi"}
+    assert {d.field for d in by_name["lambdafail-multi-watch-heartbeat"].diffs} == {
+        "evaluation_periods", "datapoints_to_alarm", "treat_missing_data"}
+    assert by_name["lambdafail-multi"].action == "update"
+    deploy(multi())
+    assert replan(multi()).pending == []
+
+    destroy(multi(), delete_state=True)
+    assert cw.describe_alarms(AlarmNamePrefix="lambdafail-multi-")["MetricAlarms"] == []
+    assert cw.list_dashboards()["DashboardEntries"] == []
+
+
+def test_watch_foreign_alarm_with_our_name_is_a_conflict(mocked_aws: None) -> None:
+    import boto3
+
+    from deploy_support import multi, replan
+
+    boto3.client("cloudwatch").put_metric_alarm(
+        AlarmName="lambdafail-multi-watch-dlq", Namespace="x", MetricName="y", Statistic="Sum",
+        Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
+    plan = replan(multi())
+    assert [(x.kind, x.name, x.owner) for x in plan.conflicts] == [
+        ("alarm", "lambdafail-multi-watch-dlq", None)]
+    assert not [c for c in plan.changes if c.name == "lambdafail-multi-watch-dlq"]
