@@ -28,9 +28,9 @@ class CrashingContext(AwsContext):
     crash_at: int = 0
     seen: int = 0
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, region: str | None = None) -> Any:
         fresh = service not in self._clients
-        c = super().client(service)
+        c = super().client(service, region)
         if fresh:
             c.meta.events.register("after-call.*.*", self._after)
         return c
@@ -131,9 +131,9 @@ def _throttle_every(nth: int, counter: dict[str, int]) -> Any:
 class ThrottledContext(AwsContext):
     hook: Any = None
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, region: str | None = None) -> Any:
         fresh = service not in self._clients
-        c = super().client(service)
+        c = super().client(service, region)
         if fresh:
             c.meta.events.register("before-send.*.*", self.hook)
         return c

@@ -199,8 +199,8 @@ def _break_ssm_puts(monkeypatch: pytest.MonkeyPatch, code: str, message: str) ->
     broken = {"on": True}
     original = AwsContext.client
 
-    def client(self: AwsContext, service: str) -> Any:
-        c = original(self, service)
+    def client(self: AwsContext, service: str, region: str | None = None) -> Any:
+        c = original(self, service, region)
         if service == "ssm" and not getattr(c, "_oncall_fault", False):
             def fail(**_: Any) -> None:
                 if broken["on"]:
@@ -322,8 +322,8 @@ def _break(monkeypatch: pytest.MonkeyPatch, service: str, operation: str,
 
     original = AwsContext.client
 
-    def client(self: AwsContext, name: str) -> Any:
-        c = original(self, name)
+    def client(self: AwsContext, name: str, region: str | None = None) -> Any:
+        c = original(self, name, region)
         if name == service and not getattr(c, "_test_fault", False):
             def fail(**_: Any) -> None:
                 raise fault()

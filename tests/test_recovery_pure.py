@@ -124,7 +124,7 @@ def test_a_failed_plan_blocks_automatic_failovers_until_the_primary_recovers() -
     ({"failover": [{"lambda": {"function": "x", "payload": {"lambdafail": 1}}}]},
      "the payload key `lambdafail` is lambdafail's own"),
     ({"failover": [{"ecs2": {}}]},
-     "a recovery step is a mapping with one of `lambda`, `ecs` or `wait`"),
+     "a recovery step is a mapping with one of `lambda`, `ecs`, `wait`"),
     ({"failover": [{"ecs": {"cluster": "shop", "service": "checkout-dr", "desired": 2}}]},
      "step 1 (ecs) starts the standby but no `wait` step follows it"),
     ({"failover": [{"ecs": {"cluster": "shop", "service": "bad name", "desired": 2}}]},

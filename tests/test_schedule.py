@@ -18,6 +18,7 @@ import pytest
 from lambdafail.base.errors import TopologyError
 from lambdafail.deploy import planner
 from lambdafail.model import naming
+from lambdafail.model.checks import semantic_problems
 from lambdafail.model.loader import load_text
 from lambdafail.model.schedule import (
     Cron,
@@ -28,7 +29,7 @@ from lambdafail.model.schedule import (
     unix_to_eventbridge,
     validate_schedule,
 )
-from lambdafail.model.topology import Topology, compile_topology, semantic_problems
+from lambdafail.model.topology import Topology, compile_topology
 from lambdafail.oncall.common import stale_after_seconds
 
 M, H, D = 60, 3600, 86400

@@ -264,3 +264,62 @@ def test_both_down_is_notified_once_per_episode() -> None:
     assert newly_both_down(None, both) and newly_both_down("cooldown: x", both)
     assert not newly_both_down(both, both) and not newly_both_down(None, "cooldown: x")
     assert not newly_both_down(both, None)
+
+
+# --- recovery plans in the decision ---------------------------------------------------------
+
+def cold_service() -> dict[str, Any]:
+    topo = Topology.model_validate({"name": "shop", "services": {"checkout": {
+        "primary": {"url": "https://a.example.com/health"},
+        "standby": {"url": "https://b.example.com/health"},
+        "router": {"ssm_parameter": "/shop/checkout/active"},
+        "recovery": {"failover": [{"lambda": {"function": "start-standby"}},
+                                  {"wait": {"healthy": 2, "timeout_seconds": 60}}]}}}})
+    svc: dict[str, Any] = compile_topology(topo)["services"]["checkout"]
+    return svc
+
+
+def test_a_cold_standby_that_is_down_is_still_failed_over_to_its_plan_judges_it() -> None:
+    cfg = cold_service()
+    st = probed(probed(state(), "primary", DOWN, 3), "standby", DOWN, 3)
+    d = decide(st, cfg, NOW)
+    assert d.switch_to == "standby" and d.blocked is None
+    # The same sides with a hot standby: both down, nothing moves.
+    hot = decide(probed(probed(state(), "primary", DOWN, 3), "standby", DOWN, 3), CFG, NOW)
+    assert hot.switch_to is None and (hot.blocked or "").startswith(BOTH_DOWN)
+
+
+def test_a_failed_plan_is_not_run_again_by_itself_but_a_way_home_is_taken() -> None:
+    from lambdafail.runtime.recovery import RECOVERY_FAILED
+
+    cfg = cold_service()
+    st = probed(state(), "primary", DOWN, 3)
+    st.blocked = f"{RECOVERY_FAILED}: step 1 (lambda) failed"
+    d = decide(st, cfg, NOW)
+    assert d.switch_to is None and d.blocked == st.blocked
+    assert d.reason == "probe" and d.message == "not switching: the recovery plan failed"
+    # On the standby with the standby down, going home is not held by the failed plan.
+    home = probed(probed(state("standby"), "standby", DOWN, 3), "primary", UP, 3)
+    home.blocked = st.blocked
+    assert decide(home, cfg, NOW).switch_to == "primary"
+
+
+def test_a_pause_holds_a_wanted_failover_and_says_until_when() -> None:
+    st = probed(state(), "primary", DOWN, 3)
+    probed(st, "standby", UP, 3)
+    st.paused = {"until": NOW + 60, "reason": "migration"}
+    d = decide(st, CFG, NOW)
+    assert d.switch_to is None and d.message == "not switching: paused"
+    assert (d.blocked or "").startswith("paused: wanted standby (probe)")
+    assert iso(NOW + 60) in (d.blocked or "")
+    st.paused = {"until": NOW, "reason": "migration"}  # over: it switches
+    assert decide(st, CFG, NOW).switch_to == "standby"
+
+
+def test_the_cooldown_blocks_to_its_last_half_second_and_not_a_moment_after() -> None:
+    cooldown = int(CFG["policy"]["cooldown_seconds"])
+    st = probed(probed(state(last_at=NOW - cooldown + 0.5), "primary", DOWN, 3), "standby", UP, 3)
+    d = decide(st, CFG, NOW)
+    assert d.switch_to is None and (d.blocked or "").startswith("cooldown: wanted standby")
+    over = probed(probed(state(last_at=NOW - cooldown), "primary", DOWN, 3), "standby", UP, 3)
+    assert decide(over, CFG, NOW).switch_to == "standby"

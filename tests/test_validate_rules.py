@@ -92,9 +92,13 @@ def test_validate_base_is_valid_one_line(tmp_path: Path, capsys: pytest.CaptureF
 def test_validate_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = validate(tmp_path, capsys, BASE, "--output", "json")
     assert code == 0
-    assert json.loads(out) == {"valid": True, "file": str(tmp_path / "topology.yaml"),
-                               "topology": "shop", "region": "us-east-1",
-                               "services": ["checkout"], "signals": 2}
+    doc = json.loads(out)
+    warnings = doc.pop("warnings")
+    assert doc == {"valid": True, "file": str(tmp_path / "topology.yaml"),
+                   "topology": "shop", "region": "us-east-1", "control_region": "us-east-1",
+                   "services": ["checkout"], "signals": 2}
+    # The watcher lives where the primary does: said, not refused (docs/placement.md).
+    assert [w["path"] for w in warnings] == ["region"]
     bad = edit("    timeout_seconds: 3", "    timeout_secs: 3")
     code, out, _err = validate(tmp_path, capsys, bad, "-o", "json")
     assert code == 2

@@ -94,9 +94,13 @@ class AwsContext:
                 self._session.events.register("before-call.*.*", _CallLog(log))
         return self._session
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, region: str | None = None) -> Any:
+        """The (counted) client for `service` in this context's region, or in `region` (a
+        router or target placed elsewhere)."""
+        region = None if region == self.region else region
+        key = service if region is None else f"{service}@{region}"
         with self._lock:
-            c = self._clients.get(service)
+            c = self._clients.get(key)
             if c is None:
                 from botocore.config import Config
 
@@ -104,25 +108,30 @@ class AwsContext:
                 cfg = Config(retries={"mode": "standard", "max_attempts": attempts},
                              connect_timeout=5, read_timeout=30,
                              max_pool_connections=32)
-                c = self.session.client(service, endpoint_url=self.endpoint_url, config=cfg)
+                c = self.session.client(service, endpoint_url=self.endpoint_url, config=cfg,
+                                        **({"region_name": region} if region else {}))
                 c.meta.events.register("before-call.*.*", self._record)
                 if self.debug:
                     c.meta.events.register("after-call.*.*", _print_call)
-                self._clients[service] = c
+                self._clients[key] = c
             return c
 
-    def single_shot_client(self, service: str, read_timeout: float) -> Any:
+    def single_shot_client(self, service: str, read_timeout: float,
+                           region: str | None = None) -> Any:
         """A client that makes one attempt and gives up after `read_timeout` (health probes,
         a user's hook): botocore must not re-send such a call behind our back. Counted like
         every other client of this context; one per (service, timeout)."""
-        key = f"{service}#single-shot#{read_timeout:g}"
+        region = None if region == self.region else region
+        key = (service if region is None else f"{service}@{region}") + \
+            f"#single-shot#{read_timeout:g}"
         with self._lock:
             c = self._clients.get(key)
             if c is None:
                 from lambdafail.runtime.config import single_shot_config
 
                 c = self.session.client(service, endpoint_url=self.endpoint_url,
-                                        config=single_shot_config(read_timeout))
+                                        config=single_shot_config(read_timeout),
+                                        **({"region_name": region} if region else {}))
                 c.meta.events.register("before-call.*.*", self._record)
                 self._clients[key] = c
             return c

@@ -32,7 +32,20 @@ CHANGES = "changes"  # Route 53 change ids
 ROUTER_RULES = "router-rules"  # rules a `rules` router enables and disables
 INVOKE = "invoke"  # Lambda targets (probes), hook routers and recovery-step functions
 ECS_SERVICES = "ecs-services"  # ECS services that recovery steps scale
+ASG_GROUPS = "autoscaling-groups"  # Auto Scaling groups that recovery steps size
+ASG_DESCRIBE = "autoscaling-describe"  # "*" (no resource ARN), only with autoscaling steps
+EC2_START = "ec2-start"  # instances `ec2` recovery steps start
+EC2_STOP = "ec2-stop"  # instances `ec2` recovery steps stop
+EC2_DESCRIBE = "ec2-describe"  # "*" (no resource ARN), only with ec2 steps
+LAMBDA_CONCURRENCY = "lambda-concurrency"  # qualified functions given provisioned concurrency
+AURORA_SWITCHOVER = "aurora-switchover"  # global + target clusters of `aurora` switchovers
+AURORA_FAILOVER = "aurora-failover"  # the same, of `aurora` failovers (allow_data_loss)
+AURORA_DESCRIBE = "aurora-describe"  # the global clusters `aurora` steps read
 TOPIC = "topic"  # the notification topic
+# Probe headers read from Secrets Manager / SSM by the CLI's own probes (model/headers.py).
+PROBE_SECRETS = "probe-secrets"  # the referenced secrets
+PROBE_SECRETS_BATCH = "probe-secrets-batch"  # "*" when there are any (no resource type)
+PROBE_PARAMETERS = "probe-parameters"  # the referenced SSM parameters
 ANY = "*"
 
 Need = tuple[str, str]  # (IAM action, scope)
@@ -71,6 +84,23 @@ ACTIONS: dict[tuple[str, str], tuple[Need, ...]] = {
     # -- ECS (recovery steps run by `failover` / `rollback` from the operator's machine)
     ("ecs", "UpdateService"): (("ecs:UpdateService", ECS_SERVICES),),
     ("ecs", "DescribeServices"): (("ecs:DescribeServices", ECS_SERVICES),),
+    # -- Auto Scaling, EC2, provisioned concurrency, Aurora (the same, other step kinds)
+    ("autoscaling", "UpdateAutoScalingGroup"): (
+        ("autoscaling:UpdateAutoScalingGroup", ASG_GROUPS),),
+    ("autoscaling", "DescribeAutoScalingGroups"): (
+        ("autoscaling:DescribeAutoScalingGroups", ASG_DESCRIBE),),
+    ("ec2", "StartInstances"): (("ec2:StartInstances", EC2_START),),
+    ("ec2", "StopInstances"): (("ec2:StopInstances", EC2_STOP),),
+    ("ec2", "DescribeInstances"): (("ec2:DescribeInstances", EC2_DESCRIBE),),
+    ("lambda", "PutProvisionedConcurrencyConfig"): (
+        ("lambda:PutProvisionedConcurrencyConfig", LAMBDA_CONCURRENCY),),
+    ("lambda", "GetProvisionedConcurrencyConfig"): (
+        ("lambda:GetProvisionedConcurrencyConfig", LAMBDA_CONCURRENCY),),
+    ("lambda", "DeleteProvisionedConcurrencyConfig"): (
+        ("lambda:DeleteProvisionedConcurrencyConfig", LAMBDA_CONCURRENCY),),
+    ("rds", "SwitchoverGlobalCluster"): (("rds:SwitchoverGlobalCluster", AURORA_SWITCHOVER),),
+    ("rds", "FailoverGlobalCluster"): (("rds:FailoverGlobalCluster", AURORA_FAILOVER),),
+    ("rds", "DescribeGlobalClusters"): (("rds:DescribeGlobalClusters", AURORA_DESCRIBE),),
     # -- IAM
     ("iam", "GetRole"): (("iam:GetRole", ROLE),),
     ("iam", "ListRoleTags"): (("iam:ListRoleTags", ROLE),),
@@ -150,7 +180,8 @@ ACTIONS: dict[tuple[str, str], tuple[Need, ...]] = {
     ("events", "TagResource"): (("events:TagResource", RULES), ("events:TagResource", BUS)),
     # -- SSM
     ("ssm", "DescribeParameters"): (("ssm:DescribeParameters", ANY),),
-    ("ssm", "GetParameters"): (("ssm:GetParameters", PARAMETERS),),
+    ("ssm", "GetParameters"): (("ssm:GetParameters", PARAMETERS),
+                               ("ssm:GetParameters", PROBE_PARAMETERS)),
     ("ssm", "GetParameter"): (("ssm:GetParameter", PARAMETERS),),
     ("ssm", "ListTagsForResource"): (("ssm:ListTagsForResource", PARAMETERS),),
     ("ssm", "PutParameter"): (("ssm:PutParameter", PARAMETERS),
@@ -181,6 +212,12 @@ ACTIONS: dict[tuple[str, str], tuple[Need, ...]] = {
     ("route53", "ChangeResourceRecordSets"): (("route53:ChangeResourceRecordSets", ZONES),),
     ("route53", "GetChange"): (("route53:GetChange", CHANGES),),
     ("sns", "Publish"): (("sns:Publish", TOPIC),),
+    # -- Secrets Manager (probe headers). BatchGetSecretValue returns a secret only to a caller
+    # also allowed GetSecretValue on it; the action itself has no resource type.
+    ("secretsmanager", "BatchGetSecretValue"): (
+        ("secretsmanager:BatchGetSecretValue", PROBE_SECRETS_BATCH),
+        ("secretsmanager:GetSecretValue", PROBE_SECRETS)),
+    ("secretsmanager", "GetSecretValue"): (("secretsmanager:GetSecretValue", PROBE_SECRETS),),
 }
 
 

@@ -180,11 +180,16 @@ class Executor(IamChanges, LambdaChanges, WatchChanges):
             if e.code != "ConditionalCheckFailedException":
                 raise  # else: seeded meanwhile; live state is never reset
 
+    def _ssm(self, region: str | None) -> Any:
+        """SSM where a router lives (docs/placement.md); the context's region by default."""
+        return self.ctx.client("ssm", region) if region else self.ctx.client("ssm")
+
     def _create_parameter(self, c: Change) -> None:
         w = self._want(c)
         try:
             # No Overwrite: a live routing value always wins over the seed.
-            call(self.ctx.client("ssm"), "put_parameter", resource=w.name, Name=w.name,
+            call(self._ssm(w.spec.get("region")), "put_parameter",
+                 resource=w.name, Name=w.name,
                  Value=w.spec["value"], Type="String", Tags=_tag_list(w.tags),
                  Description=f"lambdafail {self.plan.topology}: active endpoint of "
                              f"{w.service}")
@@ -194,7 +199,9 @@ class Executor(IamChanges, LambdaChanges, WatchChanges):
 
     def _delete_parameter(self, c: Change) -> None:
         try:
-            call(self.ctx.client("ssm"), "delete_parameter", resource=c.name, Name=c.name)
+            region = (c.actual or c.desired or Resource("parameter", c.name, {})).spec.get("region")
+            call(self._ssm(region), "delete_parameter", resource=c.name,
+                 Name=c.name)
         except AwsError as e:
             if e.code != "ParameterNotFound":
                 raise

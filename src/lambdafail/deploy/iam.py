@@ -21,6 +21,7 @@ from lambdafail.model.arns import normalized_record_name as normalized_record_na
 from lambdafail.model.arns import parameter_arn as parameter_arn
 from lambdafail.model.arns import rule_arn as rule_arn
 from lambdafail.model.arns import statement
+from lambdafail.model.headers import referenced
 from lambdafail.model.kinds import ROUTERS
 from lambdafail.model.kinds.signals import SIGNALS
 from lambdafail.model.kinds.steps import STEPS
@@ -90,7 +91,8 @@ def orchestrator_policy(compiled: dict[str, Any], where: Where) -> dict[str, Any
                 if svc["router"]["kind"] == kind.kind]
         statements.extend(kind.iam_statements(mine, where))
         for r in mine:
-            invoke |= kind.invokes(r)
+            # A router placed in another region invokes its functions there.
+            invoke |= {function_arn(where.at(r.get("region")), fn) for fn in kind.invokes(r)}
     # So does each recovery-step kind, scoped to the resources its steps name.
     for step_kind in STEPS:
         steps = [st for svc in compiled["services"].values()
@@ -100,6 +102,15 @@ def orchestrator_policy(compiled: dict[str, Any], where: Where) -> dict[str, Any
         for st in steps:
             invoke |= step_kind.invokes(st)
     add("InvokeTargets", ["lambda:InvokeFunction"], _fn_resources(where, invoke))
+    # Probe headers read at probe time (model/headers.py): exactly the named secrets and
+    # parameters. BatchGetSecretValue has no resource type (AWS authorises each secret it
+    # returns through GetSecretValue), so it is granted on "*" and reveals nothing by itself.
+    # Secrets or SecureStrings under a customer-managed KMS key also need kms:Decrypt on that
+    # key (docs/permissions.md): the topology does not name keys, so no statement grants it.
+    secrets, params = referenced(compiled)
+    add("ProbeSecrets", ["secretsmanager:GetSecretValue"], secrets)
+    add("ProbeSecretsBatch", ["secretsmanager:BatchGetSecretValue"], ["*"] if secrets else [])
+    add("ProbeParameters", ["ssm:GetParameters"], [parameter_arn(where, p) for p in params])
     if compiled.get("sns_topic_arn"):
         add("Notify", ["sns:Publish"], [compiled["sns_topic_arn"]])
     # Every transition is also an event on the account's default bus (users route it).

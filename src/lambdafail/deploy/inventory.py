@@ -375,9 +375,18 @@ def _watch(ctx: AwsContext, topo: str) -> Iterator[Resource]:
 
 
 def _parameters(ctx: AwsContext, compiled: dict[str, Any], topo: str) -> Iterator[Resource]:
-    ssm = ctx.client("ssm")
-    names = sorted({name for s in compiled["services"].values()
-                    for name in router_kind(s["router"]["kind"]).seeded_parameters(s["router"])})
+    """The routers' SSM parameters, in each region a router is placed in (None: ctx's)."""
+    by_region: dict[str | None, set[str]] = {None: set()}
+    for s in compiled["services"].values():
+        seeded = router_kind(s["router"]["kind"]).seeded_parameters(s["router"])
+        by_region.setdefault(s["router"].get("region"), set()).update(seeded)
+    for region, names in sorted(by_region.items(), key=lambda kv: kv[0] or ""):
+        yield from _parameters_in(ctx, region, names, topo)
+
+
+def _parameters_in(ctx: AwsContext, region: str | None, names: set[str],
+                   topo: str) -> Iterator[Resource]:
+    ssm = ctx.client("ssm", region) if region else ctx.client("ssm")
     # Ours from an earlier deploy (a removed service's parameter is found only by its tag).
     kw: dict[str, Any] = {"ParameterFilters": [{"Key": f"tag:{naming.TAG_TOPOLOGY}",
                                                 "Values": [topo]}]}
@@ -388,14 +397,15 @@ def _parameters(ctx: AwsContext, compiled: dict[str, Any], topo: str) -> Iterato
         if not page.get("NextToken"):
             break
         kw["NextToken"] = page["NextToken"]
-    wanted = sorted(set(names) | tagged)
+    wanted = sorted(names | tagged)
+    placed = {"region": region} if region else {}
     for i in range(0, len(wanted), 10):  # GetParameters takes at most 10 names
         chunk = wanted[i:i + 10]
         got = call(ssm, "get_parameters", resource=", ".join(chunk), Names=chunk)
         for p in got.get("Parameters", []):
             tags = _tag_list(call(ssm, "list_tags_for_resource", resource=p["Name"],
                                   ResourceType="Parameter", ResourceId=p["Name"]).get("TagList"))
-            yield Resource("parameter", p["Name"], {"value": p["Value"]}, tags,
+            yield Resource("parameter", p["Name"], {"value": p["Value"], **placed}, tags,
                            service=tags.get(naming.TAG_SERVICE))
 
 

@@ -61,6 +61,16 @@ DEPLOY_CALLS: tuple[tuple[str, str], ...] = (
     ("cloudwatch", "PutDashboard"), ("cloudwatch", "DeleteDashboards"),
 )
 
+# The recovery steps' calls beyond `lambda` and `ecs` (a manual switch runs the plan).
+RECOVERY_CALLS: tuple[tuple[str, str], ...] = (
+    ("autoscaling", "UpdateAutoScalingGroup"), ("autoscaling", "DescribeAutoScalingGroups"),
+    ("ec2", "StartInstances"), ("ec2", "StopInstances"), ("ec2", "DescribeInstances"),
+    ("lambda", "PutProvisionedConcurrencyConfig"), ("lambda", "GetProvisionedConcurrencyConfig"),
+    ("lambda", "DeleteProvisionedConcurrencyConfig"),
+    ("rds", "SwitchoverGlobalCluster"), ("rds", "FailoverGlobalCluster"),
+    ("rds", "DescribeGlobalClusters"),
+)
+
 # `status`, `history`, `failover`, `rollback` (a service's, and `--deployment`'s alias move).
 ONCALL_CALLS: tuple[tuple[str, str], ...] = (
     ("sts", "GetCallerIdentity"),
@@ -79,6 +89,10 @@ ONCALL_CALLS: tuple[tuple[str, str], ...] = (
     ("cloudwatch", "DescribeAlarms"),
     ("sns", "Publish"), ("events", "PutEvents"),
     ("ecs", "UpdateService"), ("ecs", "DescribeServices"),
+    # The CLI's own probes resolve probe headers (status --probe, failover/rollback checks).
+    ("secretsmanager", "BatchGetSecretValue"), ("secretsmanager", "GetSecretValue"),
+    ("ssm", "GetParameters"),
+    *RECOVERY_CALLS,
 )
 
 # `drill`: a switch and its restore (on-call's calls) plus the injected faults.
@@ -86,6 +100,21 @@ DRILL_CALLS: tuple[tuple[str, str], ...] = (
     *ONCALL_CALLS, ("cloudwatch", "SetAlarmState"))
 
 CALLS = {"deploy": DEPLOY_CALLS, "oncall": ONCALL_CALLS, "drill": DRILL_CALLS}
+
+# The recovery steps' scopes: the statement id (the orchestrator's own for that step kind)
+# and the orchestrator's action that names the scope's resources. The describe calls AWS
+# does not scope ("*") are granted only when the topology has such a step.
+_RECOVERY_SCOPES = {
+    A.ASG_GROUPS: ("RecoveryAutoScalingGroups", "autoscaling:UpdateAutoScalingGroup"),
+    A.ASG_DESCRIBE: ("RecoveryAutoScalingDescribe", "autoscaling:DescribeAutoScalingGroups"),
+    A.EC2_START: ("RecoveryEc2Start", "ec2:StartInstances"),
+    A.EC2_STOP: ("RecoveryEc2Stop", "ec2:StopInstances"),
+    A.EC2_DESCRIBE: ("RecoveryEc2Describe", "ec2:DescribeInstances"),
+    A.LAMBDA_CONCURRENCY: ("RecoveryLambdaConcurrency", "lambda:PutProvisionedConcurrencyConfig"),
+    A.AURORA_SWITCHOVER: ("RecoveryAuroraSwitchover", "rds:SwitchoverGlobalCluster"),
+    A.AURORA_FAILOVER: ("RecoveryAuroraFailover", "rds:FailoverGlobalCluster"),
+    A.AURORA_DESCRIBE: ("RecoveryAuroraDescribe", "rds:DescribeGlobalClusters"),
+}
 
 # Statement ids per scope (docs/permissions.md has a section for each).
 _SIDS = {A.FUNCTION: "Orchestrator", A.ROLE: "Role", A.PASS_ROLE: "PassRoleToLambda",
@@ -95,7 +124,16 @@ _SIDS = {A.FUNCTION: "Orchestrator", A.ROLE: "Role", A.PASS_ROLE: "PassRoleToLam
          A.DASHBOARD: "Dashboard", A.ZONES: "RouterZones",
          A.CHANGES: "RouterZoneChanges", A.ROUTER_RULES: "RouterRules",
          A.INVOKE: "InvokeTargets", A.ECS_SERVICES: "RecoveryEcsServices",
-         A.TOPIC: "Notify", A.ANY: "Unscoped"}
+         A.TOPIC: "Notify", A.ANY: "Unscoped", A.PROBE_SECRETS: "ProbeSecrets",
+         A.PROBE_SECRETS_BATCH: "ProbeSecretsBatch", A.PROBE_PARAMETERS: "ProbeParameters",
+         **{scope: sid for scope, (sid, _) in _RECOVERY_SCOPES.items()}}
+
+# Scopes only the roles that probe get: deploy never reads a probe header's secret.
+_PROBING_ROLES = ("oncall", "drill")
+_PROBE_SCOPES = (A.PROBE_SECRETS, A.PROBE_SECRETS_BATCH, A.PROBE_PARAMETERS)
+# On-call and drills call ssm:GetParameters only to read probe headers, never the routers'.
+_NOT_FOR_ROLE = {("oncall", "ssm:GetParameters", A.PARAMETERS),
+                 ("drill", "ssm:GetParameters", A.PARAMETERS)}
 
 # A conditioned action gets its own statement (the condition must not narrow the others).
 _CONDITIONED_SIDS = {"route53:ChangeResourceRecordSets": "RouterRecordChanges"}
@@ -104,7 +142,11 @@ _CONDITIONED_SIDS = {"route53:ChangeResourceRecordSets": "RouterRecordChanges"}
 _FROM_ORCHESTRATOR = {A.PARAMETERS: "ssm:PutParameter", A.ALARMS: "cloudwatch:DescribeAlarms",
                       A.ZONES: "route53:ListResourceRecordSets", A.CHANGES: "route53:GetChange",
                       A.ROUTER_RULES: "events:EnableRule", A.INVOKE: "lambda:InvokeFunction",
-                      A.ECS_SERVICES: "ecs:UpdateService", A.TOPIC: "sns:Publish"}
+                      A.ECS_SERVICES: "ecs:UpdateService", A.TOPIC: "sns:Publish",
+                      A.PROBE_SECRETS: "secretsmanager:GetSecretValue",
+                      A.PROBE_SECRETS_BATCH: "secretsmanager:BatchGetSecretValue",
+                      A.PROBE_PARAMETERS: "ssm:GetParameters",
+                      **{scope: action for scope, (_, action) in _RECOVERY_SCOPES.items()}}
 
 
 def _as_list(v: Any) -> list[Any]:
@@ -175,6 +217,9 @@ def operator_policy(compiled: dict[str, Any], where: iam.Where, role: str) -> di
         for action, scope in got:
             if not resources.get(scope):
                 continue  # nothing of that kind in this topology: the call is never made
+            if (scope in _PROBE_SCOPES and role not in _PROBING_ROLES) or (
+                    (role, action, scope) in _NOT_FOR_ROLE):
+                continue
             key = (scope, action if action in conditions else "")
             grouped.setdefault(key, set()).add(action)
     statements = []

@@ -288,8 +288,10 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
     out.append(Resource("item", config_item_name(config_sha256), {"compiled": compiled}))
     for svc_name, svc in sorted(compiled["services"].items()):
         seeded = router_kind(svc["router"]["kind"]).seeded_parameters(svc["router"])
+        # A router placed in another region (docs/placement.md) has its parameter there.
+        placed = {"region": svc["router"]["region"]} if svc["router"].get("region") else {}
         for param, value in seeded.items():
-            out.append(Resource("parameter", param, {"value": value},
+            out.append(Resource("parameter", param, {"value": value, **placed},
                                 naming.tags(topo, svc_name), service=svc_name))
     return out
 

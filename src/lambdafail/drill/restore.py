@@ -76,7 +76,7 @@ def abort(d: Drill, reason: str) -> RestoreOutcome:
         lock = d.store.drill_lock(svc)
         if lock is not None:
             d.drill_id = str(lock.get("drill_id") or d.drill_id)
-        by_drill = bool(lock) or bool(st.faults) or (
+        by_drill = bool(lock) or bool(st.faults) or bool(st.drill) or (
             (st.last_transition or {}).get("reason") == "drill")
         if st.faults:
             try:
@@ -94,6 +94,10 @@ def abort(d: Drill, reason: str) -> RestoreOutcome:
         if lock is not None:
             d.lock_held = True
             release_lock(d, r)
+        if st.drill:
+            from lambdafail.runtime.drill_guard import unmark
+
+            unmark(d.store, svc)  # a deadline whose lock is gone (expired or released)
         r.ok = not r.left
         if not r.ok:
             raise PhaseFailed("abort incomplete: " + "; ".join(r.left))
@@ -180,6 +184,11 @@ def release_lock(d: Drill, r: RestoreOutcome) -> None:
     assert d.rec is not None
     svc = d.opts.service
     try:
+        from lambdafail.runtime.drill_guard import unmark
+
+        # The deadline first: with the lock gone and the mark left, the orchestrator would
+        # "finish" a drill that ended (and undo a --no-restore).
+        unmark(d.store, svc, d.drill_id)
         d.store.release_drill_lock(svc, d.drill_id)
         d.lock_held = False
         d.rec.milestone("lock_released")

@@ -303,7 +303,28 @@ class Drill:
                                   f"{svc}: {lock.get('drill_id', '?')} by {lock.get('owner', '?')}")
             self.lock_held = True
             rec.check("drill lock taken", True, f"expires in {ttl:g} s")
+            self._mark_deadline()
             ph.detail = "steady state met; lock taken"
+
+    def restore_window(self) -> float:
+        """Seconds from the lock to the restore deadline: observe and restore (each --timeout,
+        plus what the scenario's own commands may take) and a margin for clock skew. Past it,
+        the orchestrator finishes the restore itself (runtime/drill_guard.py)."""
+        from lambdafail.runtime.drill_guard import RESTORE_MARGIN_SECONDS
+
+        return (self.opts.timeout * 2 + self.scenario.extra_lock_seconds
+                + RESTORE_MARGIN_SECONDS)
+
+    def _mark_deadline(self) -> None:
+        assert self.rec is not None
+        from lambdafail.runtime import drill_guard
+
+        now = self.clock()
+        restore_by = now + self.restore_window()
+        drill_guard.mark(self.store, self.opts.service, self.drill_id, self.opts.operator,
+                         restore_by, now)
+        self.rec.check("restore deadline recorded", True,
+                       f"{iso(restore_by)}: if this machine dies, the orchestrator restores then")
 
     def _check_fresh(self, now: float) -> None:
         assert self.rec is not None

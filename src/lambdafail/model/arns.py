@@ -7,6 +7,7 @@ Route 53's normalised record names).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 
@@ -17,6 +18,10 @@ class Where:
     partition: str
     region: str
     account: str
+
+    def at(self, region: str | None) -> Where:
+        """The same account and partition in `region` (None: this region)."""
+        return self if region is None else dataclasses.replace(self, region=region)
 
     def arn(self, service: str, resource: str, *, regional: bool = True,
             account: bool = True) -> str:

@@ -433,7 +433,7 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def _semantic(topo: Any, located: Located, file: str) -> list[Problem]:
-    from lambdafail.model.topology import semantic_problems
+    from lambdafail.model.checks import semantic_problems
 
     out = []
     for sp in semantic_problems(topo):

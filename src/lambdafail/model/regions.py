@@ -48,3 +48,12 @@ def longest_arn_prefix(service: str, resource: str) -> int:
     region gives (ARN-length limits checked before the region is known)."""
     return max((len(f"arn:{p}:{service}:{r}:123456789012:{resource}")
                 for p, rs in partitions().items() for r in rs), default=0)
+
+
+def checked(region: str | None) -> str | None:
+    """A pydantic validator body: `region` unchanged, or Invalid naming the closest regions."""
+    from lambdafail.model.common import Invalid
+
+    if region is not None and partition_of(region) is None:
+        raise Invalid(f"not an AWS region: {region!r}", hint=unknown_region_hint(region))
+    return region

@@ -8,11 +8,10 @@ orchestrator runs (the contract with `lambdafail.runtime`, documented in docs/ar
 
 from __future__ import annotations
 
-import contextlib
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, cast
 
 from pydantic import (
+    AfterValidator,
     Discriminator,
     Field,
     Tag,
@@ -22,11 +21,11 @@ from pydantic import (
     model_validator,
 )
 
-from lambdafail.model import capacity, naming
-from lambdafail.model.common import ARN_RE, RULE_NAME_RE, Invalid, Strict
+from lambdafail.model import capacity, naming, regions
+from lambdafail.model.common import ARN_RE, Invalid, Strict
 from lambdafail.model.kinds import ROUTERS, RouterSpec, router_kind_of
 from lambdafail.model.kinds.signals import SIGNALS, SignalSpec, signal_kind_of
-from lambdafail.model.kinds.steps import STEPS, StepSpec, compile_step, step_kind_of
+from lambdafail.model.kinds.steps import STEPS, StepSpec, compile_step
 from lambdafail.model.kinds.targets import TARGETS, TargetSpec, target_kind_of, target_value
 from lambdafail.model.schedule import schedule_gaps
 from lambdafail.runtime.compiled import (
@@ -239,6 +238,19 @@ class Notify(Strict):
         return v
 
 
+#: A region name botocore knows (checked with a hint naming the closest ones).
+RegionName = Annotated[str, AfterValidator(regions.checked)]
+
+
+class Control(Strict):
+    """Where lambdafail's own resources live (the orchestrator, its state table, bus, rules):
+    best in a region none of the primaries is in, so the watcher outlives their region."""
+
+    regions: list[RegionName] = Field(
+        min_length=1, max_length=1, description="The control region (one for now; several "
+        "need a global state table, not built yet).")
+
+
 class Topology(Strict):
     """A lambdafail topology file (version 1)."""
 
@@ -246,6 +258,8 @@ class Topology(Strict):
     name: str = Field(pattern=NAME_RE, description="Prefix of every physical name: "
                       "lambdafail-<name>-...; lowercase letters, digits, dashes, ≤ 32.")
     region: str | None = Field(default=None, description="AWS region (or --region / AWS_REGION).")
+    control: Control | None = Field(default=None, description="Where the orchestrator and "
+                                    "its state live (default: `region`).")
     notify: Notify = Notify()
     log_retention_days: int = Field(default=30, description="How long the orchestrator's log "
                                     "group keeps its logs (one of CloudWatch Logs' values).")
@@ -260,14 +274,12 @@ class Topology(Strict):
                           hint="one of " + ", ".join(map(str, LOG_RETENTION_DAYS)))
         return v
 
-    @field_validator("region")
-    @classmethod
-    def _region(cls, v: str | None) -> str | None:
-        from lambdafail.model import regions
+    _region = field_validator("region")(staticmethod(regions.checked))
 
-        if v is not None and regions.partition_of(v) is None:
-            raise Invalid(f"not an AWS region: {v!r}", hint=regions.unknown_region_hint(v))
-        return v
+    @property
+    def control_region(self) -> str | None:
+        """Where the orchestrator and its state live: the control region, else `region`."""
+        return self.control.regions[0] if self.control is not None else self.region
 
     def health(self, service: str) -> Health:
         override = self.services[service].health.model_dump(exclude_none=True)
@@ -283,106 +295,12 @@ class Topology(Strict):
         # any other caller gets them as one validation error.
         if isinstance(info.context, dict) and info.context.get("defer_checks"):
             return self
+        from lambdafail.model.checks import _dotted, semantic_problems
+
         problems = semantic_problems(self)
         if problems:
             raise ValueError("; ".join(f"{_dotted(p.path)}: {p.message}" for p in problems))
         return self
-
-
-@dataclass(frozen=True)
-class SemanticProblem:
-    """A problem that needs the whole topology to see (defaults merged, services compared)."""
-
-    path: tuple[str | int, ...]
-    message: str
-    hint: str = ""
-
-
-def _dotted(path: tuple[str | int, ...]) -> str:
-    return ".".join(str(p) for p in path)
-
-
-def semantic_problems(topo: Topology) -> list[SemanticProblem]:
-    """Checks across fields: distinct targets, timeouts that fit, no shared alarms or router
-    resources between services, physical names within AWS limits."""
-    out: list[SemanticProblem] = []
-    claimed: dict[str, str] = {}
-    routes: dict[str, str] = {}
-    for name, svc in topo.services.items():
-        base: tuple[str | int, ...] = ("services", name)
-        if type(svc.primary) is type(svc.standby) and target_value(svc.primary) == target_value(
-            svc.standby
-        ):
-            out.append(SemanticProblem(
-                (*base, "standby"), "standby is the same target as primary "
-                f"({target_value(svc.primary)}); a failover would change nothing",
-                "point standby at a different URL or function"))
-        h = topo.health(name)
-        try:
-            # Rounds must end before the next tick, which may come after the shortest gap.
-            secs = schedule_gaps(h.interval).min_seconds
-        except ValueError:
-            continue  # reported on the field itself
-        budget = (PROBE_SPREAD_SECONDS / h.probes_per_tick if h.probes_per_tick > 1
-                  else min(secs, 900) - 5)
-        if h.timeout_seconds >= budget:
-            where = ("services", name, "health") if svc.health.timeout_seconds is not None \
-                else ("defaults", "health")
-            out.append(SemanticProblem(
-                (*where, "timeout_seconds"),
-                f"timeout_seconds {h.timeout_seconds:g} does not fit in the probe interval of "
-                f"service {name!r} ({h.interval}, {h.probes_per_tick} probe round(s) per tick: "
-                f"{budget:g} s each)",
-                f"use a timeout below {budget:g} s, fewer probes_per_tick or a longer interval"))
-        for i, sig in enumerate(svc.signals):
-            kind = signal_kind_of(sig)
-            claim = kind.claim(sig)
-            if claim is not None:
-                key, said = claim
-                if key in claimed and claimed[key] != name:
-                    out.append(SemanticProblem(
-                        (*base, "signals", i, kind.key),
-                        f"{said} is already a signal of service {claimed[key]!r}; the "
-                        f"orchestrator finds the service by {kind.key} name",
-                        f"give each service its own {kind.key}"))
-                claimed.setdefault(key, name)
-        out.extend(_recovery_problems(name, svc.recovery))
-        route = _route_key(svc)
-        if route is not None:
-            if route in routes:
-                out.append(SemanticProblem(
-                    (*base, "router"), f"service {routes[route]!r} already switches {route}; "
-                    "two services would fight over it", "give each service its own router"))
-            routes.setdefault(route, name)
-    out.extend(_physical_name_problems(topo))
-    return out
-
-
-def _recovery_problems(name: str, rec: Recovery) -> list[SemanticProblem]:
-    """A failover plan that starts the standby must judge it (a `wait` after the last step
-    that starts it) before the router moves; a failback plan runs once traffic is home, when
-    there is no standby to wait for."""
-    out: list[SemanticProblem] = []
-    base: tuple[str | int, ...] = ("services", name, "recovery")
-    steps = [item.spec for item in rec.failover]
-    starts = [i for i, s in enumerate(steps) if step_kind_of(s).starts_standby(s)]
-    if starts and not any(step_kind_of(s).judges_standby for s in steps[starts[-1] + 1:]):
-        i = starts[-1]
-        key = step_kind_of(steps[i]).key
-        out.append(SemanticProblem(
-            (*base, "failover", i, key),
-            f"step {i + 1} ({key}) starts the standby but no `wait` step follows it: the "
-            "router would switch to a standby nobody has seen healthy",
-            "add `- wait: {healthy: 2, timeout_seconds: 120}` after it (or, for a function "
-            "that starts nothing, set `starts_standby: false`)"))
-    for i, item in enumerate(rec.failback):
-        kind = step_kind_of(item.spec)
-        if kind.judges_standby:
-            out.append(SemanticProblem(
-                (*base, "failback", i, kind.key),
-                f"a `{kind.key}` step judges the standby, but failback steps run after "
-                "traffic is back on the primary", "remove it from the failback plan"))
-    return out
 
 
 def _recovery_json(rec: Recovery) -> RecoveryCfg:
@@ -390,50 +308,25 @@ def _recovery_json(rec: Recovery) -> RecoveryCfg:
             "failback": [compile_step(item.spec) for item in rec.failback]}
 
 
-def _route_key(svc: Service) -> str | None:
-    return router_kind_of(svc.router).route_key(svc.router)
+def placed(topo: Topology, region: str | None) -> str | None:
+    """Where a target or router lives, when that is not the control region (None: there)."""
+    where = region or (topo.region if topo.control is not None else None)
+    return where if where is not None and where != topo.control_region else None
 
 
-_PHYSICAL_LIMITS = {
-    "function": naming.FUNCTION_NAME_MAX, "rule": naming.RULE_NAME_MAX,
-    "table": naming.TABLE_NAME_MAX, "bus": naming.BUS_NAME_MAX,
-}
+def _target_json(topo: Topology, t: Target) -> TargetCfg:
+    cfg = target_kind_of(t).compile(t)
+    if (where := placed(topo, t.region)) is not None:
+        cfg["region"] = where
+    return cfg
 
 
-def _physical_name_problems(topo: Topology) -> list[SemanticProblem]:
-    """Every name lambdafail will create, checked against AWS's limits and characters.
-
-    naming.py shortens long names with a hash, so this only fires if that contract breaks; it
-    is the offline guarantee that deploy will not meet a ValidationException on a name."""
-    names: list[tuple[str, str]] = [
-        ("function", naming.function_name(topo.name)),
-        ("function", naming.role_name(topo.name)),
-        ("table", naming.table_name(topo.name)),
-        ("bus", naming.bus_name(topo.name)),
-    ]
-    for name, svc in topo.services.items():
-        h = topo.health(name)
-        with contextlib.suppress(ValueError):
-            names.append(("rule", naming.schedule_rule_name(topo.name, h.interval)))
-        for i, sig in enumerate(svc.signals):
-            names.append(("rule", signal_kind_of(sig).rule_name(topo.name, name, i)))
-    out: list[SemanticProblem] = []
-    for kind, physical in names:
-        limit = _PHYSICAL_LIMITS[kind]
-        if len(physical) > limit or not RULE_NAME_RE.match(physical[:64] or "-"):
-            out.append(SemanticProblem(
-                ("name",), f"the {kind} name {physical!r} would break AWS's limit "
-                f"({limit} characters of [.-_A-Za-z0-9])", "use a shorter topology name"))
-    return out
-
-
-def _target_json(t: Target) -> TargetCfg:
-    return target_kind_of(t).compile(t)
-
-
-def _router_json(svc: Service) -> dict[str, Any]:
+def _router_json(topo: Topology, svc: Service) -> dict[str, Any]:
     targets = {"primary": target_value(svc.primary), "standby": target_value(svc.standby)}
-    return router_kind_of(svc.router).compile(svc.router, targets)
+    cfg = router_kind_of(svc.router).compile(svc.router, targets)
+    if router_kind_of(svc.router).regional and (where := placed(topo, svc.router.region)):
+        cfg["region"] = where  # the runtime's clients and IAM's ARNs for it use this region
+    return cfg
 
 
 def _split_schedules(schedules: dict[str, ScheduleCfg],
@@ -478,8 +371,8 @@ def compile_topology(topo: Topology) -> CompiledTopology:
             kind = signal_kind_of(sig)
             signals.append(kind.compile(sig, kind.rule_name(topo.name, name, i)))
         services[name] = {
-            "primary": _target_json(svc.primary),
-            "standby": _target_json(svc.standby),
+            "primary": _target_json(topo, svc.primary),
+            "standby": _target_json(topo, svc.standby),
             "health": {"interval": h.interval, "interval_seconds": secs,
                        "timeout_seconds": h.timeout_seconds,
                        "failure_threshold": h.failure_threshold,
@@ -488,14 +381,14 @@ def compile_topology(topo: Topology) -> CompiledTopology:
             "policy": {"cooldown_seconds": p.cooldown_seconds, "failback": p.failback,
                        "rto_seconds": p.rto_seconds},
             "signals": signals,
-            "router": _router_json(svc),
+            "router": _router_json(topo, svc),
             "recovery": _recovery_json(svc.recovery),
         }
     schedules = _split_schedules(schedules, services)
     return {
         "format": 1,
         "topology": topo.name,
-        "region": topo.region,
+        "region": topo.control_region,
         "table": naming.table_name(topo.name),
         "bus": naming.bus_name(topo.name),
         "function": naming.function_name(topo.name),

@@ -127,13 +127,16 @@ def clients_for(ctx: AwsContext) -> Any:
     from lambdafail.runtime.config import Clients
 
     class _CtxClients(Clients):
-        def get(self, service: str) -> Any:
-            return ctx.client(service)
+        def get(self, service: str, region: str | None = None) -> Any:
+            return ctx.client(service, region) if region else ctx.client(service)
 
-        def get_single_shot(self, service: str, read_timeout: float | None = None) -> Any:
+        def get_single_shot(self, service: str, read_timeout: float | None = None,
+                            region: str | None = None) -> Any:
             from lambdafail.runtime.config import HOOK_READ_TIMEOUT_SECONDS
 
-            return ctx.single_shot_client(service, read_timeout or HOOK_READ_TIMEOUT_SECONDS)
+            timeout = read_timeout or HOOK_READ_TIMEOUT_SECONDS
+            return (ctx.single_shot_client(service, timeout, region) if region
+                    else ctx.single_shot_client(service, timeout))
 
     return _CtxClients(region=ctx.region, endpoint_url=ctx.endpoint_url)
 
@@ -149,3 +152,15 @@ def probe_lambda(ctx: AwsContext, timeout: float) -> Any:
     """A Lambda client for health probes from this machine: one attempt, a read timeout of
     the probe's own, so a hung standby cannot keep the CLI alive after it has answered."""
     return ctx.single_shot_client("lambda", max(1.0, timeout))
+
+
+def header_resolver(ctx: AwsContext) -> Any:
+    """The resolver of probe headers from Secrets Manager / SSM with the operator's
+    credentials (the CLI's counted clients), one per AWS context: one cache per command."""
+    from lambdafail.runtime.secrets import HeaderResolver
+
+    got = getattr(ctx, "_lambdafail_header_resolver", None)
+    if got is None:
+        got = HeaderResolver(ctx.client)
+        ctx._lambdafail_header_resolver = got  # type: ignore[attr-defined]
+    return got

@@ -18,6 +18,7 @@ from lambdafail.model import naming
 from lambdafail.oncall.common import (
     age_seconds,
     config_sha256,
+    header_resolver,
     iso,
     probe_lambda,
     runtime_guard,
@@ -162,7 +163,7 @@ def _probe_everything(ctx: AwsContext, compiled: dict[str, Any]) -> dict[Any, An
     needs_lambda = any(cfg.get("kind") == "lambda" for cfg, _ in targets.values())
     longest = max(timeout for _, timeout in targets.values())
     return dict(probe_all(targets, lambda_client=probe_lambda(ctx, longest) if needs_lambda
-                          else None))
+                          else None, resolver=header_resolver(ctx)))
 
 
 def _orchestrator_status(compiled: dict[str, Any], fn: str, beat: dict[str, Any] | None,

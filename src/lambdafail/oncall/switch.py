@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from lambdafail.base.errors import UsageError
 from lambdafail.oncall.common import (
     clients_for,
+    header_resolver,
     probe_lambda,
     runtime_guard,
     store_for,
@@ -187,7 +188,8 @@ def _step_env(ctx: AwsContext, svc: dict[str, Any], service: str, st: Any,
     def probe() -> Any:
         lam = probe_lambda(ctx, timeout) if svc[to_side].get("kind") == "lambda" else None
         return (forced_failure(st, to_side, time.time())
-                or probe_all({to_side: (svc[to_side], timeout)}, lambda_client=lam)[to_side])
+                or probe_all({to_side: (svc[to_side], timeout)}, lambda_client=lam,
+                             resolver=header_resolver(ctx))[to_side])
 
     def build(plan: str, transition_id: str) -> StepEnv:
         budget = sum(float(s["timeout_seconds"]) * (1 + int(s["retries"]))
@@ -246,7 +248,8 @@ def _manual_switch(ctx: AwsContext, compiled: dict[str, Any], svc: dict[str, Any
             lam = (probe_lambda(ctx, timeout) if svc[to_side].get("kind") == "lambda"
                    else None)
             # probe_all bounds the probe in wall time, even a Lambda invoke that hangs.
-            result = probe_all({to_side: (svc[to_side], timeout)}, lambda_client=lam)[to_side]
+            result = probe_all({to_side: (svc[to_side], timeout)}, lambda_client=lam,
+                               resolver=header_resolver(ctx))[to_side]
         evidence["probe"] = result.to_dict()
         record_probe(st, to_side, result, now)
         if not result.ok:

@@ -8,7 +8,7 @@ only). stdlib only. A router's fields are its kind's (`model/kinds/<kind>.py` co
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 
 class UrlTargetCfg(TypedDict):
@@ -16,11 +16,17 @@ class UrlTargetCfg(TypedDict):
     url: str
     expect_status: int
     body_contains: str | None
+    region: NotRequired[str]  # where it lives, when not the control region
+    # Only when the target has headers (an unchanged topology compiles to the same bytes):
+    # name → {"value"} | {"secret": ARN, "prefix"} | {"ssm": name, "prefix"} — references,
+    # never a secret's value (runtime/secrets.py resolves them at probe time).
+    headers: NotRequired[dict[str, dict[str, str]]]
 
 
 class LambdaTargetCfg(TypedDict):
     kind: Literal["lambda"]
     function: str
+    region: NotRequired[str]
 
 
 TargetCfg = UrlTargetCfg | LambdaTargetCfg

@@ -79,11 +79,16 @@ class Clients:
     _made: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def get(self, service: str) -> Any:
-        if service in self.overrides:
-            return self.overrides[service]
+    def get(self, service: str, region: str | None = None) -> Any:
+        """The client for `service` in the orchestrator's region, or in `region` (a router or
+        target placed elsewhere: docs/placement.md). Overrides are keyed `service` or
+        `service@region`."""
+        region = None if region == self.region else region
+        key = service if region is None else f"{service}@{region}"
+        if key in self.overrides:
+            return self.overrides[key]
         with self._lock:
-            client = self._made.get(service)
+            client = self._made.get(key)
             if client is None:
                 import boto3
                 from botocore.config import Config
@@ -92,25 +97,30 @@ class Clients:
                 # standard retries already back off on throttling.
                 cfg = Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=15,
                              max_pool_connections=50)
-                client = boto3.client(service, region_name=self.region,  # type: ignore[call-overload]
+                client = boto3.client(service,  # type: ignore[call-overload]
+                                      region_name=region or self.region,
                                       endpoint_url=self.endpoint_url, config=cfg)
-                self._made[service] = client
+                self._made[key] = client
             return client
 
-    def get_single_shot(self, service: str, read_timeout: float | None = None) -> Any:
+    def get_single_shot(self, service: str, read_timeout: float | None = None,
+                        region: str | None = None) -> Any:
         """A client for calls that must not be repeated behind our back (a user's hook, a
         recovery step's function): no automatic retry, and a read timeout shorter than a
         switch's lease unless `read_timeout` (a recovery step's own timeout) says otherwise."""
-        if service in self.overrides:
-            return self.overrides[service]
+        region = None if region == self.region else region
+        override = service if region is None else f"{service}@{region}"
+        if override in self.overrides:
+            return self.overrides[override]
         timeout = HOOK_READ_TIMEOUT_SECONDS if read_timeout is None else read_timeout
-        key = f"{service}#single-shot#{timeout:g}"
+        key = f"{override}#single-shot#{timeout:g}"
         with self._lock:
             client = self._made.get(key)
             if client is None:
                 import boto3
 
-                client = boto3.client(service, region_name=self.region,  # type: ignore[call-overload]
+                client = boto3.client(service,  # type: ignore[call-overload]
+                                      region_name=region or self.region,
                                       endpoint_url=self.endpoint_url,
                                       config=single_shot_config(timeout))
                 self._made[key] = client

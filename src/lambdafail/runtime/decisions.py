@@ -22,7 +22,8 @@ from lambdafail.runtime.state import (
     iso,
 )
 
-REASONS = ("probe", "alarm", "event", "manual", "rollback", "drill")
+REASONS = ("probe", "alarm", "event", "manual", "rollback", "drill", "drill-abandoned",
+           "break-glass")
 BOTH_DOWN = "both down"
 PAUSED = "paused"
 

@@ -19,13 +19,14 @@ from typing import Any, TypeVar
 
 from lambdafail import __version__
 from lambdafail.runtime import decisions as dc
-from lambdafail.runtime import notify
+from lambdafail.runtime import drill_guard, notify
 from lambdafail.runtime import transitions as tr
 from lambdafail.runtime.clock import time_scale
 from lambdafail.runtime.config import SIDES, Clients, LoadedConfig, load_config
 from lambdafail.runtime.log import HEARTBEAT_METRIC, Logger
 from lambdafail.runtime.probes import ProbeResult, probe_all
 from lambdafail.runtime.routers import Router, make_router
+from lambdafail.runtime.secrets import HeaderResolver
 from lambdafail.runtime.state import ServiceState, StateConflict, StateStore
 from lambdafail.runtime.steps import StepEnv
 
@@ -71,6 +72,8 @@ class Orchestrator:
         self._router_factory = router_factory
         self._state_codes: dict[str, int] = {}  # the State metric last emitted this tick
         self._context: Any = None  # the current invocation's (its remaining time bounds steps)
+        self._resolver: HeaderResolver | None = None  # probe headers from Secrets Manager/SSM
+        self._unreadable: dict[Hashable, str] = {}  # probes not sent: header unreadable
         self.notifier = notify.Notifier(config.data.get("sns_topic_arn"),
                                     lambda: self.clients.get("sns"), self.logger,
                                     events_client=lambda: self.clients.get("events"),
@@ -97,7 +100,11 @@ class Orchestrator:
         if self._prober is not None:
             return self._prober(targets)
         needs_lambda = any(cfg.get("kind") == "lambda" for cfg, _ in targets.values())
-        return probe_all(targets, self.clients.get("lambda") if needs_lambda else None)
+        if self._resolver is None and any(cfg.get("headers") for cfg, _ in targets.values()):
+            # One per cold start: header values are cached for the container's life (≤ TTL).
+            self._resolver = HeaderResolver(self.clients.get)
+        return probe_all(targets, self.clients.get("lambda") if needs_lambda else None,
+                         resolver=self._resolver)
 
     def probe_side(self, service: str, side: str) -> ProbeResult:
         cfg = self.config.services[service]
@@ -234,6 +241,11 @@ class Orchestrator:
                     states[s] = None  # re-read before recording this round's probes
                 else:
                     pending_still.add(s)
+        for s in services:
+            st = states[s]
+            if st is not None and s not in pending_still and drill_guard.overdue(st, now):
+                actions.append(self._abandoned_drill(s, st))
+                states[s] = None  # re-read: faults, counters and maybe the side changed
         alarm_now = self._reconcile_alarms(services) if reconcile else {}
         targets: dict[Hashable, tuple[Mapping[str, Any], float]] = {}
         for s in services:
@@ -243,6 +255,7 @@ class Orchestrator:
                 if st is None or not st.faulted(side, now):
                     targets[(s, side)] = (cfg[side], float(cfg["health"]["timeout_seconds"]))
         probed = self.probe_many(targets)
+        self._log_unprobed(probed)
         now = self.clock()
         observed: dict[str, dict[str, ProbeResult]] = {}
         for s in services:
@@ -260,6 +273,36 @@ class Orchestrator:
                          deciding)
         actions.extend(a for a in acts if a)
         return {"actions": actions}
+
+    def _log_unprobed(self, probed: Mapping[Hashable, ProbeResult]) -> None:
+        """A probe that could not be sent because a header's secret is unreadable: logged when
+        it starts (and again when it changes), not every round; it is no evidence about the
+        target, so nothing else happens (runtime/secrets.py)."""
+        for key, result in probed.items():
+            if result.probed or not result.detail.startswith("header "):
+                self._unreadable.pop(key, None)
+                continue
+            if self._unreadable.get(key) != result.detail:
+                self._unreadable[key] = result.detail
+                service, side = key if isinstance(key, tuple) else (str(key), "")
+                self.logger.error("probe not sent: a header's secret is not readable",
+                                  service=service, side=side, detail=result.detail)
+
+    def _abandoned_drill(self, service: str, st: ServiceState) -> dict[str, Any]:
+        """A drill past its restore deadline (its machine died): finish its restore here."""
+        try:
+            res = drill_guard.finish_abandoned(
+                self.store, service, st, self.config.services[service],
+                router=lambda fresh: self.router(service, fresh),
+                probe=lambda side: self.probe_side(service, side), notify=self.notifier,
+                logger=self.logger, clock=self.clock, actor=self.actor(),
+                step_env=self.step_env(service, st),
+                on_switch=lambda res: self._metric_failover(service, res))
+        except Exception as e:  # the next tick tries again; this one goes on
+            self.logger.error("drill abandoned: restore failed", service=service,
+                              error=str(e))
+            return {"service": service, "status": "error", "message": str(e)}
+        return res
 
     def _reconcile_alarms(self, services: list[str]) -> dict[str, dict[str, str]]:
         """Current states of the services' alarms (one cheap DescribeAlarms per 100 names)."""

@@ -14,6 +14,8 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lambdafail.runtime.secrets import HeaderResolver, SecretUnreadable
+
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
@@ -152,14 +154,17 @@ def _watched_handlers() -> tuple[Any, ...]:
     return _HttpHandler, _HttpsHandler
 
 
-def _probe_http(cfg: Mapping[str, Any], timeout: float) -> tuple[bool, str]:
+def _probe_http(cfg: Mapping[str, Any], timeout: float,
+                headers: Mapping[str, str] | None = None) -> tuple[bool, str]:
     import urllib.error
     import urllib.request
 
     url = str(cfg["url"])
     expect = int(cfg.get("expect_status") or 200)
     needle = cfg.get("body_contains")
-    req = urllib.request.Request(url, method="GET", headers={"User-Agent": USER_AGENT})
+    # Resolved header values (runtime/secrets.py) go into the request and nowhere else.
+    req = urllib.request.Request(url, method="GET",
+                                 headers={**(headers or {}), "User-Agent": USER_AGENT})
     try:
         with _opener().open(req, timeout=timeout) as resp:
             status = int(resp.status)
@@ -202,8 +207,10 @@ def _probe_lambda(cfg: Mapping[str, Any], lambda_client: Any) -> tuple[bool, str
 
 
 def probe_target(target_cfg: Mapping[str, Any], timeout: float,
-                 lambda_client: Any = None) -> ProbeResult:
-    """Probe one target once. `lambda_client` is needed only for Lambda targets."""
+                 lambda_client: Any = None,
+                 headers: Mapping[str, str] | None = None) -> ProbeResult:
+    """Probe one target once. `lambda_client` is needed only for Lambda targets; `headers`
+    are the target's resolved request headers."""
     start = time.monotonic()
     label = target_label(target_cfg)
     try:
@@ -213,7 +220,7 @@ def probe_target(target_cfg: Mapping[str, Any], timeout: float,
             else:
                 ok, detail = _probe_lambda(target_cfg, lambda_client)
         else:
-            ok, detail = _probe_http(target_cfg, timeout)
+            ok, detail = _probe_http(target_cfg, timeout, headers)
     except Exception as e:  # a probe reports; it never takes the tick down
         ok, detail = False, f"probe error: {type(e).__name__}: {e}"[:500]
     latency = (time.monotonic() - start) * 1000
@@ -224,14 +231,17 @@ def probe_target(target_cfg: Mapping[str, Any], timeout: float,
 
 def probe_all(targets: Mapping[Hashable, tuple[Mapping[str, Any], float]],
               lambda_client: Any = None, max_workers: int = 128,
-              grace_seconds: float = 1.0) -> dict[Hashable, ProbeResult]:
+              grace_seconds: float = 1.0,
+              resolver: HeaderResolver | None = None) -> dict[Hashable, ProbeResult]:
     """Probe every target concurrently: key -> (target_cfg, timeout) gives key -> result.
 
     Each probe's budget counts from when it is *sent*: its timeout plus `grace_seconds` of
     wall time, even if a socket read trickles or an invoke hangs (the socket is cut, a late
     invoke abandoned). With more targets than workers, probes wait their turn and the round
     lasts as many budgets as there are waves; a probe that could not start before the round's
-    end is reported `probed=False` — never as a failure of its target.
+    end is reported `probed=False` — never as a failure of its target. Targets with
+    `headers` get them from `resolver` (read for the whole round at once, before it starts); a
+    header that cannot be read means the probe is not sent: `probed=False`, with the reason.
     """
     if not targets:
         return {}
@@ -241,6 +251,9 @@ def probe_all(targets: Mapping[Hashable, tuple[Mapping[str, Any], float]],
 
     if any(cfg.get("kind") != "lambda" for cfg, _ in targets.values()):
         _opener()  # once, here, not by every probe thread at the same moment
+    if any(cfg.get("headers") for cfg, _ in targets.values()):
+        resolver = resolver or default_resolver()
+        resolver.prefetch(cfg for cfg, _ in targets.values())
     workers = min(max_workers, len(targets))
     longest = max(timeout for _, timeout in targets.values())
     start = time.monotonic()
@@ -251,10 +264,18 @@ def probe_all(targets: Mapping[Hashable, tuple[Mapping[str, Any], float]],
     def run(key: Hashable, cfg: Mapping[str, Any], timeout: float) -> ProbeResult | None:
         if time.monotonic() >= round_end:
             return None  # too late to be of use: not probed
+        headers: dict[str, str] = {}
+        if cfg.get("headers") and resolver is not None:
+            try:
+                headers = resolver.headers(cfg)
+            except SecretUnreadable as e:
+                # Not the target's failure: nothing was sent (no evidence either way).
+                return ProbeResult(ok=False, latency_ms=0.0, detail=str(e)[:500],
+                                   target=target_label(cfg), probed=False)
         started[key] = time.monotonic()
         _current.watch = watches[key]
         try:
-            result = probe_target(cfg, timeout, lambda_client)
+            result = probe_target(cfg, timeout, lambda_client, headers)
         finally:
             _current.watch = None
         if watches[key].was_cut:
@@ -301,3 +322,18 @@ def probe_all(targets: Mapping[Hashable, tuple[Mapping[str, Any], float]],
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return results
+
+
+_default: HeaderResolver | None = None
+
+
+def default_resolver() -> HeaderResolver:
+    """This process's resolver with its own boto3 clients (the orchestrator's role, or the
+    ambient credentials): one cache per Lambda container."""
+    global _default
+    if _default is None:
+        from lambdafail.runtime.config import Clients
+
+        clients = Clients()
+        _default = HeaderResolver(clients.get)
+    return _default

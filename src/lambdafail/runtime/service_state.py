@@ -65,6 +65,9 @@ class ServiceState:
     # The last recovery plan that failed (its steps, the error): written when the failed plan
     # cancels its switch, removed by the next commit. Read-only here (status, history).
     recovery: dict[str, Any] | None = None
+    # A drill in progress: {"id", "owner", "started_at", "restore_by" (epoch)}; written and
+    # removed by the drill (runtime/drill_guard.py), past `restore_by` finished by the tick.
+    drill: dict[str, Any] | None = None
 
     def paused_until(self, now: float) -> float | None:
         """When the pause ends, if one is in force at `now`."""
@@ -90,7 +93,7 @@ class ServiceState:
                 "health": {s: h.to_dict() for s, h in self.health.items()},
                 "alarms": dict(self.alarms), "alarm_edges": dict(self.alarm_edges),
                 "faults": dict(self.faults), "blocked": self.blocked, "pending": self.pending,
-                "paused": self.paused, "recovery": self.recovery}
+                "paused": self.paused, "recovery": self.recovery, "drill": self.drill}
 
     def material(self) -> dict[str, Any]:
         """`to_dict()` without what every probe moves (its time and latency): the item is
@@ -114,5 +117,5 @@ class ServiceState:
             alarm_edges={k: float(v) for k, v in (item.get("alarm_edges") or {}).items()},
             faults={k: float(v) for k, v in (item.get("faults") or {}).items()},
             blocked=item.get("blocked"), pending=item.get("pending"),
-            paused=item.get("paused"), recovery=item.get("recovery"),
+            paused=item.get("paused"), recovery=item.get("recovery"), drill=item.get("drill"),
         )

@@ -26,7 +26,8 @@ from lambdafail.runtime.table import table_definition as table_definition
 
 EVENT_TTL_SECONDS = 24 * 3600
 # What a log item records (`kind`; items written before kinds existed are transitions).
-LOG_KINDS = ("transition", "deploy", "destroy", "deployment-rollback", "pause", "resume")
+LOG_KINDS = ("transition", "deploy", "destroy", "deployment-rollback", "pause", "resume",
+             "drill-abandoned", "break-glass")
 
 
 def tick_attribute(rule: str) -> str:
@@ -139,17 +140,28 @@ class StateStore:
         return out
 
     def record(self, kind: str, *, actor: str, now: float, service: str = "",
-               reason: str = "", detail: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Append a non-transition entry (deploy, destroy, …) to the same log."""
+               reason: str = "", detail: dict[str, Any] | None = None,
+               entry_id: str | None = None) -> dict[str, Any]:
+        """Append a non-transition entry (deploy, destroy, …) to the same log. With
+        `entry_id` the entry is written at most once (a retry of the same entry is a no-op)."""
         import uuid
 
         if kind not in LOG_KINDS or kind == "transition":
             raise ValueError(f"kind must be one of {', '.join(LOG_KINDS[1:])}")
         at = iso(now)
-        item = {"pk": "log", "sk": f"{at}#{service or '-'}#{uuid.uuid4().hex[:16]}",
+        item = {"pk": "log", "sk": f"{at}#{service or '-'}#{entry_id or uuid.uuid4().hex[:16]}",
                 "kind": kind, "service": service, "reason": reason or kind, "actor": actor,
                 "committed_at": at, "evidence": detail or {}}
-        self.ddb.put_item(TableName=self.table, Item=ddb_item(item))
+        if entry_id is None:
+            self.ddb.put_item(TableName=self.table, Item=ddb_item(item))
+            return item
+        # The key is the entry's own time and id, so a retry meets the first write.
+        try:
+            self.ddb.put_item(TableName=self.table, Item=ddb_item(item),
+                              ConditionExpression="attribute_not_exists(sk)")
+        except Exception as e:
+            if not conditional_failed(e):
+                raise
         return item
 
     # -- writes --

@@ -124,3 +124,25 @@ def iam_role(name: str) -> Any | None:
         return iam_backends[ACCOUNT_ID]["global"].get_role(name)
     except Exception:  # NoSuchEntity
         return None
+
+
+def global_cluster(ident: str) -> Any | None:
+    """moto's Aurora global cluster of that identifier (any Region), or None."""
+    from moto.rds.models import rds_backends
+
+    for region in list(rds_backends[ACCOUNT_ID].keys()):
+        found = rds_backends[ACCOUNT_ID][region].global_clusters.get(ident.lower())
+        if found is not None:
+            return found
+    return None
+
+
+def global_members(cluster: Any) -> dict[str, Any]:
+    """DB cluster ARN → moto's member cluster (its `is_writer` says which one writes)."""
+    return {str(m.db_cluster_arn): m for m in cluster.members}
+
+
+def autoscaling_group(region: str, name: str) -> Any | None:
+    from moto.autoscaling.models import autoscaling_backends
+
+    return autoscaling_backends[ACCOUNT_ID][region].autoscaling_groups.get(name)

@@ -2,7 +2,9 @@
 
 Rule: the WSGI layer intercepts only four calls — EventBridge PutEvents (delivery.py), Lambda
 Invoke (lambda_runner.py), CloudWatch SetAlarmState (alarms.py) and DynamoDB
-TransactWriteItems with a ClientRequestToken (idempotency.py) — and checks IAM's policy
+TransactWriteItems with a ClientRequestToken (idempotency.py) — plus what recovery steps need
+and moto lacks (recovery_apis.py: provisioned concurrency, global-database switches, Auto
+Scaling's size check), and checks IAM's policy
 quotas before moto sees a policy (quotas.py) and refuses a new table's first
 UpdateContinuousBackups as AWS may (backups not yet enabled); everything else goes to moto untouched; a thread fires schedules (scheduler.py). Nothing here changes what
 `deploy` creates: the same plan runs on AWS and in the sandbox. Usable in-process
@@ -33,6 +35,7 @@ from lambdafail.sandbox import alarms, backends, idempotency, metric_alarms, out
 from lambdafail.sandbox.activity import ActivityLog
 from lambdafail.sandbox.delivery import Delivered, Dispatcher
 from lambdafail.sandbox.lambda_runner import LambdaRunner
+from lambdafail.sandbox.recovery_apis import RecoveryApis
 from lambdafail.sandbox.scheduler import Scheduler
 from lambdafail.sandbox.statefile import default_state_file, write_state
 
@@ -82,10 +85,14 @@ class SandboxApp:
         self.tokens = idempotency.Tokens()
         self._ddb_lock = threading.Lock()
         self._pitr_seen: set[str] = set()
+        self.recovery = RecoveryApis(moto_app, sandbox.region, sandbox.time_scale)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "") == outages.CONTROL_PATH:
             return self.outage_control(environ, start_response)
+        answered = self._recovery_api(environ, start_response)
+        if answered is not None:
+            return answered
         if environ.get("REQUEST_METHOD") == "POST":
             path = environ.get("PATH_INFO", "")
             target = environ.get("HTTP_X_AMZ_TARGET", "")
@@ -110,6 +117,14 @@ class SandboxApp:
             if target.startswith(_DYNAMODB_TARGET):
                 return self._dynamodb(environ, start_response)
         return self.moto_app(environ, start_response)
+
+    def _recovery_api(self, environ: dict[str, Any],
+                      start_response: StartResponse) -> Iterable[bytes] | None:
+        """What recovery steps need that moto lacks (recovery_apis.py)."""
+        region, service = _region_and_service(environ, self.sandbox.region)
+        form = (_read_body(environ) if environ.get("CONTENT_TYPE", "").startswith(
+            "application/x-www-form-urlencoded") and service in ("rds", "autoscaling") else None)
+        return self.recovery.handle(environ, start_response, region, service, form)
 
     def outage_control(self, environ: dict[str, Any],
                        start_response: StartResponse) -> list[bytes]:

@@ -29,7 +29,7 @@ def load_topology(path: str) -> Topology:
 def aws_for(topo: Topology | None) -> AwsContext:
     from lambdafail.aws import AwsContext
 
-    return AwsContext.from_settings(default_region=topo.region if topo else None)
+    return AwsContext.from_settings(default_region=topo.control_region if topo else None)
 
 
 def open_topology(path: str) -> tuple[Topology, AwsContext, dict[str, Any]]:

@@ -24,9 +24,15 @@ from lambdafail.cli.main import global_options, require_text, topology_file_opti
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--dry-run", is_flag=True,
               help="Check the standby and say what would happen; write nothing.")
+@click.option("--break-glass", "break_glass", is_flag=True,
+              help="Only when the state table cannot be reached (its region is out): switch "
+              "the router directly; recorded locally and written into the log once the table "
+              "answers.")
 @global_options
 def command(file: str, service: str, reason: str, force: bool, yes: bool,
-            dry_run: bool) -> int:
-    from lambdafail.cli.commands.switching import run_switch
+            dry_run: bool, break_glass: bool) -> int:
+    from lambdafail.cli.commands.switching import run_break_glass, run_switch
 
+    if break_glass:
+        return run_break_glass(file, service, reason, force, yes, dry_run)
     return run_switch("failover", file, service, reason, force, yes, dry_run)

@@ -38,7 +38,7 @@ def command(file: str, only: str | None, account: str | None) -> int:
                              hint="give the account id, e.g. --account 123456789012")
         from lambdafail.aws import partition_for_region
 
-        region = topo.region or aws_for(topo).region
+        region = topo.control_region or aws_for(topo).region
         where = iam.Where(partition_for_region(region), region, account)
     else:
         from lambdafail.deploy.inventory import where_of

@@ -53,7 +53,7 @@ def _parse_fail_on(ctx: click.Context, param: click.Parameter,
 def command(file: str, watch: bool, interval: float, probe: bool,
             fail_on: frozenset[str] | None) -> int:
     from lambdafail.base import settings
-    from lambdafail.base.errors import UsageError
+    from lambdafail.base.errors import LambdafailError, UsageError
     from lambdafail.cli import render
     from lambdafail.cli.commands.common import console, emit_json, is_json, open_topology
     from lambdafail.oncall import status
@@ -63,8 +63,18 @@ def command(file: str, watch: bool, interval: float, probe: bool,
                          hint="for scripts, run `lambdafail status --output json` in a loop")
     _, ctx, compiled = open_topology(file)
     wide = settings.current().resolved_output() == "wide"
+    _reconcile_break_glass(ctx, compiled)
     if not watch:
-        report = status.gather_status(ctx, compiled, probe=probe)
+        try:
+            report = status.gather_status(ctx, compiled, probe=probe)
+        except LambdafailError as e:
+            from lambdafail.oncall import breakglass
+
+            waiting = breakglass.pending(str(compiled["topology"]))
+            if waiting:
+                e.hint = (f"{e.hint}; {len(waiting)} break-glass switch(es) pending "
+                          f"reconciliation in {breakglass.journal_path()}")
+            raise
         if is_json():
             emit_json(render.status_document(report))
         else:
@@ -73,6 +83,16 @@ def command(file: str, watch: bool, interval: float, probe: bool,
         return report.exit_code(fail_on)
 
     return _watch(ctx, compiled, probe, interval, fail_on, wide)
+
+
+def _reconcile_break_glass(ctx: AwsContext, compiled: dict[str, Any]) -> None:
+    """Break-glass switches made while the table was out go into its log first."""
+    from lambdafail.cli import render
+    from lambdafail.cli.commands.common import console
+    from lambdafail.oncall import breakglass
+
+    for line in breakglass.reconcile(ctx, compiled):
+        console(stderr=True).print(f"[bold yellow]▲[/] {render.escape(line)}")
 
 
 def _watch(ctx: AwsContext, compiled: dict[str, Any], probe: bool, interval: float,

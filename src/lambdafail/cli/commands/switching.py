@@ -59,6 +59,32 @@ def run_switch(action: str, file: str, service: str, reason: str, force: bool,
                             hint="run `lambdafail status`")
 
 
+def run_break_glass(file: str, service: str, reason: str, force: bool, yes: bool,
+                    dry_run: bool) -> int:
+    """`failover --break-glass`: 0 switched and read back, 2 refused, 6 router failed."""
+    from lambdafail.cli import render
+    from lambdafail.cli.commands.common import confirm, console, emit_json, is_json, open_topology
+    from lambdafail.oncall import breakglass
+
+    if dry_run:
+        raise UsageError("--break-glass has no --dry-run", hint="check the router by hand; "
+                         "break-glass switches it as soon as it is confirmed")
+    _, ctx, compiled = open_topology(file)
+    outcome = breakglass.failover(ctx, compiled, service, note=reason, force=force,
+                                  confirm=lambda q: confirm(q, yes))
+    if is_json():
+        emit_json(render.switch_document(outcome))
+    if outcome.outcome == "refused":
+        raise UsageError(outcome.message, hint=outcome.next_step)
+    if outcome.outcome != "switched" or not outcome.verified:
+        raise RestoreIncomplete(outcome.message, hint=outcome.next_step)
+    if not is_json():
+        err = console(stderr=True)
+        err.print(f"[bold yellow]▲[/] {render.escape(outcome.message)}")
+        err.print(f"  {render.escape(outcome.next_step)}")
+    return int(ExitCode.OK)
+
+
 def run_abandon(file: str, service: str, reason: str, yes: bool) -> int:
     """`rollback SERVICE --abandon`: 0 when abandoned or nothing was pending, 3 on a race."""
     from lambdafail.cli import render

@@ -31,15 +31,23 @@ def command(file: str) -> int:
             emit_json({"valid": False, "file": file,
                        "problems": [asdict(p) for p in err.problems]})
         raise
+    from lambdafail.model.checks import placement_warnings
+
+    warnings = [{"path": ".".join(map(str, w.path)), "message": w.message, "hint": w.hint}
+                for w in placement_warnings(topo)]
     names = sorted(topo.services)
     n = len(names)
     signals = sum(len(s.signals) for s in topo.services.values())
     if is_json():
         emit_json({"valid": True, "file": file, "topology": topo.name, "region": topo.region,
-                   "services": names, "signals": signals})
+                   "control_region": topo.control_region, "services": names,
+                   "signals": signals, "warnings": warnings})
     else:
         click.echo(f"{file}: valid — topology {topo.name!r}, {n} service{'s' if n != 1 else ''}"
                    f" ({', '.join(names)}), {signals} signal{'s' if signals != 1 else ''}")
+        for w in warnings:
+            click.echo(f"lambdafail: warning: {file}: {w['path']}: {w['message']}", err=True)
+            click.echo(f"lambdafail: hint: {w['hint']}", err=True)
     return 0
 
 
@@ -50,6 +58,6 @@ def _check_quotas(topo: Any, file: str) -> None:
     from lambdafail.deploy import iam
     from lambdafail.model.topology import compiled_document
 
-    region = topo.region or max((r for rs in known_regions().values() for r in rs), key=len)
+    region = topo.control_region or max((r for rs in known_regions().values() for r in rs), key=len)
     compiled = compiled_document(topo, region)
     iam.check_quotas(compiled, iam.Where(partition_for_region(region), region, "0" * 12), file)

@@ -11,12 +11,20 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Generic, TypeVar
 
+from pydantic import Field, field_validator
+
+from lambdafail.model import regions
 from lambdafail.model.arns import Where
 from lambdafail.model.common import Strict
 
 
 class RouterSpec(Strict):
     """Base of every router model (the `router:` mapping of a service)."""
+
+    region: str | None = Field(default=None, description="The region the router acts in "
+                               "(default: the topology's `region`).")
+
+    _region = field_validator("region")(staticmethod(regions.checked))
 
 
 M = TypeVar("M", bound=RouterSpec)
@@ -29,6 +37,8 @@ class RouterKind(Generic[M]):
     key: ClassVar[str]
     #: The pydantic model of the `router:` mapping.
     model: type[M]
+    #: Whether the router acts in a region (Route 53's API is global: it does not).
+    regional: ClassVar[bool] = True
 
     def compile(self, router: M, targets: dict[str, str]) -> dict[str, Any]:
         """The compiled router (JSON-ready); `targets`: each side's target URL or function."""

@@ -32,6 +32,7 @@ class Route53(RouterKind[Route53Router]):
     kind = "route53"
     key = "route53"
     model = Route53Router
+    regional = False  # ChangeResourceRecordSets is served from us-east-1 whatever the region
 
     def compile(self, router: Route53Router, targets: dict[str, str]) -> dict[str, Any]:
         s = router.route53

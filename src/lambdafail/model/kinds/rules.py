@@ -69,7 +69,7 @@ class Rules(RouterKind[RulesRouter]):
                           "standby": list(router.rules.standby)}}
 
     def iam_statements(self, routers: list[dict[str, Any]], where: Where) -> list[dict[str, Any]]:
-        arns = {rule_arn(where, r["bus"], name) for r in routers
+        arns = {rule_arn(where.at(r.get("region")), r["bus"], name) for r in routers
                 for side in ("primary", "standby") for name in r["rules"][side]}
         return statement("RouterRules", ["events:DescribeRule", "events:DisableRule",
                                          "events:EnableRule"], sorted(arns))

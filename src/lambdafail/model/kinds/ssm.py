@@ -74,7 +74,7 @@ class Ssm(RouterKind[SsmRouter]):
         return f"SSM parameter {'/' + router.ssm_parameter.lstrip('/')}"
 
     def iam_statements(self, routers: list[dict[str, Any]], where: Where) -> list[dict[str, Any]]:
-        params = {parameter_arn(where, r["parameter"]) for r in routers}
+        params = {parameter_arn(where.at(r.get("region")), r["parameter"]) for r in routers}
         return statement("RouterParameters", ["ssm:GetParameter", "ssm:PutParameter"],
                          sorted(params))
 

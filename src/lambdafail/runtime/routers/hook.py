@@ -68,4 +68,4 @@ class HookSwitch(RouterBase):
     @classmethod
     def build(cls, cfg: dict[str, Any], clients: Clients, confirmed: str | None) -> HookSwitch:
         # One attempt: a retried invoke would run the user's switch twice.
-        return cls(cfg, clients.get_single_shot("lambda"), confirmed)
+        return cls(cfg, clients.get_single_shot("lambda", region=cfg.get("region")), confirmed)

@@ -51,4 +51,4 @@ class RulesSwitch(RouterBase):
 
     @classmethod
     def build(cls, cfg: dict[str, Any], clients: Clients, confirmed: str | None) -> RulesSwitch:
-        return cls(cfg, clients.get("events"))
+        return cls(cfg, clients.get("events", cfg.get("region")))

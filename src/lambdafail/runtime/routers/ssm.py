@@ -40,4 +40,4 @@ class SsmSwitch(RouterBase):
 
     @classmethod
     def build(cls, cfg: dict[str, Any], clients: Clients, confirmed: str | None) -> SsmSwitch:
-        return cls(cfg, clients.get("ssm"))
+        return cls(cfg, clients.get("ssm", cfg.get("region")))

@@ -11,10 +11,20 @@ from __future__ import annotations
 from typing import Any
 
 from lambdafail.model.kinds.steps import ecs, lambda_, wait
+from lambdafail.model.kinds.steps.aurora import KIND as AURORA
+from lambdafail.model.kinds.steps.autoscaling import KIND as AUTOSCALING
 from lambdafail.model.kinds.steps.base import StepKind, StepSpec
+from lambdafail.model.kinds.steps.ec2 import KIND as EC2
+from lambdafail.model.kinds.steps.lambda_concurrency import KIND as LAMBDA_CONCURRENCY
 
 #: In the order the schema and error messages list them.
-STEPS: tuple[StepKind[Any], ...] = (lambda_.KIND, ecs.KIND, wait.KIND)
+STEPS: tuple[StepKind[Any], ...] = (
+    lambda_.KIND, ecs.KIND, wait.KIND,
+    AUTOSCALING,
+    EC2,
+    LAMBDA_CONCURRENCY,
+    AURORA,
+)
 
 _BY_KIND = {k.kind: k for k in STEPS}
 _BY_MODEL = {k.model: k for k in STEPS}

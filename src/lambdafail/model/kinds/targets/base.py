@@ -9,12 +9,20 @@ from __future__ import annotations
 
 from typing import ClassVar, Generic, TypeVar
 
+from pydantic import Field, field_validator
+
+from lambdafail.model import regions
 from lambdafail.model.common import Strict
 from lambdafail.runtime.compiled import TargetCfg
 
 
 class TargetSpec(Strict):
     """Base of every target model (a service's `primary:` / `standby:` mapping)."""
+
+    region: str | None = Field(default=None, description="The region the target lives in "
+                               "(default: the topology's `region`); a region outage fails it.")
+
+    _region = field_validator("region")(staticmethod(regions.checked))
 
 
 M = TypeVar("M", bound=TargetSpec)

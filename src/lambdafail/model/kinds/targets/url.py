@@ -1,7 +1,8 @@
 """The `url` target: an HTTP(S) endpoint probed with GET.
 
 Rule: a probe URL is configuration, not a secret — it is stored in clear in the deployed zip,
-the state table and the logs — so a URL that carries a credential is refused here.
+the state table and the logs — so a URL that carries a credential is refused here. Credentials
+go in `headers`, as references to Secrets Manager or SSM (model/headers.py).
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from typing import ClassVar
 
 from pydantic import Field, field_validator
 
+from lambdafail.model.headers import HeaderValue, check_headers, compile_headers
 from lambdafail.model.kinds.targets.base import TargetKind, TargetSpec
-from lambdafail.runtime.compiled import TargetCfg
+from lambdafail.runtime.compiled import TargetCfg, UrlTargetCfg
 
 SECRET_QUERY_RE = re.compile(
     r"(?i)(^|[_-])(token|secret|password|passwd|pwd|api[_-]?key|apikey|access[_-]?key|"
@@ -33,6 +35,11 @@ class UrlTarget(TargetSpec):
     url: str = Field(description="HTTP(S) URL probed with GET.")
     expect_status: int = Field(default=200, ge=100, le=599)
     body_contains: str | None = Field(default=None, description="Healthy only if the body has this.")
+    headers: dict[str, HeaderValue] = Field(
+        default_factory=dict, description="Request headers: a plain value, or {secret: <secret "
+        "ARN>} / {ssm: /parameter/name} (with an optional prefix) read at probe time.")
+
+    _headers = field_validator("headers")(staticmethod(check_headers))
 
     @field_validator("url")
     @classmethod
@@ -69,8 +76,12 @@ class Url(TargetKind[UrlTarget]):
         return target.url
 
     def compile(self, target: UrlTarget) -> TargetCfg:
-        return {"kind": "url", "url": target.url, "expect_status": target.expect_status,
-                "body_contains": target.body_contains}
+        out: UrlTargetCfg = {"kind": "url", "url": target.url,
+                             "expect_status": target.expect_status,
+                             "body_contains": target.body_contains}
+        if target.headers:  # only when given: an unchanged topology compiles to the same bytes
+            out["headers"] = compile_headers(target.headers)
+        return out
 
 
 KIND = Url()

@@ -1,0 +1,181 @@
+"""The loss of the region it protects, end to end through the real CLI on the sandbox: the
+primaries live in us-east-1, the orchestrator, its state and the router in us-west-2
+(`control:`); us-east-1 goes dark (`lambdafail outage`) and its primary with it; the watcher in
+us-west-2 fails over, and status and history answer from us-west-2 during the outage.
+
+Rule: nothing is faked — the orchestrator is the deployed zip the sandbox runs in us-west-2,
+the outage cuts off every request for us-east-1, the primary's socket really closes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
+
+from conftest import run_cli, wait_until
+from lambdafail.model import naming
+from lambdafail.runtime.state import StateStore
+from lambdafail.sandbox.webservice import WebService
+from sandbox_fixtures import PROC_TIME_SCALE, state_waiter
+
+pytestmark = pytest.mark.slow
+
+THRESHOLD = 2
+FLOOR_S = THRESHOLD * 60 / PROC_TIME_SCALE  # failure_threshold × rate(1 minute) at the scale
+DEADLINE_S = 10 * FLOOR_S + 20  # generous on a loaded 2-core machine
+CONTROL, PROTECTED = "us-west-2", "us-east-1"
+
+
+def _client(endpoint: str, service: str, region: str) -> Any:
+    return boto3.client(service, endpoint_url=endpoint, region_name=region,
+                        aws_access_key_id="testing", aws_secret_access_key="testing",
+                        config=Config(retries={"mode": "standard", "max_attempts": 1}))
+
+
+def _topology(path: Path, name: str, primary: str, standby: str) -> str:
+    path.write_text(f"""\
+version: 1
+name: {name}
+region: {PROTECTED}
+control: {{regions: [{CONTROL}]}}
+defaults:
+  health: {{interval: rate(1 minute), timeout_seconds: 1, failure_threshold: {THRESHOLD},
+           recovery_threshold: 2}}
+  policy: {{cooldown_seconds: 1, failback: manual, rto_seconds: 30}}
+services:
+  web:
+    primary: {{url: "{primary}"}}
+    standby: {{url: "{standby}", region: {CONTROL}}}
+    router: {{ssm_parameter: /{name}/web/active, region: {CONTROL}}}
+""")
+    return str(path)
+
+
+def test_the_watcher_in_another_region_fails_over_while_the_primarys_region_is_dark(
+        tmp_path: Path, sandbox_proc: tuple[subprocess.Popen[str], Path]) -> None:
+    _, state = sandbox_proc
+    env = {"LAMBDAFAIL_SANDBOX_STATE": str(state), "AWS_MAX_ATTEMPTS": "1"}
+    endpoint = json.loads(state.read_text())["endpoint_url"]
+    name = f"dr{uuid.uuid4().hex[:8]}"
+    ssm = _client(endpoint, "ssm", CONTROL)
+    param = f"/{name}/web/active"
+    wait = state_waiter(StateStore(naming.table_name(name),
+                                   _client(endpoint, "dynamodb", CONTROL)), "web")
+    with WebService("primary") as primary, WebService("standby") as standby:
+        f = _topology(tmp_path / "lambdafail.yaml", name, primary.url, standby.url)
+        r = run_cli("validate", "-f", f)
+        assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+        r = run_cli("--sandbox", "deploy", "-f", f, "--yes", env=env)
+        assert r.returncode == 0, r.stderr
+        # Everything lambdafail owns is in the control region, nothing in the protected one.
+        assert naming.table_name(name) in _client(endpoint, "dynamodb", CONTROL).list_tables()[
+            "TableNames"]
+        assert naming.table_name(name) not in _client(
+            endpoint, "dynamodb", PROTECTED).list_tables()["TableNames"]
+        wait(lambda st: st.health["primary"].ok and st.health["standby"].ok, 30,
+             "the first probe tick")
+
+        # us-east-1 goes dark, and its primary with it.
+        r = run_cli("--sandbox", "outage", PROTECTED, env=env)
+        assert r.returncode == 0, r.stderr
+        t0 = time.monotonic()
+        primary.stop()
+        with pytest.raises((ConnectionClosedError, EndpointConnectionError)):
+            _client(endpoint, "ssm", PROTECTED).describe_parameters()
+        wait_until(lambda: ssm.get_parameter(Name=param)["Parameter"]["Value"] == standby.url,
+                   timeout=DEADLINE_S, interval=0.05, what="the router to switch")
+        switched_after = time.monotonic() - t0
+        wait(lambda st: st.active == "standby" and st.phase == "steady", DEADLINE_S,
+             "the transition to be committed")
+
+        # On-call reads it from the surviving region during the outage.
+        r = run_cli("--sandbox", "status", "-f", f, "-o", "json", env=env, timeout=60)
+        assert r.returncode == 7, r.stderr
+        web = next(s for s in json.loads(r.stdout)["services"] if s["name"] == "web")
+        assert web["active"] == "standby" and web["state"] == "failed_over"
+        r = run_cli("--sandbox", "history", "web", "-f", f, "-o", "json", env=env)
+        assert r.returncode == 0, r.stderr
+        moves = [(t["from"], t["to"], t["reason"]) for t in json.loads(r.stdout)["transitions"]]
+        assert moves == [("primary", "standby", "probe")]
+        print(f"\nregion outage → router on the standby: {switched_after:.2f} s "
+              f"(floor {FLOOR_S:.1f} s, RTO 30 s)")
+
+        # The region comes back; traffic goes home by hand.
+        r = run_cli("--sandbox", "outage", PROTECTED, "--end", env=env)
+        assert r.returncode == 0, r.stderr
+        primary.start()
+        wait(lambda st: st.health["primary"].ok is True, 30, "the primary probed ok again")
+        r = run_cli("--sandbox", "rollback", "web", "-f", f, "--reason", "region back",
+                    "--yes", env=env)
+        assert r.returncode == 0, r.stderr
+        assert ssm.get_parameter(Name=param)["Parameter"]["Value"] == primary.url
+
+
+def test_break_glass_switches_without_the_state_table_and_is_reconciled_after(
+        tmp_path: Path, sandbox_proc: tuple[subprocess.Popen[str], Path]) -> None:
+    _, state = sandbox_proc
+    journal = tmp_path / "break-glass.json"
+    env = {"LAMBDAFAIL_SANDBOX_STATE": str(state), "AWS_MAX_ATTEMPTS": "1",
+           "LAMBDAFAIL_BREAK_GLASS_JOURNAL": str(journal)}
+    endpoint = json.loads(state.read_text())["endpoint_url"]
+    name = f"bg{uuid.uuid4().hex[:8]}"
+    third = "us-east-2"  # the router and the standby: it stays lit
+    ssm = _client(endpoint, "ssm", third)
+    param = f"/{name}/web/active"
+    wait = state_waiter(StateStore(naming.table_name(name),
+                                   _client(endpoint, "dynamodb", CONTROL)), "web")
+    with WebService("primary") as primary, WebService("standby") as standby:
+        f = _topology(tmp_path / "lambdafail.yaml", name, primary.url, standby.url)
+        text = Path(f).read_text().replace(f"region: {CONTROL}}}", f"region: {third}}}")
+        Path(f).write_text(text)
+        assert run_cli("--sandbox", "deploy", "-f", f, "--yes", env=env).returncode == 0
+        wait(lambda st: st.health["primary"].ok and st.health["standby"].ok, 30,
+             "the first probe tick")
+        assert ssm.get_parameter(Name=param)["Parameter"]["Value"] == primary.url
+
+        # With the table reachable, break-glass is refused: the normal path must be used.
+        r = run_cli("--sandbox", "failover", "web", "-f", f, "--break-glass", "--reason", "x",
+                    "--yes", env=env)
+        assert r.returncode == 2 and "answers" in r.stderr, r.stderr
+        assert not journal.exists() or json.loads(journal.read_text()) == []
+
+        # The control region goes dark: the state table is out of reach.
+        assert run_cli("--sandbox", "outage", CONTROL, env=env).returncode == 0
+        r = run_cli("--sandbox", "failover", "web", "-f", f, "--reason", "INC-7", "--yes",
+                    env=env)
+        assert r.returncode == 3, r.stderr  # the normal path cannot read the state
+        r = run_cli("--sandbox", "failover", "web", "-f", f, "--break-glass", "--reason",
+                    "INC-7: us-west-2 out", "--yes", env=env)
+        assert r.returncode == 0, r.stderr
+        assert ssm.get_parameter(Name=param)["Parameter"]["Value"] == standby.url
+        [entry] = json.loads(journal.read_text())
+        assert entry["service"] == "web" and entry["status"] == "applied"
+        r = run_cli("--sandbox", "status", "-f", f, env=env, timeout=60)
+        assert r.returncode == 3 and "1 break-glass switch(es) pending" in r.stderr, r.stderr
+
+        # The region answers again: the next status writes the switch into the log and state.
+        assert run_cli("--sandbox", "outage", CONTROL, "--end", env=env).returncode == 0
+        r = run_cli("--sandbox", "status", "-f", f, "-o", "json", env=env, timeout=60)
+        assert "reconciled the break-glass switch of web" in r.stderr, r.stderr
+        web = next(s for s in json.loads(r.stdout)["services"] if s["name"] == "web")
+        assert web["active"] == "standby"
+        assert json.loads(journal.read_text()) == []
+        r = run_cli("--sandbox", "history", "web", "-f", f, "--kind", "all", "-o", "json",
+                    env=env)
+        assert r.returncode == 0, r.stderr
+        entries = json.loads(r.stdout)["transitions"]
+        kinds = [(t.get("kind"), t.get("reason")) for t in entries]
+        assert ("break-glass", "INC-7: us-west-2 out") in kinds, kinds
+        assert ("transition", "break-glass") in kinds, kinds
+        # Reconciling again writes nothing more.
+        r = run_cli("--sandbox", "status", "-f", f, "-o", "json", env=env, timeout=60)
+        assert "reconciled" not in r.stderr
