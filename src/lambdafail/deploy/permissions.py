@@ -132,8 +132,13 @@ _SIDS = {A.FUNCTION: "Orchestrator", A.ROLE: "Role", A.PASS_ROLE: "PassRoleToLam
 _PROBING_ROLES = ("oncall", "drill")
 _PROBE_SCOPES = (A.PROBE_SECRETS, A.PROBE_SECRETS_BATCH, A.PROBE_PARAMETERS)
 # On-call and drills call ssm:GetParameters only to read probe headers, never the routers'.
+# Deploy reads only its own watch alarms (one DescribeAlarms by their name prefix), on-call and
+# drills only the signals' alarms.
 _NOT_FOR_ROLE = {("oncall", "ssm:GetParameters", A.PARAMETERS),
-                 ("drill", "ssm:GetParameters", A.PARAMETERS)}
+                 ("drill", "ssm:GetParameters", A.PARAMETERS),
+                 ("deploy", "cloudwatch:DescribeAlarms", A.ALARMS),
+                 ("oncall", "cloudwatch:DescribeAlarms", A.WATCH_ALARMS),
+                 ("drill", "cloudwatch:DescribeAlarms", A.WATCH_ALARMS)}
 
 # A conditioned action gets its own statement (the condition must not narrow the others).
 _CONDITIONED_SIDS = {"route53:ChangeResourceRecordSets": "RouterRecordChanges"}
