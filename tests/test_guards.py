@@ -110,19 +110,19 @@ def _actual(*resources: planner.Resource) -> planner.Actual:
                           {r.key: r for r in resources})
 
 
-def test_an_untagged_router_parameter_is_left_as_it_is() -> None:
-    """The parameter holds the live routing value: one created by hand (no tag) is neither a
-    conflict nor overwritten, and never deleted."""
+def test_an_untagged_router_parameter_is_a_conflict_never_touched() -> None:
+    """The parameter holds a live value: one lambdafail did not create (no tag) is a conflict
+    (never overwritten, never deleted) unless the router adopts it (then only tagged)."""
     live = planner.Resource("parameter", "/multi/checkout/active", {"value": "by hand"})
     plan = planner.plan(_want(), _actual(live))
-    [change] = [c for c in plan.changes if c.kind == "parameter"]
-    assert (change.action, change.note) == ("no-op", "exists, not created by lambdafail; left as is")
-    assert plan.conflicts == []
-    # Our own (tagged) parameter is a no-op without the note.
+    assert [c for c in plan.changes if c.kind == "parameter"] == []
+    assert [(x.kind, x.name, x.owner) for x in plan.conflicts] == [
+        ("parameter", "/multi/checkout/active", None)]
+    # Our own (tagged) parameter holding something else: a no-op that says so.
     ours = planner.Resource("parameter", "/multi/checkout/active", {"value": "x"},
-                            {"lambdafail:topology": "multi"})
+                            {"lambdafail:topology": "multi", "lambdafail:service": "checkout"})
     [change] = [c for c in planner.plan(_want(), _actual(ours)).changes if c.kind == "parameter"]
-    assert (change.action, change.note) == ("no-op", "")
+    assert change.action == "no-op" and "holds 'x'" in change.note and "left as is" in change.note
 
 
 @pytest.mark.parametrize("tags", [{}, {"lambdafail:topology": "other"}])
@@ -422,3 +422,17 @@ def test_wildcard_limit_is_exact() -> None:
 def test_exact_match_compares_ip_addresses_by_address() -> None:
     assert matches({"ip": ["2001:db8::1"]}, {"ip": "2001:DB8:0:0:0:0:0:1"}) is True
     assert matches({"ip": ["2001:db8::1"]}, {"ip": "2001:db8::2"}) is False
+
+
+def test_an_untagged_parameter_the_live_function_routes_is_tagged_again() -> None:
+    """A switch that recreated the parameter and stopped before tagging it leaves it
+    untagged: the deployed topology routes it, so deploy tags it instead of a conflict."""
+    compiled = dict(compile_topology(multi()))
+    live = planner.Resource("parameter", "/multi/checkout/active", {"value": "by hand"})
+    actual = _actual(live)
+    actual.deployed_config = compiled
+    plan = planner.plan(_want(), actual)
+    [change] = [c for c in plan.changes if c.kind == "parameter" and c.name == live.name]
+    assert plan.conflicts == [] and change.action == "update" and "tagged" in change.note
+    assert {d.field for d in change.diffs} == {"tags.lambdafail:topology",
+                                               "tags.lambdafail:service"}

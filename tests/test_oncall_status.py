@@ -46,7 +46,11 @@ def test_oncall_status_healthy(env: Env, capsys: pytest.CaptureFixture[str]) -> 
     assert svc["primary"]["failures"] == 0 and svc["last_transition"] is None
     assert svc["drill"] is None and svc["healthy"] is True
     assert svc["state"] == "healthy" and svc["reason"] == "" and doc["verdict"] == "healthy"
-    assert set(svc["rules"].values()) == {"ENABLED"} and len(svc["rules"]) == 2
+    assert svc["rules"] == {f"lambdafail-{env.name}-tick-60s": "ENABLED"}  # the tick rule
+    assert svc["router"] == {"kind": "ssm", "points_at": "primary", "found": True,
+                             "readable": True,
+                             "seen": f"SSM parameter /{env.name}/checkout/active = "
+                                     f"{env.web[('checkout', 'primary')].url!r}"}
 
     code, out = status(env, capsys)
     assert code == 0
@@ -136,12 +140,12 @@ def test_oncall_status_disabled_rule_and_drill(env: Env,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     ctx = env.ctx()
     env.beat(ctx)
-    rule = f"lambdafail-{env.name}-checkout-event-0"
-    ctx.client("events").disable_rule(Name=rule, EventBusName=f"lambdafail-{env.name}-events")
+    rule = f"lambdafail-{env.name}-tick-60s"  # the watcher itself
+    ctx.client("events").disable_rule(Name=rule)
     env.observe(ctx, "checkout", "primary", ok=True)
     env.observe(ctx, "checkout", "standby", ok=True)
     code, doc = status_json(env, capsys)
-    assert code == 8  # at risk: failures on that rule go undetected
+    assert code == 8  # at risk: failures go undetected
     svc = doc["services"][0]
     assert svc["state"] == "at_risk" and f"rule {rule} is DISABLED" in svc["reason"]
     env.store(ctx).acquire_drill_lock("checkout", "d-123", "alice", 600)
@@ -210,7 +214,8 @@ def test_oncall_status_constant_api_calls(mocked_aws: None, tmp_path: Path) -> N
     from lambdafail.oncall import status
 
     counts = {}
-    for n in (1, 100):
+    router_calls = {}
+    for n in (1, 100, 250):
         ctx = AwsContext(region="us-east-1")
         compiled = _seed(ctx, tmp_path, n)
         ctx.calls.clear()
@@ -218,10 +223,17 @@ def test_oncall_status_constant_api_calls(mocked_aws: None, tmp_path: Path) -> N
         assert len(report.services) == n
         assert all(s.deployed and s.rules and all(v == "ENABLED" for v in s.rules.values())
                    for s in report.services)
-        counts[n] = sorted(ctx.calls)
+        # _seed writes no router parameter: every router reads back as missing.
+        assert all(s.state == "misrouted" and s.router and not s.router.found
+                   for s in report.services)
+        router_calls[n] = [c for c in ctx.calls if c == ("ssm", "GetParameters")]
+        counts[n] = sorted(c for c in ctx.calls if c != ("ssm", "GetParameters"))
         assert report.api_calls == len(ctx.calls)
-    assert counts[1] == counts[100], (counts[1], counts[100])
-    assert len(counts[100]) == 6  # query services, heartbeat, drill locks, 2× list_rules, lambda
+    assert counts[1] == counts[100] == counts[250], (counts[1], counts[250])
+    # query services, heartbeat, drill locks, list_rules (tick rules), lambda
+    assert len(counts[250]) == 5
+    # The router read-back: GetParameters, 10 names a call (docs/commands.md: ⌈P / 10⌉).
+    assert {n: len(c) for n, c in router_calls.items()} == {1: 1, 100: 10, 250: 25}
 
 
 # ---- history -----------------------------------------------------------------------------------
@@ -397,3 +409,74 @@ def test_oncall_status_shows_notifications_failing(env: Env,
     code, doc = status_json(env, capsys)
     assert doc["orchestrator"]["notifications"] == {"failing": False, "error": None,
                                                     "since": None}
+
+
+def test_oncall_status_router_changed_or_deleted_by_hand(
+        env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    """Status reads the router back: a parameter changed or deleted by hand degrades the
+    service (exit 7) and says what it saw; putting it back heals it."""
+    ctx = env.ctx()
+    env.beat(ctx)
+    env.observe(ctx, "checkout", "primary", ok=True)
+    env.observe(ctx, "checkout", "standby", ok=True)
+    ssm = ctx.client("ssm")
+    param = f"/{env.name}/checkout/active"
+    assert status_json(env, capsys)[0] == 0
+    ssm.put_parameter(Name=param, Value="http://elsewhere.invalid/", Overwrite=True)
+    code, doc = status_json(env, capsys)
+    (svc,) = doc["services"]
+    assert code == 7 and svc["state"] == "misrouted" and svc["severity"] == "degraded"
+    assert svc["router"]["points_at"] is None and "neither side" in svc["reason"]
+    assert "http://elsewhere.invalid/" in svc["reason"] and "the state says primary" in svc["reason"]
+    ssm.put_parameter(Name=param, Value=env.web[("checkout", "standby")].url, Overwrite=True)
+    code, doc = status_json(env, capsys)
+    assert code == 7 and "router points at the standby" in doc["services"][0]["reason"]
+    ssm.delete_parameter(Name=param)
+    code, doc = status_json(env, capsys)
+    (svc,) = doc["services"]
+    assert code == 7 and svc["state"] == "misrouted" and svc["router"]["found"] is False
+    assert f"router missing: SSM parameter {param} does not exist" in svc["reason"]
+    code, out = status(env, capsys)
+    assert code == 7 and "misrouted" in out
+    ssm.put_parameter(Name=param, Value=env.web[("checkout", "primary")].url, Type="String")
+    assert status_json(env, capsys)[0] == 0
+
+
+def test_oncall_status_reads_route53_and_rules_routers(mocked_aws: None) -> None:
+    """Each kind's batched read-back against moto: a zone listed once for all its records,
+    rules by DescribeRule, a hook said to be unreadable (no call)."""
+    from lambdafail.aws import AwsContext
+    from lambdafail.oncall.common import clients_for
+    from lambdafail.runtime.routers import read_all
+
+    ctx = AwsContext(region="us-east-1")
+    r53 = ctx.client("route53")
+    zone = r53.create_hosted_zone(Name="example.com", CallerReference="x")["HostedZone"]["Id"]
+    zone = zone.removeprefix("/hostedzone/")
+
+    def upsert(name: str, value: str) -> None:
+        r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{
+            "Action": "UPSERT", "ResourceRecordSet": {"Name": name, "Type": "CNAME", "TTL": 60,
+                                                      "ResourceRecords": [{"Value": value}]}}]})
+    upsert("a.example.com.", "p.example.net")
+    upsert("b.example.com.", "s.example.net")
+    events = ctx.client("events")
+    events.put_rule(Name="app-p", EventPattern='{"source": ["x"]}', State="DISABLED")
+    events.put_rule(Name="app-s", EventPattern='{"source": ["x"]}', State="ENABLED")
+
+    def r(record: str) -> dict[str, Any]:
+        return {"kind": "route53", "zone_id": zone, "record": record, "type": "CNAME", "ttl": 60,
+                "values": {"primary": "p.example.net", "standby": "s.example.net"}}
+    routers = {"a": r("a.example.com."), "b": r("b.example.com."), "c": r("c.example.com."),
+               "d": {"kind": "rules", "bus": "default",
+                     "rules": {"primary": ["app-p"], "standby": ["app-s"]}},
+               "e": {"kind": "rules", "bus": "default",
+                     "rules": {"primary": ["app-gone"], "standby": []}},
+               "f": {"kind": "hook", "function": "my-hook"}}
+    ctx.calls.clear()
+    got = read_all(routers, clients_for(ctx))
+    assert (got["a"].side, got["b"].side, got["c"].found) == ("primary", "standby", False)
+    assert got["d"].side == "standby" and got["e"].found is False
+    assert got["f"].readable is False and "cannot be read back" in got["f"].seen
+    assert sorted(ctx.calls) == [("events", "DescribeRule")] * 3 + [
+        ("route53", "ListResourceRecordSets")]

@@ -58,7 +58,9 @@ def test_the_control_region_holds_the_orchestrator_and_the_rest_says_where_it_li
     assert web["primary"]["region"] == "us-east-1" and "region" not in web["standby"]
     assert web["router"]["region"] == "us-east-1"
     assert "region" not in api["router"]
-    assert placement_warnings(topo) == []
+    # web's router acts in its primary's region: said; the watcher is elsewhere: not said.
+    [warned] = placement_warnings(topo)
+    assert warned.path == ("services", "web", "router") and "service 'web'" in warned.message
 
 
 def test_the_orchestrators_role_acts_on_each_router_in_its_region() -> None:
@@ -76,10 +78,19 @@ def test_the_orchestrators_role_acts_on_each_router_in_its_region() -> None:
 def test_a_watcher_in_the_primarys_region_is_warned_about() -> None:
     one_region = TOPOLOGY.replace("control: {regions: [us-west-2]}\n", "")
     warned = placement_warnings(load(one_region))
-    assert len(warned) == 1 and "us-east-1" in warned[0].message
-    assert warned[0].path == ("region",)
+    assert [w.path for w in warned] == [("region",), ("services", "web", "router")]
+    assert "services 'web', 'api'" in warned[0].message
     same = TOPOLOGY.replace("[us-west-2]", "[us-east-1]")
-    assert [w.path for w in placement_warnings(load(same))] == [("control", "regions")]
+    assert placement_warnings(load(same))[0].path == ("control", "regions")
+
+
+def test_a_route53_router_is_warned_about_its_global_control_plane() -> None:
+    r53 = TOPOLOGY.replace(
+        "router: {ssm_parameter: /placed/web/active}",
+        "router: {route53: {zone_id: Z123, record: web.example.com, primary: a.example.com, "
+        "standby: b.example.com}}")
+    said = {w.path: w.message for w in placement_warnings(load(r53))}
+    assert "ChangeResourceRecordSets" in said[("services", "web", "router")]
 
 
 @pytest.mark.parametrize(("edit", "said"), [

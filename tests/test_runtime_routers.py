@@ -240,3 +240,32 @@ def test_runtime_router_errors_are_typed(aws: None) -> None:
     with pytest.raises(RouterTimeout, match="ssm GetParameter /shop/web/active"):
         param.read_back()
     assert not issubclass(RouterTimeout, RouterRefused | RouterNotFound)
+
+
+def test_runtime_orchestrator_tags_the_parameter_it_recreates(aws: None) -> None:
+    """A router parameter deleted by hand is recreated by the next failover, tagged as the
+    topology's (so `destroy --delete-state` finds it); an existing one is only overwritten
+    (PutParameter takes no Tags with Overwrite: version 1 tells a new parameter apart)."""
+    from runtime_support import compiled, make_env, service_cfg
+
+    env = make_env(compiled({"checkout": service_cfg(failure_threshold=1)}))
+    ssm = env.ssm.inner
+    ssm.delete_parameter(Name="/shop/checkout/active")
+    env.tick()
+    env.prober.set("checkout", primary=False)
+    env.tick()
+    assert env.active() == "standby" and env.param() == "S"
+    tags = ssm.list_tags_for_resource(ResourceType="Parameter",
+                                      ResourceId="/shop/checkout/active")["TagList"]
+    assert {t["Key"]: t["Value"] for t in tags} == {"lambdafail:topology": "shop",
+                                                   "lambdafail:service": "checkout"}
+    # An existing parameter: no tag call (a foreign tag set by someone stays as it is).
+    ssm.remove_tags_from_resource(ResourceType="Parameter", ResourceId="/shop/checkout/active",
+                                  TagKeys=["lambdafail:service"])
+    make_router({"kind": "ssm", "parameter": "/shop/checkout/active",
+                 "values": {"primary": "P", "standby": "S"}}, env.clients,
+                tags={"lambdafail:topology": "shop", "lambdafail:service": "checkout"}
+                ).apply("primary")
+    tags = ssm.list_tags_for_resource(ResourceType="Parameter",
+                                      ResourceId="/shop/checkout/active")["TagList"]
+    assert [t["Key"] for t in tags] == ["lambdafail:topology"] and env.param() == "P"

@@ -97,8 +97,9 @@ def test_validate_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert doc == {"valid": True, "file": str(tmp_path / "topology.yaml"),
                    "topology": "shop", "region": "us-east-1", "control_region": "us-east-1",
                    "services": ["checkout"], "signals": 2}
-    # The watcher lives where the primary does: said, not refused (docs/placement.md).
-    assert [w["path"] for w in warnings] == ["region"]
+    # The watcher and the router live where the primary does: said, not refused
+    # (docs/placement.md).
+    assert [w["path"] for w in warnings] == ["region", "services.checkout.router"]
     bad = edit("    timeout_seconds: 3", "    timeout_secs: 3")
     code, out, _err = validate(tmp_path, capsys, bad, "-o", "json")
     assert code == 2

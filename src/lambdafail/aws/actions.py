@@ -187,6 +187,7 @@ ACTIONS: dict[tuple[str, str], tuple[Need, ...]] = {
     ("ssm", "PutParameter"): (("ssm:PutParameter", PARAMETERS),
                               ("ssm:AddTagsToResource", PARAMETERS)),
     ("ssm", "DeleteParameter"): (("ssm:DeleteParameter", PARAMETERS),),
+    ("ssm", "AddTagsToResource"): (("ssm:AddTagsToResource", PARAMETERS),),
     # -- CloudWatch Logs
     ("logs", "DescribeLogGroups"): (("logs:DescribeLogGroups", ANY),),
     ("logs", "ListTagsForResource"): (("logs:ListTagsForResource", LOG_GROUP),),

@@ -84,6 +84,9 @@ def _service_doc(s: ServiceStatus) -> dict[str, Any]:
         "paused": None if s.paused is None else {
             "until": s.paused.until, "seconds_left": s.paused.until_age_seconds,
             "reason": s.paused.reason, "actor": s.paused.actor, "at": s.paused.at},
+        "router": None if s.router is None else {
+            "kind": s.router.kind, "points_at": s.router.side, "found": s.router.found,
+            "readable": s.router.readable, "seen": s.router.seen},
     }
 
 
@@ -181,6 +184,7 @@ def escape(text: str) -> str:
 STATE_MARKS: dict[str, tuple[str, str]] = {
     "healthy": ("✓", "green"), "at_risk": ("▲", "yellow"), "failing": ("!", "yellow"),
     "failed_over": ("✗", "bold red"), "blocked": ("✗", "bold red"),
+    "misrouted": ("✗", "bold red"),
     "switching": ("⇄", "bold magenta"), "unknown": ("?", "yellow"), "paused": ("‖", "cyan"),
     "drill": ("◆", "magenta"),
 }

@@ -45,6 +45,9 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "changes": [change_to_json(c) for c in plan.changes],
         "conflicts": [{"kind": x.kind, "name": x.name, "owner": x.owner, "message": x.message}
                       for x in plan.conflicts],
+        # Edits of services not steady on their primary: refused (exit 2) unless forced.
+        "hazards": [h.to_json() for h in plan.hazards],
+        "forced": bool(plan.forced and plan.hazards),
     }
 
 
@@ -91,5 +94,8 @@ def plan_renderable(plan: Plan, *, show_noop: bool = False) -> RenderableType:
         parts.append(Text(f"topology {plan.topology!r}: {done}", style="green"))
     for x in plan.conflicts:
         parts.append(Text(f"! conflict: {x.message}", style="bold red"))
+    for h in plan.hazards:
+        text = h.forced if plan.forced else f"refused: {h.message}"
+        parts.append(Text(f"! {text}", style="bold red"))
     parts.append(Text(summary_line(plan), style="bold"))
     return Group(*parts)

@@ -197,6 +197,18 @@ class Executor(IamChanges, LambdaChanges, WatchChanges):
             if e.code != "ParameterAlreadyExists":
                 raise
 
+    def _update_parameter(self, c: Change) -> None:
+        # Only what the plan showed: our tags (an adopted parameter) and the value of the side
+        # the state says when the file changed it (PutParameter takes no Tags with Overwrite).
+        w = self._want(c)
+        ssm = self.ctx.client("ssm", w.spec.get("region"))
+        if any(d.field == "value" for d in c.diffs):
+            call(ssm, "put_parameter", resource=w.name, Name=w.name, Value=w.spec["value"],
+                 Type="String", Overwrite=True)
+        if any(d.field.startswith("tags.") for d in c.diffs):
+            call(ssm, "add_tags_to_resource", resource=w.name, ResourceType="Parameter",
+                 ResourceId=w.name, Tags=_tag_list(w.tags))
+
     def _delete_parameter(self, c: Change) -> None:
         try:
             region = (c.actual or c.desired or Resource("parameter", c.name, {})).spec.get("region")

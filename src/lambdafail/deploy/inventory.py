@@ -94,7 +94,22 @@ def observe(ctx: AwsContext, compiled: dict[str, Any], where: iam.Where,
         for sha in configs:
             put(Resource("item", planner.config_item_name(sha), {}))
         actual.deployed_config = configs.get(deployed_sha)
+        actual.drills = _drill_locks(ctx, compiled["table"])
     return actual
+
+
+def _drill_locks(ctx: AwsContext, table: str) -> dict[str, float]:
+    """service -> when its drill lock expires (epoch), for the locks in the table."""
+    out: dict[str, float] = {}
+    kw: dict[str, Any] = {"TableName": table, "KeyConditionExpression": "pk = :p",
+                          "ExpressionAttributeValues": {":p": {"S": "drill"}}}
+    while True:
+        page = call(ctx.client("dynamodb"), "query", resource=f"{table} drill locks", **kw)
+        for item in page.get("Items", []):
+            out[item["sk"]["S"]] = float(item.get("lock_expires_epoch", {}).get("N", "0"))
+        if not page.get("LastEvaluatedKey"):
+            return out
+        kw["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def config_items(ctx: AwsContext, table: str, shas: set[str]) -> dict[str, dict[str, Any]]:
@@ -151,15 +166,25 @@ def _table(ctx: AwsContext, name: str) -> Iterator[Resource]:
     if tags.get(naming.TAG_TOPOLOGY) is None or t.get("TableStatus") != "ACTIVE":
         return
     # Seeded service items: one query for all of them.
+    # Where each service is (side, phase, pause): plan refuses edits that would move traffic
+    # of a service that is not steady on its primary (deploy/guard.py).
     kw: dict[str, Any] = {"TableName": name, "KeyConditionExpression": "pk = :p",
                           "ExpressionAttributeValues": {":p": {"S": "service"}},
-                          "ProjectionExpression": "sk, active"}
+                          "ProjectionExpression": "sk, #a, #ph, #pa, #pe",
+                          "ExpressionAttributeNames": {"#a": "active", "#ph": "phase",
+                                                       "#pa": "paused", "#pe": "pending"}}
     while True:
         page = call(ddb, "query", resource=name, **kw)
         for item in page.get("Items", []):
             svc = item["sk"]["S"]
+            paused = item.get("paused", {}).get("M", {})
+            pending = item.get("pending", {}).get("M", {})
             yield Resource("item", svc, {"active": item.get("active", {}).get("S")},
-                           service=svc)
+                           service=svc, context={
+                               "phase": item.get("phase", {}).get("S", "steady"),
+                               "paused_until": float(paused["until"]["N"])
+                               if "until" in paused else None,
+                               "pending_to": pending.get("to", {}).get("S")})
         if not page.get("LastEvaluatedKey"):
             break
         kw["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -410,7 +435,7 @@ def _parameters_in(ctx: AwsContext, region: str | None, names: set[str],
 
 
 def plan_for(ctx: AwsContext, topology: Topology, *, mode: str = "deploy",
-             delete_state: bool = False) -> tuple[Plan, Package]:
+             delete_state: bool = False, force: bool = False) -> tuple[Plan, Package]:
     """Compile, package, observe and plan: everything `plan`, `deploy` and `destroy` share."""
     from lambdafail.deploy import package, planner
     from lambdafail.model.topology import compiled_document
@@ -422,4 +447,9 @@ def plan_for(ctx: AwsContext, topology: Topology, *, mode: str = "deploy",
     want = planner.desired(compiled, where=where, code_sha256=pkg.sha256_b64,
                            config_sha256=pkg.config_sha256)
     actual = observe(ctx, compiled, where, config_sha256=pkg.config_sha256)
-    return planner.plan(want, actual, mode=mode, delete_state=delete_state), pkg
+    made = planner.plan(want, actual, mode=mode, delete_state=delete_state)
+    if mode == "deploy":
+        from lambdafail.deploy import guard
+
+        guard.check(made, compiled, actual, force=force)
+    return made, pkg

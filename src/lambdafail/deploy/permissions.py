@@ -52,7 +52,7 @@ DEPLOY_CALLS: tuple[tuple[str, str], ...] = (
     ("lambda", "DeleteAlias"), ("lambda", "AddPermission"), ("lambda", "RemovePermission"),
     ("lambda", "GetFunctionEventInvokeConfig"), ("lambda", "PutFunctionEventInvokeConfig"),
     ("ssm", "DescribeParameters"), ("ssm", "GetParameters"), ("ssm", "ListTagsForResource"),
-    ("ssm", "PutParameter"), ("ssm", "DeleteParameter"),
+    ("ssm", "PutParameter"), ("ssm", "DeleteParameter"), ("ssm", "AddTagsToResource"),
     ("logs", "DescribeLogGroups"), ("logs", "ListTagsForResource"), ("logs", "CreateLogGroup"),
     ("logs", "PutRetentionPolicy"), ("logs", "TagResource"), ("logs", "DeleteLogGroup"),
     ("cloudwatch", "DescribeAlarms"), ("cloudwatch", "ListTagsForResource"),
@@ -83,13 +83,14 @@ ONCALL_CALLS: tuple[tuple[str, str], ...] = (
     ("sqs", "GetQueueUrl"), ("sqs", "GetQueueAttributes"),
     ("events", "ListRules"), ("events", "DescribeRule"), ("events", "EnableRule"),
     ("events", "DisableRule"),
-    ("ssm", "GetParameter"), ("ssm", "PutParameter"),
+    ("ssm", "GetParameter"), ("ssm", "PutParameter"), ("ssm", "AddTagsToResource"),
     ("route53", "ListResourceRecordSets"), ("route53", "ChangeResourceRecordSets"),
     ("route53", "GetChange"),
     ("cloudwatch", "DescribeAlarms"),
     ("sns", "Publish"), ("events", "PutEvents"),
     ("ecs", "UpdateService"), ("ecs", "DescribeServices"),
-    # The CLI's own probes resolve probe headers (status --probe, failover/rollback checks).
+    # The CLI's own probes resolve probe headers (status --probe, failover/rollback checks);
+    # status reads the routers' parameters back with GetParameters too.
     ("secretsmanager", "BatchGetSecretValue"), ("secretsmanager", "GetSecretValue"),
     ("ssm", "GetParameters"),
     *RECOVERY_CALLS,
@@ -131,12 +132,10 @@ _SIDS = {A.FUNCTION: "Orchestrator", A.ROLE: "Role", A.PASS_ROLE: "PassRoleToLam
 # Scopes only the roles that probe get: deploy never reads a probe header's secret.
 _PROBING_ROLES = ("oncall", "drill")
 _PROBE_SCOPES = (A.PROBE_SECRETS, A.PROBE_SECRETS_BATCH, A.PROBE_PARAMETERS)
-# On-call and drills call ssm:GetParameters only to read probe headers, never the routers'.
-# Deploy reads only its own watch alarms (one DescribeAlarms by their name prefix), on-call and
-# drills only the signals' alarms.
-_NOT_FOR_ROLE = {("oncall", "ssm:GetParameters", A.PARAMETERS),
-                 ("drill", "ssm:GetParameters", A.PARAMETERS),
-                 ("deploy", "cloudwatch:DescribeAlarms", A.ALARMS),
+# Actions a role's calls never need on a scope: `status` reads the routers' parameters with
+# ssm:GetParameters, as it reads probe headers; deploy reads only its own watch alarms (one
+# DescribeAlarms by their name prefix), on-call and drills only the signals' alarms.
+_NOT_FOR_ROLE = {("deploy", "cloudwatch:DescribeAlarms", A.ALARMS),
                  ("oncall", "cloudwatch:DescribeAlarms", A.WATCH_ALARMS),
                  ("drill", "cloudwatch:DescribeAlarms", A.WATCH_ALARMS)}
 

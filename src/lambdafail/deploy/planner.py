@@ -100,6 +100,8 @@ class Actual:
     # The compiled topology the live function runs (from its config item), when known: plans
     # show a function update as the topology fields that changed, not just a new hash.
     deployed_config: dict[str, Any] | None = None
+    # service -> when its drill lock expires (epoch seconds), from the state table.
+    drills: dict[str, float] = field(default_factory=dict)
 
     @property
     def where(self) -> iam.Where:
@@ -115,6 +117,10 @@ class Plan:
     conflicts: list[Conflict]
     mode: str = "deploy"  # deploy | destroy
     actual: Actual | None = None  # what the plan was made from (the executor's handles)
+    # Edits of services that are not steady on their primary (deploy/guard.py): refused
+    # unless forced, then shown as what deploy will do.
+    hazards: list[Any] = field(default_factory=list)
+    forced: bool = False
 
     @property
     def pending(self) -> list[Change]:
@@ -292,7 +298,8 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
         placed = {"region": svc["router"]["region"]} if svc["router"].get("region") else {}
         for param, value in seeded.items():
             out.append(Resource("parameter", param, {"value": value, **placed},
-                                naming.tags(topo, svc_name), service=svc_name))
+                                naming.tags(topo, svc_name), service=svc_name,
+                                context={"router": svc["router"]}))
     return out
 
 
@@ -405,6 +412,67 @@ def _tag_diffs(desired_tags: dict[str, str], actual_tags: dict[str, str]) -> lis
             if actual_tags.get(k) != v]
 
 
+def _state_side(service: str | None, actual: Actual) -> tuple[str, str]:
+    """(active side, phase) of the service's state item; a new service: the primary."""
+    item = actual.resources.get(("item", service or ""))
+    if item is None:
+        return "primary", "steady"
+    return (str(item.spec.get("active") or "primary"),
+            str(item.context.get("phase") or "steady"))
+
+
+def seed_at_state_side(w: Resource, actual: Actual) -> Resource:
+    """A router parameter is seeded where the state says traffic is: a service re-added or
+    re-routed while on the standby starts on the standby, not at the primary."""
+    side, _ = _state_side(w.service, actual)
+    router = w.context.get("router")
+    if side == "primary" or not router:
+        return w
+    value = router_kind(router["kind"]).seeded_parameters(router, side)[w.name]
+    return Resource(w.kind, w.name, {**w.spec, "value": value}, w.tags, service=w.service,
+                    context={**w.context, "note": f"seeded at the {side}: the state says "
+                                                  f"{w.service} is on the {side}"})
+
+
+def parameter_change(w: Resource, a: Resource, actual: Actual) -> Change | None:
+    """An existing router parameter: None when it is a conflict (another topology's, or not
+    lambdafail's and not adopted); else its tags (adoption) and, when the file changed the
+    value of the side the state says and the parameter still holds the old one, that value.
+    A value set by someone else is never overwritten."""
+    topo = actual.topology
+    router = w.context.get("router") or {}
+    old_cfg = ((actual.deployed_config or {}).get("services", {}).get(w.service or "") or {})
+    old_router = old_cfg.get("router") or {}
+    # Untagged although the live function routes it: a router recreated it and stopped
+    # before tagging it (PutParameter, then AddTagsToResource): ours, tagged again.
+    retag = a.owner is None and old_router.get("parameter") == w.name
+    adopting = a.owner is None and router and router_kind(router["kind"]).adopts(router)
+    if a.owner != topo and not (adopting or retag):
+        return None
+    diffs = _tag_diffs(w.tags, a.tags)
+    side, phase = _state_side(w.service, actual)
+    want = router_kind(router["kind"]).seeded_parameters(router, side).get(w.name) \
+        if router else None
+    have = a.spec.get("value")
+    old = (old_router.get("values") or {}).get(side) \
+        if old_router.get("parameter") == w.name else None
+    note = "adopted (adopt: true): tagged as this topology's; its value is kept" \
+        if adopting else ""
+    if retag and not adopting:
+        note = "routed by the deployed topology but untagged (recreated by a switch): tagged"
+    if (want is not None and have != want and not adopting and phase == "steady"
+            and have == old):
+        diffs.insert(0, FieldDiff("value", have, want))
+        note = f"the file changed the {side}'s value (the state says {side})"
+    elif want is not None and have != want and not adopting and have != old:
+        note = "; ".join(x for x in (note, f"holds {have!r}, not the {side}'s value: left "
+                                          "as is (status: misrouted)") if x)
+    spec = {**w.spec, "value": want if any(d.field == "value" for d in diffs) else have}
+    return Change("update" if diffs else "no-op", w.kind, w.name, w.service, diffs=diffs,
+                  desired=Resource(w.kind, w.name, spec, w.tags, service=w.service,
+                                   context=w.context), actual=a, note=note)
+
+
 def _order(kind: str) -> int:
     return KINDS.index(kind)
 
@@ -434,14 +502,17 @@ def plan(want: list[Resource], actual: Actual, *, mode: str = "deploy",
         if a is None:
             if w.kind in ("alias", "permission") and foreign_function:
                 continue
+            if w.kind == "parameter":
+                w = seed_at_state_side(w, actual)
             updates.append(Change("create", w.kind, w.name, w.service, desired=w,
                                   note=str(w.context.get("note") or "")))
             continue
         if w.kind == "parameter":
-            # Seeded once; a live routing value is never overwritten, whoever created it.
-            note = "" if a.owner == topo else "exists, not created by lambdafail; left as is"
-            updates.append(Change("no-op", w.kind, w.name, w.service, desired=w, actual=a,
-                                  note=note))
+            change = parameter_change(w, a, actual)
+            if change is None:
+                conflicts.append(Conflict(a.kind, a.name, a.owner))
+            else:
+                updates.append(change)
             continue
         if not ours(a):
             conflicts.append(Conflict(a.kind, a.name, a.owner))

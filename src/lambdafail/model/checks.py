@@ -122,20 +122,49 @@ def _placement_problems(topo: Topology) -> list[SemanticProblem]:
 
 def placement_warnings(topo: Topology) -> list[SemanticProblem]:
     """What validate warns about (exit 0): a watcher that shares a region with what it
-    protects goes down with it."""
+    protects goes down with it, and so does a router acting in the primary's region; a
+    Route 53 router switches through a global control plane served from one region. One
+    warning per kind of problem, naming the services."""
     control = topo.control_region
     out: list[SemanticProblem] = []
     if control is None:
         return out
+    shared = [n for n, svc in topo.services.items() if (svc.primary.region or topo.region) == control]
+    if shared:
+        where = ("control", "regions") if topo.control else ("region",)
+        out.append(SemanticProblem(
+            where, f"the orchestrator runs in {control}, the region of the primary of "
+            f"{_some(shared)}: an outage of that region takes the watcher down with it",
+            "set `control: {regions: [<another region>]}` (docs/placement.md)"))
+    in_primary: list[str] = []
+    global_plane: list[str] = []
     for name, svc in topo.services.items():
-        if (svc.primary.region or topo.region) == control:
-            where = ("control", "regions") if topo.control else ("region",)
-            out.append(SemanticProblem(
-                where, f"the orchestrator runs in {control}, the region of service {name!r}'s "
-                "primary: an outage of that region takes the watcher down with it",
-                "set `control: {regions: [<another region>]}` (docs/placement.md)"))
-            break
+        kind = router_kind_of(svc.router)
+        if not kind.regional:
+            global_plane.append(name)
+        elif (svc.router.region or topo.region) == (svc.primary.region or topo.region):
+            in_primary.append(name)
+    if in_primary:
+        first = in_primary[0]
+        out.append(SemanticProblem(
+            ("services", first, "router"), f"the router of {_some(in_primary)} acts in its "
+            "primary's region: a failover caused by that region's outage cannot switch it",
+            "give the router `region: <the standby's region>` (docs/placement.md)"))
+    if global_plane:
+        first = global_plane[0]
+        out.append(SemanticProblem(
+            ("services", first, "router"), f"the route53 router of {_some(global_plane)} "
+            "switches with ChangeResourceRecordSets, a control-plane call served from "
+            "us-east-1: AWS advises against depending on it during recovery",
+            "weigh it in docs/placement.md; an SSM router in the standby's region needs none"))
     return out
+
+
+def _some(names: list[str], shown: int = 3) -> str:
+    said = ", ".join(repr(n) for n in names[:shown])
+    more = len(names) - shown
+    return ("service " if len(names) == 1 else "services ") + said + (
+        f" and {more} more" if more > 0 else "")
 
 
 def _recovery_problems(name: str, rec: Recovery) -> list[SemanticProblem]:

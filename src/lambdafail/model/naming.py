@@ -12,9 +12,13 @@ import re
 
 from lambdafail.model.schedule import schedule_gaps
 
+# One definition of the ownership tags: the orchestrator tags what its routers recreate.
+from lambdafail.runtime.owner import TAG_SERVICE as TAG_SERVICE
+from lambdafail.runtime.owner import TAG_TOPOLOGY as TAG_TOPOLOGY
+
 PREFIX = "lambdafail"
-TAG_TOPOLOGY = "lambdafail:topology"
-TAG_SERVICE = "lambdafail:service"
+# Tick rules are `<base>-tick-…`: status lists them by this prefix in one call.
+TICK_INFIX = "tick-"
 ALIAS = "live"
 
 RULE_NAME_MAX = 64
@@ -65,7 +69,7 @@ def schedule_rule_name(topology: str, expression: str) -> str:
     fixed period), `<base>-tick-<N>s-<hash>` for an uneven cron (N = its shortest gap): two
     schedules share a rule only if they tick alike."""
     gaps = schedule_gaps(expression)
-    name = f"{base(topology)}-tick-{gaps.min_seconds}s"
+    name = f"{base(topology)}-{TICK_INFIX}{gaps.min_seconds}s"
     if gaps.min_seconds != gaps.max_seconds:
         fields = " ".join(expression[5:-1].split()).upper()
         name += "-" + hashlib.sha256(fields.encode()).hexdigest()[:8]

@@ -24,6 +24,7 @@ __all__ = [
     "LogEntry",
     "OrchestratorStatus",
     "PauseInfo",
+    "RouterReading",
     "ServiceStatus",
     "SideStatus",
     "StatusReport",
@@ -42,6 +43,7 @@ STATES: dict[str, str] = {
     "at_risk": "at_risk",     # on the primary, but the standby is failing or never probed,
                               # or a rule that detects failures is not enabled
     "failing": "at_risk",     # the primary fails, below the failure threshold so far
+    "misrouted": "degraded",  # the router points elsewhere than the state says, or is gone
     "failed_over": "degraded",  # traffic is on the standby
     "blocked": "degraded",    # a failover is wanted and cannot happen (both down, cooldown,
                               # paused): the reason says which
@@ -107,6 +109,17 @@ class PauseInfo:
     at: str | None
 
 
+@dataclass(frozen=True)
+class RouterReading:
+    """What status read back from the service's router (runtime/routers `read_many`)."""
+
+    kind: str
+    side: str | None  # the side its value means; None: neither (or unreadable)
+    found: bool  # False: what it switches does not exist
+    readable: bool  # False: nothing in AWS says (a hook), or the read failed
+    seen: str  # the value or states read, in words
+
+
 @dataclass
 class ServiceStatus:
     name: str
@@ -127,6 +140,8 @@ class ServiceStatus:
     reason: str = ""  # the state's why, in words ("" when healthy)
     severity: str = "at_risk"  # STATES[state], but a stuck switch is degraded
     paused: PauseInfo | None = None
+    router: RouterReading | None = None
+    misrouted: str | None = None  # why the router disagrees with the state
 
     @property
     def healthy(self) -> bool:

@@ -1,8 +1,9 @@
-"""`status`: gather everything on-call needs to see, in a constant number of API calls.
+"""`status`: gather everything on-call needs to see, in a bounded number of API calls.
 
 Rules: no click, no rich (cli/render.py draws the result, oncall.model); status makes the same
-number of calls whatever the number of services (6; `--probe` adds the probes), the
-independent reads concurrently; it never writes.
+5 calls whatever the number of services, plus the routers' read-back, which each router kind
+batches (runtime/routers/<kind>.py `read_many`: docs/commands.md gives the formula; `--probe`
+adds the probes); the independent reads run concurrently; it never writes.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from lambdafail.oncall.model import (
     LiveProbe,
     OrchestratorStatus,
     PauseInfo,
+    RouterReading,
     ServiceStatus,
     SideStatus,
     StatusReport,
@@ -71,7 +73,8 @@ def _side_status(h: Any, faults: dict[str, float], side: str, now: datetime,
 
 
 def _list_rules(ctx: AwsContext, bus: str, prefix: str) -> dict[str, str] | None:
-    """name -> state of our rules on `bus` (≤ 300 rules per bus: at most 3 pages). None: no bus."""
+    """name -> state of the rules on `bus` whose name starts with `prefix` (the tick rules:
+    one page up to 100 of them, 26,400 services at the default probe timeout). None: no bus."""
     events = ctx.client("events")
     out: dict[str, str] = {}
     token: str | None = None
@@ -109,7 +112,8 @@ def _orchestrator_config(ctx: AwsContext, fn: str) -> dict[str, Any] | None:
 
 def gather_status(ctx: AwsContext, compiled: dict[str, Any], *, probe: bool = False,
                   now: datetime | None = None) -> StatusReport:
-    """Everything `status` shows, in a constant number of API calls (6; `--probe` adds the
+    """Everything `status` shows: 5 API calls whatever the size, plus the routers' batched
+    read-back (docs/commands.md gives the formula; `--probe` adds the
     probes themselves). The independent reads run concurrently: status answers in about the
     time of its slowest call."""
     from concurrent.futures import ThreadPoolExecutor
@@ -128,18 +132,18 @@ def gather_status(ctx: AwsContext, compiled: dict[str, Any], *, probe: bool = Fa
         f_states = pool.submit(guarded, store.load_all)
         f_beat = pool.submit(guarded, store.heartbeat_item)
         f_drills = pool.submit(guarded, lambda: _drill_locks(store))
-        f_default = pool.submit(_list_rules, ctx, "default", prefix)
-        f_bus = pool.submit(_list_rules, ctx, str(compiled["bus"]), prefix)
+        # Only the tick rules, by their name prefix: signal rules grow with services (their
+        # states are `plan`'s drift), and the watcher itself is the tick.
+        f_ticks = pool.submit(_list_rules, ctx, "default", f"{prefix}{naming.TICK_INFIX}")
         f_fn = pool.submit(_orchestrator_config, ctx, fn)
+        f_routers = pool.submit(read_routers, ctx, compiled)
         f_probe = pool.submit(_probe_everything, ctx, compiled) if probe else None
         states = f_states.result()
         beat = f_beat.result()
         drills = f_drills.result()
-        rules: dict[str, str] = {}
-        for fut in (f_default, f_bus):
-            got = fut.result()
-            rules.update(got or {})
+        rules: dict[str, str] = dict(f_ticks.result() or {})
         fn_cfg = f_fn.result()
+        readings = f_routers.result()
         live = f_probe.result() if f_probe is not None else {}
 
     now = now or utcnow()
@@ -148,7 +152,7 @@ def gather_status(ctx: AwsContext, compiled: dict[str, Any], *, probe: bool = Fa
     for name in sorted(compiled["services"]):
         services.append(_service_status(name, compiled["services"][name], states.get(name),
                                         drills.get(name), rules, live, compiled, now,
-                                        beat=beat))
+                                        beat=beat, reading=readings.get(name)))
     return StatusReport(topology=topo_name, region=str(compiled.get("region") or ctx.region),
                         generated_at=iso(now), orchestrator=orch, services=services,
                         api_calls=len(ctx.calls) - calls_before)
@@ -201,16 +205,45 @@ def _orchestrator_status(compiled: dict[str, Any], fn: str, beat: dict[str, Any]
 
 
 def _service_rules(name: str, svc: dict[str, Any], compiled: dict[str, Any]) -> list[str]:
-    names = [str(s["rule"]) for s in svc.get("signals", []) if s.get("rule")]
-    for rule, sched in compiled.get("schedules", {}).items():
-        if name in sched.get("services", []):
-            names.insert(0, str(rule))
-    return names
+    """The tick rule that probes `name` (status reads no signal rule: see _list_rules)."""
+    return [str(rule) for rule, sched in compiled.get("schedules", {}).items()
+            if name in sched.get("services", [])]
+
+
+def read_routers(ctx: AwsContext, compiled: dict[str, Any]) -> dict[str, RouterReading]:
+    """service -> what its router points at now, each kind batched by its runtime module."""
+    from lambdafail.oncall.common import clients_for
+    from lambdafail.runtime.routers import RouterError, read_all
+
+    routers = {name: dict(svc["router"]) for name, svc in compiled["services"].items()}
+    try:
+        got = read_all(routers, clients_for(ctx))
+    except RouterError as e:
+        # Unreadable (e.g. AccessDenied): said per service, never a traceback.
+        return {name: RouterReading(kind=str(cfg.get("kind")), side=None, found=True,
+                                    readable=False, seen=f"cannot read: {e}"[:300])
+                for name, cfg in routers.items()}
+    return {name: RouterReading(kind=str(routers[name].get("kind")), side=r.side, found=r.found,
+                                readable=r.readable, seen=r.seen) for name, r in got.items()}
+
+
+def router_problem(st: Any, reading: RouterReading | None) -> str | None:
+    """Why the router disagrees with the state, or None. A switch under way is expected to
+    disagree; a router with nothing to read (a hook) cannot."""
+    if reading is None or st is None or st.phase != "steady" or not reading.readable:
+        return None
+    if not reading.found:
+        return f"router missing: {reading.seen}; the state says {st.active}"
+    if reading.side != st.active:
+        where = f"the {reading.side}" if reading.side else "neither side"
+        return (f"router points at {where} ({reading.seen}); the state says {st.active}")
+    return None
 
 
 def _service_status(name: str, svc: dict[str, Any], st: Any, drill: dict[str, Any] | None,
                     rules: dict[str, str], live: dict[Any, Any], compiled: dict[str, Any],
-                    now: datetime, beat: dict[str, Any] | None = None) -> ServiceStatus:
+                    now: datetime, beat: dict[str, Any] | None = None,
+                    reading: RouterReading | None = None) -> ServiceStatus:
     my_rules = {r: rules.get(r, "MISSING") for r in _service_rules(name, svc, compiled)}
     drill_info = None
     if drill and float(drill.get("lock_expires_epoch") or 0) > now.timestamp():
@@ -228,7 +261,7 @@ def _service_status(name: str, svc: dict[str, Any], st: Any, drill: dict[str, An
                                       since_age_seconds=None, phase=None, pending=None,
                                       primary=sides["primary"], standby=sides["standby"],
                                       last_transition=None, drill=drill_info, rules=my_rules,
-                                      blocked=None, problems=problems), svc, now)
+                                      blocked=None, problems=problems, router=reading), svc, now)
     ticked_at = _rule_tick(name, compiled, beat)
     sides = {s: _with_live(_side_status(st.health[s], st.faults, s, now, ticked_at),
                            live.get((name, s)))
@@ -258,6 +291,9 @@ def _service_status(name: str, svc: dict[str, Any], st: Any, drill: dict[str, An
     for rule, state in sorted(my_rules.items()):
         if state != "ENABLED":
             problems.append(f"rule {rule} is {state}")
+    misrouted = router_problem(st, reading)
+    if misrouted:
+        problems.append(misrouted)
     pause = None
     until = st.paused_until(now.timestamp())
     if until is not None:
@@ -272,7 +308,8 @@ def _service_status(name: str, svc: dict[str, Any], st: Any, drill: dict[str, An
                                   phase=st.phase, pending=st.pending, primary=sides["primary"],
                                   standby=sides["standby"], last_transition=lt,
                                   drill=drill_info, rules=my_rules, blocked=st.blocked,
-                                  problems=problems, paused=pause), svc, now)
+                                  problems=problems, paused=pause, router=reading,
+                                  misrouted=misrouted), svc, now)
 
 
 def classify(s: ServiceStatus, svc: Mapping[str, Any], now: datetime) -> ServiceStatus:
@@ -322,6 +359,8 @@ def _state(s: ServiceStatus, threshold: int) -> tuple[str, str]:
         err = f"; last error: {p['last_error']}" if p.get("last_error") else ""
         return "switching", (f"switching to {p.get('to', '?')} ({p.get('reason', '?')}): the "
                              f"router has not confirmed{err}")
+    if s.misrouted:
+        return "misrouted", s.misrouted
     if s.blocked:
         if s.blocked.startswith("paused") and s.paused is not None:
             return "blocked", (f"paused until {_clock(s.paused.until, s.paused.until_age_seconds)} ({s.paused.reason}): "

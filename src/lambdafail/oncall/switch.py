@@ -166,10 +166,12 @@ def _quiet_logger() -> Any:
     return Logger(sink=lambda line: None)
 
 
-def _router(ctx: AwsContext, svc: dict[str, Any], st: Any) -> Any:
-    from lambdafail.runtime.routers import make_router
+def _router(ctx: AwsContext, svc: dict[str, Any], st: Any, topology: str = "") -> Any:
+    from lambdafail.runtime.routers import make_router, owner_tags
 
-    return make_router(svc["router"], clients_for(ctx), confirmed=st.active)
+    # A switch that recreates what it routes tags it as the topology's (read-backs need none).
+    return make_router(svc["router"], clients_for(ctx), confirmed=st.active,
+                       tags=owner_tags(topology, str(st.service)) if topology else None)
 
 
 def _step_env(ctx: AwsContext, svc: dict[str, Any], service: str, st: Any,
@@ -275,7 +277,7 @@ def _manual_switch(ctx: AwsContext, compiled: dict[str, Any], svc: dict[str, Any
     if confirm is not None:
         confirm(f"{action} in {where}"
                 + (" WITHOUT checking its health (--force)" if force else "") + "?")
-    router = _router(ctx, svc, st)
+    router = _router(ctx, svc, st, str(compiled["topology"]))
     with runtime_guard(ctx, compiled):
         res = request_switch(store, router, svc, service, to_side, reason=reason, actor=who,
                              evidence=evidence, force=force, automatic=False,

@@ -25,7 +25,7 @@ from lambdafail.runtime.clock import time_scale
 from lambdafail.runtime.config import SIDES, Clients, LoadedConfig, load_config
 from lambdafail.runtime.log import HEARTBEAT_METRIC, Logger
 from lambdafail.runtime.probes import ProbeResult, probe_all
-from lambdafail.runtime.routers import Router, make_router
+from lambdafail.runtime.routers import Router, make_router, owner_tags
 from lambdafail.runtime.secrets import HeaderResolver
 from lambdafail.runtime.state import ServiceState, StateConflict, StateStore
 from lambdafail.runtime.steps import StepEnv
@@ -93,7 +93,8 @@ class Orchestrator:
         if self._router_factory is not None:
             return self._router_factory(service, state)
         return make_router(self.config.services[service]["router"], self.clients,
-                           confirmed=state.active)
+                           confirmed=state.active,
+                           tags=owner_tags(self.config.topology, service))
 
     def probe_many(self, targets: Mapping[Hashable, tuple[Mapping[str, Any], float]]
                    ) -> dict[Hashable, ProbeResult]:

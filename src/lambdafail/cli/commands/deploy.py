@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from lambdafail.cli.commands.plan import FORCE_HELP
 from lambdafail.cli.main import global_options, topology_file_option
 
 
@@ -16,8 +17,9 @@ from lambdafail.cli.main import global_options, topology_file_option
 @click.option("--yes", "-y", is_flag=True, default=False, help="Do not ask for confirmation.")
 @click.option("--dry-run", is_flag=True, default=False,
               help="Print the plan and change nothing.")
+@click.option("--force", is_flag=True, default=False, help=FORCE_HELP)
 @global_options
-def command(file: str, yes: bool, dry_run: bool) -> int:
+def command(file: str, yes: bool, dry_run: bool, force: bool) -> int:
     from lambdafail.cli.commands.common import aws_for, console, is_json, load_topology
     from lambdafail.cli.commands.plan import show_confirm_apply
     from lambdafail.cli.render_plan import summary_line
@@ -25,7 +27,7 @@ def command(file: str, yes: bool, dry_run: bool) -> int:
 
     topo = load_topology(file)
     ctx = aws_for(topo)
-    plan, pkg = plan_for(ctx, topo)
+    plan, pkg = plan_for(ctx, topo, force=force)
     outcome = show_confirm_apply(ctx, plan, pkg, yes=yes, dry_run=dry_run,
                                  question=f"Deploy topology {topo.name!r} ({summary_line(plan)})?")
     if outcome is not None:
@@ -35,7 +37,8 @@ def command(file: str, yes: bool, dry_run: bool) -> int:
         n = plan.counts()
         record(ctx, str(compiled_for(topo, ctx.region)["table"]), "deploy",
                detail={"created": n["create"], "updated": n["update"], "deleted": n["delete"],
-                       "note": summary_line(plan)})
+                       "note": summary_line(plan),
+                       **({"forced": [h.forced for h in plan.hazards]} if plan.hazards else {})})
     if outcome is not None and not is_json():
         n = plan.counts()
         console().print(f"[bold green]deployed[/] topology {topo.name!r}: {n['create']} created, "

@@ -42,12 +42,35 @@ def refuse_conflicts(plan: Plan) -> None:
     from lambdafail.base.errors import OwnershipError
 
     if plan.conflicts:
-        names = ", ".join(f"{x.kind} {x.name}" for x in plan.conflicts)
+        names = ", ".join(f"{x.kind} {x.name}" + (f" (topology {x.owner!r}'s)" if x.owner else "")
+                          for x in plan.conflicts)
+        hint = ("lambdafail never takes over untagged resources: rename or delete them, or "
+                "choose another topology name")
+        params = [x for x in plan.conflicts if x.kind == "parameter"]
+        if params:
+            hint += ("; a router parameter that lambdafail did not create is taken over only "
+                     "with `adopt: true` on the router, and one routed by another topology "
+                     "never (route another parameter)")
         raise OwnershipError(
             f"{len(plan.conflicts)} resource name(s) already taken by resources lambdafail does "
-            f"not own: {names}",
-            hint="lambdafail never takes over untagged resources: rename or delete them, or "
-                 "choose another topology name")
+            f"not own: {names}", hint=hint)
+
+
+def refuse_hazards(plan: Plan) -> None:
+    """Exit 2 when the plan edits a service that is not steady on its primary (deploy/guard.py),
+    unless --force (then the plan shows what deploy will do)."""
+    from lambdafail.base.errors import UsageError
+
+    if plan.hazards and not plan.forced:
+        firsts = "; ".join(f"{h.service}: {h.first}" for h in plan.hazards)
+        raise UsageError(
+            " ".join(h.message for h in plan.hazards),
+            hint=f"run first, with the file as deployed: {firsts}; or --force to deploy the "
+                 "edit anyway (the plan then says what it does)")
+
+
+FORCE_HELP = ("Edit services that are not steady on their primary (failed over, switching, in "
+              "a drill, paused) anyway: the plan says what it does to them.")
 
 
 def execute(ctx: AwsContext, plan: Plan, pkg: Package | None) -> Outcome:
@@ -112,6 +135,7 @@ def show_confirm_apply(ctx: AwsContext, plan: Plan, pkg: Package | None, *, ques
         show_plan(plan)
     if conflicts_fatal:
         refuse_conflicts(plan)
+    refuse_hazards(plan)
     if dry_run or not plan.pending:
         if json_out:
             emit_json(outcome_json(plan, None, ctx, applied=False))
@@ -140,8 +164,9 @@ def outcome_json(plan: Plan, outcome: Outcome | None, ctx: AwsContext,
               help="Exit 4 when changes are pending, 0 when there are none.")
 @click.option("--show-unchanged", is_flag=True, default=False,
               help="Also list resources that need no change.")
+@click.option("--force", is_flag=True, default=False, help=FORCE_HELP)
 @global_options
-def command(file: str, detailed_exitcode: bool, show_unchanged: bool) -> int:
+def command(file: str, detailed_exitcode: bool, show_unchanged: bool, force: bool) -> int:
     from lambdafail.base.errors import ExitCode
     from lambdafail.cli.commands.common import aws_for, emit_json, is_json, load_topology
     from lambdafail.cli.render_plan import plan_to_json
@@ -149,7 +174,7 @@ def command(file: str, detailed_exitcode: bool, show_unchanged: bool) -> int:
 
     topo = load_topology(file)
     ctx = aws_for(topo)
-    plan, _ = plan_for(ctx, topo)
+    plan, _ = plan_for(ctx, topo, force=force)
     estimate = cost_estimate(topo)
     if is_json():
         emit_json({**plan_to_json(plan), "cost": estimate.to_json()})
@@ -159,6 +184,7 @@ def command(file: str, detailed_exitcode: bool, show_unchanged: bool) -> int:
         show_plan(plan, show_noop=show_unchanged)
         console().print(estimate.line(), style="dim", soft_wrap=True)
     refuse_conflicts(plan)
+    refuse_hazards(plan)
     if detailed_exitcode and plan.pending:
         return int(ExitCode.CHANGES_PENDING)
     return 0

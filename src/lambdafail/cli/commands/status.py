@@ -38,7 +38,8 @@ def _parse_fail_on(ctx: click.Context, param: click.Parameter,
 
 
 @click.command("status", help="Show one state per service (healthy, at_risk, failing, "
-               "failed_over, blocked, switching, unknown, paused, drill), the verdict first. "
+               "failed_over, misrouted, blocked, switching, unknown, paused, drill), the verdict "
+               "first. "
                "Exit 0 healthy, 8 at risk, 7 degraded, 3 AWS error.")
 @topology_file_option
 @click.option("--watch", "-w", is_flag=True, help="Refresh in place until Ctrl-C.")

@@ -62,7 +62,12 @@ class RouterKind(Generic[M]):
         """Where on-call looks by hand to see (or set) which side the router points at."""
         raise NotImplementedError
 
-    def seeded_parameters(self, router: dict[str, Any]) -> dict[str, str]:
-        """SSM parameters deploy creates for the router (name → first value); the inventory
-        observes the same names."""
+    def seeded_parameters(self, router: dict[str, Any], side: str = "primary") -> dict[str, str]:
+        """SSM parameters deploy creates for the router (name → value at `side`: the side the
+        state says, the primary for a new service); the inventory observes the same names."""
         return {}
+
+    def adopts(self, router: dict[str, Any]) -> bool:
+        """Whether the topology adopts what the router switches although lambdafail did not
+        create it (`adopt: true`): deploy tags it instead of refusing it as a conflict."""
+        return False

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from lambdafail.model import naming
 from lambdafail.model.common import lambda_name
 from lambdafail.model.kinds.base import RouterKind, RouterSpec
 
@@ -19,7 +20,18 @@ class HookRouter(RouterSpec):
     hook: str = Field(description="Lambda function (ARN or name) invoked synchronously with "
                       "the transition; it must return without FunctionError.")
 
-    _fn = field_validator("hook")(staticmethod(lambda_name))
+    @field_validator("hook")
+    @classmethod
+    def _fn(cls, v: str) -> str:
+        lambda_name(v)
+        # The orchestrator invoking itself (or another topology's) as the switch: recursion,
+        # and a failover that never switches traffic.
+        name = v.split(":function:", 1)[-1].split(":", 1)[0]
+        if name.startswith(f"{naming.PREFIX}-") and name.endswith("-orchestrator"):
+            raise ValueError(f"hook {v!r} is named like lambdafail's own orchestrator "
+                             f"({naming.PREFIX}-<topology>-orchestrator); a router may only "
+                             "invoke your application's function")
+        return v
 
 
 class Hook(RouterKind[HookRouter]):

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from lambdafail.model import naming
 from lambdafail.model.arns import Where, parameter_arn, statement
 from lambdafail.model.common import SSM_NAME_RE, Invalid
 from lambdafail.model.kinds.base import RouterKind, RouterSpec
@@ -35,6 +36,10 @@ def ssm_name_problem(name: str) -> str:
         return f"{len(levels)} levels; SSM allows at most {SSM_MAX_LEVELS}"
     if bare.lower().startswith(("aws", "ssm")):
         return "names starting with aws or ssm (any case) are reserved"
+    first = levels[0].lower()
+    if first == naming.PREFIX or first.startswith(f"{naming.PREFIX}-"):
+        return (f"names under {naming.PREFIX} are lambdafail's own; a router may only switch "
+                "your application's parameters")
     room = SSM_ARN_MAX - regions.longest_arn_prefix("ssm", "parameter/")
     if len(bare) > room:
         return (f"{len(bare)} characters; with its ARN (counted against SSM's {SSM_ARN_MAX}) "
@@ -46,6 +51,9 @@ class SsmRouter(RouterSpec):
     ssm_parameter: str = Field(description="String parameter holding the active endpoint.")
     values: dict[Literal["primary", "standby"], str] | None = Field(default=
         None, description="Values to write; default: each target's URL or function.")
+    adopt: bool = Field(default=False, description="The parameter exists and lambdafail did "
+                        "not create it: take it over (deploy tags it as this topology's) "
+                        "instead of refusing it as a conflict.")
 
     @field_validator("ssm_parameter")
     @classmethod
@@ -66,24 +74,32 @@ class Ssm(RouterKind[SsmRouter]):
 
     def compile(self, router: SsmRouter, targets: dict[str, str]) -> dict[str, Any]:
         values = router.values or {}
-        return {"kind": "ssm", "parameter": router.ssm_parameter,
-                "values": {"primary": values.get("primary", targets["primary"]),
-                           "standby": values.get("standby", targets["standby"])}}
+        out: dict[str, Any] = {
+            "kind": "ssm", "parameter": router.ssm_parameter,
+            "values": {"primary": values.get("primary", targets["primary"]),
+                       "standby": values.get("standby", targets["standby"])}}
+        if router.adopt:  # only when set: every other topology compiles as before
+            out["adopt"] = True
+        return out
 
     def route_key(self, router: SsmRouter) -> str | None:
         return f"SSM parameter {'/' + router.ssm_parameter.lstrip('/')}"
 
     def iam_statements(self, routers: list[dict[str, Any]], where: Where) -> list[dict[str, Any]]:
         params = {parameter_arn(where.at(r.get("region")), r["parameter"]) for r in routers}
-        return statement("RouterParameters", ["ssm:GetParameter", "ssm:PutParameter"],
-                         sorted(params))
+        # AddTagsToResource: a parameter the router has to recreate is tagged as ours.
+        return statement("RouterParameters", ["ssm:AddTagsToResource", "ssm:GetParameter",
+                                              "ssm:PutParameter"], sorted(params))
 
     def hint(self, router: dict[str, Any], side: str) -> str:
         value = router.get("values", {}).get(side, "?")
         return f"the SSM parameter {router['parameter']} (for {side} it holds {value!r})"
 
-    def seeded_parameters(self, router: dict[str, Any]) -> dict[str, str]:
-        return {str(router["parameter"]): str(router["values"]["primary"])}
+    def seeded_parameters(self, router: dict[str, Any], side: str = "primary") -> dict[str, str]:
+        return {str(router["parameter"]): str(router["values"][side])}
+
+    def adopts(self, router: dict[str, Any]) -> bool:
+        return bool(router.get("adopt"))
 
 
 KIND = Ssm()

@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from lambdafail.runtime.config import Clients
+from lambdafail.runtime.owner import TAG_SERVICE, TAG_TOPOLOGY, owner_tags
 from lambdafail.runtime.routers.base import (
+    Reading,
     Router,
     RouterError,
     RouterNotFound,
@@ -30,7 +32,10 @@ class _Builder(Protocol):
     kind: str
     reads_committed: bool
 
-    def build(self, cfg: dict[str, Any], clients: Clients, confirmed: str | None) -> Router: ...
+    def build(self, cfg: dict[str, Any], clients: Clients, confirmed: str | None,
+              tags: dict[str, str] | None = None) -> Router: ...
+
+    def read_many(self, cfgs: list[dict[str, Any]], clients: Clients) -> list[Reading]: ...
 
 
 #: compiled router `kind` → its runtime class.
@@ -45,16 +50,34 @@ def reads_committed(router_cfg: dict[str, Any]) -> bool:
 
 
 def make_router(router_cfg: dict[str, Any], clients: Clients,
-                confirmed: str | None = None) -> Router:
+                confirmed: str | None = None, tags: dict[str, str] | None = None) -> Router:
     """Build the router of a service. `confirmed`: the committed active side (the read-back
-    of routers that cannot read AWS)."""
+    of routers that cannot read AWS); `tags`: the topology's ownership tags, put on whatever
+    the router has to create (`owner_tags`)."""
     kind = router_cfg.get("kind")
     cls = ROUTERS.get(str(kind))
     if cls is None:
         raise RouterError(f"unknown router kind {kind!r}")
-    return cls.build(router_cfg, clients, confirmed)
+    return cls.build(router_cfg, clients, confirmed, tags)
 
 
-__all__ = ["ROUTERS", "HookSwitch", "Route53Switch", "Router", "RouterError", "RouterNotFound",
+def read_all(routers: dict[str, dict[str, Any]], clients: Clients) -> dict[str, Reading]:
+    """service -> what its router points at now, each kind read in one batch by its own
+    `read_many` (status)."""
+    by_kind: dict[str, list[str]] = {}
+    for service, cfg in sorted(routers.items()):
+        by_kind.setdefault(str(cfg.get("kind")), []).append(service)
+    out: dict[str, Reading] = {}
+    for kind, services in by_kind.items():
+        cls = ROUTERS.get(kind)
+        if cls is None:
+            raise RouterError(f"unknown router kind {kind!r}")
+        for service, reading in zip(services, cls.read_many(
+                [routers[s] for s in services], clients), strict=True):
+            out[service] = reading
+    return out
+
+
+__all__ = ["ROUTERS", "TAG_SERVICE", "TAG_TOPOLOGY", "HookSwitch", "Reading", "Route53Switch", "Router", "RouterError", "RouterNotFound",
            "RouterRefused", "RouterTimeout", "RulesSwitch", "SsmSwitch", "make_router",
-           "reads_committed", "router_error"]
+           "owner_tags", "read_all", "reads_committed", "router_error"]

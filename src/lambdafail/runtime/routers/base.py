@@ -11,9 +11,24 @@ and the transition stays `switching` and is retried. stdlib + boto3 only; client
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lambdafail.runtime.config import SIDES
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one router points at, read back from AWS by `read_many` (status).
+
+    `side`: the side its value means, None when it means neither; `found`: False when what it
+    switches does not exist; `readable`: False when nothing in AWS says (a hook); `seen`: the
+    value or states read, in words."""
+
+    side: str | None
+    found: bool = True
+    readable: bool = True
+    seen: str = ""
 
 
 class RouterError(Exception):

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from lambdafail.runtime.config import SIDES, Clients
-from lambdafail.runtime.routers.base import RouterBase, RouterRefused, router_error
+from lambdafail.runtime.routers.base import Reading, RouterBase, RouterRefused, router_error
 
 
 class HookSwitch(RouterBase):
@@ -66,6 +66,13 @@ class HookSwitch(RouterBase):
             self.confirmed = committed
 
     @classmethod
-    def build(cls, cfg: dict[str, Any], clients: Clients, confirmed: str | None) -> HookSwitch:
+    def read_many(cls, cfgs: list[dict[str, Any]], clients: Clients) -> list[Reading]:
+        """Nothing to read: the switch is the hook's own (no call)."""
+        return [Reading(None, readable=False,
+                        seen=f"hook {c['function']}: cannot be read back") for c in cfgs]
+
+    @classmethod
+    def build(cls, cfg: dict[str, Any], clients: Clients, confirmed: str | None,
+              tags: dict[str, str] | None = None) -> HookSwitch:
         # One attempt: a retried invoke would run the user's switch twice.
         return cls(cfg, clients.get_single_shot("lambda", region=cfg.get("region")), confirmed)

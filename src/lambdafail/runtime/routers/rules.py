@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambdafail.runtime.config import SIDES, Clients
-from lambdafail.runtime.routers.base import RouterBase, router_error
+from lambdafail.runtime.routers.base import Reading, RouterBase, error_code, router_error
 
 
 class RulesSwitch(RouterBase):
@@ -50,5 +50,45 @@ class RulesSwitch(RouterBase):
         return None
 
     @classmethod
-    def build(cls, cfg: dict[str, Any], clients: Clients, confirmed: str | None) -> RulesSwitch:
+    def read_many(cls, cfgs: list[dict[str, Any]], clients: Clients) -> list[Reading]:
+        """One DescribeRule per distinct rule the routers name (EventBridge has no batch read,
+        and application rules share no name prefix)."""
+        states: dict[tuple[str, str], str | None] = {}
+        out = []
+        for c in cfgs:
+            events = clients.get("events", c.get("region"))
+            r = cls(c, events)
+            at = f"{c.get('region')}/{r.bus}"
+            per_side: dict[str, list[str | None]] = {side: [] for side in SIDES}
+            for side in SIDES:
+                for name in r.rules[side]:
+                    key = (at, name)
+                    if key not in states:
+                        try:
+                            states[key] = str(events.describe_rule(
+                                Name=name, EventBusName=r.bus)["State"])
+                        except Exception as e:
+                            if error_code(e) != "ResourceNotFoundException":
+                                raise router_error(f"events DescribeRule {name} on bus "
+                                                   f"{r.bus}", e) from e
+                            states[key] = None
+                    per_side[side].append(states[key])
+            missing = [n for side in SIDES for n in r.rules[side] if states[(at, n)] is None]
+            seen = "; ".join(f"{n} {states[(at, n)] or 'MISSING'}"
+                             for side in SIDES for n in r.rules[side])
+            if missing:
+                out.append(Reading(None, found=False, seen=f"rules on bus {r.bus}: {seen}"))
+                continue
+            side_now = None
+            for side in SIDES:
+                other = "standby" if side == "primary" else "primary"
+                if (all(s == "ENABLED" for s in per_side[side])
+                        and all(s == "DISABLED" for s in per_side[other])):
+                    side_now = side
+            out.append(Reading(side_now, seen=f"rules on bus {r.bus}: {seen}"))
+        return out
+
+    @classmethod
+    def build(cls, cfg: dict[str, Any], clients: Clients, confirmed: str | None,
+              tags: dict[str, str] | None = None) -> RulesSwitch:
         return cls(cfg, clients.get("events", cfg.get("region")))
