@@ -32,18 +32,27 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
 
 
 @pytest.fixture
+def enforced_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    """A sandbox with `--enforce-iam`: the key `testing` is root, IAM users' keys (see
+    `sandbox_support.iam_user`) get what their policies allow, the orchestrator its role's."""
+    yield from running_sandbox(tmp_path, enforce_iam=True)
+
+
+@pytest.fixture
 def aws(sandbox: Sandbox) -> Clients:
     return Clients(sandbox.endpoint_url)
 
 
 @pytest.fixture
 def sandbox_proc(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
-    """`lambdafail sandbox` in its own process (the real CLI), at PROC_TIME_SCALE; yields the
-    process and its state file (LAMBDAFAIL_SANDBOX_STATE for the CLI calls)."""
+    """`lambdafail sandbox --enforce-iam` in its own process (the real CLI), at
+    PROC_TIME_SCALE; yields the process and its state file (LAMBDAFAIL_SANDBOX_STATE for the
+    CLI calls). The CLI signs as the account root (`testing`); the orchestrator runs as its
+    role, so every tick is authorized against the role deploy made."""
     state = tmp_path / "sandbox.json"
     proc = subprocess.Popen(
         [sys.executable, "-m", "lambdafail", "sandbox", "--port", "0", "--time-scale",
-         str(PROC_TIME_SCALE), "--state-file", str(state)],
+         str(PROC_TIME_SCALE), "--state-file", str(state), "--enforce-iam"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
     try:
         wait_until(lambda: state.exists() or proc.poll() is not None, timeout=30,
@@ -58,6 +67,11 @@ def sandbox_proc(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+    # The orchestrator was never refused anything its role should have granted.
+    log = state.with_suffix(".log")
+    refused = [line for line in (log.read_text().splitlines() if log.exists() else [])
+               if "DENIED" in line and ":assumed-role/lambdafail-" in line]
+    assert refused == [], refused
 
 
 Wait = Callable[[Callable[[ServiceState], Any], float, str], None]

@@ -41,9 +41,11 @@ class Clients:
                             config=self._cfg)
 
 
-def running_sandbox(tmp_path: Path, time_scale: float = 60.0) -> Iterator[Sandbox]:
+def running_sandbox(tmp_path: Path, time_scale: float = 60.0,
+                    enforce_iam: bool = False) -> Iterator[Sandbox]:
     """Body of each test module's `sandbox` fixture: started, then stopped."""
-    sb = Sandbox(time_scale=time_scale, state_file=tmp_path / "sandbox.json")
+    sb = Sandbox(time_scale=time_scale, state_file=tmp_path / "sandbox.json",
+                 enforce_iam=enforce_iam)
     sb.start()
     try:
         yield sb
@@ -155,3 +157,16 @@ def allow_events(aws: Clients, function: str, rule_arn: str) -> None:
     aws("lambda").add_permission(FunctionName=function, StatementId=uid("events"),
                                  Action="lambda:InvokeFunction",
                                  Principal="events.amazonaws.com", SourceArn=rule_arn)
+
+
+def iam_user(aws: Clients, name: str, policy: dict[str, Any]) -> dict[str, str]:
+    """An IAM user holding exactly `policy` (inline), created as the sandbox's root; the
+    environment that makes the CLI (or boto3) sign as that user."""
+    iam = aws("iam")
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="lambdafail", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    # No session token: an IAM user's long-term key is sent without one.
+    return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": "", "AWS_SECURITY_TOKEN": ""}

@@ -74,10 +74,12 @@ def test_deploy_one_field_changed_plans_exactly_that_update() -> None:
 
     plan = replan(multi(edit=edit))
     pending = {(c.action, c.kind, c.name) for c in plan.pending}
-    # The pattern lives in the rule and in the compiled topology inside the function's zip.
+    # The pattern lives in the rule, in the compiled topology inside the function's zip and,
+    # for its sources, in the bus policy (who may send them).
     config_items = {c for c in pending if c[1] == "item"}
     assert len(config_items) == 1 and next(iter(config_items))[2].startswith("config#")
     assert pending - config_items == {("update", "rule", "lambdafail-multi-catalog-event-0"),
+                                      ("update", "bus", "lambdafail-multi-events"),
                                       ("update", "function", "lambdafail-multi-orchestrator"),
                                       ("update", "alias", "live")}
     rule = next(c for c in plan.pending if c.kind == "rule")

@@ -58,8 +58,10 @@ def test_a_dark_region_answers_nothing_and_the_others_carry_on(sandbox: Sandbox)
     assert doc["outages"][0]["refused"] >= 1
     rc, doc, err = outage(sandbox, DARK, "--end")
     assert rc == 0, err
-    assert doc == {"outages": []}
+    assert doc == {"ended": True, "outages": []}
     assert reachable(sandbox, DARK)
+    rc, doc, err = outage(sandbox, DARK, "--end")  # not dark: said, not an error
+    assert rc == 0 and doc == {"ended": False, "outages": []}, err
 
 
 def test_an_outage_for_a_while_ends_by_itself(sandbox: Sandbox) -> None:
@@ -118,6 +120,7 @@ services:
 
 @pytest.mark.parametrize(("args", "said"), [
     (["us-moon-1"], "not an AWS region"),
+    (["US-EAST-1"], "us-east-1"),  # the hint names the region meant
     (["--end"], "need a REGION"),
     ([DARK, "--for", "soon"], "is not a duration"),
     ([DARK, "--for", "1m", "--end"], "not both"),
@@ -133,3 +136,23 @@ def test_outages_need_the_sandbox() -> None:
     r = run_cli("outage", DARK, timeout=60)
     assert r.returncode == 2
     assert "only in the sandbox" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("body", [
+    b'{"region": "us-east-1", "seconds": Infinity}', b'{"region": "us-east-1", "seconds": true}',
+    b'{"region": "us-east-1", "seconds": 0}', b'{"region": "us-east-1", "seconds": 1e9}',
+    b'{"region": "us-east-1", "end": "no"}', b'["us-east-1"]', b'{"region": 7}', b"not json",
+])
+def test_the_control_path_refuses_what_it_cannot_honour(sandbox: Sandbox, body: bytes) -> None:
+    import urllib.error
+    import urllib.request
+
+    from lambdafail.sandbox.outages import CONTROL_PATH
+
+    req = urllib.request.Request(sandbox.endpoint_url + CONTROL_PATH, data=body, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, timeout=10)
+    assert err.value.code == 400
+    why = json.loads(err.value.read())["error"]
+    assert "list indices" not in why and "Traceback" not in why
+    assert sandbox.outages.snapshot() == []

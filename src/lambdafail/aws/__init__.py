@@ -67,7 +67,10 @@ class AwsContext:
             st = read_state(s.sandbox_state_file)
             endpoint = st["endpoint_url"]
             region = region or st.get("region")
-            creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+            # A sandbox enforcing IAM authorizes the caller's own keys (the usual chain:
+            # an IAM user's AWS_ACCESS_KEY_ID/SECRET); otherwise any key will do.
+            if not st.get("enforce_iam"):
+                creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
         if not region:
             raise UsageError("no AWS region", hint="set `region:` in the topology, --region, "
                              "or AWS_REGION")

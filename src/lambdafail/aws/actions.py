@@ -162,6 +162,9 @@ ACTIONS: dict[tuple[str, str], tuple[Need, ...]] = {
     ("events", "DescribeEventBus"): (("events:DescribeEventBus", BUS),),
     ("events", "CreateEventBus"): (("events:CreateEventBus", BUS), ("events:TagResource", BUS)),
     ("events", "DeleteEventBus"): (("events:DeleteEventBus", BUS),),
+    # The bus's resource policy: who may put the events that fail services over.
+    ("events", "PutPermission"): (("events:PutPermission", BUS),),
+    ("events", "RemovePermission"): (("events:RemovePermission", BUS),),
     ("events", "ListRules"): (("events:ListRules", ANY),),
     ("events", "ListTargetsByRule"): (("events:ListTargetsByRule", RULES),),
     ("events", "PutRule"): (("events:PutRule", RULES), ("events:TagResource", RULES)),

@@ -87,11 +87,25 @@ class Executor(IamChanges, LambdaChanges, WatchChanges):
         w = self._want(c)
         call(self.ctx.client("events"), "create_event_bus", resource=w.name, Name=w.name,
              Tags=_tag_list(w.tags))
+        self._bus_policy(w.name, w.spec.get("policy"))
 
     def _update_bus(self, c: Change) -> None:
         w, a = self._want(c), self._have(c)
-        call(self.ctx.client("events"), "tag_resource", resource=w.name,
-             ResourceARN=a.context["arn"], Tags=_tag_list(w.tags))
+        if self._tags_changed(c) or not c.diffs:
+            call(self.ctx.client("events"), "tag_resource", resource=w.name,
+                 ResourceARN=a.context["arn"], Tags=_tag_list(w.tags))
+        if self._changed(c, "policy"):
+            self._bus_policy(w.name, w.spec.get("policy"))
+
+    def _bus_policy(self, bus: str, policy: dict[str, Any] | None) -> None:
+        """The bus's resource policy (deploy/bus_policy.py): replaced whole, or removed."""
+        ev = self.ctx.client("events")
+        if policy:
+            call(ev, "put_permission", resource=bus, EventBusName=bus,
+                 Policy=json.dumps(policy, sort_keys=True))
+        else:
+            call(ev, "remove_permission", resource=bus, EventBusName=bus,
+                 RemoveAllPermissions=True)
 
     def _delete_bus(self, c: Change) -> None:
         call(self.ctx.client("events"), "delete_event_bus", resource=c.name, Name=c.name)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from lambdafail.aws import AwsContext, call
 from lambdafail.base.errors import AwsError
-from lambdafail.deploy import iam, planner
+from lambdafail.deploy import bus_policy, iam, planner
 from lambdafail.deploy.planner import CONFIG_SHA_ENV, VERSION_PREFIX, Actual, Plan, Resource
 from lambdafail.model import naming
 from lambdafail.model.kinds import router_kind
@@ -141,7 +141,8 @@ def _bus(ctx: AwsContext, name: str) -> Iterator[Resource]:
         return
     tags = _tag_list(call(ev, "list_tags_for_resource", resource=name,
                           ResourceARN=got["Arn"]).get("Tags"))
-    yield Resource("bus", name, {}, tags, context={"arn": got["Arn"]})
+    yield Resource("bus", name, {"policy": bus_policy.parse(got.get("Policy"))}, tags,
+                   context={"arn": got["Arn"]})
 
 
 def _table(ctx: AwsContext, name: str) -> Iterator[Resource]:

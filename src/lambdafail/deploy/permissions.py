@@ -27,6 +27,7 @@ DEPLOY_CALLS: tuple[tuple[str, str], ...] = (
     ("sqs", "DeleteQueue"),
     ("events", "DescribeEventBus"), ("events", "ListTagsForResource"),
     ("events", "CreateEventBus"), ("events", "TagResource"), ("events", "DeleteEventBus"),
+    ("events", "PutPermission"), ("events", "RemovePermission"),
     ("events", "ListRules"), ("events", "ListTargetsByRule"), ("events", "PutRule"),
     ("events", "PutTargets"), ("events", "RemoveTargets"), ("events", "DeleteRule"),
     ("dynamodb", "DescribeTable"), ("dynamodb", "ListTagsOfResource"),
@@ -201,7 +202,7 @@ def scopes(compiled: dict[str, Any], where: iam.Where) -> dict[str, list[str]]:
     out.update(routed)
     # Router parameters are also the ones deploy seeds: the compiled topology names them.
     out[A.PARAMETERS] = sorted(set(out[A.PARAMETERS]) | {
-        iam.parameter_arn(where, s["router"]["parameter"])
+        iam.parameter_arn(where.at(s["router"].get("region")), s["router"]["parameter"])
         for s in compiled["services"].values() if s["router"]["kind"] == "ssm"})
     return out
 

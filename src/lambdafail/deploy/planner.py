@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambdafail.deploy import cost, iam, watch
+from lambdafail.deploy.bus_policy import bus_policy
 from lambdafail.model import naming
 from lambdafail.model.kinds import router_kind
 from lambdafail.model.kinds.signals import signal_kind
@@ -225,7 +226,8 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
     out.append(Resource("queue", dlq, {"MessageRetentionPeriod": "1209600",
                                        "Policy": queue_policy}, dict(tags),
                         context={"arn": dlq_arn}))
-    out.append(Resource("bus", bus, {}, dict(tags)))
+    # Who may put the events that fail services over (deploy/bus_policy.py).
+    out.append(Resource("bus", bus, {"policy": bus_policy(compiled, where)}, dict(tags)))
     definition = table_definition(table)
     out.append(Resource("table", table, {
         "billing_mode": definition["BillingMode"],

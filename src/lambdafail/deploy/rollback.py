@@ -1,7 +1,7 @@
 """Deployment rollback: point the orchestrator's `live` alias at an earlier published version.
 
 Code and compiled topology move back together (one published version holds both). Rules: the
-plan is read here and shown before anything moves; the move itself is executor.move_alias
+plan is read here and shown before anything moves; the move itself is apply_lambda.move_alias
 (executor.py stays the only module that changes infrastructure), conditional on the alias
 revision the plan was read from, so a concurrent deploy or rollback is never clobbered.
 """

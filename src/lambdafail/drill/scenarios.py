@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from lambdafail.base.errors import UsageError
+from lambdafail.base.errors import AwsError, UsageError
 from lambdafail.drill.journal import PhaseFailed
 from lambdafail.runtime.clock import iso
 
@@ -146,7 +146,17 @@ class Event(Scenario):
                  "Detail": json.dumps(ev["detail"]), "EventBusName": bus}
         if ev.get("resources"):
             entry["Resources"] = ev["resources"]
-        resp = call(d.ctx.client("events"), "put_events", resource=bus, Entries=[entry])
+        try:
+            resp = call(d.ctx.client("events"), "put_events", resource=bus, Entries=[entry])
+        except AwsError as e:
+            if e.code in ("AccessDenied", "AccessDeniedException"):
+                # The bus policy denies whoever is not one of the signal's senders.
+                raise PhaseFailed(
+                    f"{e.message} (only the signal's `senders` and lambdafail's orchestrator "
+                    f"roles may put {ev['source']} events on {bus}: list the drilling "
+                    f"identity in `senders`, docs/topology.md; or it lacks "
+                    f"events:PutEvents: {e.hint})") from e
+            raise
         if resp.get("FailedEntryCount"):
             failed = resp.get("Entries", [{}])[0]
             raise PhaseFailed(f"put_events refused the event: {failed.get('ErrorCode')} "

@@ -37,7 +37,7 @@ def unknown_region_hint(region: str) -> str:
     import difflib
     from importlib.metadata import version
 
-    close = difflib.get_close_matches(region, all_regions(), n=3, cutoff=0.6)
+    close = difflib.get_close_matches(region.strip().lower(), all_regions(), n=3, cutoff=0.6)
     near = f"did you mean {', '.join(close)}? " if close else ""
     return (f"{near}the {len(all_regions())} regions botocore {version('botocore')} knows "
             "are accepted; a region newer than that needs `pip install -U botocore`")

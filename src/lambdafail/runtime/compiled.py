@@ -60,6 +60,7 @@ class EventSignalCfg(TypedDict):
     pattern: dict[str, Any]
     mode: str
     rule: str
+    senders: list[str]  # principals the bus policy lets put these events (deploy/bus_policy)
 
 
 SignalCfg = AlarmSignalCfg | EventSignalCfg

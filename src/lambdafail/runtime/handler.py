@@ -363,8 +363,11 @@ class Orchestrator:
             self.logger.info("event matches no service signal", event_id=event.get("id"),
                              source=event.get("source"), detail_type=event.get("detail-type"))
             return {"ok": True, "skipped": "no signal matches"}
+        # What EventBridge says of the sender: the account that put the event (an event
+        # carries no principal; the bus policy decided who may put it), its source, region.
         evidence = {"event_id": event.get("id"), "source": event.get("source"),
-                    "detail-type": event.get("detail-type"), "time": event.get("time")}
+                    "detail-type": event.get("detail-type"), "time": event.get("time"),
+                    "account": event.get("account"), "region": event.get("region")}
         return self._once(event, lambda: [
             self.process(s, trigger=dc.Trigger("event", str(sig["mode"]),
                                                {**evidence, "rule": sig.get("rule")}))

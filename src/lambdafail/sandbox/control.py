@@ -17,8 +17,9 @@ from lambdafail.sandbox.outages import CONTROL_PATH
 TIMEOUT_SECONDS = 5.0
 
 
-def outages(endpoint_url: str, body: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """The sandbox's dark regions, after starting or ending one when `body` is given."""
+def outages(endpoint_url: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The sandbox's answer: `outages` (the dark regions, after starting or ending one when
+    `body` is given) and, for an end, `ended` (whether the region was dark)."""
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(endpoint_url.rstrip("/") + CONTROL_PATH, data=data,
                                  method="POST" if data else "GET",
@@ -32,10 +33,11 @@ def outages(endpoint_url: str, body: dict[str, Any] | None = None) -> list[dict[
         except ValueError:
             why = e.reason
         raise UsageError(f"the sandbox refused: {why}",
-                         hint="name a real AWS region, e.g. us-east-1") from None
+                         hint="lambdafail --sandbox outage REGION [--for 30m] | --end") from None
     except (urllib.error.URLError, OSError, ValueError) as e:
         raise UsageError(f"cannot reach the sandbox at {endpoint_url}: {e}",
                          hint="is `lambdafail sandbox` running? (outages are a sandbox "
                               "feature)") from None
-    result: list[dict[str, Any]] = doc.get("outages", [])
+    result: dict[str, Any] = doc if isinstance(doc, dict) else {}
+    result.setdefault("outages", [])
     return result

@@ -28,6 +28,7 @@ import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,8 +157,11 @@ class LambdaRunner:
     """Invokes functions for the sandbox's HTTP layer and for event delivery."""
 
     def __init__(self, *, endpoint_url: str, time_scale: float, code_cache: Path,
-                 log: ActivityLog, max_processes: int = 4):
+                 log: ActivityLog, max_processes: int = 4,
+                 credentials: Callable[[str, str], dict[str, str] | None] | None = None):
         self.endpoint_url = endpoint_url
+        # With IAM enforced: (role ARN, session name) -> the role's temporary credentials.
+        self.credentials = credentials
         self.time_scale = time_scale
         self.code_cache = code_cache
         self.log = log
@@ -340,6 +344,11 @@ class LambdaRunner:
             "LAMBDAFAIL_SANDBOX": "1",
             "PYTHONUNBUFFERED": "1",
         })
+        if self.credentials is not None:
+            # As Lambda does: the runtime holds the execution role's session credentials
+            # (a role that no longer exists gives none, and every call is refused).
+            env.update(self.credentials(str(fn.role), str(fn.function_name)) or {
+                "AWS_ACCESS_KEY_ID": "ASIA-ROLE-NOT-FOUND", "AWS_SESSION_TOKEN": "none"})
         return env
 
     def _run_code(self, fn: Any, payload: bytes, request_id: str,

@@ -16,6 +16,8 @@ from typing import Any
 
 #: The sandbox's control path (not an AWS API): GET lists outages, POST starts or ends one.
 CONTROL_PATH = "/_lambdafail/outages"
+#: The longest outage one request may start (sandbox seconds).
+MAX_SECONDS = 7 * 86400
 
 
 class Outages:
@@ -30,12 +32,17 @@ class Outages:
     def start(self, region: str, seconds: float | None = None) -> None:
         """Black `region` out; `seconds` in sandbox time (None: until `end`)."""
         now = self.clock()
+        self.dark(region)  # an expired outage of this region ends here, counters and all
         with self._lock:
+            if region not in self._until:
+                self._started[region] = now
+                self.refused[region] = 0
             self._until[region] = None if seconds is None else now + seconds / self.time_scale
-            self._started.setdefault(region, now)
 
     def end(self, region: str) -> bool:
-        """Light `region` again; False if it was not dark."""
+        """Light `region` again; False if it was not dark (or its outage had run out)."""
+        if not self.dark(region):
+            return False
         with self._lock:
             self._started.pop(region, None)
             return self._until.pop(region, "none") != "none"
@@ -64,7 +71,9 @@ class Outages:
         `seconds_dark` (sandbox time), `refused` (requests cut off)."""
         now = self.clock()
         out = []
-        for region in sorted(self._until):
+        with self._lock:
+            regions = sorted(self._until)
+        for region in regions:
             if not self.dark(region):
                 continue
             with self._lock:

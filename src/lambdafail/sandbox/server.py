@@ -34,6 +34,7 @@ from lambdafail.base.errors import UsageError
 from lambdafail.sandbox import alarms, backends, idempotency, metric_alarms, outages, quotas
 from lambdafail.sandbox.activity import ActivityLog
 from lambdafail.sandbox.delivery import Delivered, Dispatcher
+from lambdafail.sandbox.iam_enforce import Enforcer, Verdict
 from lambdafail.sandbox.lambda_runner import LambdaRunner
 from lambdafail.sandbox.recovery_apis import RecoveryApis
 from lambdafail.sandbox.scheduler import Scheduler
@@ -44,7 +45,7 @@ WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 _DYNAMODB_TARGET = "DynamoDB_20120810."
-_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/")
+_SCOPE = re.compile(r"Credential=(?P<key>[^/]+)/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/")
 _MAX_TIME_SCALE = 3600.0
 
 
@@ -67,12 +68,38 @@ def _read_body(environ: dict[str, Any]) -> bytes:
 def _respond(start_response: StartResponse, status: int, body: bytes,
              headers: dict[str, str] | None = None) -> list[bytes]:
     reason = {200: "OK", 202: "Accepted", 204: "No Content", 400: "Bad Request",
-              404: "Not Found", 409: "Conflict"}.get(status, "")
+              403: "Forbidden", 404: "Not Found", 409: "Conflict"}.get(status, "")
     hdrs = {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())}
     hdrs.update(headers or {})
     hdrs["Content-Length"] = str(len(body))
     start_response(f"{status} {reason}", list(hdrs.items()))
     return [body]
+
+
+def _outage_request(body: bytes) -> dict[str, Any]:
+    """The control path's POST body, checked: {"region": a region botocore knows, "seconds":
+    a finite number in (0, 7 days] or absent, "end": a boolean or absent}."""
+    import math
+
+    from lambdafail.model import regions
+
+    try:
+        req = json.loads(body or b"{}")
+    except ValueError:
+        raise ValueError("the body is not JSON") from None
+    if not isinstance(req, dict) or not isinstance(req.get("region"), str):
+        raise ValueError('expected {"region": "<region>", "seconds"?: N, "end"?: true}')
+    if regions.partition_of(req["region"]) is None:
+        raise ValueError(f"not an AWS region: {req['region']!r}; "
+                         + regions.unknown_region_hint(req["region"]))
+    seconds = req.get("seconds")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int | float)
+                                or not math.isfinite(seconds)
+                                or not 0 < seconds <= outages.MAX_SECONDS):
+        raise ValueError(f"seconds must be a number in (0, {outages.MAX_SECONDS}]")
+    if not isinstance(req.get("end", False), bool):
+        raise ValueError("end must be true or false")
+    return req
 
 
 class SandboxApp:
@@ -90,6 +117,14 @@ class SandboxApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "") == outages.CONTROL_PATH:
             return self.outage_control(environ, start_response)
+        if self.sandbox.enforcer is not None:
+            verdict = self._authorize(environ, self.sandbox.enforcer)
+            if verdict.refusal is not None:
+                self.sandbox.log.write("DENIED", verdict.refusal.message)
+                return _respond(start_response, verdict.refusal.status, verdict.refusal.body,
+                                verdict.refusal.headers)
+            if verdict.hide_tags:
+                return self._without_tags(environ, start_response)
         answered = self._recovery_api(environ, start_response)
         if answered is not None:
             return answered
@@ -118,6 +153,42 @@ class SandboxApp:
                 return self._dynamodb(environ, start_response)
         return self.moto_app(environ, start_response)
 
+    def _authorize(self, environ: dict[str, Any], enforcer: Enforcer) -> Verdict:
+        """--enforce-iam: the request's caller must be allowed every action it needs. An
+        unsigned request (the moto API, a health check) is not an AWS API call: it passes."""
+        m = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        if not m:
+            return Verdict()
+        headers = {"X-Amz-Target": environ.get("HTTP_X_AMZ_TARGET", ""),
+                   "Content-Type": environ.get("CONTENT_TYPE", "")}
+        return enforcer.check(access_key=m.group("key"), signing_name=m.group("service"),
+                              region=m.group("region"),
+                              method=environ.get("REQUEST_METHOD", "GET"),
+                              path=environ.get("PATH_INFO", ""),
+                              query=environ.get("QUERY_STRING", ""), headers=headers,
+                              body=_read_body(environ))
+
+    def _without_tags(self, environ: dict[str, Any],
+                      start_response: StartResponse) -> list[bytes]:
+        """GetFunction's answer without `Tags`, for a caller not allowed lambda:ListTags."""
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            captured.update(status=status, headers=headers)
+            return lambda _data: None
+
+        body = b"".join(self.moto_app(environ, capture))
+        try:
+            doc = json.loads(body)
+            if isinstance(doc, dict) and doc.pop("Tags", None) is not None:
+                body = json.dumps(doc).encode()
+        except ValueError:
+            pass
+        headers = [(k, v) for k, v in captured.get("headers", [])
+                   if k.lower() != "content-length"] + [("Content-Length", str(len(body)))]
+        start_response(captured.get("status", "500 Internal Server Error"), headers)
+        return [body]
+
     def _recovery_api(self, environ: dict[str, Any],
                       start_response: StartResponse) -> Iterable[bytes] | None:
         """What recovery steps need that moto lacks (recovery_apis.py)."""
@@ -129,30 +200,27 @@ class SandboxApp:
     def outage_control(self, environ: dict[str, Any],
                        start_response: StartResponse) -> list[bytes]:
         """GET: the dark regions. POST {"region", "seconds"?: sandbox seconds, "end"?: true}:
-        black a region out, or light it again; the answer is the dark regions after it."""
-        from lambdafail.model import regions
-
+        black a region out, or light it again; the answer is the dark regions after it (and,
+        for an end, whether the region was dark)."""
         dark = self.sandbox.outages
+        answer: dict[str, Any] = {}
         if environ.get("REQUEST_METHOD") == "POST":
             try:
-                req = json.loads(_read_body(environ) or b"{}")
-                region = str(req["region"])
-                seconds = req.get("seconds")
-                if regions.partition_of(region) is None:
-                    raise ValueError(f"not an AWS region: {region!r}")
-                if seconds is not None and not float(seconds) > 0:
-                    raise ValueError("seconds must be more than 0")
-            except (ValueError, KeyError, TypeError) as e:
+                req = _outage_request(_read_body(environ))
+            except ValueError as e:
                 return _respond(start_response, 400, json.dumps({"error": str(e)}).encode())
+            region, seconds = req["region"], req.get("seconds")
             if req.get("end"):
                 ended = dark.end(region)
+                answer["ended"] = ended
                 self.sandbox.log.write("OUTAGE", f"region {region} "
                                        + ("lit again" if ended else "was not dark"))
             else:
                 dark.start(region, None if seconds is None else float(seconds))
                 self.sandbox.log.write("OUTAGE", f"region {region} dark"
                                        + (f" for {float(seconds):g} s" if seconds else ""))
-        return _respond(start_response, 200, json.dumps({"outages": dark.snapshot()}).encode())
+        answer["outages"] = dark.snapshot()
+        return _respond(start_response, 200, json.dumps(answer).encode())
 
     def _dynamodb(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         """One DynamoDB request at a time, answered in full inside the lock. DynamoDB applies
@@ -327,7 +395,7 @@ class Sandbox:
     def __init__(self, port: int = 0, time_scale: float = 1.0,
                  state_file: str | Path | None = None, *, host: str = "127.0.0.1",
                  region: str = "us-east-1", write_state_file: bool = True,
-                 tick: float = 0.1, max_processes: int = 4):
+                 tick: float = 0.1, max_processes: int = 4, enforce_iam: bool = False):
         if not 0 < time_scale <= _MAX_TIME_SCALE:
             raise UsageError(f"--time-scale must be > 0 and <= {_MAX_TIME_SCALE:g}, "
                              f"got {time_scale:g}",
@@ -345,6 +413,8 @@ class Sandbox:
         self.tick = tick
         self.max_processes = max_processes
         self.notes: list[str] = []
+        # --enforce-iam: requests are authorized against the caller's policies (iam_enforce).
+        self.enforcer: Enforcer | None = Enforcer() if enforce_iam else None
         self.endpoint_url = ""
         self.log = ActivityLog()
         self.outages = outages.Outages(self.time_scale)
@@ -408,7 +478,9 @@ class Sandbox:
             self.log.path = self.log_file
         self._runner = LambdaRunner(endpoint_url=self.endpoint_url, time_scale=self.time_scale,
                                     code_cache=self.state_file.parent / "sandbox-code",
-                                    log=self.log, max_processes=self.max_processes)
+                                    log=self.log, max_processes=self.max_processes,
+                                    credentials=(self.enforcer.role_credentials
+                                                 if self.enforcer is not None else None))
         self._dispatcher = Dispatcher(runner=self._runner, log=self.log,
                                       dark=self.outages.dark)
         self._scheduler = Scheduler(self._dispatcher, self.log, time_scale=self.time_scale,
@@ -437,6 +509,7 @@ class Sandbox:
             "pid": os.getpid(),
             "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "time_scale": self.time_scale,
+            "enforce_iam": self.enforcer is not None,
             "log_file": str(self.log_file) if self.write_state_file else None,
         }
 

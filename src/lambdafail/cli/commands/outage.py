@@ -11,8 +11,6 @@ import click
 
 from lambdafail.cli.main import global_options
 
-MAX_OUTAGE_SECONDS = 7 * 86400
-
 
 @click.command("outage", help="Sandbox only: black REGION out (every request for it is cut "
                "off, its schedules stop, nothing is delivered into it) for --for DURATION or "
@@ -27,6 +25,7 @@ def command(dark_region: str | None, duration: str | None, end: bool) -> int:
     from lambdafail.base.errors import UsageError
     from lambdafail.cli.commands.common import console, emit_json, is_json
     from lambdafail.sandbox import control
+    from lambdafail.sandbox.outages import MAX_SECONDS
 
     s = settings.current()
     if s.sandbox:
@@ -40,6 +39,12 @@ def command(dark_region: str | None, duration: str | None, end: bool) -> int:
                          hint="run `lambdafail sandbox`, then `lambdafail --sandbox outage "
                               "REGION`; on AWS, rehearse with `lambdafail drill`")
     region = dark_region
+    if region is not None:
+        from lambdafail.model import regions
+
+        if regions.partition_of(region) is None:
+            raise UsageError(f"not an AWS region: {region!r}",
+                             hint=regions.unknown_region_hint(region))
     if region is None:
         if duration or end:
             raise UsageError("--for and --end need a REGION", hint="lambdafail --sandbox "
@@ -52,14 +57,17 @@ def command(dark_region: str | None, duration: str | None, end: bool) -> int:
         body = {"region": region, "end": True}
     else:
         seconds = None if duration is None else durations.parse(
-            duration, what="an outage", max_seconds=MAX_OUTAGE_SECONDS,
-            hint="end it with --end instead")
+            duration, what="an outage", max_seconds=MAX_SECONDS,
+            hint="e.g. --for 30m; leave --for out for an outage that lasts until --end")
         body = {"region": region, "seconds": seconds}
-    dark = control.outages(endpoint, body)
+    answer = control.outages(endpoint, body)
+    dark = answer["outages"]
     if is_json():
-        emit_json({"outages": dark})
+        emit_json(answer)
         return 0
     out = console(stderr=True)
+    if end and region is not None:
+        out.print(f"{region} lit again" if answer.get("ended") else f"{region} was not dark")
     if not dark:
         out.print("no region is dark")
     for o in dark:

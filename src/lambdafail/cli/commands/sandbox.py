@@ -25,8 +25,12 @@ from lambdafail.cli.main import global_options
               envvar="LAMBDAFAIL_SANDBOX_STATE",
               help="Where to write the endpoint for --sandbox (default: "
               "~/.cache/lambdafail/sandbox.json).")
+@click.option("--enforce-iam", is_flag=True, default=False,
+              help="Authorize every request as AWS IAM would: operators by the policies of "
+              "the IAM user whose access keys they use, the orchestrator by its role's "
+              "(docs/sandbox.md). The key `testing` is the account root.")
 @global_options
-def command(port: int, time_scale: float, state_file: str | None) -> int:
+def command(port: int, time_scale: float, state_file: str | None, enforce_iam: bool) -> int:
     import signal
     import sys
     import threading
@@ -37,7 +41,8 @@ def command(port: int, time_scale: float, state_file: str | None) -> int:
 
     sandbox = Sandbox(port=port, time_scale=time_scale,
                       state_file=state_file or settings.current().sandbox_state_file,
-                      region=settings.current().region or "us-east-1")
+                      region=settings.current().region or "us-east-1",
+                      enforce_iam=enforce_iam)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -57,8 +62,10 @@ def command(port: int, time_scale: float, state_file: str | None) -> int:
                        f"time scale {sandbox.time_scale:g})\n"
                        f"  state file: {sandbox.state_file}  (other commands: --sandbox)\n"
                        f"  log file:   {sandbox.log_file}\n"
-                       f"  credentials: any (e.g. AWS_ACCESS_KEY_ID=testing "
-                       f"AWS_SECRET_ACCESS_KEY=testing)\n"
+                       + ("  IAM enforced: AWS_ACCESS_KEY_ID=testing is the account root; "
+                          "other keys are IAM users' access keys\n" if enforce_iam else
+                          "  credentials: any (e.g. AWS_ACCESS_KEY_ID=testing "
+                          "AWS_SECRET_ACCESS_KEY=testing)\n") +
                        "Ctrl-C to stop.", err=True)
         while not stop.wait(0.5):
             pass

@@ -71,10 +71,9 @@ def command(file: str, watch: bool, interval: float, probe: bool,
         except LambdafailError as e:
             from lambdafail.oncall import breakglass
 
-            waiting = breakglass.pending(str(compiled["topology"]))
-            if waiting:
-                e.hint = (f"{e.hint}; {len(waiting)} break-glass switch(es) pending "
-                          f"reconciliation in {breakglass.journal_path()}")
+            note = breakglass.pending_note(str(compiled["topology"]))
+            if note:
+                e.hint = f"{e.hint}; {note}"
             raise
         if is_json():
             emit_json(render.status_document(report))

@@ -6,7 +6,13 @@ Rule: the words are plain and end with what to run next; the exit code follows t
 
 from __future__ import annotations
 
-from lambdafail.base.errors import ConflictError, ExitCode, RestoreIncomplete, UsageError
+from lambdafail.base.errors import (
+    AwsError,
+    ConflictError,
+    ExitCode,
+    RestoreIncomplete,
+    UsageError,
+)
 
 
 def run_switch(action: str, file: str, service: str, reason: str, force: bool,
@@ -23,8 +29,15 @@ def run_switch(action: str, file: str, service: str, reason: str, force: bool,
 
     _, ctx, compiled = open_topology(file)
     core = switch.failover if action == "failover" else switch.rollback
-    outcome = core(ctx, compiled, service, note=reason, force=force,
-                   confirm=lambda q: confirm(q, yes), dry_run=dry_run)
+    try:
+        outcome = core(ctx, compiled, service, note=reason, force=force,
+                       confirm=lambda q: confirm(q, yes), dry_run=dry_run)
+    except AwsError as e:
+        if e.code == "Connection" and action == "failover":
+            e.hint = (f"{e.hint}; if the control region {ctx.region} is out: `lambdafail "
+                      f"failover -f {file} {service} --break-glass --reason …` switches the "
+                      "router without the state table (docs/runbook.md, 4b)")
+        raise
     if outcome.outcome == "router_failed":
         again = (f"lambdafail {action} -f {file} {service} --yes --reason "
                  f"{_quote(reason)}")

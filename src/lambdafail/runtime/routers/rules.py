@@ -9,7 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from lambdafail.runtime.config import SIDES, Clients
-from lambdafail.runtime.routers.base import Reading, RouterBase, error_code, router_error
+from lambdafail.runtime.routers.base import (
+    Reading,
+    RouterBase,
+    RouterError,
+    error_code,
+    router_error,
+)
 
 
 class RulesSwitch(RouterBase):
@@ -52,27 +58,23 @@ class RulesSwitch(RouterBase):
     @classmethod
     def read_many(cls, cfgs: list[dict[str, Any]], clients: Clients) -> list[Reading]:
         """One DescribeRule per distinct rule the routers name (EventBridge has no batch read,
-        and application rules share no name prefix)."""
+        and application rules share no name prefix). A router whose rules cannot be read
+        (its region out, say) is unread; the others are still read."""
         states: dict[tuple[str, str], str | None] = {}
         out = []
         for c in cfgs:
             events = clients.get("events", c.get("region"))
             r = cls(c, events)
             at = f"{c.get('region')}/{r.bus}"
-            per_side: dict[str, list[str | None]] = {side: [] for side in SIDES}
-            for side in SIDES:
-                for name in r.rules[side]:
-                    key = (at, name)
-                    if key not in states:
-                        try:
-                            states[key] = str(events.describe_rule(
-                                Name=name, EventBusName=r.bus)["State"])
-                        except Exception as e:
-                            if error_code(e) != "ResourceNotFoundException":
-                                raise router_error(f"events DescribeRule {name} on bus "
-                                                   f"{r.bus}", e) from e
-                            states[key] = None
-                    per_side[side].append(states[key])
+            try:
+                for side in SIDES:
+                    for name in r.rules[side]:
+                        if (at, name) not in states:
+                            states[(at, name)] = _rule_state(events, name, r.bus)
+            except RouterError as e:
+                out.append(Reading(None, readable=False, seen=f"cannot read: {e}"))
+                continue
+            per_side = {side: [states[(at, n)] for n in r.rules[side]] for side in SIDES}
             missing = [n for side in SIDES for n in r.rules[side] if states[(at, n)] is None]
             seen = "; ".join(f"{n} {states[(at, n)] or 'MISSING'}"
                              for side in SIDES for n in r.rules[side])
@@ -92,3 +94,13 @@ class RulesSwitch(RouterBase):
     def build(cls, cfg: dict[str, Any], clients: Clients, confirmed: str | None,
               tags: dict[str, str] | None = None) -> RulesSwitch:
         return cls(cfg, clients.get("events", cfg.get("region")))
+
+
+def _rule_state(events: Any, name: str, bus: str) -> str | None:
+    """A rule's State, None when it does not exist; RouterError when it cannot be read."""
+    try:
+        return str(events.describe_rule(Name=name, EventBusName=bus)["State"])
+    except Exception as e:
+        if error_code(e) != "ResourceNotFoundException":
+            raise router_error(f"events DescribeRule {name} on bus {bus}", e) from e
+        return None

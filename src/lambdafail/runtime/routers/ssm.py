@@ -63,6 +63,8 @@ class SsmSwitch(RouterBase):
         a name in InvalidParameters does not exist."""
         # Per region (a router may act in another region than the orchestrator's).
         values: dict[tuple[str | None, str], str] = {}
+        # A call that fails leaves only its own names unread (a region out, say), not all.
+        unread: dict[tuple[str | None, str], str] = {}
         for region in sorted({c.get("region") for c in cfgs}, key=str):
             ssm = clients.get("ssm", region)
             names = sorted({str(c["parameter"]) for c in cfgs if c.get("region") == region})
@@ -71,13 +73,18 @@ class SsmSwitch(RouterBase):
                 try:
                     got = ssm.get_parameters(Names=chunk)
                 except Exception as e:
-                    raise router_error(f"ssm GetParameters {', '.join(chunk)}", e) from e
+                    why = str(router_error(f"ssm GetParameters in {region or 'this region'}", e))
+                    unread.update({(region, n): why for n in chunk})
+                    continue
                 for p in got.get("Parameters", []):
                     values[(region, str(p["Name"]))] = str(p["Value"])
         out = []
         for c in cfgs:
             name = str(c["parameter"])
-            if (c.get("region"), name) not in values:
+            if (c.get("region"), name) in unread:
+                out.append(Reading(None, readable=False,
+                                   seen=f"cannot read: {unread[(c.get('region'), name)]}"))
+            elif (c.get("region"), name) not in values:
                 out.append(Reading(None, found=False, seen=f"SSM parameter {name} does not exist"))
             else:
                 value = values[(c.get("region"), name)]

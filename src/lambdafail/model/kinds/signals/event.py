@@ -7,6 +7,7 @@ not mix the two.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
@@ -30,11 +31,29 @@ def aws_service_source(pattern: dict[str, Any]) -> bool | None:
     return flags.pop() if len(flags) == 1 else None
 
 
+_SENDER_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(root|(user|role)/[\w+=,.@/*?-]{1,512})$")
+
+
 class EventSignal(SignalSpec):
     event: dict[str, Any] = Field(description="EventBridge event pattern, matched on the "
                                   "topology's bus; a pattern on AWS service events (`source: "
                                   "[aws.…]`) is matched on the default bus, where they arrive.")
     mode: Literal["failover", "failure"] = "failover"
+    senders: list[str] = Field(default_factory=list, description="IAM principals (user or "
+                               "role ARNs, `*` wildcards allowed) that may put events this "
+                               "signal matches on the topology's bus; besides them only the "
+                               "account's lambdafail orchestrator roles may (the bus policy "
+                               "denies everyone else, docs/permissions.md).")
+
+    @field_validator("senders")
+    @classmethod
+    def _senders(cls, v: list[str]) -> list[str]:
+        for arn in v:
+            if not _SENDER_RE.match(arn):
+                raise Invalid(f"sender {arn!r} is not an IAM user, role or account-root ARN",
+                              hint="e.g. arn:aws:iam::123456789012:role/deployer or "
+                                   "arn:aws:iam::123456789012:user/oncall-*")
+        return sorted(set(v))
 
     @field_validator("event")
     @classmethod
@@ -62,7 +81,8 @@ class Event(SignalKind[EventSignal]):
         return naming.event_rule_name(topology, service, index)
 
     def compile(self, signal: EventSignal, rule: str) -> SignalCfg:
-        return {"kind": "event", "pattern": signal.event, "mode": signal.mode, "rule": rule}
+        return {"kind": "event", "pattern": signal.event, "mode": signal.mode, "rule": rule,
+                "senders": list(signal.senders)}
 
     def rule(self, signal: SignalCfg, *, topology: str, service: str, bus: str) -> SignalRule:
         pattern: dict[str, Any] = signal["pattern"]  # type: ignore[typeddict-item]
