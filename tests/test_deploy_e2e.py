@@ -27,7 +27,7 @@ def test_deploy_plan_destroy_through_the_cli(moto_server: str, tmp_path: Path) -
     common = ["-f", str(path), "--endpoint-url", moto_server]
 
     # Without a terminal and without --yes, deploy refuses and changes nothing.
-    refused = run_cli("deploy", *common, input="")
+    refused = run_cli("deploy", *common, "--allow-missing", input="")
     assert refused.returncode == 2, refused.stderr
     assert "--yes" in refused.stderr
 
@@ -38,7 +38,7 @@ def test_deploy_plan_destroy_through_the_cli(moto_server: str, tmp_path: Path) -
     assert doc["cost"]["memory_mb"] == 128 and doc["cost"]["architecture"] == "arm64"
     assert 0 < doc["cost"]["usd_per_month"] < doc["cost"]["route53_health_checks_usd_per_month"]
 
-    deployed = run_cli("deploy", *common, "--yes")
+    deployed = run_cli("deploy", *common, "--yes", "--allow-missing")
     assert deployed.returncode == 0, deployed.stderr
     assert "deployed" in deployed.stdout
 

@@ -124,7 +124,8 @@ def test_deploy_plan_json_document_shape() -> None:
     actual = planner.Actual("multi", "aws", "us-east-1", "123456789012")
     doc = plan_to_json(planner.plan(want, actual))
     assert set(doc) == {"format", "mode", "topology", "region", "account", "pending", "summary",
-                        "changes", "conflicts", "hazards", "forced"}
+                        "changes", "conflicts", "notes", "missing", "hazards", "forced"}
+    assert doc["notes"] == [] and doc["missing"] == []
     assert doc["format"] == 1 and doc["pending"] is True
     assert doc["summary"]["create"] == len(doc["changes"]) == len(want)
     assert set(doc["changes"][0]) == {"action", "kind", "name", "service", "note", "diff"}

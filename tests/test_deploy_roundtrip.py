@@ -252,12 +252,12 @@ def test_deploy_cli_dry_run_and_json_output(tmp_path: object,
     assert "to create" in out and "lambdafail-multi-orchestrator" in out
     assert snapshot("multi")["functions"] == {}
 
-    assert cli.run(["deploy", "-f", str(path), "--yes", "-o", "json"]) == 0
+    assert cli.run(["deploy", "-f", str(path), "--yes", "--allow-missing", "-o", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["applied"] is True and doc["aws_calls"]["mutating"] > 0
     assert len(doc["done"]) == doc["plan"]["summary"]["create"]
 
-    assert cli.run(["deploy", "-f", str(path), "--yes", "-o", "json"]) == 0
+    assert cli.run(["deploy", "-f", str(path), "--yes", "--allow-missing", "-o", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["applied"] is False and doc["aws_calls"]["mutating"] == 0
 

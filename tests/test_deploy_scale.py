@@ -60,7 +60,7 @@ def test_the_largest_topology_validate_accepts_deploys_and_reads_back(
     assert run(["validate", "-f", str(path), "-o", "json"]) == 0
     assert len(_json(capsys.readouterr().out)["services"]) == count
 
-    assert run(["deploy", "-f", str(path), "--yes", "-o", "json"]) == 0
+    assert run(["deploy", "-f", str(path), "--yes", "--allow-missing", "-o", "json"]) == 0
     capsys.readouterr()
     # Re-planning reads the deployed topology back from the state table: nothing to change.
     assert run(["plan", "-f", str(path), "--detailed-exitcode", "-o", "json"]) == 0

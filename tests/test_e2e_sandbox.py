@@ -71,7 +71,7 @@ def test_e2e_sandbox_failover_rollback_drill_destroy_through_the_cli(
     with WebService("primary") as primary, WebService("standby") as standby:
         f = _topology(tmp_path / "lambdafail.yaml", name, primary.url, standby.url)
 
-        r = run_cli("--sandbox", "deploy", "-f", f, "--yes", env=env)
+        r = run_cli("--sandbox", "deploy", "-f", f, "--yes", "--allow-missing", env=env)
         assert r.returncode == 0, r.stderr
 
         # Healthy once the orchestrator's first tick has probed both sides.

@@ -42,7 +42,8 @@ PLAN = """\
 def env(mocked_aws: None, tmp_path: Path) -> Iterator[Env]:
     e = Env(tmp_path)
     e.file.write_text(e.file.read_text() + PLAN)
-    assert run(["deploy", "-f", str(e.file), "--yes", "-o", "json"]) == 0
+    # The ECS service is created by each test, after the deploy.
+    assert run(["deploy", "-f", str(e.file), "--yes", "--allow-missing", "-o", "json"]) == 0
     yield e
     e.close()
 

@@ -198,6 +198,9 @@ def _seed(ctx: Any, tmp_path: Path, n: int) -> dict[str, Any]:
     for svc in compiled["services"]:
         store.seed(svc, time.time())
     store.heartbeat(time.time(), common.config_sha256(compiled), "1")
+    from lambdafail.model import naming
+
+    ctx.client("sqs").create_queue(QueueName=naming.dlq_name(compiled["topology"]))
     events = ctx.client("events")
     events.create_event_bus(Name=compiled["bus"])
     for rule in compiled["schedules"]:
@@ -230,10 +233,43 @@ def test_oncall_status_constant_api_calls(mocked_aws: None, tmp_path: Path) -> N
         counts[n] = sorted(c for c in ctx.calls if c != ("ssm", "GetParameters"))
         assert report.api_calls == len(ctx.calls)
     assert counts[1] == counts[100] == counts[250], (counts[1], counts[250])
-    # query services, heartbeat, drill locks, list_rules (tick rules), lambda
-    assert len(counts[250]) == 5
+    # query services, heartbeat, drill locks, list_rules (tick rules), lambda,
+    # DLQ url + attributes
+    assert len(counts[250]) == 7
     # The router read-back: GetParameters, 10 names a call (docs/commands.md: ⌈P / 10⌉).
     assert {n: len(c) for n, c in router_calls.items()} == {1: 1, 100: 10, 250: 25}
+
+
+def test_oncall_status_failed_events(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    from lambdafail.model import naming
+
+    ctx = env.ctx()
+    env.beat(ctx)
+    env.observe(ctx, "checkout", "primary", ok=True)
+    env.observe(ctx, "checkout", "standby", ok=True)
+    sqs = ctx.client("sqs")
+    dlq = naming.dlq_name(env.name)
+    url = sqs.get_queue_url(QueueName=dlq)["QueueUrl"]
+    code, doc = status_json(env, capsys)
+    assert code == 0 and doc["orchestrator"]["failed_events"] == 0
+    assert doc["orchestrator"]["dlq"] == dlq
+    sqs.send_message(QueueUrl=url, MessageBody='{"requestContext": {}}')
+    sqs.send_message(QueueUrl=url, MessageBody='{"requestContext": {}}')
+    code, doc = status_json(env, capsys)
+    assert code == 8 and doc["verdict"] == "at_risk"  # a signal may have been lost
+    assert doc["orchestrator"]["failed_events"] == 2
+    assert any(f"2 failed event(s) in the dead-letter queue {dlq}" in p and "runbook" in p
+               for p in doc["orchestrator"]["problems"])
+    code, out = status(env, capsys)
+    assert code == 8 and out.startswith("▲ AT RISK") and "2 failed event(s)" in out
+    assert status(env, capsys, "--fail-on", "blocked,stale")[0] == 0
+    assert status(env, capsys, "--fail-on", "failed_events")[0] == 8
+    sqs.purge_queue(QueueUrl=url)
+    assert status(env, capsys)[0] == 0
+    sqs.delete_queue(QueueUrl=url)
+    code, doc = status_json(env, capsys)
+    assert doc["orchestrator"]["failed_events"] is None
+    assert any("does not exist" in p for p in doc["orchestrator"]["problems"])
 
 
 # ---- history -----------------------------------------------------------------------------------

@@ -102,7 +102,7 @@ def test_a_route53_router_is_warned_about_its_global_control_plane() -> None:
       "standby: b.example.com}, region: us-west-2}"),
      "services.web.router.region: a route53 router acts through a global API"),
     (('primary: {url: "http://127.0.0.1:9/health"}', "primary: {lambda: checkout-primary}"),
-     "services.web.primary.region: a Lambda target is invoked in the control region"),
+     "services.web.primary.region: the Lambda target 'checkout-primary' lives in us-east-1"),
     (("standby: {url: \"http://127.0.0.1:10/health\", region: us-west-2}",
       "standby: {url: \"http://127.0.0.1:10/health\", region: mars-1}"),
      "not an AWS region: 'mars-1'"),
@@ -146,3 +146,20 @@ def replan_in(topo: Topology, ctx: AwsContext) -> Any:
     plan, _ = plan_for(AwsContext(region=ctx.region), topo)
     return plan
 
+
+
+@pytest.mark.usefixtures("mocked_aws")
+def test_moving_the_control_region_of_a_deployed_topology_is_refused_not_doubled() -> None:
+    from lambdafail.base.errors import UsageError
+    from lambdafail.cli.commands.plan import refuse_moved_control
+    from lambdafail.deploy.inventory import plan_for
+
+    first = load(TOPOLOGY.replace("[us-west-2]", "[us-east-1]"))
+    deploy(first, AwsContext(region="us-east-1"))
+    assert not plan_for(AwsContext(region="us-east-1"), first)[0].pending
+    moved, _ = plan_for(AwsContext(region="us-west-2"), load())
+    assert moved.control_moved_from == "us-east-1"
+    with pytest.raises(UsageError) as err:
+        refuse_moved_control(moved)
+    assert "deployed with its control region in us-east-1" in err.value.message
+    assert "destroy" in err.value.hint

@@ -135,7 +135,7 @@ region: {REGION}
 defaults:
   health:
     interval: rate(1 minute)     # sped up by the sandbox's time scale
-    timeout_seconds: 1
+    timeout_seconds: 3            # generous: a loaded laptop must not fail a healthy probe
     failure_threshold: {FAILURE_THRESHOLD}
     recovery_threshold: 2
   policy:

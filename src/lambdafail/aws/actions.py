@@ -56,7 +56,9 @@ ACTIONS: dict[tuple[str, str], tuple[Need, ...]] = {
     # -- Lambda
     ("lambda", "GetFunction"): (("lambda:GetFunction", FUNCTION),),
     ("lambda", "ListTags"): (("lambda:ListTags", FUNCTION),),
-    ("lambda", "GetFunctionConfiguration"): (("lambda:GetFunctionConfiguration", FUNCTION),),
+    # The orchestrator's, and (plan's pre-flight) the functions a topology references.
+    ("lambda", "GetFunctionConfiguration"): (("lambda:GetFunctionConfiguration", FUNCTION),
+                                             ("lambda:GetFunctionConfiguration", INVOKE)),
     ("lambda", "ListVersionsByFunction"): (("lambda:ListVersionsByFunction", FUNCTION),),
     ("lambda", "GetAlias"): (("lambda:GetAlias", FUNCTION),),
     ("lambda", "GetPolicy"): (("lambda:GetPolicy", FUNCTION),),
@@ -216,6 +218,7 @@ ACTIONS: dict[tuple[str, str], tuple[Need, ...]] = {
     ("route53", "ChangeResourceRecordSets"): (("route53:ChangeResourceRecordSets", ZONES),),
     ("route53", "GetChange"): (("route53:GetChange", CHANGES),),
     ("sns", "Publish"): (("sns:Publish", TOPIC),),
+    ("sns", "GetTopicAttributes"): (("sns:GetTopicAttributes", TOPIC),),
     # -- Secrets Manager (probe headers). BatchGetSecretValue returns a secret only to a caller
     # also allowed GetSecretValue on it; the action itself has no resource type.
     ("secretsmanager", "BatchGetSecretValue"): (

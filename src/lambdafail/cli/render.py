@@ -114,6 +114,8 @@ def status_document(r: StatusReport) -> dict[str, Any]:
                               if o.notifications_failing else None,
                               "since": o.notifications_failing[1]
                               if o.notifications_failing else None},
+            "dlq": o.dlq,
+            "failed_events": o.failed_events,
         },
         "services": [_service_doc(s) for s in r.services],
         "healthy": r.healthy,
@@ -255,6 +257,8 @@ def verdict_line(r: StatusReport) -> str:
     n = len(r.services)
     bad = [s for s in r.services if s.state != "healthy"]
     parts = [] if r.orchestrator.fresh else ["orchestrator not running"]
+    if r.orchestrator.failed_events:
+        parts.append(f"{r.orchestrator.failed_events} failed event(s)")
     if r.orchestrator.notifications_failing:
         parts.append("notifications failing")
     order = ("degraded", "at_risk")

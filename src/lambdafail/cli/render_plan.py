@@ -45,6 +45,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "changes": [change_to_json(c) for c in plan.changes],
         "conflicts": [{"kind": x.kind, "name": x.name, "owner": x.owner, "message": x.message}
                       for x in plan.conflicts],
+        "notes": list(plan.actual.notes) if plan.actual else [],
+        "missing": list(plan.actual.missing) if plan.actual else [],
         # Edits of services not steady on their primary: refused (exit 2) unless forced.
         "hazards": [h.to_json() for h in plan.hazards],
         "forced": bool(plan.forced and plan.hazards),
@@ -92,6 +94,10 @@ def plan_renderable(plan: Plan, *, show_noop: bool = False) -> RenderableType:
         done = ("nothing of it is left to delete" if plan.mode == "destroy"
                 else "no changes; everything is up to date")
         parts.append(Text(f"topology {plan.topology!r}: {done}", style="green"))
+    for note in plan.actual.notes if plan.actual else []:
+        parts.append(Text(f"note: {note}", style="yellow"))
+    for gone in plan.actual.missing if plan.actual else []:
+        parts.append(Text(f"! missing: {gone['message']}", style="bold red"))
     for x in plan.conflicts:
         parts.append(Text(f"! conflict: {x.message}", style="bold red"))
     for h in plan.hazards:

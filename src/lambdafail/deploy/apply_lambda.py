@@ -13,6 +13,7 @@ from typing import Any
 
 from lambdafail.aws import AwsContext, call
 from lambdafail.base.errors import AwsError
+from lambdafail.deploy import settle
 from lambdafail.deploy.apply_base import ExecutorBase, _wait, _while_propagating
 from lambdafail.deploy.planner import VERSION_PREFIX, Change, Resource
 from lambdafail.model import naming
@@ -21,12 +22,19 @@ from lambdafail.model import naming
 class LambdaChanges(ExecutorBase):
     # -- Lambda function, alias, permissions -----------------------------------------------
 
-    def _fn_config(self, w: Resource) -> dict[str, Any]:
+    def _fn_config(self, w: Resource, have: Resource | None = None) -> dict[str, Any]:
         s = w.spec
-        return {"Runtime": s["runtime"], "Handler": s["handler"], "Timeout": s["timeout"],
-                "MemorySize": s["memory_size"], "Role": s["role"],
-                "Environment": {"Variables": s["environment"]},
-                "Description": f"lambdafail {self.plan.topology}: orchestrator"}
+        out: dict[str, Any] = {
+            "Runtime": s["runtime"], "Handler": s["handler"], "Timeout": s["timeout"],
+            "MemorySize": s["memory_size"], "Role": s["role"],
+            "Environment": {"Variables": s["environment"]},
+            "Description": f"lambdafail {self.plan.topology}: orchestrator"}
+        if s.get("vpc"):
+            out["VpcConfig"] = {"SubnetIds": s["vpc"]["subnet_ids"],
+                                "SecurityGroupIds": s["vpc"]["security_group_ids"]}
+        elif have is not None and have.spec.get("vpc"):
+            out["VpcConfig"] = {"SubnetIds": [], "SecurityGroupIds": []}  # leave the VPC
+        return out
 
     def _zip(self) -> bytes:
         if self.package is None:
@@ -64,18 +72,46 @@ class LambdaChanges(ExecutorBase):
         if state == "pending":
             self._wait_function(w.name)  # an update in progress (ours, or someone's) finishes
         failed = state == "failed"  # a failed create or update: send configuration and code again
-        if failed or self._changed(c, "runtime", "handler", "timeout", "memory_size", "role",
-                                   "environment"):
-            call(lam, "update_function_configuration", resource=w.name, FunctionName=w.name,
-                 **self._fn_config(w))
+
+        def update(op: str, **kw: Any) -> None:
+            # Another update in progress (someone's deploy, a console edit) is waited out.
+            settle.retry(lambda: call(lam, op, resource=w.name, FunctionName=w.name, **kw),
+                         codes=settle.FUNCTION_CONFLICT, timeout=settle.FUNCTION_CONFLICT_SECONDS,
+                         why=f"function {w.name}: another update is in progress",
+                         say=lambda m: self.progress(c, f"wait: {m}"),
+                         before_retry=lambda: self._wait_function(w.name))
             self._wait_function(w.name)
+
+        if failed or self._changed(c, "runtime", "handler", "timeout", "memory_size", "role",
+                                   "environment", "vpc"):
+            update("update_function_configuration", **self._fn_config(w, a))
         if failed or self._changed(c, "code_sha256", "architecture"):
             # The architecture changes with the code (UpdateFunctionCode), not the configuration.
-            call(lam, "update_function_code", resource=w.name, FunctionName=w.name,
-                 ZipFile=self._zip(), Architectures=[w.spec["architecture"]], Publish=False)
-            self._wait_function(w.name)
+            update("update_function_code", ZipFile=self._zip(),
+                   Architectures=[w.spec["architecture"]], Publish=False)
+            self._supersede_config(a)
         if self._tags_changed(c):
             call(lam, "tag_resource", resource=w.name, Resource=a.context["arn"], Tags=w.tags)
+
+    def _supersede_config(self, have: Resource) -> None:
+        """The configuration the function ran until now starts its history retention; the
+        one it runs now never expires (it may be one superseded before)."""
+        import time
+
+        from lambdafail.deploy import stored_config
+        from lambdafail.deploy.planner import CONFIG_ITEM_PREFIX, CONFIG_SHA_ENV
+
+        assert self.package is not None
+        compiled = next((ch.desired.spec["compiled"] for ch in self.plan.changes
+                         if ch.kind == "item" and ch.name.startswith(CONFIG_ITEM_PREFIX)
+                         and ch.desired is not None), None)
+        days = int((compiled or {}).get("history_retention_days") or 0)
+        table = naming.table_name(self.plan.topology)
+        new = self.package.config_sha256
+        old = str((have.spec.get("environment") or {}).get(CONFIG_SHA_ENV) or "")
+        stored_config.set_expiry(self.ctx, table, new, None)
+        if days and old and old != new:
+            stored_config.set_expiry(self.ctx, table, old, int(time.time()) + days * 86400)
 
     def _delete_function(self, c: Change) -> None:
         call(self.ctx.client("lambda"), "delete_function", resource=c.name, FunctionName=c.name)
@@ -93,9 +129,15 @@ class LambdaChanges(ExecutorBase):
         if same:
             return max(same, key=int)
         assert self.package is not None
-        got = call(self.ctx.client("lambda"), "publish_version", resource=self._function_name(),
-                   FunctionName=self._function_name(), Description=VERSION_PREFIX + fp,
-                   CodeSha256=self.package.sha256_b64)
+        name, sha = self._function_name(), self.package.sha256_b64
+        got = settle.retry(lambda: call(self.ctx.client("lambda"), "publish_version",
+                                        resource=name, FunctionName=name,
+                                        Description=VERSION_PREFIX + fp, CodeSha256=sha),
+                           codes=settle.FUNCTION_CONFLICT,
+                           timeout=settle.FUNCTION_CONFLICT_SECONDS,
+                           why=f"function {name}: an update is in progress",
+                           say=lambda m: self.progress(c, f"wait: {m}"),
+                           before_retry=lambda: self._wait_function(name))
         return str(got["Version"])
 
     def _create_alias(self, c: Change) -> None:

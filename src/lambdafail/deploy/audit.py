@@ -15,13 +15,13 @@ if TYPE_CHECKING:
 
 
 def record(ctx: AwsContext, table: str, kind: str, *, reason: str = "",
-           detail: dict[str, Any] | None = None) -> bool:
+           detail: dict[str, Any] | None = None, retention_days: int | None = None) -> bool:
     """Append a `kind` entry (runtime.state.LOG_KINDS) to `table`'s log. False when the table
     does not exist."""
     from lambdafail.aws import translate_exception
     from lambdafail.runtime.state import StateStore
 
-    store = StateStore(table, ctx.client("dynamodb"))
+    store = StateStore(table, ctx.client("dynamodb"), retention_days)
     try:
         store.record(kind, actor=ctx.caller_arn(), now=time.time(), reason=reason,
                      detail=detail)

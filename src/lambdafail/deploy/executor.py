@@ -19,7 +19,7 @@ from typing import Any
 
 from lambdafail.aws import call
 from lambdafail.base.errors import AwsError
-from lambdafail.deploy import stored_config
+from lambdafail.deploy import settle, stored_config
 from lambdafail.deploy.apply_base import ROLE_PROPAGATION_SECONDS as ROLE_PROPAGATION_SECONDS
 from lambdafail.deploy.apply_base import Progress as Progress
 from lambdafail.deploy.apply_base import _tag_list, _wait
@@ -65,8 +65,12 @@ class Executor(IamChanges, LambdaChanges, WatchChanges):
 
     def _create_queue(self, c: Change) -> None:
         w = self._want(c)
-        call(self.ctx.client("sqs"), "create_queue", resource=w.name, QueueName=w.name,
-             Attributes=self._queue_attrs(w.spec), tags=w.tags)
+        settle.retry(lambda: call(self.ctx.client("sqs"), "create_queue", resource=w.name,
+                                  QueueName=w.name, Attributes=self._queue_attrs(w.spec),
+                                  tags=w.tags),
+                     codes=settle.QUEUE_DELETED_RECENTLY, timeout=settle.QUEUE_RECREATE_SECONDS,
+                     why=f"queue {w.name} was deleted less than 60 s ago (SQS holds the name)",
+                     say=lambda m: self.progress(c, f"wait: {m}"), first_delay=2.0)
 
     def _update_queue(self, c: Change) -> None:
         w, a = self._want(c), self._have(c)

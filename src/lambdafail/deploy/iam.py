@@ -72,6 +72,11 @@ def orchestrator_policy(compiled: dict[str, Any], where: Where) -> dict[str, Any
     # is written with the function's role.
     add("FailedInvocations", ["sqs:SendMessage"],
         [where.arn("sqs", naming.dlq_name(compiled["topology"]))])
+    if compiled.get("vpc"):
+        from lambdafail.model.placement import ENI_ACTIONS
+
+        # In a VPC, Lambda manages the function's network interfaces with this role.
+        add("VpcNetworkInterfaces", list(ENI_ACTIONS), ["*"])
     add("StateTable", ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
                        "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
         [table_arn(where, compiled["table"])])
@@ -201,6 +206,24 @@ def package(doc: dict[str, Any], *, max_managed: int = MANAGED_PER_ROLE
     return _doc(bins[0]), managed
 
 
+def split_managed(doc: dict[str, Any], room: int = MANAGED_QUOTA - _MARGIN
+                  ) -> list[dict[str, Any]]:
+    """`doc` as managed-policy documents of at most `room` characters each (one when it
+    fits): statements first-fit in order, a long resource list split. Grants exactly the same."""
+    if policy_size(doc) <= room:
+        return [doc]
+    pieces = [p for st in doc["Statement"] for p in _split(st, room)]
+    bins: list[list[dict[str, Any]]] = []
+    for piece in pieces:
+        for b in bins:
+            if policy_size(_doc([*b, piece])) <= room:
+                b.append(piece)
+                break
+        else:
+            bins.append([piece])
+    return [_doc(b) for b in bins]
+
+
 def check_quotas(compiled: dict[str, Any], where: Where, file: str = "") -> None:
     """Refuse (TopologyError, exit 2) a topology whose orchestrator permissions no packing fits
     into IAM's quotas: `validate` runs it offline, `plan` and `deploy` before any change."""
@@ -214,3 +237,6 @@ def check_quotas(compiled: dict[str, Any], where: Where, file: str = "") -> None
             f"{e} ({n} services)", path="services", file=file,
             hint="split the services into several topologies (each has its own orchestrator "
                  "and role), or route fewer distinct resources per service")], file) from None
+    from lambdafail.deploy.quotas import check_rules
+
+    check_rules(compiled, file)

@@ -10,6 +10,7 @@ Specs are normalised to exactly the shapes `planner.desired()` produces.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +66,7 @@ def observe(ctx: AwsContext, compiled: dict[str, Any], where: iam.Where,
     for r in _bus(ctx, compiled["bus"]):
         put(r)
         bus_exists = True
-    for r in _table(ctx, compiled["table"]):
+    for r in _table(ctx, compiled["table"], actual.notes):
         put(r)
     role_exists = False
     for r in _role(ctx, naming.role_name(topo)):
@@ -145,15 +146,46 @@ def _bus(ctx: AwsContext, name: str) -> Iterator[Resource]:
                    context={"arn": got["Arn"]})
 
 
-def _table(ctx: AwsContext, name: str) -> Iterator[Resource]:
+# DynamoDB's tag reads are eventually consistent ("wait for a few seconds, and then try the
+# ListTagsOfResource request again"): a table created this recently that shows no tags at all
+# is read again, after these waits, before it can look foreign.
+TAG_SETTLE_AGE_SECONDS = 600.0
+TAG_RETRY_DELAYS = (1.0, 2.0, 4.0)
+
+
+def _table_tags(ddb: Any, name: str, table: dict[str, Any], notes: list[str]) -> dict[str, str]:
+    def read() -> dict[str, str]:
+        return _tag_list(call(ddb, "list_tags_of_resource", resource=name,
+                              ResourceArn=table["TableArn"]).get("Tags"))
+
+    tags = read()
+    created = table.get("CreationDateTime")
+    if tags or created is None or not hasattr(created, "timestamp"):
+        return tags
+    age = time.time() - float(created.timestamp())
+    if age > TAG_SETTLE_AGE_SECONDS:
+        return tags
+    waited = 0.0
+    for delay in TAG_RETRY_DELAYS:
+        time.sleep(delay)
+        waited += delay
+        tags = read()
+        if tags:
+            break
+    notes.append(f"table {name} was created {age:.0f}s ago and showed no tags (DynamoDB tag "
+                 f"reads are eventually consistent): read again after {waited:.0f}s, "
+                 + ("tags found" if tags else "still none"))
+    return tags
+
+
+def _table(ctx: AwsContext, name: str, notes: list[str]) -> Iterator[Resource]:
     ddb = ctx.client("dynamodb")
     got = _get(ddb, "describe_table", resource=name, TableName=name)
     if got is None:
         return
     t = got["Table"]
     keys = key_schema_text(t)
-    tags = _tag_list(call(ddb, "list_tags_of_resource", resource=name,
-                          ResourceArn=t["TableArn"]).get("Tags"))
+    tags = _table_tags(ddb, name, t, notes)
     backups = call(ddb, "describe_continuous_backups", resource=name, TableName=name)
     pitr = (backups["ContinuousBackupsDescription"].get("PointInTimeRecoveryDescription", {})
             .get("PointInTimeRecoveryStatus") == "ENABLED")
@@ -276,6 +308,10 @@ def _function(ctx: AwsContext, name: str, topo: str) -> Iterator[Resource]:
             "role": cfg.get("Role"),
             "environment": (cfg.get("Environment") or {}).get("Variables") or {},
             "code_sha256": cfg.get("CodeSha256"), "state": function_state(cfg)}
+    vpc = cfg.get("VpcConfig") or {}
+    if vpc.get("SubnetIds"):
+        spec["vpc"] = {"subnet_ids": sorted(vpc["SubnetIds"]),
+                       "security_group_ids": sorted(vpc.get("SecurityGroupIds") or [])}
     versions: dict[str, str] = {}
     yield Resource("function", name, spec, tags,
                    context={"arn": cfg["FunctionArn"], "versions": versions})
@@ -448,6 +484,11 @@ def plan_for(ctx: AwsContext, topology: Topology, *, mode: str = "deploy",
     want = planner.desired(compiled, where=where, code_sha256=pkg.sha256_b64,
                            config_sha256=pkg.config_sha256)
     actual = observe(ctx, compiled, where, config_sha256=pkg.config_sha256)
+    if mode == "deploy":
+        from lambdafail.deploy import preflight
+
+        actual.missing = [{"kind": m.kind, "name": m.name, "used_by": m.used_by,
+                           "message": m.message} for m in preflight.missing(ctx, compiled)]
     made = planner.plan(want, actual, mode=mode, delete_state=delete_state)
     if mode == "deploy":
         from lambdafail.deploy import guard

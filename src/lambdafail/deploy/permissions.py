@@ -36,6 +36,7 @@ DEPLOY_CALLS: tuple[tuple[str, str], ...] = (
     ("dynamodb", "UpdateContinuousBackups"), ("dynamodb", "UpdateTimeToLive"),
     ("dynamodb", "TagResource"), ("dynamodb", "DeleteTable"), ("dynamodb", "Query"),
     ("dynamodb", "GetItem"), ("dynamodb", "BatchGetItem"), ("dynamodb", "PutItem"),
+    ("dynamodb", "UpdateItem"),
     ("iam", "GetRole"), ("iam", "ListRoleTags"), ("iam", "GetRolePolicy"),
     ("iam", "CreateRole"), ("iam", "PutRolePolicy"), ("iam", "UpdateAssumeRolePolicy"),
     ("iam", "TagRole"), ("iam", "ListRolePolicies"), ("iam", "DeleteRolePolicy"),
@@ -56,7 +57,11 @@ DEPLOY_CALLS: tuple[tuple[str, str], ...] = (
     ("ssm", "PutParameter"), ("ssm", "DeleteParameter"), ("ssm", "AddTagsToResource"),
     ("logs", "DescribeLogGroups"), ("logs", "ListTagsForResource"), ("logs", "CreateLogGroup"),
     ("logs", "PutRetentionPolicy"), ("logs", "TagResource"), ("logs", "DeleteLogGroup"),
-    ("cloudwatch", "DescribeAlarms"), ("cloudwatch", "ListTagsForResource"),
+    # plan's pre-flight (deploy/preflight.py): what the topology references, read-only.
+    ("cloudwatch", "DescribeAlarms"), ("route53", "ListResourceRecordSets"),
+    ("sns", "GetTopicAttributes"), ("events", "DescribeRule"), ("ecs", "DescribeServices"),
+    # the watch alarms and the dashboard (deploy/watch.py)
+    ("cloudwatch", "ListTagsForResource"),
     ("cloudwatch", "PutMetricAlarm"), ("cloudwatch", "TagResource"),
     ("cloudwatch", "DeleteAlarms"), ("cloudwatch", "GetDashboard"),
     ("cloudwatch", "PutDashboard"), ("cloudwatch", "DeleteDashboards"),
@@ -103,6 +108,7 @@ DRILL_CALLS: tuple[tuple[str, str], ...] = (
 
 CALLS = {"deploy": DEPLOY_CALLS, "oncall": ONCALL_CALLS, "drill": DRILL_CALLS}
 
+VPC_CALLER_ACTIONS = ("ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs")
 # The recovery steps' scopes: the statement id (the orchestrator's own for that step kind)
 # and the orchestrator's action that names the scope's resources. The describe calls AWS
 # does not scope ("*") are granted only when the topology has such a step.
@@ -134,10 +140,10 @@ _SIDS = {A.FUNCTION: "Orchestrator", A.ROLE: "Role", A.PASS_ROLE: "PassRoleToLam
 _PROBING_ROLES = ("oncall", "drill")
 _PROBE_SCOPES = (A.PROBE_SECRETS, A.PROBE_SECRETS_BATCH, A.PROBE_PARAMETERS)
 # Actions a role's calls never need on a scope: `status` reads the routers' parameters with
-# ssm:GetParameters, as it reads probe headers; deploy reads only its own watch alarms (one
-# DescribeAlarms by their name prefix), on-call and drills only the signals' alarms.
-_NOT_FOR_ROLE = {("deploy", "cloudwatch:DescribeAlarms", A.ALARMS),
-                 ("oncall", "cloudwatch:DescribeAlarms", A.WATCH_ALARMS),
+# ssm:GetParameters, as it reads probe headers; deploy reads its own watch alarms (one
+# DescribeAlarms by their name prefix) and, in plan's pre-flight, the signals' alarms; on-call
+# and drills only the signals'.
+_NOT_FOR_ROLE = {("oncall", "cloudwatch:DescribeAlarms", A.WATCH_ALARMS),
                  ("drill", "cloudwatch:DescribeAlarms", A.WATCH_ALARMS)}
 
 # A conditioned action gets its own statement (the condition must not narrow the others).
@@ -236,6 +242,11 @@ def operator_policy(compiled: dict[str, Any], where: iam.Where, role: str) -> di
         if conditioned:
             st["Condition"] = conditions[conditioned]
         statements.append(st)
+    if role == "deploy" and compiled.get("vpc"):
+        # CreateFunction / UpdateFunctionConfiguration with a VpcConfig: Lambda checks that the
+        # caller may describe the subnets, security groups and VPC it names (no resource scope).
+        statements.append({"Sid": "VpcPlacement", "Effect": "Allow",
+                           "Action": sorted(VPC_CALLER_ACTIONS), "Resource": "*"})
     statements.sort(key=lambda s: s["Sid"])
     return {"Version": "2012-10-17", "Statement": statements}
 

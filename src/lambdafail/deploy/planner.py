@@ -98,6 +98,10 @@ class Actual:
     region: str
     account: str
     resources: dict[tuple[str, str], Resource] = field(default_factory=dict)
+    # What the observation had to wait for or could not be sure of (plan shows them).
+    notes: list[str] = field(default_factory=list)
+    # Pre-flight: referenced resources that do not exist ({kind, name, used_by, message}).
+    missing: list[dict[str, str]] = field(default_factory=list)
     # The compiled topology the live function runs (from its config item), when known: plans
     # show a function update as the topology fields that changed, not just a new hash.
     deployed_config: dict[str, Any] | None = None
@@ -122,6 +126,8 @@ class Plan:
     # unless forced, then shown as what deploy will do.
     hazards: list[Any] = field(default_factory=list)
     forced: bool = False
+    # The control region the topology is deployed in, when it is not this plan's region.
+    control_moved_from: str | None = None
 
     @property
     def pending(self) -> list[Change]:
@@ -240,7 +246,7 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
     out.append(Resource("role", role, {
         "assume_role_policy": iam.trust_policy(),
         "inline_policy": inline,
-    }, dict(tags), context={"arn": role_arn}))
+    }, {**tags, naming.TAG_CONTROL_REGION: where.region}, context={"arn": role_arn}))
     # Past the inline quota: managed policies under lambdafail's path, attached to the role.
     for i, doc in enumerate(managed, 1):
         name = naming.managed_policy_name(topo, i)
@@ -254,6 +260,9 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
         "environment": {CONFIG_SHA_ENV: config_sha256},
         "code_sha256": code_sha256,
     }
+    if compiled.get("vpc"):
+        # Only when set: a function outside any VPC keeps the fingerprint it always had.
+        fn_spec["vpc"] = dict(compiled["vpc"])
     # Created by deploy, not by Lambda's first log line: tagged, with a retention, destroyed.
     log_group = f"/aws/lambda/{fn}"
     out.append(Resource("loggroup", log_group,
@@ -545,5 +554,10 @@ def plan(want: list[Resource], actual: Actual, *, mode: str = "deploy",
     # leaves them their endpoint while anything else is left.
     deletes.sort(key=lambda c: (c.kind == "parameter", -_order(c.kind), c.name))
     updates.sort(key=lambda c: (_order(c.kind), c.name))
+    role = next((a for a in actual.resources.values() if a.kind == "role" and a.owner == topo),
+                None)
+    deployed_in = role.tags.get(naming.TAG_CONTROL_REGION) if role is not None else None
     return Plan(topology=topo, region=actual.region, account=actual.account,
-                changes=deletes + updates, conflicts=conflicts, mode=mode, actual=actual)
+                changes=deletes + updates, conflicts=conflicts, mode=mode, actual=actual,
+                control_moved_from=deployed_in if deployed_in not in (None, actual.region)
+                else None)

@@ -147,3 +147,37 @@ def _batch_get(ctx: AwsContext, table: str, sort_keys: list[str]) -> dict[str, d
             time.sleep(delay)
             delay = min(delay * 2, BATCH_MAX_DELAY)
     return out
+
+
+def set_expiry(ctx: AwsContext, table: str, sha: str, expires_at: int | None) -> bool:
+    """Give a stored configuration (head and parts) DynamoDB's TTL `expires_at`, or remove it
+    (None). False when it is not stored. Used when a deploy supersedes one configuration with
+    another: the old one expires after the topology's history retention, the live one never."""
+    from lambdafail.runtime.table import TTL_ATTRIBUTE
+
+    ddb = ctx.client("dynamodb")
+    update: dict[str, Any] = (
+        {"UpdateExpression": "REMOVE #ttl"} if expires_at is None else
+        {"UpdateExpression": "SET #ttl = :at",
+         "ExpressionAttributeValues": {":at": {"N": str(int(expires_at))}}})
+
+    def touch(sort_key: str) -> dict[str, Any] | None:
+        try:
+            got = call(ddb, "update_item", resource=f"{table} config/{sort_key}",
+                       TableName=table, Key={"pk": {"S": PK}, "sk": {"S": sort_key}},
+                       ConditionExpression="attribute_exists(pk)",
+                       ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
+                       ReturnValues="ALL_NEW", **update)
+        except AwsError as e:
+            if e.code in ("ConditionalCheckFailedException", "ResourceNotFoundException"):
+                return None
+            raise
+        return dict(got.get("Attributes") or {})
+
+    head = touch(sha)
+    if head is None:
+        return False
+    if "parts" in head and "digest" in head:
+        for key in _part_keys(head):
+            touch(key)
+    return True

@@ -137,7 +137,8 @@ class Drill:
         if self._store is None:
             from lambdafail.runtime.state import StateStore
 
-            self._store = StateStore(str(self.compiled["table"]), self.ctx.client("dynamodb"))
+            self._store = StateStore(str(self.compiled["table"]), self.ctx.client("dynamodb"),
+                                     self.compiled.get("history_retention_days"))
         return self._store
 
     def _state(self) -> ServiceState:

@@ -114,8 +114,11 @@ def _placement_problems(topo: Topology) -> list[SemanticProblem]:
             if target_kind_of(target).invokes(target_kind_of(target).compile(target)) and \
                     placed(topo, target.region) is not None:
                 out.append(SemanticProblem(
-                    ("services", name, side, "region"), "a Lambda target is invoked in the "
-                    "control region; one in another region is not supported yet",
+                    ("services", name, side, "region"),
+                    f"the Lambda target {target_value(target)!r} lives in "
+                    f"{placed(topo, target.region)} (its `region:` or the topology's); Lambda "
+                    f"targets are invoked in the control region {topo.control_region}, so one "
+                    "elsewhere is not supported yet",
                     "place the function in the control region, or probe it through a URL"))
     return out
 

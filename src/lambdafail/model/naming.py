@@ -92,6 +92,11 @@ def rule_prefix(topology: str) -> str:
     return f"{base(topology)}-"
 
 
+#: On the (global) role: the control region the topology is deployed in, so a plan for another
+#: region sees the move instead of building a second stack beside the first (docs/placement.md).
+TAG_CONTROL_REGION = "lambdafail:control-region"
+
+
 def tags(topology: str, service: str | None = None) -> dict[str, str]:
     t = {TAG_TOPOLOGY: topology}
     if service:

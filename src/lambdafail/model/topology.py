@@ -27,6 +27,7 @@ from lambdafail.model.kinds import ROUTERS, RouterSpec, router_kind_of
 from lambdafail.model.kinds.signals import SIGNALS, SignalSpec, signal_kind_of
 from lambdafail.model.kinds.steps import STEPS, StepSpec, compile_step
 from lambdafail.model.kinds.targets import TARGETS, TargetSpec, target_kind_of, target_value
+from lambdafail.model.placement import OrchestratorPlacement, compiled_vpc
 from lambdafail.model.schedule import schedule_gaps
 from lambdafail.runtime.compiled import (
     CompiledTopology,
@@ -263,6 +264,13 @@ class Topology(Strict):
     notify: Notify = Notify()
     log_retention_days: int = Field(default=30, description="How long the orchestrator's log "
                                     "group keeps its logs (one of CloudWatch Logs' values).")
+    history_retention_days: int = Field(
+        default=365, ge=1, le=3650, description="How long transition-log and audit entries, "
+        "and superseded deployed configurations, stay in the state table before DynamoDB's TTL "
+        "deletes them (the current state is never expired).")
+    orchestrator: OrchestratorPlacement = Field(
+        default_factory=OrchestratorPlacement, description="Where the orchestrator function "
+        "runs (a VPC's subnets and security groups).")
     defaults: Defaults = Defaults()
     services: dict[Annotated[str, Field(pattern=SERVICE_RE)], Service] = Field(min_length=1)
 
@@ -394,6 +402,8 @@ def compile_topology(topo: Topology) -> CompiledTopology:
         "function": naming.function_name(topo.name),
         "sns_topic_arn": topo.notify.sns_topic_arn,
         "log_retention_days": topo.log_retention_days,
+        "history_retention_days": topo.history_retention_days,
+        "vpc": compiled_vpc(topo.orchestrator),
         "schedules": schedules,
         "services": services,
     }

@@ -119,7 +119,8 @@ def store_for(ctx: AwsContext, compiled: dict[str, Any]) -> Any:
     """The orchestrator's StateStore over this topology's table, on the operator's client."""
     from lambdafail.runtime.state import StateStore
 
-    return StateStore(str(compiled["table"]), ctx.client("dynamodb"))
+    return StateStore(str(compiled["table"]), ctx.client("dynamodb"),
+                      compiled.get("history_retention_days"))
 
 
 def clients_for(ctx: AwsContext) -> Any:

@@ -12,6 +12,7 @@ from typing import Any
 from lambdafail.deploy.versions import DeploymentRollbackPlan, VersionInfo
 
 __all__ = [
+    "FAILED_EVENTS",
     "NOTIFICATIONS",
     "SEVERITY_EXIT",
     "SIDES",
@@ -57,6 +58,8 @@ SEVERITY_EXIT = {"ok": 0, "at_risk": 8, "degraded": 7}  # ExitCode.OK, AT_RISK, 
 SWITCH_STUCK_SECONDS = 60.0
 # `status --fail-on` also takes this word: the orchestrator is not ticking (always degraded).
 STALE = "stale"
+# ... and this one: events wait in the dead-letter queue (at risk: a signal may have been lost).
+FAILED_EVENTS = "failed_events"
 # ...and this one: the orchestrator's last notification failed (at risk).
 NOTIFICATIONS = "notifications"
 
@@ -163,6 +166,10 @@ class OrchestratorStatus:
     problems: list[str] = field(default_factory=list)
     # The last notification (SNS / default-bus event) failed: (error, since); None: fine.
     notifications_failing: tuple[str, str] | None = None
+    # Events the orchestrator could not process (after Lambda's retries) or EventBridge could
+    # not deliver: the DLQ's ApproximateNumberOfMessages. None: the DLQ could not be read.
+    failed_events: int | None = None
+    dlq: str = ""
 
 
 @dataclass
@@ -188,6 +195,8 @@ class StatusReport:
         severities = {s.severity for s in self.services if counts(s.state)}
         if not self.orchestrator.fresh and counts(STALE):
             severities.add("degraded")
+        if self.orchestrator.failed_events and counts(FAILED_EVENTS):
+            severities.add("at_risk")
         # Switches still happen, but nobody hears of them: at risk.
         if self.orchestrator.notifications_failing and counts(NOTIFICATIONS):
             severities.add("at_risk")

@@ -1,9 +1,10 @@
 """`status`: gather everything on-call needs to see, in a bounded number of API calls.
 
 Rules: no click, no rich (cli/render.py draws the result, oncall.model); status makes the same
-5 calls whatever the number of services, plus the routers' read-back, which each router kind
-batches (runtime/routers/<kind>.py `read_many`: docs/commands.md gives the formula; `--probe`
-adds the probes); the independent reads run concurrently; it never writes.
+7 calls whatever the number of services (the DLQ's two among them), plus the routers'
+read-back, which each router kind batches (runtime/routers/<kind>.py `read_many`:
+docs/commands.md gives the formula; `--probe` adds the probes); the independent reads run
+concurrently; it never writes.
 """
 
 from __future__ import annotations
@@ -110,10 +111,25 @@ def _orchestrator_config(ctx: AwsContext, fn: str) -> dict[str, Any] | None:
     return cfg
 
 
+def _failed_events(ctx: AwsContext, queue: str) -> int | None:
+    """Messages waiting in the topology's DLQ (GetQueueUrl + GetQueueAttributes); None when
+    the queue does not exist."""
+    sqs = ctx.client("sqs")
+    try:
+        url = call(sqs, "get_queue_url", resource=queue, QueueName=queue)["QueueUrl"]
+        attrs = call(sqs, "get_queue_attributes", resource=queue, QueueUrl=url,
+                     AttributeNames=["ApproximateNumberOfMessages"])
+    except AwsError as e:
+        if e.code in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+            return None
+        raise
+    return int((attrs.get("Attributes") or {}).get("ApproximateNumberOfMessages", 0))
+
+
 def gather_status(ctx: AwsContext, compiled: dict[str, Any], *, probe: bool = False,
                   now: datetime | None = None) -> StatusReport:
-    """Everything `status` shows: 5 API calls whatever the size, plus the routers' batched
-    read-back (docs/commands.md gives the formula; `--probe` adds the
+    """Everything `status` shows: 7 API calls whatever the size (2 of them the DLQ's), plus
+    the routers' batched read-back (docs/commands.md gives the formula; `--probe` adds the
     probes themselves). The independent reads run concurrently: status answers in about the
     time of its slowest call."""
     from concurrent.futures import ThreadPoolExecutor
@@ -128,7 +144,12 @@ def gather_status(ctx: AwsContext, compiled: dict[str, Any], *, probe: bool = Fa
         with runtime_guard(ctx, compiled):
             return f()
 
-    with ThreadPoolExecutor(max_workers=6, thread_name_prefix="status") as pool:
+    dlq = naming.dlq_name(topo_name)
+    for service in ("events", "lambda", "sqs"):
+        # Clients are made here, before the pool: botocore builds a client from the shared
+        # session (its event handlers, its loaders), which is not made for concurrent use.
+        ctx.client(service)
+    with ThreadPoolExecutor(max_workers=7, thread_name_prefix="status") as pool:
         f_states = pool.submit(guarded, store.load_all)
         f_beat = pool.submit(guarded, store.heartbeat_item)
         f_drills = pool.submit(guarded, lambda: _drill_locks(store))
@@ -136,6 +157,7 @@ def gather_status(ctx: AwsContext, compiled: dict[str, Any], *, probe: bool = Fa
         # states are `plan`'s drift), and the watcher itself is the tick.
         f_ticks = pool.submit(_list_rules, ctx, "default", f"{prefix}{naming.TICK_INFIX}")
         f_fn = pool.submit(_orchestrator_config, ctx, fn)
+        f_dlq = pool.submit(_failed_events, ctx, dlq)
         f_routers = pool.submit(read_routers, ctx, compiled)
         f_probe = pool.submit(_probe_everything, ctx, compiled) if probe else None
         states = f_states.result()
@@ -143,11 +165,13 @@ def gather_status(ctx: AwsContext, compiled: dict[str, Any], *, probe: bool = Fa
         drills = f_drills.result()
         rules: dict[str, str] = dict(f_ticks.result() or {})
         fn_cfg = f_fn.result()
+        failed = f_dlq.result()
         readings = f_routers.result()
         live = f_probe.result() if f_probe is not None else {}
 
     now = now or utcnow()
     orch = _orchestrator_status(compiled, fn, beat, fn_cfg, now)
+    _add_failed_events(orch, dlq, failed)
     services: list[ServiceStatus] = []
     for name in sorted(compiled["services"]):
         services.append(_service_status(name, compiled["services"][name], states.get(name),
@@ -202,6 +226,18 @@ def _orchestrator_status(compiled: dict[str, Any], fn: str, beat: dict[str, Any]
                               heartbeat_version=str(beat.get("function_version") or "") or None
                               if beat else None, problems=problems,
                               notifications_failing=notify_health.failing(beat))
+
+
+def _add_failed_events(orch: OrchestratorStatus, dlq: str, failed: int | None) -> None:
+    orch.failed_events, orch.dlq = failed, dlq
+    if failed:
+        orch.problems.append(
+            f"{failed} failed event(s) in the dead-letter queue {dlq}: alarm changes, failure "
+            "events or ticks that were not processed after Lambda's retries — read them, act, "
+            "then purge (docs/runbook.md, \"Failed events\")")
+    elif failed is None and orch.deployed_version is not None:
+        orch.problems.append(f"the dead-letter queue {dlq} does not exist: failed events are "
+                             "lost (run `lambdafail deploy`)")
 
 
 def _service_rules(name: str, svc: dict[str, Any], compiled: dict[str, Any]) -> list[str]:

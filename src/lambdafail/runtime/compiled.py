@@ -99,5 +99,7 @@ class CompiledTopology(TypedDict):
     function: str
     sns_topic_arn: str | None
     log_retention_days: int
+    history_retention_days: int
+    vpc: dict[str, list[str]] | None  # {"subnet_ids", "security_group_ids"}: deploy only
     schedules: dict[str, ScheduleCfg]
     services: dict[str, ServiceCfg]

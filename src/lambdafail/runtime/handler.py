@@ -86,7 +86,8 @@ class Orchestrator:
     def store(self) -> StateStore:
         # Created on first use: a ping needs no DynamoDB client (and no boto3 import).
         if self._store is None:
-            self._store = StateStore(str(self.config.data["table"]), self.clients.get("dynamodb"))
+            self._store = StateStore(str(self.config.data["table"]), self.clients.get("dynamodb"),
+                                     self.config.data.get("history_retention_days"))
         return self._store
 
     def router(self, service: str, state: ServiceState) -> Router:

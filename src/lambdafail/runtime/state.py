@@ -40,11 +40,13 @@ class StateConflict(Exception):
 
 
 
-def transition_log_item(service: str, pending: dict[str, Any],
-                        committed_at: float) -> dict[str, Any]:
+def transition_log_item(service: str, pending: dict[str, Any], committed_at: float,
+                        expires_at: int | None = None) -> dict[str, Any]:
     """The log item a commit writes (deterministic: a retried commit writes the same one)."""
     at = iso(committed_at)
     return {
+        # DynamoDB's TTL deletes it once the topology's history retention has passed.
+        **({TTL_ATTRIBUTE: expires_at} if expires_at is not None else {}),
         "pk": "log", "sk": f"{at}#{service}#{pending['id']}", "kind": "transition",
         "service": service,
         "transition_id": pending["id"], "from": pending["from"], "to": pending["to"],
@@ -61,9 +63,17 @@ def transition_log_item(service: str, pending: dict[str, Any],
 class StateStore:
     """All reads and writes of one topology's state table."""
 
-    def __init__(self, table_name: str, dynamodb_client: Any) -> None:
+    def __init__(self, table_name: str, dynamodb_client: Any,
+                 retention_days: int | None = None) -> None:
         self.table = table_name
         self.ddb = dynamodb_client
+        # Log entries (transitions, audit) expire this long after they were written; state,
+        # heartbeat and drill items never do. None: no expiry (older callers, tests).
+        self.retention_days = retention_days
+
+    def log_expires_at(self, at: float) -> int | None:
+        """The TTL epoch of a log entry written at `at`, or None (kept forever)."""
+        return None if not self.retention_days else int(at) + int(self.retention_days) * 86400
 
     # -- reads --
 
@@ -149,9 +159,13 @@ class StateStore:
         if kind not in LOG_KINDS or kind == "transition":
             raise ValueError(f"kind must be one of {', '.join(LOG_KINDS[1:])}")
         at = iso(now)
-        item = {"pk": "log", "sk": f"{at}#{service or '-'}#{entry_id or uuid.uuid4().hex[:16]}",
-                "kind": kind, "service": service, "reason": reason or kind, "actor": actor,
-                "committed_at": at, "evidence": detail or {}}
+        item: dict[str, Any] = {
+            "pk": "log", "sk": f"{at}#{service or '-'}#{entry_id or uuid.uuid4().hex[:16]}",
+            "kind": kind, "service": service, "reason": reason or kind, "actor": actor,
+            "committed_at": at, "evidence": detail or {}}
+        expires = self.log_expires_at(now)
+        if expires is not None:
+            item[TTL_ATTRIBUTE] = expires
         if entry_id is None:
             self.ddb.put_item(TableName=self.table, Item=ddb_item(item))
             return item
@@ -297,7 +311,8 @@ class StateStore:
                 "reason": pending["reason"], "actor": pending["actor"]}
         if token:
             last["commit_token"] = token
-        log_item = transition_log_item(service, pending, committed_at)
+        log_item = transition_log_item(service, pending, committed_at,
+                                       self.log_expires_at(committed_at))
         values = {":to": pending["to"], ":steady": "steady", ":prev": pending["from"],
                   ":last": last, ":since": at, ":one": 1, ":switching": "switching",
                   ":id": pending["id"]}

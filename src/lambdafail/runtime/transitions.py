@@ -362,7 +362,8 @@ def _drive(store: StateStore, router: Router, service: str, st: ServiceState, *,
             if _committed(store, service, str(pending["id"]), token):
                 # Our own commit landed; only its answer was lost (a timeout, then a resend
                 # that AWS did not match to it, or an attempt of ours that raised).
-                item = transition_log_item(service, pending, committed_at)
+                item = transition_log_item(service, pending, committed_at,
+                                           store.log_expires_at(committed_at))
                 break
             return SwitchResult("lost_race", service, "the switch was already committed", None,
                                 pending)

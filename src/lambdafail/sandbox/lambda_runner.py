@@ -36,6 +36,7 @@ from typing import Any
 
 from lambdafail.sandbox import backends, emf
 from lambdafail.sandbox.activity import ActivityLog
+from lambdafail.sandbox.async_queue import AsyncQueue, Outcome
 from lambdafail.sandbox.lambda_bootstrap import END_MARK
 
 ORCHESTRATOR_HANDLER = "lambdafail.runtime.handler.handle"
@@ -178,6 +179,8 @@ class LambdaRunner:
         self._closed = False
         self._pending = 0
         self.invocations = 0
+        # Asynchronous invocations go through Lambda's queue: retries, event age, on-failure.
+        self.async_queue = AsyncQueue(self._attempt, log, time_scale)
 
     # -- public ------------------------------------------------------------------------------
     def invoke(self, region: str, name: str, qualifier: str | None, payload: bytes,
@@ -190,7 +193,7 @@ class LambdaRunner:
         if invocation_type == "DryRun":
             return InvokeResult(204, b"", executed_version=version)
         if invocation_type == "Event":
-            self._submit(fn, payload, qualifier)
+            self.async_queue.submit(region, name, qualifier, payload, source="Invoke (Event)")
             return InvokeResult(202, b"", executed_version=version)
         return self._run(fn, payload, qualifier)
 
@@ -202,15 +205,18 @@ class LambdaRunner:
             self.log.write("DROPPED", f"{source}: function {name}"
                            f"{':' + qualifier if qualifier else ''} not found")
             return False
-        return self._submit(fn, payload, qualifier)
+        self.async_queue.submit(region, name, qualifier, payload, source=source)
+        return True
 
     def idle(self) -> bool:
-        """No asynchronous invocation queued or running."""
+        """No asynchronous invocation queued or running (retries waiting out their delay
+        are not counted: `async_queue.waiting()`)."""
         with self._procs_lock:
             return self._pending == 0
 
     def shutdown(self) -> None:
         self._closed = True
+        self.async_queue.shutdown()
         with self._procs_lock:
             workers = self._idle + list(self._busy)
             self._idle = []
@@ -219,24 +225,35 @@ class LambdaRunner:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     # -- behaviour per function ----------------------------------------------------------------
-    def _submit(self, fn: Any, payload: bytes, qualifier: str | None = None) -> bool:
-        if self._closed:
+    def _attempt(self, region: str, name: str, qualifier: str | None, payload: bytes,
+                 done: Callable[[Outcome | None], None]) -> bool:
+        """One attempt of a queued asynchronous invocation, on the pool; False if not run."""
+        fn = backends.get_function(region, name, qualifier)
+        if fn is None or self._closed:
             return False
         with self._procs_lock:
             self._pending += 1
         try:
-            self._pool.submit(self._run_logged, fn, payload, qualifier)
+            self._pool.submit(self._run_logged, fn, payload, done, qualifier)
         except RuntimeError:  # pool shut down while stopping
             with self._procs_lock:
                 self._pending -= 1
             return False
         return True
 
-    def _run_logged(self, fn: Any, payload: bytes, qualifier: str | None = None) -> None:
+    def _run_logged(self, fn: Any, payload: bytes, done: Callable[[Outcome | None], None],
+                    qualifier: str | None = None) -> None:
+        outcome: Outcome | None = None
         try:
-            self._run(fn, payload, qualifier)
+            r = self._run(fn, payload, qualifier)
+            outcome = Outcome(r.function_error is None, r.payload, r.function_error,
+                              r.executed_version)
         except Exception as e:  # never kill a pool thread silently
             self.log.write("ERROR", f"invoke failed: {type(e).__name__}: {e}", fn.function_name)
+        try:
+            done(outcome)  # queues a retry before this attempt stops counting as pending
+        except Exception as e:
+            self.log.write("ERROR", f"async queue: {type(e).__name__}: {e}", fn.function_name)
         finally:
             with self._procs_lock:
                 self._pending -= 1

@@ -31,8 +31,17 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from lambdafail.base.errors import UsageError
-from lambdafail.sandbox import alarms, backends, idempotency, metric_alarms, outages, quotas
+from lambdafail.sandbox import (
+    alarms,
+    backends,
+    idempotency,
+    metric_alarms,
+    outages,
+    quotas,
+    service_quotas,
+)
 from lambdafail.sandbox.activity import ActivityLog
+from lambdafail.sandbox.consistency import Consistency
 from lambdafail.sandbox.delivery import Delivered, Dispatcher
 from lambdafail.sandbox.iam_enforce import Enforcer, Verdict
 from lambdafail.sandbox.lambda_runner import LambdaRunner
@@ -112,6 +121,7 @@ class SandboxApp:
         self.tokens = idempotency.Tokens()
         self._ddb_lock = threading.Lock()
         self._pitr_seen: set[str] = set()
+        self.consistency = Consistency(sandbox.time_scale)
         self.recovery = RecoveryApis(moto_app, sandbox.region, sandbox.time_scale)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -128,6 +138,12 @@ class SandboxApp:
         answered = self._recovery_api(environ, start_response)
         if answered is not None:
             return answered
+        over = self._service_quota(environ)
+        if over is not None:
+            return _respond(start_response, *over)
+        settled = self._eventually(environ, start_response)
+        if settled is not None:
+            return settled
         if environ.get("REQUEST_METHOD") == "POST":
             path = environ.get("PATH_INFO", "")
             target = environ.get("HTTP_X_AMZ_TARGET", "")
@@ -188,6 +204,45 @@ class SandboxApp:
                    if k.lower() != "content-length"] + [("Content-Length", str(len(body)))]
         start_response(captured.get("status", "500 Internal Server Error"), headers)
         return [body]
+
+    def _moto(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+        """moto's whole answer (status line, headers, body), to inspect before sending it."""
+        got: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            got.update(status=status, headers=list(headers))
+            return lambda data: None
+
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith(_DYNAMODB_TARGET):
+            with self._ddb_lock:
+                body = b"".join(self.moto_app(environ, capture))
+        else:
+            body = b"".join(self.moto_app(environ, capture))
+        return str(got.get("status", "500")), got.get("headers", []), body
+
+    def _service_quota(self, environ: dict[str, Any]) -> service_quotas.Refusal | None:
+        """service_quotas.py: rules per bus, targets per rule, a function's policy size."""
+        return service_quotas.refusal(
+            method=environ.get("REQUEST_METHOD", ""), path=environ.get("PATH_INFO", ""),
+            target=environ.get("HTTP_X_AMZ_TARGET", ""), query=environ.get("QUERY_STRING", ""),
+            region=_region_and_service(environ, self.sandbox.region)[0],
+            body=lambda: _read_body(environ))
+
+    def _eventually(self, environ: dict[str, Any],
+                    start_response: StartResponse) -> list[bytes] | None:
+        """consistency.py: the calls whose answers depend on what happened just before."""
+        got = self.consistency.answer(
+            method=environ.get("REQUEST_METHOD", ""), path=environ.get("PATH_INFO", ""),
+            target=environ.get("HTTP_X_AMZ_TARGET", ""),
+            query=environ.get("QUERY_STRING", ""),
+            region=_region_and_service(environ, self.sandbox.region)[0],
+            body=lambda: _read_body(environ), moto=lambda: self._moto(environ))
+        if got is None:
+            return None
+        status, headers, out = got
+        start_response(status, headers)
+        return [out]
 
     def _recovery_api(self, environ: dict[str, Any],
                       start_response: StartResponse) -> Iterable[bytes] | None:

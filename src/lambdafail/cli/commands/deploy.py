@@ -17,9 +17,12 @@ from lambdafail.cli.main import global_options, topology_file_option
 @click.option("--yes", "-y", is_flag=True, default=False, help="Do not ask for confirmation.")
 @click.option("--dry-run", is_flag=True, default=False,
               help="Print the plan and change nothing.")
+@click.option("--allow-missing", is_flag=True, default=False,
+              help="Deploy even if resources the topology references (alarms, zones, "
+              "functions, topic, router rules, ECS services) do not exist.")
 @click.option("--force", is_flag=True, default=False, help=FORCE_HELP)
 @global_options
-def command(file: str, yes: bool, dry_run: bool, force: bool) -> int:
+def command(file: str, yes: bool, dry_run: bool, allow_missing: bool, force: bool) -> int:
     from lambdafail.cli.commands.common import aws_for, console, is_json, load_topology
     from lambdafail.cli.commands.plan import show_confirm_apply
     from lambdafail.cli.render_plan import summary_line
@@ -29,13 +32,16 @@ def command(file: str, yes: bool, dry_run: bool, force: bool) -> int:
     ctx = aws_for(topo)
     plan, pkg = plan_for(ctx, topo, force=force)
     outcome = show_confirm_apply(ctx, plan, pkg, yes=yes, dry_run=dry_run,
+                                 allow_missing=allow_missing,
                                  question=f"Deploy topology {topo.name!r} ({summary_line(plan)})?")
     if outcome is not None:
         from lambdafail.deploy.audit import record
         from lambdafail.oncall.common import compiled_for
 
         n = plan.counts()
-        record(ctx, str(compiled_for(topo, ctx.region)["table"]), "deploy",
+        compiled = compiled_for(topo, ctx.region)
+        record(ctx, str(compiled["table"]), "deploy",
+               retention_days=compiled.get("history_retention_days"),
                detail={"created": n["create"], "updated": n["update"], "deleted": n["delete"],
                        "note": summary_line(plan),
                        **({"forced": [h.forced for h in plan.hazards]} if plan.hazards else {})})

@@ -37,7 +37,9 @@ def command(file: str, yes: bool, delete_state: bool, dry_run: bool) -> int:
         from lambdafail.oncall.common import compiled_for
 
         # Kept state table: the destroy is in its log. With --delete-state there is no log left.
-        record(ctx, str(compiled_for(topo, ctx.region)["table"]), "destroy",
+        compiled = compiled_for(topo, ctx.region)
+        record(ctx, str(compiled["table"]), "destroy",
+               retention_days=compiled.get("history_retention_days"),
                detail={"deleted": len(outcome.done), "delete_state": delete_state})
     if outcome is not None and not is_json():
         kept = "" if delete_state else " (state table and router parameters kept)"

@@ -56,6 +56,20 @@ def refuse_conflicts(plan: Plan) -> None:
             f"not own: {names}", hint=hint)
 
 
+def refuse_moved_control(plan: Plan) -> None:
+    """Exit 2 when the topology is deployed with another control region: a plan here would
+    build a second stack and rewrite the (global) role the first one runs on."""
+    from lambdafail.base.errors import UsageError
+
+    if plan.control_moved_from:
+        raise UsageError(
+            f"topology {plan.topology!r} is deployed with its control region in "
+            f"{plan.control_moved_from} (its role says so); this is a plan for {plan.region}",
+            hint="keep `control:` as deployed, or move it: roll every service back to its "
+                 f"primary, `lambdafail destroy` with the file as deployed (in "
+                 f"{plan.control_moved_from}), then deploy here (docs/placement.md)")
+
+
 def refuse_hazards(plan: Plan) -> None:
     """Exit 2 when the plan edits a service that is not steady on its primary (deploy/guard.py),
     unless --force (then the plan shows what deploy will do)."""
@@ -120,9 +134,22 @@ _PERMANENT = frozenset({"AccessDenied", "AccessDeniedException", "ValidationExce
                         "ItemCollectionSizeLimitExceededException"})
 
 
+def refuse_missing(plan: Plan) -> None:
+    """Pre-flight: deploy does not go on while referenced resources do not exist."""
+    from lambdafail.base.errors import UsageError
+
+    gone = plan.actual.missing if plan.actual else []
+    if gone:
+        names = "; ".join(g["message"] for g in gone)
+        raise UsageError(f"{len(gone)} resource(s) the topology references do not exist: "
+                         f"{names}", hint="create them or fix the topology; `deploy "
+                         "--allow-missing` deploys anyway (the orchestrator then fails on "
+                         "them when it needs them)")
+
+
 def show_confirm_apply(ctx: AwsContext, plan: Plan, pkg: Package | None, *, question: str,
-                       yes: bool, dry_run: bool, conflicts_fatal: bool = True
-                       ) -> Outcome | None:
+                       yes: bool, dry_run: bool, conflicts_fatal: bool = True,
+                       allow_missing: bool = True) -> Outcome | None:
     """What deploy and destroy share: show the plan (or, with -o json, the one document),
     refuse name conflicts (deploy; destroy only leaves foreign resources alone), stop on
     --dry-run or nothing to do, confirm, apply.
@@ -133,6 +160,7 @@ def show_confirm_apply(ctx: AwsContext, plan: Plan, pkg: Package | None, *, ques
     json_out = is_json()
     if not json_out:
         show_plan(plan)
+    refuse_moved_control(plan)
     if conflicts_fatal:
         refuse_conflicts(plan)
     refuse_hazards(plan)
@@ -140,6 +168,8 @@ def show_confirm_apply(ctx: AwsContext, plan: Plan, pkg: Package | None, *, ques
         if json_out:
             emit_json(outcome_json(plan, None, ctx, applied=False))
         return None
+    if not allow_missing:
+        refuse_missing(plan)
     confirm(question, yes)
     outcome = execute(ctx, plan, pkg)
     if json_out:
@@ -183,6 +213,7 @@ def command(file: str, detailed_exitcode: bool, show_unchanged: bool, force: boo
 
         show_plan(plan, show_noop=show_unchanged)
         console().print(estimate.line(), style="dim", soft_wrap=True)
+    refuse_moved_control(plan)
     refuse_conflicts(plan)
     refuse_hazards(plan)
     if detailed_exitcode and plan.pending:

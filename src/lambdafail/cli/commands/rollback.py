@@ -102,6 +102,7 @@ def _deployment(file: str, to_version: str | None, yes: bool, dry_run: bool) -> 
     from lambdafail.deploy.audit import record
 
     record(ctx, str(compiled["table"]), "deployment-rollback",
+           retention_days=compiled.get("history_retention_days"),
            detail={"function": plan.function, "alias": plan.alias,
                    "from_version": plan.current.version, "to_version": plan.target.version,
                    "read_back_version": seen})
