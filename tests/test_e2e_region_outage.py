@@ -184,3 +184,42 @@ def test_break_glass_switches_without_the_state_table_and_is_reconciled_after(
         again = [(t.get("kind"), t.get("reason")) for t in json.loads(r.stdout)["transitions"]]
         assert again.count(("break-glass", "INC-7: us-west-2 out")) == 1, again
         assert again.count(("transition", "break-glass")) == 1, again
+
+
+def test_a_region_outage_drill_blacks_the_primarys_region_out_and_always_lights_it(
+        tmp_path: Path, sandbox_proc: tuple[subprocess.Popen[str], Path]) -> None:
+    _, state = sandbox_proc
+    env = {"LAMBDAFAIL_SANDBOX_STATE": str(state), "AWS_MAX_ATTEMPTS": "1"}
+    endpoint = json.loads(state.read_text())["endpoint_url"]
+    name = f"rd{uuid.uuid4().hex[:8]}"
+    ssm = _client(endpoint, "ssm", THIRD)
+    wait = state_waiter(StateStore(naming.table_name(name),
+                                   _client(endpoint, "dynamodb", CONTROL)), "web")
+    with WebService("primary") as primary, WebService("standby") as standby:
+        f = _topology(tmp_path / "lambdafail.yaml", name, primary.url, standby.url)
+        assert run_cli("--sandbox", "deploy", "-f", f, "--yes", env=env).returncode == 0
+        wait(lambda st: st.health["primary"].ok and st.health["standby"].ok, 30,
+             "the first probe tick")
+        reports = tmp_path / "reports"
+        r = run_cli("--sandbox", "drill", "web", "-f", f, "--scenario", "region-outage",
+                    "--yes", "--timeout", "30", "--report-dir", str(reports), env=env,
+                    timeout=180)
+        assert r.returncode == 0, r.stderr
+        report = json.loads((reports / "report.json").read_text())
+        assert report["grade"]["result"] == "pass"
+        checks = json.dumps(report)
+        assert f"sandbox region {PROTECTED} dark" in checks and "region lit again" in checks
+        # Restored: traffic home, the region answers, nothing left dark.
+        assert ssm.get_parameter(Name=f"/{name}/web/active")["Parameter"]["Value"] == primary.url
+        r = run_cli("--sandbox", "outage", "-o", "json", env=env)
+        assert json.loads(r.stdout)["outages"] == []
+
+        # Where the watcher shares the primary's region the drill says why it cannot run.
+        same = tmp_path / "same.yaml"
+        same.write_text(Path(f).read_text().replace(f"[{CONTROL}]", f"[{PROTECTED}]")
+                        .replace(name, f"{name}x"))
+        assert run_cli("--sandbox", "deploy", "-f", str(same), "--yes",
+                       env=env).returncode == 0
+        r = run_cli("--sandbox", "drill", "web", "-f", str(same), "--scenario",
+                    "region-outage", "--yes", "--timeout", "30", env=env, timeout=120)
+        assert r.returncode == 5 and "take the watcher down too" in r.stderr, r.stderr

@@ -162,6 +162,9 @@ def test_schedule_boundaries_are_refused_with_a_reason(expr: str, message: str) 
     ("cron(0 0 LW * ? *)", "2024-06-01T00:00", "2024-06-28T00:00"),  # Sun 30 -> Fri 28
     ("cron(0 0 ? * L *)", "2024-06-03T00:00", "2024-06-08T00:00"),  # Saturday
     ("cron(0 22-2 * * ? *)", "2024-06-03T02:30", "2024-06-03T22:00"),
+    ("cron(0 9 ? * MON *)", "2024-06-02T00:00", "2024-06-03T09:00"),  # Sun 2 -> Mon 3
+    ("cron(0 9 ? * SUN *)", "2024-06-03T00:00", "2024-06-09T09:00"),  # day 1 is Sunday
+    ("cron(0 0 2W * ? *)", "2024-10-31T00:00", "2024-11-01T00:00"),  # Sat 2 -> Fri 1
 ])
 def test_next_firing_of_the_calendar_forms(expr: str, after: str, expected: str) -> None:
     start = datetime.fromisoformat(after).replace(tzinfo=UTC)
@@ -253,6 +256,7 @@ def test_rate_hints_use_the_right_number_form() -> None:
 @pytest.mark.parametrize(("fields", "expected"), [
     (["0", "0", "*", "*", "0,6,7"], "cron(0 0 ? * 1,7,1 *)"),  # unix 0 and 7 are Sunday
     (["*/5", "9-17", "*", "*", "1-5"], "cron(*/5 9-17 ? * 2-6 *)"),
+    (["0", "0", "?", "*", "*"], "cron(0 0 * * ? *)"),
     (["0", "0", "1", "*", "1"],
      "cron(0 0 1 * ? *) and a second schedule for cron(0 0 ? * 2 *)"),
 ])

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from lambdafail.aws import time_scale
 from lambdafail.base.errors import AwsError, UsageError
 from lambdafail.drill.journal import PhaseFailed
 from lambdafail.runtime.clock import iso
@@ -124,6 +125,73 @@ class PrimaryDown(Scenario):
             return []
         return [f"the primary's forced-unhealthy fault stays until it expires "
                 f"(≤ {self.drill.opts.timeout + FAULT_MARGIN_SECONDS:g} s after injection)"]
+
+
+class RegionOutage(PrimaryDown):
+    """The primary's whole region goes dark. On AWS a region cannot be switched off: the
+    primary is forced unhealthy, as in primary-down, while the orchestrator in the control
+    region must act. On the sandbox the region is really blacked out as well (`lambdafail
+    outage`): every request for it is cut off for the drill's duration, then lit again."""
+
+    name = "region-outage"
+
+    def __init__(self, drill: Drill) -> None:
+        super().__init__(drill)
+        self.dark: str | None = None  # the sandbox region this drill blacked out
+
+    def region(self) -> str:
+        d = self.drill
+        return str(d.svc["primary"].get("region") or d.compiled["region"])
+
+    @staticmethod
+    def _sandbox() -> bool:
+        from lambdafail.base import settings
+
+        return settings.current().sandbox
+
+    def feasible(self) -> None:
+        super().feasible()
+        d = self.drill
+        if self.region() == d.compiled["region"]:
+            assert d.rec is not None
+            d.rec.check("watcher outside the region", False,
+                        f"the orchestrator runs in {self.region()}, the primary's region")
+            raise PhaseFailed(f"the orchestrator and its state live in {self.region()}, the "
+                              "region of the primary: its outage would take the watcher down "
+                              "too — set `control: {regions: [<another region>]}` "
+                              "(docs/placement.md), or drill primary-down")
+
+    def describe(self) -> str:
+        what = ("black out the sandbox region " if self._sandbox()
+                else "(on AWS a region cannot be switched off) ")
+        return f"{what}{self.region()} and " + super().describe()
+
+    def inject(self) -> str:
+        from lambdafail.sandbox import control
+
+        done = super().inject()
+        if not self._sandbox():
+            return done
+        d = self.drill
+        seconds = (d.opts.timeout + FAULT_MARGIN_SECONDS) * max(1.0, time_scale())
+        control.outages(str(d.ctx.endpoint_url), {"region": self.region(), "seconds": seconds})
+        self.dark = self.region()
+        return f"{done}; sandbox region {self.region()} dark"
+
+    def undo(self, r: RestoreOutcome) -> None:
+        from lambdafail.sandbox import control
+
+        d = self.drill
+        if self.dark is not None:
+            assert d.rec is not None
+            try:
+                control.outages(str(d.ctx.endpoint_url), {"region": self.dark, "end": True})
+                d.rec.check("region lit again", True, f"{self.dark} answers again")
+            except Exception as e:
+                d.rec.check("region lit again", False, msg(e))
+                r.left.append(f"sandbox region {self.dark} is still dark (it ends by itself)")
+                r.instructions.append(f"lambdafail --sandbox outage {self.dark} --end")
+        super().undo(r)
 
 
 class Event(Scenario):
