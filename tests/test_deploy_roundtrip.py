@@ -236,8 +236,9 @@ def test_deploy_executor_reports_progress_in_order() -> None:
     Executor(ctx, plan, pkg, progress=lambda c, s: seen.append((c.kind, s))).apply()
     kinds = [k for k, s in seen if s == "done"]
     order = ["queue", "bus", "table", "role", "policy", "loggroup", "function", "alias",
-             "permission", "rule", "item", "parameter"]
+             "permission", "rule", "alarm", "dashboard", "item", "parameter"]
     assert kinds == sorted(kinds, key=order.index)
+    assert {"alarm", "dashboard"} <= set(kinds)
 
 
 def test_deploy_cli_dry_run_and_json_output(tmp_path: object,

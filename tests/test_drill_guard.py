@@ -50,7 +50,8 @@ def test_before_its_deadline_a_drill_is_left_alone_after_it_the_tick_fails_back(
     assert env.param() == env.config.data["services"]["checkout"]["router"]["values"]["primary"]
     assert env.store.drill_lock("checkout") is None
     (back,) = [e for e in _log(env, "transition") if e["to"] == "primary"]
-    assert back["reason"] == "drill-abandoned" and back["actor"] == "orchestrator"
+    assert back["reason"] == "drill-abandoned"
+    assert back["actor"] == "function:lambdafail-shop-orchestrator"
     (entry,) = _log(env, "drill-abandoned")
     assert entry["evidence"]["status"] == "restored"
     metrics = [r for r in env.logger.emf_records() if "Failovers" in r]

@@ -94,7 +94,8 @@ def test_drill_pass_through_the_cli(drill_env: DrillEnv, tmp_path: Path,
     assert [(e["service"], e["to"], e["reason"]) for e in log] == [
         ("checkout", "standby", "drill"), ("checkout", "primary", "rollback")]
     assert [e["drill_id"] for e in log] == [doc["drill_id"]] * 2
-    assert log[0]["evidence"]["detected_by"] == "probe" and log[0]["actor"] == "orchestrator"
+    assert log[0]["evidence"]["detected_by"] == "probe" and log[0]["actor"].startswith(
+        "function:lambdafail-")
     assert log[1]["actor"].startswith("arn:aws:") and doc["operator"] == log[1]["actor"]
     assert drill_env.state("search").active == before_search.active == "primary"
     assert doc["other_services"] == {"checked": ["search"], "changed": []}

@@ -139,7 +139,8 @@ def test_oncall_sandbox_states_80_columns_and_pause_holds_an_outage(
         code, svcs, verdict = _status(env, f)
         assert code == 7 and svcs["web"]["state"] == "failed_over"
         (entry,) = store.log(service="web", kind="transition")
-        assert entry["reason"] == "probe" and entry["actor"] == "orchestrator"
+        assert entry["reason"] == "probe" and entry["actor"].startswith("arn:aws:lambda:")
+        assert entry["actor"].endswith("-orchestrator:live")
 
         r = _cli(env, "destroy", "-f", f, "--yes")
         assert r.returncode == 0, r.stderr

@@ -404,6 +404,49 @@ def test_oncall_status_fit_keeps_the_end_and_whole_words(text: str, width: int,
     assert all(piece in words for piece in got.replace("…", " ").split()), got  # none broken
 
 
+def test_oncall_status_shows_notifications_failing(env: Env,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # The topic is deleted; the orchestrator then fails over: its SNS publish fails, and the
+    # failure lands on the heartbeat item, where status reads it (no extra call).
+    import boto3
+
+    from lambdafail.runtime.config import Clients
+    from lambdafail.runtime.handler import Orchestrator
+    from lambdafail.runtime.log import Logger
+    from runtime_support import ScriptedProber, loaded
+
+    ctx = env.ctx()
+    sns = boto3.client("sns", region_name="us-east-1")
+    topic = sns.create_topic(Name=f"{env.name}-alerts")["TopicArn"]
+    sns.delete_topic(TopicArn=topic)
+    compiled = env.compiled(ctx) | {"sns_topic_arn": topic}
+    prober = ScriptedProber()
+    prober.set("checkout", primary=False, standby=True)
+    orch = Orchestrator(loaded(compiled), Clients(region="us-east-1"), prober=prober,
+                        logger=Logger(sink=lambda _line: None, keep=True))
+    rule = next(iter(compiled["schedules"]))
+    for _ in range(3):  # the failure threshold
+        orch.handle({"lambdafail": "tick", "rule": rule})
+    assert env.store(ctx).get("checkout").active == "standby"  # type: ignore[union-attr]
+    env.beat(ctx)  # the heartbeat keeps its other attributes
+    code, doc = status_json(env, capsys)
+    note = doc["orchestrator"]["notifications"]
+    assert note["failing"] is True and note["error"].startswith("sns: ") and note["since"]
+    assert "notifications failing" not in doc["verdict"]
+    assert code == 7  # failed over: degraded, whatever the notifications
+    # Nothing else wrong: notifications failing alone is "at risk" (exit 8).
+    assert status(env, capsys, "--fail-on", "notifications")[0] == 8
+    code, out = status(env, capsys)
+    assert "NOTIFICATIONS FAILING" in out and "notifications failing" in out.splitlines()[0]
+    # A later notification that reaches the topic clears it.
+    good = sns.create_topic(Name=f"{env.name}-alerts-2")["TopicArn"]
+    orch.notifier.topic_arn = good
+    orch.notifier.publish("lambdafail: test", {"event": "test"})
+    code, doc = status_json(env, capsys)
+    assert doc["orchestrator"]["notifications"] == {"failing": False, "error": None,
+                                                    "since": None}
+
+
 def test_oncall_status_router_changed_or_deleted_by_hand(
         env: Env, capsys: pytest.CaptureFixture[str]) -> None:
     """Status reads the router back: a parameter changed or deleted by hand degrades the

@@ -111,8 +111,11 @@ def test_runtime_cost_log_lines_are_changes_not_probes(aws: None) -> None:
     before = len(env.logger.records)
     env.tick(orch)
     steady = env.logger.records[before:]
-    # A steady tick: one State metric per service and nothing else.
-    assert len(steady) == 50 and all(r.get("State") == 0 for r in steady)
+    # A steady tick: one State metric per service, the tick's Heartbeat, and nothing else.
+    states = [r for r in steady if "Heartbeat" not in r]
+    assert len(steady) == 51 and len(states) == 50 and all(r.get("State") == 0 for r in states)
+    assert [r for r in steady if "Heartbeat" in r] == [steady[-1]]
+    assert steady[-1]["Heartbeat"] == 1 and steady[-1]["Topology"] == "shop"
     env.prober.set("svc007", primary=False)
     before = len(env.logger.records)
     env.tick(orch)
@@ -131,7 +134,8 @@ def test_runtime_cost_metrics_modes(aws: None, mode: str, per_service: int) -> N
     env = make_env(compiled(services))
     env.tick()
     emf = env.logger.emf_records()
-    assert len(emf) == 3 * per_service
+    # The tick's Heartbeat (what deploy's heartbeat alarm watches) whatever the mode.
+    assert [r for r in emf if "Heartbeat" in r] and len(emf) == 3 * per_service + 1
     if mode == "probes":
         sides = {(r["Service"], r["Side"]) for r in emf if "ProbeLatency" in r}
         assert sides == {(s, side) for s in services for side in ("primary", "standby")}
@@ -141,7 +145,7 @@ def test_runtime_cost_state_metric_on_later_rounds_only_when_changed(aws: None) 
     env = make_env(compiled({"checkout": service_cfg(probes_per_tick=5)}))
     orch = env.orchestrator()
     env.tick(orch)
-    assert [r["State"] for r in env.logger.emf_records()] == [0]
+    assert [r["State"] for r in env.logger.emf_records() if "State" in r] == [0]
     env.prober.set("checkout", standby=False)
     env.tick(orch)
-    assert [r["State"] for r in env.logger.emf_records()] == [0, 1]
+    assert [r["State"] for r in env.logger.emf_records() if "State" in r] == [0, 1]

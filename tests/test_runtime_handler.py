@@ -94,7 +94,7 @@ def test_runtime_failover_after_threshold_and_log(aws: None) -> None:
     assert len(log) == 1
     item = log[0]
     assert (item["from"], item["to"], item["reason"], item["actor"]) == (
-        "primary", "standby", "probe", "orchestrator")
+        "primary", "standby", "probe", "function:lambdafail-shop-orchestrator")
     assert item["evidence"]["probes"]["primary"]["failures"] == 3
     st = env.store.get("checkout")
     assert st is not None and st.phase == "steady" and st.previous_active == "primary"
@@ -108,6 +108,27 @@ def test_runtime_failover_after_threshold_and_log(aws: None) -> None:
     assert not [r for r in emf if "Healthy" in r or "ProbeLatency" in r]
     env.tick()  # on the standby now, and it is healthy
     assert [r for r in env.logger.emf_records() if "State" in r][-1]["State"] == 2
+
+
+def test_runtime_actor_is_the_invoked_arn(aws: None) -> None:
+    # Lambda's context names the ARN the function was invoked by (the alias, through the
+    # rules): the log says which deployment switched, at no API call.
+    env = make_env(compiled({"checkout": service_cfg(failure_threshold=1)}))
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:lambdafail-shop-orchestrator:live"
+
+    class Ctx:
+        invoked_function_arn = arn
+        function_version = "7"
+
+        def get_remaining_time_in_millis(self) -> int:
+            return 30_000
+
+    env.prober.set("checkout", primary=False)
+    env.orchestrator().handle({"lambdafail": "tick", "rule": RULE}, Ctx())
+    assert env.active() == "standby"
+    (item,) = env.store.log()
+    assert item["actor"] == arn
+    assert env.store.get("checkout").last_transition["actor"] == arn  # type: ignore[union-attr]
 
 
 def test_runtime_failures_must_be_consecutive(aws: None) -> None:

@@ -25,6 +25,8 @@ QUEUE = "queue"  # the dead-letter queue
 PARAMETERS = "parameters"  # the SSM router parameters
 LOG_GROUP = "log-group"  # /aws/lambda/<orchestrator>
 ALARMS = "alarms"  # the topology's CloudWatch alarms
+WATCH_ALARMS = "watch-alarms"  # the alarms deploy puts on the orchestrator (deploy/watch.py)
+DASHBOARD = "dashboard"  # the topology's CloudWatch dashboard
 ZONES = "zones"  # Route 53 hosted zones of route53 routers
 CHANGES = "changes"  # Route 53 change ids
 ROUTER_RULES = "router-rules"  # rules a `rules` router enables and disables
@@ -201,7 +203,17 @@ ACTIONS: dict[tuple[str, str], tuple[Need, ...]] = {
     ("logs", "TagResource"): (("logs:TagResource", LOG_GROUP),),
     ("logs", "DeleteLogGroup"): (("logs:DeleteLogGroup", LOG_GROUP),),
     # -- CloudWatch, Route 53, SNS (what routers, signals and drills touch)
-    ("cloudwatch", "DescribeAlarms"): (("cloudwatch:DescribeAlarms", ALARMS),),
+    # The signals' alarms (routed), and deploy's own watch alarms (read by name prefix).
+    ("cloudwatch", "DescribeAlarms"): (("cloudwatch:DescribeAlarms", ALARMS),
+                                       ("cloudwatch:DescribeAlarms", WATCH_ALARMS)),
+    ("cloudwatch", "ListTagsForResource"): (("cloudwatch:ListTagsForResource", WATCH_ALARMS),),
+    ("cloudwatch", "PutMetricAlarm"): (("cloudwatch:PutMetricAlarm", WATCH_ALARMS),
+                                       ("cloudwatch:TagResource", WATCH_ALARMS)),
+    ("cloudwatch", "TagResource"): (("cloudwatch:TagResource", WATCH_ALARMS),),
+    ("cloudwatch", "DeleteAlarms"): (("cloudwatch:DeleteAlarms", WATCH_ALARMS),),
+    ("cloudwatch", "GetDashboard"): (("cloudwatch:GetDashboard", DASHBOARD),),
+    ("cloudwatch", "PutDashboard"): (("cloudwatch:PutDashboard", DASHBOARD),),
+    ("cloudwatch", "DeleteDashboards"): (("cloudwatch:DeleteDashboards", DASHBOARD),),
     ("cloudwatch", "SetAlarmState"): (("cloudwatch:SetAlarmState", ALARMS),),
     ("route53", "ListResourceRecordSets"): (("route53:ListResourceRecordSets", ZONES),),
     ("route53", "ChangeResourceRecordSets"): (("route53:ChangeResourceRecordSets", ZONES),),

@@ -111,6 +111,11 @@ def status_document(r: StatusReport) -> dict[str, Any]:
             "deployed_config_sha256": o.deployed_config_sha256,
             "file_config_sha256": o.file_config_sha256,
             "problems": list(o.problems),
+            "notifications": {"failing": o.notifications_failing is not None,
+                              "error": o.notifications_failing[0]
+                              if o.notifications_failing else None,
+                              "since": o.notifications_failing[1]
+                              if o.notifications_failing else None},
             "dlq": o.dlq,
             "failed_events": o.failed_events,
         },
@@ -256,6 +261,8 @@ def verdict_line(r: StatusReport) -> str:
     parts = [] if r.orchestrator.fresh else ["orchestrator not running"]
     if r.orchestrator.failed_events:
         parts.append(f"{r.orchestrator.failed_events} failed event(s)")
+    if r.orchestrator.notifications_failing:
+        parts.append("notifications failing")
     order = ("degraded", "at_risk")
     for s in sorted(bad, key=lambda s: order.index(s.severity) if s.severity in order else 2):
         parts.append(f"{s.name} {s.state}")
@@ -354,6 +361,10 @@ def _orchestrator_flags(r: StatusReport) -> list[str]:
     if o.drift:
         lines.append("[bold yellow]▲ DRIFT[/] the deployed config differs from the file: "
                      "`lambdafail plan` shows how")
+    if o.notifications_failing:
+        error, since = o.notifications_failing
+        lines.append(f"[bold yellow]▲ NOTIFICATIONS FAILING[/] since {escape(since)}: "
+                     f"{escape(error[-160:])} — nobody is told of switches; see the runbook")
     for p in o.problems:
         lines.append(f"[yellow]▲[/] {escape(p)}")
     return lines

@@ -41,6 +41,12 @@ PRICES: dict[str, Price] = {
                             "aws.amazon.com/cloudwatch/pricing"),
     "metric_month": Price(0.30, "custom metric a month (first 10,000)",
                           "aws.amazon.com/cloudwatch/pricing"),
+    # Standard resolution (a period of 60 s or more); aws.amazon.com/cloudwatch/pricing, also
+    # c3x.dev/resources/aws/aws_cloudwatch_metric_alarm ($0.10 an alarm-month).
+    "alarm_month": Price(0.10, "standard-resolution alarm metric a month",
+                         "aws.amazon.com/cloudwatch/pricing"),
+    "dashboard_month": Price(3.00, "dashboard a month (the account's first 3 are free)",
+                             "aws.amazon.com/cloudwatch/pricing"),
     "route53_check_aws": Price(0.50, "health check a month, AWS endpoint",
                                "aws.amazon.com/route53/pricing"),
     "route53_check_other": Price(0.75, "health check a month, non-AWS endpoint",
@@ -161,6 +167,9 @@ class Estimate:
     bill: dict[str, float]
     route53: float
     memory_mb: int
+    # Watching the watcher (deploy/watch.py), per topology whatever its size: 3 alarms, the
+    # dashboard and the Heartbeat metric. Kept apart from the per-service model above.
+    watch: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {"usd_per_month": round(self.bill["total"], 2),
@@ -168,6 +177,7 @@ class Estimate:
                                                    3),
                 "items": {k: round(v, 4) for k, v in self.bill.items() if k != "total"},
                 "route53_health_checks_usd_per_month": round(self.route53, 2),
+                "watch_usd_per_month": round(self.watch, 2),
                 "memory_mb": self.memory_mb, "architecture": self.usage.architecture,
                 "prices_checked": PRICES_CHECKED, "model": "steady state (docs/cost.md)"}
 
@@ -175,7 +185,8 @@ class Estimate:
         return (f"estimated AWS cost: ${self.bill['total']:.2f}/month for {self.services} "
                 f"service{'s' if self.services != 1 else ''} "
                 f"(${self.bill['total'] / max(self.services, 1):.2f} each; Route 53 health "
-                f"checks for the same endpoints: ${self.route53:.2f}) — docs/cost.md")
+                f"checks for the same endpoints: ${self.route53:.2f}); + ${self.watch:.2f}/month "
+                f"watching the orchestrator (alarms, dashboard) — docs/cost.md")
 
 
 def estimate(compiled: dict[str, Any], memory_mb: int, architecture: str) -> Estimate:
@@ -210,4 +221,13 @@ def estimate(compiled: dict[str, Any], memory_mb: int, architecture: str) -> Est
                                  fast=int(svc["health"].get("probes_per_tick", 1)) > 1)
               for svc in services.values())
     return Estimate(services=len(services), usage=u, bill=bill(u), route53=r53,
-                    memory_mb=memory_mb)
+                    memory_mb=memory_mb, watch=watch_cost())
+
+
+def watch_cost() -> float:
+    """The watch alarms, the dashboard and the Heartbeat metric, USD a month."""
+    return (WATCH_ALARMS * PRICES["alarm_month"].usd + PRICES["dashboard_month"].usd
+            + PRICES["metric_month"].usd)
+
+
+WATCH_ALARMS = 3  # heartbeat, errors, DLQ depth

@@ -25,6 +25,7 @@ from lambdafail.deploy.apply_base import Progress as Progress
 from lambdafail.deploy.apply_base import _tag_list, _wait
 from lambdafail.deploy.apply_iam import IamChanges
 from lambdafail.deploy.apply_lambda import LambdaChanges
+from lambdafail.deploy.apply_watch import WatchChanges
 from lambdafail.deploy.package import canonical_json
 from lambdafail.deploy.planner import CONFIG_ITEM_PREFIX, Change, Resource
 from lambdafail.model import naming
@@ -39,7 +40,7 @@ class Outcome:
     seconds: float = 0.0
 
 
-class Executor(IamChanges, LambdaChanges):
+class Executor(IamChanges, LambdaChanges, WatchChanges):
     def apply(self) -> Outcome:
         out = Outcome()
         start = time.monotonic()

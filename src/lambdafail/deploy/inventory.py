@@ -83,6 +83,8 @@ def observe(ctx: AwsContext, compiled: dict[str, Any], where: iam.Where,
         put(r)
     for r in _parameters(ctx, compiled, topo):
         put(r)
+    for r in _watch(ctx, topo):
+        put(r)
     table = found.get(("table", compiled["table"]))
     fn = found.get(("function", compiled["function"]))
     if table is not None and table.owner == topo:
@@ -407,6 +409,31 @@ def _rule(ev: Any, rule: dict[str, Any], bus: str, topo: str) -> Resource:
                 spec["target"] = norm
     return Resource("rule", name, spec, tags, service=tags.get(naming.TAG_SERVICE),
                     context=context)
+
+
+def _watch(ctx: AwsContext, topo: str) -> Iterator[Resource]:
+    """The watch alarms (one DescribeAlarms by name prefix; tags read per alarm found, the
+    proof of ownership) and the dashboard (by name)."""
+    from lambdafail.deploy import watch
+
+    cw = ctx.client("cloudwatch")
+    prefix = watch.alarm_prefix(topo)
+    kw: dict[str, Any] = {"AlarmNamePrefix": prefix, "AlarmTypes": ["MetricAlarm"]}
+    while True:
+        page = call(cw, "describe_alarms", resource=f"alarms {prefix}*", **kw)
+        for a in page.get("MetricAlarms", []):
+            tags = _tag_list(call(cw, "list_tags_for_resource", resource=a["AlarmName"],
+                                  ResourceARN=a["AlarmArn"]).get("Tags"))
+            yield Resource("alarm", a["AlarmName"], watch.alarm_spec_of(a), tags,
+                           context={"arn": a["AlarmArn"]})
+        if not page.get("NextToken"):
+            break
+        kw["NextToken"] = page["NextToken"]
+    name = watch.dashboard_name(topo)
+    got = _get(cw, "get_dashboard", resource=name, DashboardName=name)
+    if got is not None:
+        body = got.get("DashboardBody") or "{}"
+        yield Resource("dashboard", name, {"body": json.loads(body)})
 
 
 def _parameters(ctx: AwsContext, compiled: dict[str, Any], topo: str) -> Iterator[Resource]:

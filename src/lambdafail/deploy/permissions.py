@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambdafail.aws import actions as A
-from lambdafail.deploy import iam
+from lambdafail.deploy import iam, watch
 from lambdafail.model import naming
 
 ROLES = ("deploy", "oncall", "drill")
@@ -60,6 +60,11 @@ DEPLOY_CALLS: tuple[tuple[str, str], ...] = (
     # plan's pre-flight (deploy/preflight.py): what the topology references, read-only.
     ("cloudwatch", "DescribeAlarms"), ("route53", "ListResourceRecordSets"),
     ("sns", "GetTopicAttributes"), ("events", "DescribeRule"), ("ecs", "DescribeServices"),
+    # the watch alarms and the dashboard (deploy/watch.py)
+    ("cloudwatch", "ListTagsForResource"),
+    ("cloudwatch", "PutMetricAlarm"), ("cloudwatch", "TagResource"),
+    ("cloudwatch", "DeleteAlarms"), ("cloudwatch", "GetDashboard"),
+    ("cloudwatch", "PutDashboard"), ("cloudwatch", "DeleteDashboards"),
 )
 
 # The recovery steps' calls beyond `lambda` and `ecs` (a manual switch runs the plan).
@@ -123,7 +128,8 @@ _RECOVERY_SCOPES = {
 _SIDS = {A.FUNCTION: "Orchestrator", A.ROLE: "Role", A.PASS_ROLE: "PassRoleToLambda",
          A.POLICIES: "RolePolicies", A.TABLE: "StateTable", A.BUS: "EventBus", A.DEFAULT_BUS: "DefaultBus",
          A.RULES: "Rules", A.QUEUE: "DeadLetterQueue", A.PARAMETERS: "RouterParameters",
-         A.LOG_GROUP: "LogGroup", A.ALARMS: "Alarms", A.ZONES: "RouterZones",
+         A.LOG_GROUP: "LogGroup", A.ALARMS: "Alarms", A.WATCH_ALARMS: "WatchAlarms",
+         A.DASHBOARD: "Dashboard", A.ZONES: "RouterZones",
          A.CHANGES: "RouterZoneChanges", A.ROUTER_RULES: "RouterRules",
          A.INVOKE: "InvokeTargets", A.ECS_SERVICES: "RecoveryEcsServices",
          A.TOPIC: "Notify", A.ANY: "Unscoped", A.PROBE_SECRETS: "ProbeSecrets",
@@ -133,9 +139,12 @@ _SIDS = {A.FUNCTION: "Orchestrator", A.ROLE: "Role", A.PASS_ROLE: "PassRoleToLam
 # Scopes only the roles that probe get: deploy never reads a probe header's secret.
 _PROBING_ROLES = ("oncall", "drill")
 _PROBE_SCOPES = (A.PROBE_SECRETS, A.PROBE_SECRETS_BATCH, A.PROBE_PARAMETERS)
-# Actions a role's calls never need on a scope (none today: `status` reads the routers'
-# parameters with ssm:GetParameters, as it reads probe headers).
-_NOT_FOR_ROLE: set[tuple[str, str, str]] = set()
+# Actions a role's calls never need on a scope: `status` reads the routers' parameters with
+# ssm:GetParameters, as it reads probe headers; deploy reads its own watch alarms (one
+# DescribeAlarms by their name prefix) and, in plan's pre-flight, the signals' alarms; on-call
+# and drills only the signals'.
+_NOT_FOR_ROLE = {("oncall", "cloudwatch:DescribeAlarms", A.WATCH_ALARMS),
+                 ("drill", "cloudwatch:DescribeAlarms", A.WATCH_ALARMS)}
 
 # A conditioned action gets its own statement (the condition must not narrow the others).
 _CONDITIONED_SIDS = {"route53:ChangeResourceRecordSets": "RouterRecordChanges"}
@@ -188,6 +197,10 @@ def scopes(compiled: dict[str, Any], where: iam.Where) -> dict[str, list[str]]:
         # Log group actions take the group's ARN with and without the trailing ":*".
         A.LOG_GROUP: [iam.log_group_arn(where, compiled["function"]),
                       iam.log_group_arn(where, compiled["function"]) + ":*"],
+        A.WATCH_ALARMS: [where.arn("cloudwatch", f"alarm:{watch.alarm_prefix(topo)}*")],
+        # Dashboards are global: no region in their ARN.
+        A.DASHBOARD: [where.arn("cloudwatch", f"dashboard/{watch.dashboard_name(topo)}",
+                                regional=False)],
         A.ANY: ["*"],
     }
     out[A.PASS_ROLE] = out[A.ROLE]

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambdafail.deploy import cost, iam
+from lambdafail.deploy import cost, iam, watch
 from lambdafail.deploy.bus_policy import bus_policy
 from lambdafail.model import naming
 from lambdafail.model.kinds import router_kind
@@ -24,9 +24,9 @@ from lambdafail.runtime.table import TTL_ATTRIBUTE, key_schema_text, table_defin
 
 # Dependency order. Creation walks it forwards, deletion backwards.
 KINDS = ("queue", "bus", "table", "role", "policy", "loggroup", "function", "alias",
-         "permission", "rule", "item", "parameter")
+         "permission", "rule", "alarm", "dashboard", "item", "parameter")
 TAGGED = frozenset({"queue", "bus", "table", "role", "policy", "loggroup", "function", "rule",
-                    "parameter"})
+                    "alarm", "parameter"})
 STATE_KINDS = frozenset({"table", "parameter"})  # kept by `destroy` unless --delete-state
 CREATE_ONLY = frozenset({"item", "parameter"})  # seeded once, never overwritten
 # Lambda's resource-based policy is capped at 20 KB; keep a margin for what others add.
@@ -298,6 +298,8 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
                                svc_name))
     out.extend(_permissions(where, topo, bus, rules, alias_arn))
     out.extend(rules)
+    # Watching the watcher: alarms on the orchestrator and its dashboard (deploy/watch.py).
+    out.extend(watch.desired(compiled, lambda n: where.arn("cloudwatch", f"alarm:{n}")))
 
     for svc_name, svc in sorted(compiled["services"].items()):
         out.append(Resource("item", svc_name, {"active": "primary"}, service=svc_name,

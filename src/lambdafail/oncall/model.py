@@ -13,6 +13,7 @@ from lambdafail.deploy.versions import DeploymentRollbackPlan, VersionInfo
 
 __all__ = [
     "FAILED_EVENTS",
+    "NOTIFICATIONS",
     "SEVERITY_EXIT",
     "SIDES",
     "STALE",
@@ -59,6 +60,8 @@ SWITCH_STUCK_SECONDS = 60.0
 STALE = "stale"
 # ... and this one: events wait in the dead-letter queue (at risk: a signal may have been lost).
 FAILED_EVENTS = "failed_events"
+# ...and this one: the orchestrator's last notification failed (at risk).
+NOTIFICATIONS = "notifications"
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,8 @@ class OrchestratorStatus:
     file_config_sha256: str
     heartbeat_version: str | None
     problems: list[str] = field(default_factory=list)
+    # The last notification (SNS / default-bus event) failed: (error, since); None: fine.
+    notifications_failing: tuple[str, str] | None = None
     # Events the orchestrator could not process (after Lambda's retries) or EventBridge could
     # not deliver: the DLQ's ApproximateNumberOfMessages. None: the DLQ could not be read.
     failed_events: int | None = None
@@ -181,7 +186,8 @@ class StatusReport:
 
     @property
     def healthy(self) -> bool:
-        return self.orchestrator.fresh and all(s.healthy for s in self.services)
+        return (self.orchestrator.fresh and self.orchestrator.notifications_failing is None
+                and all(s.healthy for s in self.services))
 
     def exit_code(self, fail_on: frozenset[str] | None = None) -> int:
         """0 healthy · 8 at risk · 7 degraded; `fail_on` (states and "stale") limits what
@@ -193,6 +199,9 @@ class StatusReport:
         if not self.orchestrator.fresh and counts(STALE):
             severities.add("degraded")
         if self.orchestrator.failed_events and counts(FAILED_EVENTS):
+            severities.add("at_risk")
+        # Switches still happen, but nobody hears of them: at risk.
+        if self.orchestrator.notifications_failing and counts(NOTIFICATIONS):
             severities.add("at_risk")
         for level in ("degraded", "at_risk"):
             if level in severities:

@@ -43,6 +43,7 @@ from lambdafail.oncall.model import (
     TransitionInfo,
 )
 from lambdafail.oncall.readiness import cold_services, plan_readiness
+from lambdafail.runtime import notify_health
 
 if TYPE_CHECKING:
     from lambdafail.aws import AwsContext
@@ -229,7 +230,8 @@ def _orchestrator_status(compiled: dict[str, Any], fn: str, beat: dict[str, Any]
                               fresh=fresh, drift=drift, deployed_config_sha256=deployed_sha,
                               file_config_sha256=file_sha,
                               heartbeat_version=str(beat.get("function_version") or "") or None
-                              if beat else None, problems=problems)
+                              if beat else None, problems=problems,
+                              notifications_failing=notify_health.failing(beat))
 
 
 def _add_failed_events(orch: OrchestratorStatus, dlq: str, failed: int | None) -> None:
@@ -434,7 +436,8 @@ def _state(s: ServiceStatus, threshold: int) -> tuple[str, str]:
             return "blocked", s.blocked
     if s.active != "primary":
         lt = s.last_transition
-        why = f" ({lt.reason}{' by ' + lt.actor if lt.actor else ''})" if lt else ""
+        who = _actor_word(lt.actor) if lt else ""
+        why = f" ({lt.reason}{' by ' + who if who else ''})" if lt else ""
         return "failed_over", f"on the {s.active}{why}"
     if s.paused is not None:
         return "paused", f"until {_clock(s.paused.until, s.paused.until_age_seconds)}: {s.paused.reason}"
@@ -484,3 +487,11 @@ def _with_live(s: SideStatus, result: Any) -> SideStatus:
 
     return replace(s, live=LiveProbe(ok=bool(result.ok), detail=str(result.detail),
                                      latency_ms=round(float(result.latency_ms), 1)))
+
+
+def _actor_word(actor: str) -> str:
+    """The actor as the one-line reason says it: "orchestrator" for the function's ARN (its
+    log entries name the ARN it was invoked by), a person's STS ARN as it is."""
+    if actor.startswith("function:") or (actor.startswith("arn:") and ":lambda:" in actor):
+        return "orchestrator"
+    return actor

@@ -23,7 +23,7 @@ from lambdafail.runtime import drill_guard, notify
 from lambdafail.runtime import transitions as tr
 from lambdafail.runtime.clock import time_scale
 from lambdafail.runtime.config import SIDES, Clients, LoadedConfig, load_config
-from lambdafail.runtime.log import Logger
+from lambdafail.runtime.log import HEARTBEAT_METRIC, Logger
 from lambdafail.runtime.probes import ProbeResult, probe_all
 from lambdafail.runtime.routers import Router, make_router, owner_tags
 from lambdafail.runtime.secrets import HeaderResolver
@@ -32,7 +32,10 @@ from lambdafail.runtime.steps import StepEnv
 
 _T = TypeVar("_T")
 
-ACTOR = "orchestrator"
+# Who the log says acted when the orchestrator switches: the ARN it was invoked by (the
+# context's `invoked_function_arn`, "…:function:<name>:live" through the alias), else, called
+# without a Lambda context (tests, a direct call), "function:<name>" (the same short form).
+ACTOR_PREFIX = "function:"
 MAX_ATTEMPTS = 5  # re-reads after losing a conditional write to a concurrent writer
 # How long an event claim lasts when the invocation's remaining time is unknown (tests, CLI).
 CLAIM_SECONDS = 60.0
@@ -74,7 +77,8 @@ class Orchestrator:
         self.notifier = notify.Notifier(config.data.get("sns_topic_arn"),
                                     lambda: self.clients.get("sns"), self.logger,
                                     events_client=lambda: self.clients.get("events"),
-                                    context=self._notify_context)
+                                    context=self._notify_context,
+                                    on_outcome=self._notify_outcome)
 
     # -- collaborators --
 
@@ -192,6 +196,10 @@ class Orchestrator:
             results.append(self.round(offsets[offset], reconcile=(i == 0)))
             if i == 0:
                 self._heartbeat(context, rule)
+                # What the deployed heartbeat alarm watches (missing = breaching): one EMF
+                # value a tick, a log line and no API call (deploy/watch.py).
+                self.logger.metrics({HEARTBEAT_METRIC: (1, "Count")},
+                                    {"Topology": self.config.topology}, rule=rule)
         return {"ok": True, "rule": rule, "rounds": len(results), "services": services,
                 "actions": [a for r in results for a in r["actions"]]}
 
@@ -290,7 +298,7 @@ class Orchestrator:
                 self.store, service, st, self.config.services[service],
                 router=lambda fresh: self.router(service, fresh),
                 probe=lambda side: self.probe_side(service, side), notify=self.notifier,
-                logger=self.logger, clock=self.clock, actor=ACTOR,
+                logger=self.logger, clock=self.clock, actor=self.actor(),
                 step_env=self.step_env(service, st),
                 on_switch=lambda res: self._metric_failover(service, res))
         except Exception as e:  # the next tick tries again; this one goes on
@@ -430,7 +438,7 @@ class Orchestrator:
                 self._log_verdicts(service, st, verdicts)
                 res = tr.request_switch(
                     self.store, self.router(service, st), cfg, service, decision.switch_to,
-                    reason=decision.reason, actor=ACTOR, evidence=decision.evidence,
+                    reason=decision.reason, actor=self.actor(), evidence=decision.evidence,
                     clock=self.clock, automatic=True, notify=self.notifier, logger=self.logger,
                     state=_with_version(st, expected), step_env=self.step_env(service, st))
                 if res.status == "lost_race":
@@ -461,6 +469,11 @@ class Orchestrator:
 
     # -- output --
 
+    def actor(self) -> str:
+        """The orchestrator's identity for the log: free (no API call), from the context."""
+        arn = getattr(self._context, "invoked_function_arn", None)
+        return str(arn) if arn else f"{ACTOR_PREFIX}{self.config.data.get('function', '')}"
+
     def _result(self, res: tr.SwitchResult) -> dict[str, Any]:
         return {"service": res.service, "status": res.status, "message": res.message}
 
@@ -472,6 +485,12 @@ class Orchestrator:
         return {"topology": str(self.config.topology),
                 "region": str(self.config.data.get("region") or os.environ.get("AWS_REGION", "")),
                 "account": str(ident.get("Account", ""))}
+
+    def _notify_outcome(self, errors: list[str]) -> None:
+        """Where status reads it: the heartbeat item (only when something was published)."""
+        from lambdafail.runtime import notify_health
+
+        notify_health.record(self.store.ddb, self.store.table, self.clock(), errors)
 
     def _metric_failover(self, service: str, res: tr.SwitchResult) -> None:
         item = res.transition or {}

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 NAMESPACE = "lambdafail"
+# One value a tick (dimension Topology): what the deployed heartbeat alarm watches.
+HEARTBEAT_METRIC = "Heartbeat"
 
 Sink = Callable[[str], None]
 

@@ -26,8 +26,12 @@ class Notifier:
     def __init__(self, topic_arn: str | None, sns_client: Callable[[], Any] | Any,
                  logger: Logger | None = None, *,
                  events_client: Callable[[], Any] | Any | None = None,
-                 context: dict[str, str] | Callable[[], dict[str, str]] | None = None) -> None:
+                 context: dict[str, str] | Callable[[], dict[str, str]] | None = None,
+                 on_outcome: Callable[[list[str]], None] | None = None) -> None:
         self.topic_arn = topic_arn
+        # Told each notification's failed channels ([] when delivered): the orchestrator
+        # records them where status reads (runtime/notify_health.py).
+        self._on_outcome = on_outcome
         self._sns = sns_client
         self._events = events_client
         self._context = context
@@ -54,10 +58,11 @@ class Notifier:
         detail["summary"] = (f"{item['service']} ({where}) switched {item['from']} -> "
                              f"{item['to']}, reason {item['reason']}, by {item['actor']}. "
                              f"Next: {detail['next_command']}")
-        self.publish(f"lambdafail {ctx.get('topology', '')}/{item['service']} "
-                     f"[{ctx.get('region', '')}]: {item['from']} -> {item['to']} "
-                     f"({item['reason']})", {"event": "transition", **detail})
+        errors = self._publish(f"lambdafail {ctx.get('topology', '')}/{item['service']} "
+                               f"[{ctx.get('region', '')}]: {item['from']} -> {item['to']} "
+                               f"({item['reason']})", {"event": "transition", **detail})
         if self._events is None:
+            self._outcome(errors)
             return
         try:
             events = self._events() if callable(self._events) else self._events
@@ -69,10 +74,25 @@ class Notifier:
             self.sent.append({"event": "lambdafail transition", "detail": detail})
         except Exception as e:
             self.logger.error("eventbridge put_events failed", error=str(e))
+            errors.append(f"eventbridge: {e}")
+        self._outcome(errors)
+
+    def _outcome(self, errors: list[str]) -> None:
+        if self._on_outcome is None:
+            return
+        try:
+            self._on_outcome(errors)
+        except Exception as e:  # recording it must not break the switch either
+            self.logger.error("notification outcome not recorded", error=str(e))
 
     def publish(self, subject: str, message: dict[str, Any]) -> None:
+        if self.topic_arn:
+            self._outcome(self._publish(subject, message))
+
+    def _publish(self, subject: str, message: dict[str, Any]) -> list[str]:
+        """SNS; the errors (none when delivered or when there is no topic)."""
         if not self.topic_arn:
-            return
+            return []
         # SNS subjects: ASCII, no line breaks, under 100 characters.
         subj = subject.encode("ascii", "replace").decode()[:99].replace("\n", " ")
         try:
@@ -82,6 +102,8 @@ class Notifier:
             self.sent.append({"subject": subj, "message": message})
         except Exception as e:
             self.logger.error("sns publish failed", topic=self.topic_arn, error=str(e))
+            return [f"sns: {e}"]
+        return []
 
 
 def next_command(entry: dict[str, Any]) -> str:

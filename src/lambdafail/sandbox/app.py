@@ -19,7 +19,15 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
-from lambdafail.sandbox import alarms, backends, idempotency, outages, quotas, service_quotas
+from lambdafail.sandbox import (
+    alarms,
+    backends,
+    idempotency,
+    metric_alarms,
+    outages,
+    quotas,
+    service_quotas,
+)
 from lambdafail.sandbox.consistency import Consistency
 from lambdafail.sandbox.iam_enforce import Enforcer, Verdict
 from lambdafail.sandbox.recovery_apis import RecoveryApis
@@ -392,4 +400,9 @@ class SandboxApp:
                                    f"{event['detail']['previousState']['value']} -> "
                                    f"{event['detail']['state']['value']}")
             self.sandbox.dispatcher.deliver_to_bus(region, "default", event)
+            # AWS runs the new state's actions on SetAlarmState too.
+            alarm = backends.cloudwatch(region).alarms.get(event["detail"]["alarmName"])
+            if alarm is not None:
+                metric_alarms.run_actions(region, alarm, event["detail"]["previousState"]
+                                          ["value"], self.sandbox.log)
         return [body]

@@ -110,6 +110,12 @@ def cloudwatch(region: str) -> Any:
     return cloudwatch_backends[ACCOUNT_ID][region]
 
 
+def sns(region: str) -> Any:
+    from moto.sns.models import sns_backends
+
+    return sns_backends[ACCOUNT_ID][region]
+
+
 def iam_role(name: str) -> Any | None:
     """moto's Role (`.policies`: inline name → document, `.managed_policies`) or None."""
     from moto.iam.models import iam_backends

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambdafail.sandbox import backends
+from lambdafail.sandbox import backends, emf
 from lambdafail.sandbox.activity import ActivityLog
 from lambdafail.sandbox.async_queue import AsyncQueue, Outcome
 from lambdafail.sandbox.lambda_bootstrap import END_MARK
@@ -68,7 +68,8 @@ class _Worker:
     """
 
     def __init__(self, key: tuple[str, ...], proc: subprocess.Popen[bytes], name: str,
-                 log: ActivityLog):
+                 log: ActivityLog, region: str = "us-east-1"):
+        self.region = region
         self.key = key
         self.proc = proc
         self.last_used = time.monotonic()
@@ -91,7 +92,10 @@ class _Worker:
             if line == _END_MARK:
                 self._log_ends.release()
                 continue
-            log.write("LOG", line.decode("utf-8", "replace").rstrip("\n"), name)
+            text = line.decode("utf-8", "replace").rstrip("\n")
+            # What CloudWatch Logs does with an EMF line: its metrics become datapoints.
+            emf.ingest_emf(self.region, text)
+            log.write("LOG", text, name)
         self._log_ends.release()
 
     def alive(self) -> bool:
@@ -191,7 +195,7 @@ class LambdaRunner:
         if invocation_type == "Event":
             self.async_queue.submit(region, name, qualifier, payload, source="Invoke (Event)")
             return InvokeResult(202, b"", executed_version=version)
-        return self._run(fn, payload)
+        return self._run(fn, payload, qualifier)
 
     def invoke_async(self, region: str, name: str, qualifier: str | None, payload: bytes,
                      source: str) -> bool:
@@ -230,18 +234,18 @@ class LambdaRunner:
         with self._procs_lock:
             self._pending += 1
         try:
-            self._pool.submit(self._run_logged, fn, payload, done)
+            self._pool.submit(self._run_logged, fn, payload, done, qualifier)
         except RuntimeError:  # pool shut down while stopping
             with self._procs_lock:
                 self._pending -= 1
             return False
         return True
 
-    def _run_logged(self, fn: Any, payload: bytes,
-                    done: Callable[[Outcome | None], None]) -> None:
+    def _run_logged(self, fn: Any, payload: bytes, done: Callable[[Outcome | None], None],
+                    qualifier: str | None = None) -> None:
         outcome: Outcome | None = None
         try:
-            r = self._run(fn, payload)
+            r = self._run(fn, payload, qualifier)
             outcome = Outcome(r.function_error is None, r.payload, r.function_error,
                               r.executed_version)
         except Exception as e:  # never kill a pool thread silently
@@ -254,13 +258,13 @@ class LambdaRunner:
             with self._procs_lock:
                 self._pending -= 1
 
-    def _run(self, fn: Any, payload: bytes) -> InvokeResult:
+    def _run(self, fn: Any, payload: bytes, qualifier: str | None = None) -> InvokeResult:
         self.invocations += 1
         request_id = str(uuid.uuid4())
         version = str(fn.version)
         if fn.package_type == "Zip" and (fn.handler == ORCHESTRATOR_HANDLER
                                          or _cue(fn).lower() == RUN_CUE):
-            return self._run_code(fn, payload, request_id)
+            return self._run_code(fn, payload, request_id, qualifier)
         return self._scripted_answer(fn, payload, request_id, version)
 
     def _scripted_answer(self, fn: Any, payload: bytes, request_id: str,
@@ -364,7 +368,8 @@ class LambdaRunner:
                 "AWS_ACCESS_KEY_ID": "ASIA-ROLE-NOT-FOUND", "AWS_SESSION_TOKEN": "none"})
         return env
 
-    def _run_code(self, fn: Any, payload: bytes, request_id: str) -> InvokeResult:
+    def _run_code(self, fn: Any, payload: bytes, request_id: str,
+                  qualifier: str | None = None) -> InvokeResult:
         name, version = str(fn.function_name), str(fn.version)
         timeout = float(fn.timeout or 3)
         try:
@@ -379,7 +384,7 @@ class LambdaRunner:
             "payload": payload.decode("utf-8", "replace"),
             "context": {
                 "function_name": name, "function_version": version,
-                "invoked_function_arn": str(fn.function_arn),
+                "invoked_function_arn": _invoked_arn(fn, qualifier),
                 "memory_limit_in_mb": str(fn.memory_size), "aws_request_id": request_id,
                 "log_group_name": f"/aws/lambda/{name}",
                 "log_stream_name": f"sandbox/{request_id}",
@@ -395,7 +400,8 @@ class LambdaRunner:
                     function_error="Unhandled", executed_version=version)
             env = self._environment(fn, code_dir)
             key = (name, version, str(fn.code_sha_256), json.dumps(env, sort_keys=True))
-            worker = self._acquire(key, name, code_dir, env)
+            worker = self._acquire(key, name, code_dir, env, str(getattr(fn, "region", "")
+                                                                 or "us-east-1"))
             outcome: dict[str, Any] | None
             try:
                 outcome = worker.call(request, timeout + _STARTUP_ALLOWANCE_S)
@@ -419,7 +425,7 @@ class LambdaRunner:
             outcome.get("stackTrace")), function_error="Unhandled", executed_version=version)
 
     def _acquire(self, key: tuple[str, ...], name: str, code_dir: Path,
-                 env: dict[str, str]) -> _Worker:
+                 env: dict[str, str], region: str = "us-east-1") -> _Worker:
         """A warm interpreter for exactly this code and configuration, or a cold start."""
         now = time.monotonic()
         stale: list[_Worker] = []
@@ -445,7 +451,7 @@ class LambdaRunner:
         proc = subprocess.Popen(
             [sys.executable, "-I", "-S", str(_BOOTSTRAP)], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(code_dir), env=env)
-        worker = _Worker(key, proc, name, self.log)
+        worker = _Worker(key, proc, name, self.log, region)
         with self._procs_lock:
             self._busy.add(worker)
         return worker
@@ -480,3 +486,10 @@ def _bytes_io(data: bytes) -> Any:
     import io
 
     return io.BytesIO(data)
+
+
+def _invoked_arn(fn: Any, qualifier: str | None) -> str:
+    """The ARN the caller invoked, as Lambda's context gives it: the function's unqualified
+    ARN, plus `:<alias or version>` when the caller named one."""
+    base = str(fn.function_arn).split(":function:")[0] + f":function:{fn.function_name}"
+    return f"{base}:{qualifier}" if qualifier else base

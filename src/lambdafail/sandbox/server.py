@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from lambdafail.base.errors import UsageError
-from lambdafail.sandbox import backends, outages
+from lambdafail.sandbox import backends, metric_alarms, outages
 from lambdafail.sandbox.activity import ActivityLog
 from lambdafail.sandbox.app import _SCOPE, SandboxApp
 from lambdafail.sandbox.delivery import Delivered, Dispatcher
@@ -90,6 +90,7 @@ class Sandbox:
         self._runner: LambdaRunner | None = None
         self._dispatcher: Dispatcher | None = None
         self._scheduler: Scheduler | None = None
+        self._evaluator: metric_alarms.Evaluator | None = None
         self._started = False
         self._lambda_config: dict[str, Any] | None = None
 
@@ -151,10 +152,15 @@ class Sandbox:
                                       dark=self.outages.dark)
         self._scheduler = Scheduler(self._dispatcher, self.log, time_scale=self.time_scale,
                                     tick=self.tick, dark=self.outages.dark)
+        dispatcher, region = self._dispatcher, self.region
+        self._evaluator = metric_alarms.Evaluator(
+            region, self.log, lambda event: dispatcher.deliver_to_bus(region, "default", event),
+            self._scheduler.real_delay, app._alarm_lock, dark=self.outages.dark)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name="sandbox-http", daemon=True)
         self._thread.start()
         self._scheduler.start()
+        self._evaluator.start()
         self._started = True
         self.log.write("START", f"sandbox listening on {self.endpoint_url} "
                        f"(time scale {self.time_scale:g})")
@@ -180,6 +186,8 @@ class Sandbox:
         self._started = False
         if self._scheduler is not None:
             self._scheduler.stop()
+        if self._evaluator is not None:
+            self._evaluator.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

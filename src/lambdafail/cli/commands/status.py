@@ -22,14 +22,14 @@ if TYPE_CHECKING:
 def _parse_fail_on(ctx: click.Context, param: click.Parameter,
                    value: str | None) -> frozenset[str] | None:
     from lambdafail.base.errors import UsageError
-    from lambdafail.oncall.model import FAILED_EVENTS, STALE, STATES
+    from lambdafail.oncall.model import FAILED_EVENTS, NOTIFICATIONS, STALE, STATES
 
     if value is None:
         return None
     words = frozenset(w.strip() for w in value.split(",") if w.strip())
     if words == {"none"}:
         return frozenset()
-    known = {*STATES, STALE, FAILED_EVENTS} - {"healthy"}
+    known = {*STATES, STALE, FAILED_EVENTS, NOTIFICATIONS} - {"healthy"}
     bad = sorted(words - known)
     if bad or not words:
         raise UsageError(f"--fail-on {value!r}: unknown state {', '.join(bad) or '(empty)'}",
