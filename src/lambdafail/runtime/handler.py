@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from lambdafail import __version__
 from lambdafail.runtime import decisions as dc
-from lambdafail.runtime import drill_guard, notify
+from lambdafail.runtime import drill_guard, matching, notify, telemetry
 from lambdafail.runtime import transitions as tr
 from lambdafail.runtime.clock import time_scale
 from lambdafail.runtime.config import SIDES, Clients, LoadedConfig, load_config
@@ -309,9 +309,7 @@ class Orchestrator:
 
     def _reconcile_alarms(self, services: list[str]) -> dict[str, dict[str, str]]:
         """Current states of the services' alarms (one cheap DescribeAlarms per 100 names)."""
-        names = sorted({sig["alarm_name"] for s in services
-                        for sig in self.config.services[s]["signals"]
-                        if sig.get("kind") == "alarm"})
+        names = matching.alarm_names(self.config.services, services)
         if not names:
             return {}
         current: dict[str, str] = {}
@@ -326,13 +324,7 @@ class Orchestrator:
         except Exception as e:
             self.logger.error("alarm reconcile failed", error=str(e))
             return {}
-        out: dict[str, dict[str, str]] = {}
-        for s in services:
-            for sig in self.config.services[s]["signals"]:
-                name = sig.get("alarm_name")
-                if sig.get("kind") == "alarm" and name in current:
-                    out.setdefault(s, {})[name] = current[name]
-        return out
+        return matching.alarm_states_by_service(self.config.services, services, current)
 
     # -- events --
 
@@ -342,9 +334,7 @@ class Orchestrator:
         value = (detail.get("state") or {}).get("value")
         if not name or not value:
             return {"ok": False, "error": "alarm event without alarmName/state"}
-        targets = [s for s, cfg in self.config.services.items()
-                   if any(sig.get("kind") == "alarm" and sig.get("alarm_name") == name
-                          for sig in cfg["signals"])]
+        targets = matching.alarm_services(self.config.services, str(name))
         if not targets:
             self.logger.info("alarm concerns no service", alarm=name)
             return {"ok": True, "skipped": "no service watches this alarm"}
@@ -353,23 +343,12 @@ class Orchestrator:
             for s in targets], context)
 
     def failure_event(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-        from lambdafail.runtime.patterns import matches
-
-        hits: list[tuple[str, dict[str, Any]]] = []
-        for s, cfg in self.config.services.items():
-            for sig in cfg["signals"]:
-                if sig.get("kind") == "event" and matches(sig["pattern"], event):
-                    hits.append((s, sig))
-                    break
+        hits = matching.event_signals(self.config.services, event)
         if not hits:
             self.logger.info("event matches no service signal", event_id=event.get("id"),
                              source=event.get("source"), detail_type=event.get("detail-type"))
             return {"ok": True, "skipped": "no signal matches"}
-        # What EventBridge says of the sender: the account that put the event (an event
-        # carries no principal; the bus policy decided who may put it), its source, region.
-        evidence = {"event_id": event.get("id"), "source": event.get("source"),
-                    "detail-type": event.get("detail-type"), "time": event.get("time"),
-                    "account": event.get("account"), "region": event.get("region")}
+        evidence = matching.sender_evidence(event)
         return self._once(event, lambda: [
             self.process(s, trigger=dc.Trigger("event", str(sig["mode"]),
                                                {**evidence, "rule": sig.get("rule")}))
@@ -493,54 +472,17 @@ class Orchestrator:
         notify_health.record(self.store.ddb, self.store.table, self.clock(), errors)
 
     def _metric_failover(self, service: str, res: tr.SwitchResult) -> None:
-        item = res.transition or {}
-        self.logger.metrics({"Failovers": (1, "Count")},
-                            {"Topology": self.config.topology, "Service": service},
-                            transition_id=item.get("transition_id"), to=item.get("to"),
-                            reason=item.get("reason"))
+        telemetry.metric_failover(self.logger, self.config.topology, service, res.transition)
 
     def _log_verdicts(self, service: str, st: ServiceState,
                       before: Mapping[str, bool | None]) -> None:
-        # One line when a side's verdict changes, not one per probe: a tick's log stays small.
-        for side in SIDES:
-            h = st.health[side]
-            if h.ok != before.get(side):
-                self.logger.log("INFO" if h.ok else "WARNING",
-                                f"{side} {'healthy' if h.ok else 'failing'}", service=service,
-                                side=side, detail=h.detail, failures=h.failures)
+        telemetry.log_verdicts(self.logger, service, st, before)
 
     def _emit_health(self, service: str, observed: Mapping[str, ProbeResult],
                      active: str) -> None:
-        """The service's metrics (docs/cost.md, "Metrics"), by its `health.metrics`:
-
-        - `state` (default): one metric, `State` (dimensions Topology, Service) — 0 on the
-          primary with both sides healthy, 1 on the primary with the standby failing (at risk),
-          2 on the standby and it is healthy (failed over), 3 the active side is failing.
-          Emitted on a tick's first round, and on a later round only when it changed;
-        - `probes`: `State`, and `ProbeLatency`/`Healthy` per side and probe (4 more metrics);
-        - `none`: nothing (alarm on the transitions log or SNS instead).
-        """
-        mode = str(self.config.services[service]["health"]["metrics"])
-        if mode == "none":
-            return
-        standby = "standby" if active == "primary" else "primary"
-        if not observed[active].ok:
-            code = 3
-        elif active != "primary":
-            code = 2
-        else:
-            code = 0 if observed[standby].ok else 1
-        if self._state_codes.get(service) != code:
-            self._state_codes[service] = code
-            self.logger.metrics({"State": (code, "None")},
-                                {"Topology": self.config.topology, "Service": service})
-        if mode != "probes":
-            return
-        for side, result in observed.items():
-            self.logger.metrics({"ProbeLatency": (round(result.latency_ms, 1), "Milliseconds"),
-                                 "Healthy": (1 if result.ok else 0, "Count")},
-                                {"Topology": self.config.topology, "Service": service,
-                                 "Side": side}, detail=result.detail)
+        telemetry.emit_health(self.logger, self.config.topology, service,
+                              str(self.config.services[service]["health"]["metrics"]),
+                              observed, active, self._state_codes)
 
 
 def _parallel(work: Callable[[str], _T], items: list[str]) -> list[_T]:
