@@ -28,7 +28,8 @@ def test_deploy_package_is_deterministic_and_complete() -> None:
     assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
     # Stored, not deflated: the bytes cannot depend on the machine's zlib build.
     assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_STORED}
-    assert len(a.zip_bytes) < 250_000
+    # A budget, not Lambda's 50 MB limit: the zip is read on every cold start.
+    assert len(a.zip_bytes) < 300_000
     compiled["services"]["checkout"]["policy"]["cooldown_seconds"] += 1
     assert package.build(compiled).sha256_b64 != a.sha256_b64
 

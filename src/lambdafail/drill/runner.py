@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lambdafail import __version__
 from lambdafail.aws import time_scale
-from lambdafail.base.errors import ExitCode, UsageError
-from lambdafail.drill.grading import failure_seen_at, grade, timings
+from lambdafail.base.errors import UsageError
+from lambdafail.drill import summary
+from lambdafail.drill.grading import failure_seen_at
 from lambdafail.drill.journal import (
     DrillInterrupted,
     Journal,
@@ -30,12 +30,9 @@ from lambdafail.drill.journal import (
     PhaseFailed,
     Recorder,
 )
-from lambdafail.drill.plan import failed_steps, plan_document
-from lambdafail.drill.plan import split as plan_split
-from lambdafail.drill.report import MILESTONES, SCHEMA
 from lambdafail.drill.scenarios import FAULT_MARGIN_SECONDS, SCENARIOS, Scenario
 from lambdafail.drill.signals import SignalLatch, signal_latch
-from lambdafail.runtime.clock import iso, parse_iso_or_none
+from lambdafail.runtime.clock import iso
 
 if TYPE_CHECKING:
     from lambdafail.aws import AwsContext
@@ -472,43 +469,7 @@ class Drill:
     # -- report ---------------------------------------------------------------------------------
 
     def _report(self) -> dict[str, Any]:
-        assert self.rec is not None
-        rec = self.rec
-        t: dict[str, float | None] = timings(rec.milestones)
-        plans = self._plans()
-        t.update(plan_split(t, plans, rec.milestones, rec.origin))
-        g = grade(rec.phases, t, self.rto, self.opts.restore, self.restore.ok,
-                  interrupted=self.interrupted, step_failures=failed_steps(plans))
-        if not self.opts.restore and self.injected:
-            g["reasons"].append("--no-restore: the service was left failed over on purpose")
-        return {
-            "schema": SCHEMA,
-            "drill_id": self.drill_id,
-            "topology": str(self.compiled["topology"]),
-            "service": self.opts.service,
-            "scenario": self.opts.scenario,
-            "operator": self.opts.operator,
-            "dry_run": self.opts.dry_run,
-            "started_at": iso(rec.origin),
-            "ended_at": None,
-            "timeout_s": self.opts.timeout,
-            "rto_seconds": self.rto,
-            "context": {"environment": self.opts.environment, "region": self.opts.region,
-                        "lambdafail_version": __version__,
-                        "orchestrator_version": self.orchestrator_version},
-            "phases": [p.to_dict(rec.origin) for p in rec.phases.values()],
-            "milestones": {k: ({"at": iso(rec.milestones[k]),
-                                "offset_s": round(rec.milestones[k] - rec.origin, 3)}
-                               if k in rec.milestones else None)
-                           for k in MILESTONES},
-            "timings": t,
-            "recovery": plans,
-            "restore": self.restore.to_dict(),
-            "other_services": {"checked": sorted(self.snapshot),
-                               "changed": list(self.others_changed)},
-            "grade": g,
-            "journal": self.journal.path if self.journal else None,
-        }
+        return summary.report(self)
 
     def _cold_standby_ready(self) -> bool:
         """For a cold standby (its failover plan starts it), check the plan's readiness
@@ -526,49 +487,8 @@ class Drill:
                        "judged by its wait step")
         return True
 
-    def _plans(self) -> dict[str, Any]:
-        """The recovery plans the drill's transitions ran (drill/plan.py), from the log."""
-        assert self.rec is not None
-        if not self.compiled["services"][self.opts.service]["recovery"]["failover"] and \
-                not self.compiled["services"][self.opts.service]["recovery"]["failback"]:
-            return {}
-        try:
-            entries = self.store.log(self.opts.service, since=self.rec.origin,
-                                     kind="transition")
-            st = self._state()
-        except Exception as e:  # the report is written whatever happens
-            self.rec.note(f"could not read the recovery plans: {e}", level="warning")
-            return {}
-        # A failed failover plan stays in `recovery` until the next commit (the block itself
-        # lifts once the restore brought the primary back): this drill's if it started since.
-        failed = st.recovery if st.recovery and any(
-            (parse_iso_or_none(s.get("started_at")) or 0) >= self.rec.origin
-            for s in st.recovery.get("steps") or []) else None
-        return plan_document(entries, failed, self.rec.origin)
-
     def _dry_run_report(self) -> dict[str, Any]:
-        report = self._report()
-        report["plan"] = {
-            "inject": self.describe_injection(),
-            "observe": f"poll {self.compiled['table']} and the router every {self.poll:g} s for "
-                       f"up to {self.opts.timeout:g} s: injected → first failure seen → "
-                       "transition committed → router verified (read-back)"
-                       + (f" → HTTP {self.opts.check_url}" if self.opts.check_url else ""),
-            "verify": "state and router read-back point at the standby; "
-                      f"{len(self.snapshot)} other service(s) unchanged",
-            "restore": ("clear the fault, fail back through the rollback path, verify the "
-                        "primary, release the lock") if self.opts.restore
-                       else "skipped (--no-restore): the service would be LEFT FAILED OVER",
-            "grade": f"total (injected → router verified) ≤ rto_seconds {self.rto:g}",
-        }
-        ok = all(c.ok for c in self.rec.phases["precheck"].checks) if self.rec else False
-        report["grade"] = {"result": "pass" if ok else "fail", "passed": ok, "rto_met": None,
-                           "reasons": [] if ok else ["steady state not met"],
-                           "exit_code": 0 if ok else int(ExitCode.DRILL_FAILED)}
-        report["ended_at"] = iso(self.clock())
-        return report
-
-
+        return summary.dry_run_report(self)
 
 
 def http_check(url: str, timeout: float = 5.0) -> tuple[bool, str]:
