@@ -112,7 +112,7 @@ def _throttle_every(nth: int, counter: dict[str, int]) -> Any:
         request.url = "http://throttled.invalid/"
         protocol = kw["event_name"]  # before-send.<service>.<op>
         service = protocol.split(".")[1]
-        if service in ("iam", "sts"):
+        if service in ("iam", "sts", "sns", "route-53"):  # the XML protocols
             body = (b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
                     b"<Message>Rate exceeded</Message></Error><RequestId>x</RequestId>"
                     b"</ErrorResponse>")
