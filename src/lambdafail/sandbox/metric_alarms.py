@@ -24,6 +24,7 @@ from typing import Any
 
 from lambdafail.sandbox import alarms, backends
 from lambdafail.sandbox.activity import ActivityLog
+from lambdafail.sandbox.periodic import Periodic
 
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
     "GreaterThanThreshold": lambda v, t: v > t,
@@ -122,7 +123,7 @@ def run_actions(region: str, alarm: Any, old: str, log: ActivityLog) -> None:
             log.write("ALARM", f"{alarm.name}: action {arn} failed: {type(e).__name__}: {e}")
 
 
-class Evaluator:
+class Evaluator(Periodic):
     """Evaluates the region's metric alarms every `tick` seconds until `stop()`."""
 
     def __init__(self, region: str, log: ActivityLog, deliver: Callable[[dict[str, Any]], Any],
@@ -131,32 +132,17 @@ class Evaluator:
                  dark: Callable[[str], bool] = lambda region: False):
         self.region = region
         self.dark = dark  # a region outage (outages.py) takes its CloudWatch down too
-        self.log = log
         self.deliver = deliver
         self.real_period = real_period
         self.lock = lock
-        self.tick = tick
+        super().__init__(log, tick)
         self.clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._last: dict[str, float] = {}  # alarm name -> monotonic time of its last check
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="sandbox-alarms", daemon=True)
-        self._thread.start()
+    what = "alarms"
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.evaluate_once()
-            except Exception as e:  # keep evaluating
-                self.log.write("ERROR", f"alarm evaluation: {type(e).__name__}: {e}")
-            self._stop.wait(self.tick)
+    def step(self) -> object:
+        return self.evaluate_once()
 
     def evaluate_once(self, force: bool = False) -> int:
         """Evaluate the alarms whose period has come round; how many changed state."""

@@ -11,7 +11,6 @@ would reject (moto accepts `rate(1 minutes)`) never fire. Tested with moto 5.2.1
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from lambdafail.model.schedule import Cron, interval_seconds
 from lambdafail.sandbox import backends
 from lambdafail.sandbox.activity import ActivityLog
 from lambdafail.sandbox.delivery import Dispatcher, envelope
+from lambdafail.sandbox.periodic import Periodic
 
 MIN_REAL_INTERVAL_S = 1.0
 
@@ -35,7 +35,7 @@ class _Slot:
     fired: int = 0
 
 
-class Scheduler:
+class Scheduler(Periodic):
     """Fires schedule rules until `stop()`. `tick_once()` is the testable step."""
 
     def __init__(self, dispatcher: Dispatcher, log: ActivityLog, time_scale: float = 1.0,
@@ -43,32 +43,17 @@ class Scheduler:
                  dark: Callable[[str], bool] = lambda region: False):
         self.dispatcher = dispatcher
         self.dark = dark
-        self.log = log
         self.time_scale = time_scale
-        self.tick = tick
+        super().__init__(log, tick)
         self.clock = clock
         self._slots: dict[tuple[str, str], _Slot] = {}
         self._bad: set[tuple[str, str]] = set()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.fired = 0
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="sandbox-scheduler", daemon=True)
-        self._thread.start()
+    what = "scheduler"
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick_once()
-            except Exception as e:  # keep firing the other schedules
-                self.log.write("ERROR", f"scheduler: {type(e).__name__}: {e}")
-            self._stop.wait(self.tick)
+    def step(self) -> object:
+        return self.tick_once()
 
     def real_delay(self, schedule_seconds: float) -> float:
         return max(schedule_seconds / self.time_scale, MIN_REAL_INTERVAL_S)
