@@ -61,6 +61,14 @@ services:
     return str(path)
 
 
+def _deploy_and_wait(f: str, env: dict[str, str], wait: Any) -> None:
+    """Deploy through the CLI, then wait until the first tick has seen both sides healthy."""
+    r = run_cli("--sandbox", "deploy", "-f", f, "--yes", env=env)
+    assert r.returncode == 0, r.stderr
+    wait(lambda st: st.health["primary"].ok and st.health["standby"].ok, 30,
+         "the first probe tick")
+
+
 def test_the_watcher_in_another_region_fails_over_while_the_primarys_region_is_dark(
         tmp_path: Path, sandbox_proc: tuple[subprocess.Popen[str], Path]) -> None:
     _, state = sandbox_proc
@@ -135,9 +143,7 @@ def test_break_glass_switches_without_the_state_table_and_is_reconciled_after(
                                    _client(endpoint, "dynamodb", CONTROL)), "web")
     with WebService("primary") as primary, WebService("standby") as standby:
         f = _topology(tmp_path / "lambdafail.yaml", name, primary.url, standby.url)
-        assert run_cli("--sandbox", "deploy", "-f", f, "--yes", env=env).returncode == 0
-        wait(lambda st: st.health["primary"].ok and st.health["standby"].ok, 30,
-             "the first probe tick")
+        _deploy_and_wait(f, env, wait)
         assert ssm.get_parameter(Name=param)["Parameter"]["Value"] == primary.url
 
         # With the table reachable, break-glass is refused: the normal path must be used.
@@ -197,9 +203,7 @@ def test_a_region_outage_drill_blacks_the_primarys_region_out_and_always_lights_
                                    _client(endpoint, "dynamodb", CONTROL)), "web")
     with WebService("primary") as primary, WebService("standby") as standby:
         f = _topology(tmp_path / "lambdafail.yaml", name, primary.url, standby.url)
-        assert run_cli("--sandbox", "deploy", "-f", f, "--yes", env=env).returncode == 0
-        wait(lambda st: st.health["primary"].ok and st.health["standby"].ok, 30,
-             "the first probe tick")
+        _deploy_and_wait(f, env, wait)
         reports = tmp_path / "reports"
         r = run_cli("--sandbox", "drill", "web", "-f", f, "--scenario", "region-outage",
                     "--yes", "--timeout", "30", "--report-dir", str(reports), env=env,
