@@ -25,6 +25,8 @@ from lambdafail.model.schedule import (
     Gaps,
     ScheduleError,
     interval_seconds,
+    max_gap_seconds,
+    min_gap_seconds,
     schedule_gaps,
     unix_to_eventbridge,
     validate_schedule,
@@ -165,6 +167,7 @@ def test_schedule_boundaries_are_refused_with_a_reason(expr: str, message: str) 
     ("cron(0 9 ? * MON *)", "2024-06-02T00:00", "2024-06-03T09:00"),  # Sun 2 -> Mon 3
     ("cron(0 9 ? * SUN *)", "2024-06-03T00:00", "2024-06-09T09:00"),  # day 1 is Sunday
     ("cron(0 0 2W * ? *)", "2024-10-31T00:00", "2024-11-01T00:00"),  # Sat 2 -> Fri 1
+    ("cron(0 0 ? * 6L *)", "2024-06-01T00:00", "2024-06-28T00:00"),  # the last Friday
 ])
 def test_next_firing_of_the_calendar_forms(expr: str, after: str, expected: str) -> None:
     start = datetime.fromisoformat(after).replace(tzinfo=UTC)
@@ -289,3 +292,13 @@ def test_interval_seconds_is_for_rates_only() -> None:
     assert interval_seconds("rate(5 minutes)") == 300
     with pytest.raises(ScheduleError, match="no fixed period"):
         interval_seconds("cron(0/5 * * * ? *)")
+
+
+def test_a_weekly_cron_is_a_week_apart_in_every_month_also_those_that_start_on_a_sunday() -> None:
+    # September 2024 starts on a Sunday: its first Sunday must not be skipped.
+    week = 7 * 86400
+    assert schedule_gaps("cron(0 0 ? * SUN *)") == Gaps(week, week)
+    assert min_gap_seconds("cron(0 0 ? * SUN *)") == max_gap_seconds("cron(0 0 ? * SUN *)") \
+        == week
+    assert (min_gap_seconds("cron(0 9-17 ? * MON-FRI *)"),
+            max_gap_seconds("cron(0 9-17 ? * MON-FRI *)")) == (3600, 64 * 3600)
