@@ -82,6 +82,10 @@ def test_the_loop_runs_with_exactly_the_printed_permissions(
         f = _topology(tmp_path / "lambdafail.yaml", name, primary.url, standby.url)
         docs = _policies(f, base)
         users = {role: iam_user(root, f"{name}-{role}", doc) for role, doc in docs.items()}
+        # The alarm the topology watches exists, as plan's pre-flight expects (and reads).
+        root("cloudwatch").put_metric_alarm(
+            AlarmName=f"{name}-5xx", MetricName="5xx", Namespace="web", Statistic="Sum",
+            Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
 
         cli(users["deploy"], "plan", "-f", f, ok=(0, 4))
         cli(users["deploy"], "deploy", "-f", f, "--yes")
