@@ -105,6 +105,7 @@ def test_patterns_size_limit() -> None:
         ({"a": [{"prefix": {"exactly": "x"}}]}, "Unsupported prefix pattern: exactly"),
         ({"a": [{"wildcard": "a\\b"}]}, "Invalid escape character at pos 2"),
         ({"a": [{"wildcard": "ab**"}]}, "Consecutive wildcard characters at pos 3"),  # at the end
+        ({"a": [{"wildcard": "ab\\"}]}, "Invalid escape character at pos 3"),  # a last backslash
         ({"a": [{"cidr": "10.0.0.0/33"}]}, "Malformed CIDR, mask bits must be between 0 and 32"),
         ({"a": [{"exactly": 1}]}, "exact match pattern must be a string"),
         ({"a": [float("nan")]}, "nan is not a JSON number"),
@@ -142,6 +143,8 @@ def test_patterns_more_invalid(pattern: Any, reason: str) -> None:
         ({"v": [{"wildcard": "a\\*b*"}]}, {"v": "a*bcd"}, True),
         ({"v": [{"wildcard": "a\\*b*"}]}, {"v": "axbcd"}, False),
         ({"v": [{"wildcard": "ab\\*"}]}, {"v": "ab*"}, True),  # an escape as the last two
+        ({"v": [{"wildcard": "a\\*b"}]}, {"v": "a*b"}, True),  # what follows an escape counts
+        ({"v": [{"wildcard": "a\\*b"}]}, {"v": "a*"}, False),
         ({"v": [{"wildcard": "ab\\*"}]}, {"v": "abc"}, False),
         ({"v": [{"wildcard": "a\\\\b*"}]}, {"v": "a\\bc"}, True),  # an escaped backslash
         ({"v": [{"wildcard": "a\\\\b*"}]}, {"v": "abc"}, False),
