@@ -88,7 +88,8 @@ def state_waiter(store: StateStore, service: str) -> Wait:
     return wait
 
 
-def sandbox_topology(path: Path, name: str, services: str, threshold: int = 2) -> str:
+def sandbox_topology(path: Path, name: str, services: str, threshold: int = 2,
+                     rto_seconds: int = 30) -> str:
     """A topology for `sandbox_proc` tests: probes every minute (every second at the time
     scale), 1 s timeouts, a 1 s cooldown, manual failback; `services` is the YAML under
     `services:` (indented two spaces). Returns the path as text."""
@@ -99,7 +100,7 @@ region: us-east-1
 defaults:
   health: {{interval: rate(1 minute), timeout_seconds: 1, failure_threshold: {threshold},
            recovery_threshold: 2}}
-  policy: {{cooldown_seconds: 1, failback: manual, rto_seconds: 30}}
+  policy: {{cooldown_seconds: 1, failback: manual, rto_seconds: {rto_seconds}}}
 services:
 {services}""")
     return str(path)

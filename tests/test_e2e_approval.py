@@ -23,6 +23,7 @@ from lambdafail.model import naming
 from lambdafail.runtime.state import ServiceState, StateStore
 from lambdafail.runtime.steps.approval import waiting_step
 from lambdafail.sandbox.webservice import WebService
+from sandbox_fixtures import sandbox_topology
 from test_e2e_sandbox import DETECTION_DEADLINE_S
 
 
@@ -56,15 +57,7 @@ def test_e2e_a_failover_waits_for_approve_and_an_unanswered_one_blocks(
     with WebService("web-primary") as web_p, WebService("auto-primary") as auto_p, \
             WebService("standby") as standby:
         f = tmp_path / "lambdafail.yaml"
-        f.write_text(f"""\
-version: 1
-name: {name}
-region: us-east-1
-defaults:
-  health: {{interval: rate(1 minute), timeout_seconds: 1, failure_threshold: 2,
-           recovery_threshold: 2}}
-  policy: {{cooldown_seconds: 1, failback: manual, rto_seconds: 600}}
-services:
+        sandbox_topology(f, name, f"""\
   web:
     primary: {{url: "{web_p.url}"}}
     standby: {{url: "{standby.url}"}}
@@ -79,7 +72,7 @@ services:
     recovery:
       failover:
         - approval: {{timeout_seconds: 3, every_seconds: 30, on_timeout: fail}}
-""")
+""", rto_seconds=600)
         r = run_cli("--sandbox", "validate", "-f", str(f), env=env)
         assert r.returncode == 0, r.stderr
         r = run_cli("--sandbox", "deploy", "-f", str(f), "--yes", env=env)

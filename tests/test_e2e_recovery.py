@@ -24,6 +24,7 @@ from conftest import run_cli, wait_until
 from lambdafail.model import naming
 from lambdafail.runtime.state import ServiceState, StateStore
 from lambdafail.sandbox.webservice import WebService
+from sandbox_fixtures import sandbox_topology
 from sandbox_support import make_zip
 from test_e2e_sandbox import DETECTION_DEADLINE_S
 
@@ -92,15 +93,7 @@ def test_e2e_cold_standby_is_started_by_its_plan_before_the_router_switches(
     try:
         with WebService("primary") as primary:
             f = tmp_path / "lambdafail.yaml"
-            f.write_text(f"""\
-version: 1
-name: {name}
-region: us-east-1
-defaults:
-  health: {{interval: rate(1 minute), timeout_seconds: 1, failure_threshold: 2,
-           recovery_threshold: 2}}
-  policy: {{cooldown_seconds: 1, failback: manual, rto_seconds: 60}}
-services:
+            sandbox_topology(f, name, f"""\
   web:
     primary: {{url: "{primary.url}"}}
     standby: {{url: "{standby_url}"}}
@@ -110,7 +103,7 @@ services:
         - lambda: {{function: {fn}, payload: {{port: {port}, dir: "{standby_dir}"}},
                    timeout_seconds: 10}}
         - wait: {{healthy: 2, every_seconds: 6, timeout_seconds: 30}}
-""")
+""", rto_seconds=60)
             r = run_cli("--sandbox", "validate", "-f", str(f), env=env)
             assert r.returncode == 0, r.stderr
             r = run_cli("--sandbox", "plan", "-f", str(f), "-o", "json", env=env)

@@ -23,6 +23,7 @@ from conftest import run_cli, wait_until
 from lambdafail.model import naming
 from lambdafail.runtime.state import ServiceState, StateStore
 from lambdafail.sandbox.webservice import WebService
+from sandbox_fixtures import sandbox_topology
 from test_e2e_sandbox import DETECTION_DEADLINE_S
 
 
@@ -62,15 +63,7 @@ def test_e2e_an_autoscaling_step_sizes_the_group_before_the_switch_and_back_afte
 
     with WebService("primary") as primary, WebService("standby") as standby:
         f = tmp_path / "lambdafail.yaml"
-        f.write_text(f"""\
-version: 1
-name: {name}
-region: us-east-1
-defaults:
-  health: {{interval: rate(1 minute), timeout_seconds: 1, failure_threshold: 2,
-           recovery_threshold: 2}}
-  policy: {{cooldown_seconds: 1, failback: manual, rto_seconds: 60}}
-services:
+        sandbox_topology(f, name, f"""\
   web:
     primary: {{url: "{primary.url}"}}
     standby: {{url: "{standby.url}"}}
@@ -81,7 +74,7 @@ services:
         - wait: {{healthy: 1, every_seconds: 6, timeout_seconds: 30}}
       failback:
         - autoscaling: {{group: {group}, desired: 0, every_seconds: 6}}
-""")
+""", rto_seconds=60)
         r = run_cli("--sandbox", "validate", "-f", str(f), env=env)
         assert r.returncode == 0, r.stderr
         r = run_cli("--sandbox", "plan", "-f", str(f), "-o", "json", env=env)

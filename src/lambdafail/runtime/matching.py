@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lambdafail.runtime.patterns import matches
-
 
 def alarm_services(services: Mapping[str, Mapping[str, Any]], alarm: str) -> list[str]:
     """The services with `alarm` among their signals."""
@@ -22,6 +20,10 @@ def alarm_services(services: Mapping[str, Mapping[str, Any]], alarm: str) -> lis
 def event_signals(services: Mapping[str, Mapping[str, Any]],
                   event: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """(service, its first event signal whose pattern matches `event`), per service."""
+    # Imported here: a tick never matches an event, and the matcher is the cold start's
+    # largest module.
+    from lambdafail.runtime.patterns import matches
+
     hits: list[tuple[str, dict[str, Any]]] = []
     for s, cfg in services.items():
         for sig in cfg["signals"]:
