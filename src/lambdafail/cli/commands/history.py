@@ -52,7 +52,7 @@ def _parse_since(text: str | None) -> object:
 def command(file: str, service: str | None, since: str | None, limit: int, kind: str) -> int:
     from datetime import datetime
 
-    from lambdafail.cli import render
+    from lambdafail.cli import render_actions
     from lambdafail.cli.commands.common import console, emit_json, is_json, open_topology
     from lambdafail.oncall import history
 
@@ -62,7 +62,7 @@ def command(file: str, service: str | None, since: str | None, limit: int, kind:
     entries = history.history(ctx, compiled, service, since=when, limit=limit,
                               kind=None if kind == "all" else kind)
     if is_json():
-        emit_json(render.history_document(entries, str(compiled["topology"])))
+        emit_json(render_actions.history_document(entries, str(compiled["topology"])))
         return 0
     out = console()
     if not entries:
@@ -71,5 +71,5 @@ def command(file: str, service: str | None, since: str | None, limit: int, kind:
             f"{kind} entries"
         out.print(f"no {noun} recorded{what}" + (f" since {since}" if since else ""))
         return 0
-    out.print(render.history_table(entries))
+    out.print(render_actions.history_table(entries))
     return 0

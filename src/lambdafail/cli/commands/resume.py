@@ -28,11 +28,11 @@ def command(file: str, service: str | None, all_: bool) -> int:
 
 def report(outcomes: list[PauseOutcome]) -> None:
     """Print pause/resume outcomes: the JSON document, or one line each on stderr."""
-    from lambdafail.cli import render
+    from lambdafail.cli import render, render_actions
     from lambdafail.cli.commands.common import console, emit_json, is_json
 
     if is_json():
-        emit_json(render.pause_document(outcomes))
+        emit_json(render_actions.pause_document(outcomes))
         return
     err = console(stderr=True)
     for o in outcomes:

@@ -62,7 +62,7 @@ def command(file: str, service: str | None, deployment: bool, to_version: str | 
 
 def _deployment(file: str, to_version: str | None, yes: bool, dry_run: bool) -> int:
     from lambdafail.base.errors import RestoreIncomplete
-    from lambdafail.cli import render
+    from lambdafail.cli import render, render_actions
     from lambdafail.cli.commands.common import (
         confirm,
         console,
@@ -77,13 +77,13 @@ def _deployment(file: str, to_version: str | None, yes: bool, dry_run: bool) -> 
     err = console(stderr=True)
     if plan.noop:
         if is_json():
-            emit_json(render.deployment_rollback_document(plan, False, plan.current.version))
+            emit_json(render_actions.deployment_rollback_document(plan, False, plan.current.version))
         else:
             err.print(f"nothing to do: alias {plan.alias} of {plan.function} already points at "
                       f"version {plan.current.version}")
         return 0
     if not is_json():
-        err.print(render.deployment_diff_table(plan))
+        err.print(render_actions.deployment_diff_table(plan))
         err.print("Only the orchestrator's code and compiled topology move back; rules, table "
                   "and IAM stay as deployed. `lambdafail status` will show DRIFT until the file "
                   "matches or you deploy again.")
@@ -92,7 +92,7 @@ def _deployment(file: str, to_version: str | None, yes: bool, dry_run: bool) -> 
                 f"{plan.current.version} to {plan.target.version} ({where})")
     if dry_run:
         if is_json():
-            emit_json(render.deployment_rollback_document(plan, False, plan.current.version))
+            emit_json(render_actions.deployment_rollback_document(plan, False, plan.current.version))
         else:
             err.print(f"[cyan]○[/] dry run: would {render.escape(question)}; nothing was "
                       "changed")
@@ -107,7 +107,7 @@ def _deployment(file: str, to_version: str | None, yes: bool, dry_run: bool) -> 
                    "from_version": plan.current.version, "to_version": plan.target.version,
                    "read_back_version": seen})
     if is_json():
-        emit_json(render.deployment_rollback_document(plan, True, seen))
+        emit_json(render_actions.deployment_rollback_document(plan, True, seen))
     if seen != plan.target.version:
         raise RestoreIncomplete(f"alias {plan.alias} points at version {seen} after the move, "
                                 f"not {plan.target.version}",

@@ -17,7 +17,7 @@ from lambdafail.base.errors import (
 
 def run_switch(action: str, file: str, service: str, reason: str, force: bool,
                yes: bool, dry_run: bool = False) -> int:
-    from lambdafail.cli import render
+    from lambdafail.cli import render, render_actions
     from lambdafail.cli.commands.common import (
         confirm,
         console,
@@ -44,7 +44,7 @@ def run_switch(action: str, file: str, service: str, reason: str, force: bool,
         outcome.next_step = (f"run `{again}` again to retry (it resumes the pending switch), "
                              f"or {outcome.next_step} by hand")
     if is_json():
-        emit_json(render.switch_document(outcome))
+        emit_json(render_actions.switch_document(outcome))
     err = console(stderr=True)
     if outcome.outcome == "dry_run":
         if not is_json():
@@ -75,7 +75,7 @@ def run_switch(action: str, file: str, service: str, reason: str, force: bool,
 def run_break_glass(file: str, service: str, reason: str, force: bool, yes: bool,
                     dry_run: bool) -> int:
     """`failover --break-glass`: 0 switched and read back, 2 refused, 6 router failed."""
-    from lambdafail.cli import render
+    from lambdafail.cli import render, render_actions
     from lambdafail.cli.commands.common import confirm, console, emit_json, is_json, open_topology
     from lambdafail.oncall import breakglass
 
@@ -86,7 +86,7 @@ def run_break_glass(file: str, service: str, reason: str, force: bool, yes: bool
     outcome = breakglass.failover(ctx, compiled, service, note=reason, force=force,
                                   confirm=lambda q: confirm(q, yes))
     if is_json():
-        emit_json(render.switch_document(outcome))
+        emit_json(render_actions.switch_document(outcome))
     if outcome.outcome == "refused":
         raise UsageError(outcome.message, hint=outcome.next_step)
     if outcome.outcome != "switched" or not outcome.verified:
@@ -100,7 +100,7 @@ def run_break_glass(file: str, service: str, reason: str, force: bool, yes: bool
 
 def run_abandon(file: str, service: str, reason: str, yes: bool) -> int:
     """`rollback SERVICE --abandon`: 0 when abandoned or nothing was pending, 3 on a race."""
-    from lambdafail.cli import render
+    from lambdafail.cli import render, render_actions
     from lambdafail.cli.commands.common import confirm, console, emit_json, is_json, open_topology
     from lambdafail.oncall import switch
 
@@ -108,7 +108,7 @@ def run_abandon(file: str, service: str, reason: str, yes: bool) -> int:
     outcome = switch.abandon(ctx, compiled, service, note=reason,
                              confirm=lambda q: confirm(q, yes))
     if is_json():
-        emit_json(render.switch_document(outcome))
+        emit_json(render_actions.switch_document(outcome))
     if outcome.outcome == "lost_race":
         raise ConflictError(outcome.message, hint="run `lambdafail status` and try again")
     if not is_json():
