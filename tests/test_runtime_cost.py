@@ -65,7 +65,7 @@ def test_runtime_cost_writes_follow_what_changed(aws: None) -> None:
     calls.clear()
     env.tick(orch)  # the failure counter moves (2 of 3): one write again
     assert [c for c in calls if c in DDB_WRITES] == ["UpdateItem", "UpdateItem"]
-    env.tick(orch)  # third failure: the switch (switching write, commit transaction)
+    env.tick(orch)  # third failure: the switch (switching write, commit, log item, marker)
     assert env.active("svc003") == "standby"
     for _ in range(4):  # failed over, primary still down: the counters saturate
         env.tick(orch)

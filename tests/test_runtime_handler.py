@@ -1,7 +1,7 @@
 """The orchestrator end to end through `handle(event, context)` against in-process moto.
 
 Probe outcomes are scripted here (the HTTP and Lambda probes have their own tests); the state
-table, routers, conditional writes and transactions are moto's.
+table, routers, conditional writes are moto's.
 """
 
 from __future__ import annotations
@@ -505,31 +505,47 @@ def test_runtime_router_failure_then_next_tick_completes(aws: None) -> None:
     assert len(env.store.log()) == 1
 
 
-def _cancel_commits(env: Any, times: int, reasons: list[str]) -> list[int]:
-    """Make the next `times` TransactWriteItems fail as DynamoDB does when a transaction is
-    cancelled for `reasons` (one per item). Returns a counter of calls seen."""
+COMMIT_CONDITION = "phase = :switching AND pending.id = :id"
+
+
+def _on_commit(env: Any, when: str, handler: Any) -> None:
+    """Run `handler(**kwargs)` at botocore's `when` stage (before-call / after-call) of the
+    commit's UpdateItem only: the call whose condition is the pending switch's."""
+    current: dict[str, bool] = {"commit": False}
+
+    def mark(params: dict[str, Any], **_: Any) -> None:
+        current["commit"] = params.get("ConditionExpression") == COMMIT_CONDITION
+
+    def maybe(**kw: Any) -> Any:
+        return handler(**kw) if current["commit"] else None
+
+    env.store.ddb.meta.events.register("before-parameter-build.dynamodb.UpdateItem", mark)
+    env.store.ddb.meta.events.register(f"{when}.dynamodb.UpdateItem", maybe)
+
+
+def _fail_commits(env: Any, times: int, code: str) -> list[int]:
+    """Make the next `times` commits fail with error `code` before DynamoDB sees them (nothing
+    written). Returns a counter of commit calls seen."""
     seen = [0]
 
     class _Http:
         status_code = 400
 
-    def cancel(**_: Any) -> Any:
+    def fail(**_: Any) -> Any:
         seen[0] += 1
         if seen[0] > times:
             return None
-        return _Http(), {"Error": {"Code": "TransactionCanceledException",
-                                   "Message": "Transaction cancelled"},
-                         "CancellationReasons": [{"Code": r} for r in reasons]}
+        return _Http(), {"Error": {"Code": code, "Message": "Rate of requests exceeds"}}
 
-    env.store.ddb.meta.events.register("before-call.dynamodb.TransactWriteItems", cancel)
+    _on_commit(env, "before-call", fail)
     return seen
 
 
-def test_runtime_transient_commit_cancellation_is_retried_not_a_lost_race(aws: None) -> None:
-    """A commit cancelled by a conflicting transaction (nothing written) is retried at once:
-    the switch completes with one log entry, instead of hanging 'switching' under a lease."""
+def test_runtime_transient_commit_failure_is_retried_not_a_lost_race(aws: None) -> None:
+    """A commit throttled once (nothing written) is retried at once: the switch completes with
+    one log entry, instead of hanging 'switching' under a lease."""
     env = make_env(compiled({"checkout": service_cfg(failure_threshold=1)}))
-    seen = _cancel_commits(env, 1, ["None", "TransactionConflict"])
+    seen = _fail_commits(env, 1, "ThrottlingException")
     env.prober.set("checkout", primary=False)
     out = env.tick()
     assert [a["status"] for a in out["actions"]] == ["switched"]
@@ -540,7 +556,7 @@ def test_runtime_commit_that_keeps_failing_releases_its_lease(aws: None) -> None
     """Throttled on every commit attempt: the switch stays pending with its lease released
     and the error recorded, so the very next tick completes it."""
     env = make_env(compiled({"checkout": service_cfg(failure_threshold=1)}))
-    _cancel_commits(env, 3, ["ThrottlingError", "None"])
+    _fail_commits(env, 3, "ProvisionedThroughputExceededException")
     env.prober.set("checkout", primary=False)
     out = env.tick()
     assert [a["status"] for a in out["actions"]] == ["router_failed"]
@@ -553,8 +569,8 @@ def test_runtime_commit_that_keeps_failing_releases_its_lease(aws: None) -> None
 
 
 def test_runtime_commit_whose_answer_was_lost_is_still_a_switch(aws: None) -> None:
-    """DynamoDB applied the commit but the reply timed out: the retry finds its own commit and
-    reports `switched` (notification and metric included), not a lost race."""
+    """DynamoDB applied the commit but the reply timed out: the retry fails its condition,
+    finds its own commit token and reports `switched` (log entry included), not a lost race."""
     from botocore.exceptions import ReadTimeoutError
 
     env = make_env(compiled({"checkout": service_cfg(failure_threshold=1)}))
@@ -565,44 +581,15 @@ def test_runtime_commit_whose_answer_was_lost_is_still_a_switch(aws: None) -> No
         if lost[0] == 1:
             raise ReadTimeoutError(endpoint_url="http://dynamodb")
 
-    env.store.ddb.meta.events.register("after-call.dynamodb.TransactWriteItems", lose_reply)
+    _on_commit(env, "after-call", lose_reply)
     env.prober.set("checkout", primary=False)
     out = env.tick()
     assert [a["status"] for a in out["actions"]] == ["switched"]
     assert lost[0] == 2 and env.active() == "standby" and len(env.store.log()) == 1
-
-
-def _cancelled_condition() -> Any:
-    from botocore.exceptions import ClientError
-
-    return ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "x"},
-                        "CancellationReasons": [{"Code": "ConditionalCheckFailed"},
-                                                {"Code": "None"}]}, "TransactWriteItems")
-
-
-def test_runtime_commit_resent_by_botocore_is_recognised_as_ours(aws: None) -> None:
-    """The commit landed, its reply was lost, and botocore's own resend (moto ignores the
-    ClientRequestToken) failed its condition: the first answer the code sees is a conflict.
-    The commit token kept with the transition tells it the commit was its own."""
-    env = make_env(compiled({"checkout": service_cfg(failure_threshold=1)}))
-    tokens: list[str] = []
-
-    def token(params: dict[str, Any], **_: Any) -> None:
-        tokens.append(params.get("ClientRequestToken", ""))
-
-    def resend_fails(**_: Any) -> None:
-        if len(tokens) == 1:
-            raise _cancelled_condition()
-
-    env.store.ddb.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", token)
-    env.store.ddb.meta.events.register("after-call.dynamodb.TransactWriteItems", resend_fails)
-    env.prober.set("checkout", primary=False)
-    out = env.tick()
-    assert [a["status"] for a in out["actions"]] == ["switched"]
-    assert len(tokens) == 1 and len(tokens[0]) == 32  # no second commit was needed
-    assert env.active() == "standby" and len(env.store.log()) == 1
     committed = [r for r in env.logger.records if r.get("message") == "switch committed"]
     assert len(committed) == 1
+    st = env.store.get("checkout")
+    assert st is not None and "unlogged" not in (st.last_transition or {})
 
 
 def test_runtime_same_switch_committed_by_someone_else_is_theirs(aws: None) -> None:
@@ -619,8 +606,7 @@ def test_runtime_same_switch_committed_by_someone_else_is_theirs(aws: None) -> N
         assert st is not None and st.pending is not None
         env.store.commit("checkout", st.pending, env.clock(), token="somebody-else")
 
-    env.store.ddb.meta.events.register("before-call.dynamodb.TransactWriteItems",
-                                       other_commits_first)
+    _on_commit(env, "before-call", other_commits_first)
     env.prober.set("checkout", primary=False)
     out = env.tick()
     assert out["actions"] == []  # the tick re-reads after the lost race: nothing left to do
@@ -628,6 +614,43 @@ def test_runtime_same_switch_committed_by_someone_else_is_theirs(aws: None) -> N
     assert not [r for r in env.logger.records if r.get("message") == "switch committed"]
     st = env.store.get("checkout")
     assert st is not None and (st.last_transition or {}).get("commit_token") == "somebody-else"
+
+
+def test_runtime_log_of_a_commit_whose_committer_died_is_repaired_next_round(aws: None) -> None:
+    """The commit landed but its log write failed (the committer died, or the call did): the
+    transition is committed exactly once, its log item rides in the service item, and the
+    next round writes it — once, however many rounds follow."""
+    env = make_env(compiled({"checkout": service_cfg(failure_threshold=1)}))
+    failing = [True]
+
+    class _Http:
+        status_code = 500
+
+    def fail_log_put(**kw: Any) -> Any:
+        if failing[0]:
+            return _Http(), {"Error": {"Code": "InternalServerError", "Message": "x"}}
+        return None
+
+    env.store.ddb.meta.events.register("before-call.dynamodb.PutItem", fail_log_put)
+    env.prober.set("checkout", primary=False)
+    out = env.tick()
+    assert [a["status"] for a in out["actions"]] == ["switched"]
+    assert env.active() == "standby" and env.store.log() == []
+    st = env.store.get("checkout")
+    assert st is not None
+    unlogged = (st.last_transition or {}).get("unlogged")
+    assert isinstance(unlogged, dict) and unlogged["to"] == "standby"
+    failing[0] = False
+    env.tick()
+    log = env.store.log()
+    assert [(e["from"], e["to"], e["transition_id"]) for e in log] == [
+        ("primary", "standby", st.last_transition["id"])]  # type: ignore[index]
+    st = env.store.get("checkout")
+    assert st is not None and "unlogged" not in (st.last_transition or {})
+    env.tick()
+    assert len(env.store.log()) == 1
+    assert [r["service"] for r in env.logger.records
+            if r.get("message") == "transition log repaired"] == ["checkout"]
 
 
 def test_runtime_a_failed_condition_in_a_transaction_is_a_lost_race() -> None:

@@ -1,7 +1,8 @@
 """The sandbox honours DynamoDB's ClientRequestToken on TransactWriteItems, as AWS does and
 moto does not: a resend of a successful transaction succeeds without writing, the same token
-on another request is refused. Then the orchestrator's commit whose reply was lost, end to end
-on the sandbox: the resend is answered as a success and the switch is reported once.
+on another request is refused. Then the orchestrator's commit (no transaction: global tables
+in strong mode have none) whose reply was lost, on the sandbox: the resend fails its condition,
+the commit token says it was ours, and the log entry is written once.
 """
 
 from __future__ import annotations
@@ -51,13 +52,16 @@ def test_sandbox_same_token_other_request_is_a_mismatch(sandbox: Sandbox, aws: C
     assert ddb.scan(TableName=table)["Count"] == 1
 
 
-def test_sandbox_commit_whose_reply_was_lost_is_answered_by_the_resend(sandbox: Sandbox,
-                                                                       aws: Clients) -> None:
-    """The commit lands, the caller never sees the reply and sends it again with its token:
-    the sandbox (like AWS) answers success, so the committer needs no conflict to find out."""
+def test_sandbox_commit_whose_reply_was_lost_is_told_by_its_token(sandbox: Sandbox,
+                                                                  aws: Clients) -> None:
+    """The commit (one conditional UpdateItem) lands, the caller never sees the reply and
+    sends it again: the resend fails its condition, and the commit token kept with the
+    transition tells the committer it was its own; the log item it carries is written by the
+    repair, once."""
     from botocore.exceptions import ReadTimeoutError
 
     from lambdafail.runtime import transitions as tr
+    from lambdafail.runtime.state import StateConflict
 
     ddb = aws("dynamodb")
     table = _table(aws)
@@ -76,14 +80,20 @@ def test_sandbox_commit_whose_reply_was_lost_is_answered_by_the_resend(sandbox: 
         if sent[0] == 1:
             raise ReadTimeoutError(endpoint_url=aws.url)
 
-    ddb.meta.events.register("after-call.dynamodb.TransactWriteItems", lose_first_reply)
+    ddb.meta.events.register("after-call.dynamodb.UpdateItem", lose_first_reply)
     with pytest.raises(ReadTimeoutError):
         store.commit("checkout", pending, 1001.0, token="commit-token-1")
-    item = store.commit("checkout", pending, 1001.0, token="commit-token-1")  # the resend
-    assert sent[0] == 2 and item["to"] == "standby"
+    with pytest.raises(StateConflict):
+        store.commit("checkout", pending, 1001.0, token="commit-token-1")  # the resend
+    assert sent[0] == 2
     after = store.get("checkout")
-    assert after is not None and after.active == "standby" and len(store.log()) == 1
-    assert (after.last_transition or {}).get("commit_token") == "commit-token-1"
+    assert after is not None and after.active == "standby"
+    last = after.last_transition or {}
+    assert last.get("commit_token") == "commit-token-1" and last["unlogged"]["to"] == "standby"
+    assert store.log() == []
+    assert store.repair_unlogged(store.load_all()) == ["checkout"]
+    assert store.repair_unlogged(store.load_all()) == []
+    assert [(e["to"], e["transition_id"]) for e in store.log()] == [("standby", pending["id"])]
 
 
 def test_sandbox_dynamodb_requests_are_atomic(sandbox: Sandbox, aws: Clients) -> None:

@@ -27,6 +27,10 @@ from lambdafail.base.errors import AwsError, LambdafailError, UsageError
 _READ_PREFIXES = ("Describe", "Get", "List", "Query", "Scan", "BatchGet", "Test", "Head")
 
 
+#: How long a control region may take to answer before the CLI tries the next one.
+PROBE_SECONDS = 3.0
+
+
 def is_mutating(operation: str) -> bool:
     return not operation.startswith(_READ_PREFIXES)
 
@@ -76,6 +80,34 @@ class AwsContext:
                              "or AWS_REGION")
         return cls(region=region, profile=s.profile, endpoint_url=endpoint, credentials=creds,
                    debug=s.debug)
+
+    def in_region(self, region: str) -> AwsContext:
+        """The same caller in another region (another control region's deploy); its calls
+        are counted with this context's."""
+        if region == self.region:
+            return self
+        return AwsContext(region=region, profile=self.profile, endpoint_url=self.endpoint_url,
+                          credentials=self.credentials, calls=self.calls, debug=self.debug)
+
+    def answering(self, regions: list[str], table: str) -> AwsContext:
+        """The first of `regions` whose DynamoDB endpoint answers the state table (any answer
+        counts, an error from the service too: only an unreachable endpoint is skipped); this
+        context when none does, so its error says what is wrong. One small read a region
+        tried (the heartbeat item's key, eventually consistent)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        for region in regions:
+            ctx = self.in_region(region)
+            try:
+                ctx.single_shot_client("dynamodb", PROBE_SECONDS).get_item(
+                    TableName=table, ProjectionExpression="pk",
+                    Key={"pk": {"S": "orchestrator"}, "sk": {"S": "heartbeat"}})
+                return ctx
+            except ClientError:
+                return ctx
+            except BotoCoreError:  # connection refused, closed or timed out: the next one
+                continue
+        return self
 
     @property
     def session(self) -> Any:

@@ -65,7 +65,7 @@ class IamChanges(ExecutorBase):
         w = self._want(c)
         client = self.ctx.client("iam")
         call(client, "create_policy", resource=w.name, PolicyName=w.name,
-             Path=naming.policy_path(self.plan.topology),
+             Path=w.context.get("path") or naming.policy_path(self.plan.topology),
              PolicyDocument=json.dumps(w.spec["document"], sort_keys=True),
              Description=f"lambdafail {self.plan.topology}: orchestrator permissions",
              Tags=_tag_list(w.tags))

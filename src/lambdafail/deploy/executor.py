@@ -128,8 +128,27 @@ class Executor(IamChanges, LambdaChanges, WatchChanges):
         call(ddb, "create_table", resource=w.name, **table_definition(w.name),
              Tags=_tag_list(w.tags))
         self._wait_table(w.name)
+        if w.spec.get("replicas"):
+            # Before anything is written: AWS converts only an empty table to multi-Region
+            # strong consistency, and never adds replicas to one afterwards.
+            call(ddb, "update_table", resource=w.name, TableName=w.name,
+                 ReplicaUpdates=[{"Create": {"RegionName": r}} for r in w.spec["replicas"]],
+                 MultiRegionConsistency=w.spec["consistency"])
+            self._wait_replicas(w.name, w.spec["replicas"])
         self._table_pitr(w.name, c)
-        self._table_ttl(w.name)
+        if w.spec.get("ttl_attribute"):
+            self._table_ttl(w.name)
+
+    def _wait_replicas(self, name: str, regions: list[str]) -> None:
+        ddb = self.ctx.client("dynamodb")
+
+        def ready() -> bool:
+            t = call(ddb, "describe_table", resource=name, TableName=name)["Table"]
+            status = {r["RegionName"]: r.get("ReplicaStatus") for r in t.get("Replicas") or []}
+            return t["TableStatus"] == "ACTIVE" and all(status.get(r) == "ACTIVE"
+                                                        for r in regions)
+
+        _wait(ready, f"the replicas of table {name} in {', '.join(regions)} to become ACTIVE")
 
     def _table_pitr(self, name: str, change: Change | None = None) -> None:
         # Right after CreateTable, DynamoDB may answer ContinuousBackupsUnavailableException
@@ -164,6 +183,13 @@ class Executor(IamChanges, LambdaChanges, WatchChanges):
                            f"needs {w.spec['key_schema']}",
                            hint="keys cannot change in place; back the table up and delete it "
                                 "(destroy --delete-state), then deploy", resource=w.name)
+        if self._changed(c, "replicas") or self._changed(c, "consistency"):
+            raise AwsError(
+                f"table {w.name} has replicas {a.spec.get('replicas') or 'none'}; the "
+                f"control regions need {w.spec.get('replicas') or 'none'}",
+                hint="AWS converts only an empty table to multi-Region strong consistency and "
+                     "never changes its regions: move the control regions as docs/placement.md "
+                     "says (destroy, then deploy with fresh state)", resource=w.name)
         if self._changed(c, "billing_mode"):
             call(ddb, "update_table", resource=w.name, TableName=w.name,
                  BillingMode=table_definition(w.name)["BillingMode"])
@@ -177,7 +203,16 @@ class Executor(IamChanges, LambdaChanges, WatchChanges):
                  Tags=_tag_list(w.tags))
 
     def _delete_table(self, c: Change) -> None:
-        call(self.ctx.client("dynamodb"), "delete_table", resource=c.name, TableName=c.name)
+        ddb = self.ctx.client("dynamodb")
+        replicas = self._have(c).spec.get("replicas") or []
+        if replicas:
+            # A global table's replicas go first: DeleteTable refuses a table that has them.
+            call(ddb, "update_table", resource=c.name, TableName=c.name,
+                 ReplicaUpdates=[{"Delete": {"RegionName": r}} for r in replicas])
+            _wait(lambda: not call(ddb, "describe_table", resource=c.name,
+                                   TableName=c.name)["Table"].get("Replicas"),
+                  f"the replicas of table {c.name} to be deleted")
+        call(ddb, "delete_table", resource=c.name, TableName=c.name)
 
     # -- seeded items and router parameters (created once, never overwritten) --------------
 

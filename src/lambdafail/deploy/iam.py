@@ -77,7 +77,7 @@ def orchestrator_policy(compiled: dict[str, Any], where: Where) -> dict[str, Any
 
         # In a VPC, Lambda manages the function's network interfaces with this role.
         add("VpcNetworkInterfaces", list(ENI_ACTIONS), ["*"])
-    add("StateTable", ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
+    add("StateTable", ["dynamodb:DeleteItem", "dynamodb:GetItem",
                        "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
         [table_arn(where, compiled["table"])])
 

@@ -66,13 +66,19 @@ def observe(ctx: AwsContext, compiled: dict[str, Any], where: iam.Where,
     for r in _bus(ctx, compiled["bus"]):
         put(r)
         bus_exists = True
-    for r in _table(ctx, compiled["table"], actual.notes):
+    home, _ = planner.table_home(compiled, where.region)
+    replica = home != where.region
+    table_seen = False
+    for r in _table(ctx, compiled["table"], actual.notes, replica=replica):
         put(r)
+        table_seen = True
+    mine = naming.own_region(compiled, where.region)
     role_exists = False
-    for r in _role(ctx, naming.role_name(topo)):
+    for r in _role(ctx, naming.role_name(topo, mine)):
         put(r)
         role_exists = r.owner == topo
-    for r in _policies(ctx, topo, naming.role_name(topo), role_exists):
+    for r in _policies(ctx, topo, naming.role_name(topo, mine), role_exists,
+                       naming.policy_path(topo, mine)):
         put(r)
     for r in _log_group(ctx, f"/aws/lambda/{compiled['function']}"):
         put(r)
@@ -87,7 +93,7 @@ def observe(ctx: AwsContext, compiled: dict[str, Any], where: iam.Where,
         put(r)
     table = found.get(("table", compiled["table"]))
     fn = found.get(("function", compiled["function"]))
-    if table is not None and table.owner == topo:
+    if (table is not None and table.owner == topo) or (replica and table_seen):
         deployed_sha = str((fn.spec.get("environment") or {}).get(CONFIG_SHA_ENV) or "") \
             if fn is not None and fn.owner == topo else ""
         configs = config_items(ctx, compiled["table"],
@@ -178,12 +184,19 @@ def _table_tags(ddb: Any, name: str, table: dict[str, Any], notes: list[str]) ->
     return tags
 
 
-def _table(ctx: AwsContext, name: str, notes: list[str]) -> Iterator[Resource]:
+def _table(ctx: AwsContext, name: str, notes: list[str], replica: bool = False
+           ) -> Iterator[Resource]:
+    """The state table and its seeded items. In a replica region (several control regions)
+    only the items: the table itself belongs to the home region's deploy."""
     ddb = ctx.client("dynamodb")
     got = _get(ddb, "describe_table", resource=name, TableName=name)
     if got is None:
         return
     t = got["Table"]
+    if replica:
+        if t.get("TableStatus") == "ACTIVE":
+            yield from _service_items(ddb, name)
+        return
     keys = key_schema_text(t)
     tags = _table_tags(ddb, name, t, notes)
     backups = call(ddb, "describe_continuous_backups", resource=name, TableName=name)
@@ -195,9 +208,19 @@ def _table(ctx: AwsContext, name: str, notes: list[str]) -> Iterator[Resource]:
         "ENABLED", "ENABLING") else None
     spec = {"billing_mode": t.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED"),
             "key_schema": keys, "point_in_time_recovery": pitr, "ttl_attribute": ttl_attr}
-    yield Resource("table", name, spec, tags, context={"arn": t["TableArn"]})
+    replicas = sorted(r["RegionName"] for r in t.get("Replicas") or [])
+    if replicas:  # a global table (a single-region one keeps the spec it always had)
+        spec["replicas"] = replicas
+        spec["consistency"] = t.get("MultiRegionConsistency", "EVENTUAL")
+    yield Resource("table", name, spec, tags, context={
+        "arn": t["TableArn"], "replica_status": {r["RegionName"]: r.get("ReplicaStatus")
+                                                 for r in t.get("Replicas") or []}})
     if tags.get(naming.TAG_TOPOLOGY) is None or t.get("TableStatus") != "ACTIVE":
         return
+    yield from _service_items(ddb, name)
+
+
+def _service_items(ddb: Any, name: str) -> Iterator[Resource]:
     # Seeded service items: one query for all of them.
     # Where each service is (side, phase, pause): plan refuses edits that would move traffic
     # of a service that is not steady on its primary (deploy/guard.py).
@@ -239,11 +262,11 @@ def _role(ctx: AwsContext, name: str) -> Iterator[Resource]:
     yield Resource("role", name, spec, tags, context={"arn": role["Arn"]})
 
 
-def _policies(ctx: AwsContext, topo: str, role: str, role_exists: bool) -> Iterator[Resource]:
+def _policies(ctx: AwsContext, topo: str, role: str, role_exists: bool,
+              path: str) -> Iterator[Resource]:
     """The role's managed policies: every local policy under the topology's own path (one
     created but not yet attached by a deploy that stopped is found too)."""
     client = ctx.client("iam")
-    path = naming.policy_path(topo)
     attached: set[str] = set()
     if role_exists:
         kw: dict[str, Any] = {"RoleName": role, "PathPrefix": path}
@@ -264,7 +287,8 @@ def _policies(ctx: AwsContext, topo: str, role: str, role_exists: bool) -> Itera
                            VersionId=p["DefaultVersionId"])["PolicyVersion"]
             yield Resource("policy", name, {"document": _policy_doc(version["Document"]),
                                             "attached": arn in attached},
-                           tags, context={"arn": arn, "role": role, "attached": arn in attached})
+                           tags, context={"arn": arn, "role": role, "attached": arn in attached,
+                                          "path": path})
         if not page.get("IsTruncated"):
             break
         kw["Marker"] = page["Marker"]

@@ -82,7 +82,6 @@ ONCALL_CALLS: tuple[tuple[str, str], ...] = (
     ("sts", "GetCallerIdentity"),
     ("dynamodb", "Query"), ("dynamodb", "GetItem"), ("dynamodb", "BatchGetItem"),
     ("dynamodb", "PutItem"), ("dynamodb", "UpdateItem"), ("dynamodb", "DeleteItem"),
-    ("dynamodb", "TransactWriteItems"),
     ("lambda", "GetFunctionConfiguration"), ("lambda", "GetAlias"),
     ("lambda", "ListVersionsByFunction"), ("lambda", "UpdateAlias"), ("lambda", "Invoke"),
     ("lambda", "GetFunctionEventInvokeConfig"),
@@ -182,12 +181,14 @@ def _routed(orchestrator: dict[str, Any]) -> tuple[dict[str, list[str]], dict[st
 def scopes(compiled: dict[str, Any], where: iam.Where) -> dict[str, list[str]]:
     """The resources of every scope for this topology."""
     topo = compiled["topology"]
+    mine = naming.own_region(compiled, where.region)
     fn = iam.function_arn(where, compiled["function"])
     prefix = naming.rule_prefix(topo)
     out = {
         A.FUNCTION: [fn, f"{fn}:*"],
-        A.ROLE: [where.arn("iam", f"role/{naming.role_name(topo)}", regional=False)],
-        A.POLICIES: [where.arn("iam", f"policy{naming.policy_path(topo)}*", regional=False)],
+        A.ROLE: [where.arn("iam", f"role/{naming.role_name(topo, mine)}", regional=False)],
+        A.POLICIES: [where.arn("iam", f"policy{naming.policy_path(topo, mine)}*",
+                               regional=False)],
         A.TABLE: [iam.table_arn(where, compiled["table"])],
         A.BUS: [where.arn("events", f"event-bus/{compiled['bus']}")],
         A.DEFAULT_BUS: [where.arn("events", "event-bus/default")],

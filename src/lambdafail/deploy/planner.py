@@ -44,6 +44,15 @@ HANDLER = "lambdafail.runtime.handler.handle"
 
 
 
+def table_home(compiled: dict[str, Any], region: str | None) -> tuple[str | None, list[str]]:
+    """Where the state table is created, and its replica regions ([] for a single-region
+    table). A deploy in a replica region leaves the table to the home region's deploy."""
+    regions = list(compiled.get("control_regions") or [])
+    if not regions:
+        return region, []
+    return regions[0], sorted(regions[1:])
+
+
 def function_timeout(compiled: dict[str, Any]) -> int:
     """Enough for one tick, and for the longest recovery plan to run in one invocation (see
     docs/commands.md, "deploy"; a plan that outlives it is resumed by the next tick)."""
@@ -118,7 +127,8 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
     fn = compiled["function"]
     bus = compiled["bus"]
     table = compiled["table"]
-    role = naming.role_name(topo)
+    mine = naming.own_region(compiled, where.region)
+    role = naming.role_name(topo, mine)
     dlq = naming.dlq_name(topo)
     dlq_arn = where.arn("sqs", dlq)
     alias_arn = where.arn("lambda", f"function:{fn}:{naming.ALIAS}")
@@ -140,12 +150,17 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
     # Who may put the events that fail services over (deploy/bus_policy.py).
     out.append(Resource("bus", bus, {"policy": bus_policy(compiled, where)}, dict(tags)))
     definition = table_definition(table)
-    out.append(Resource("table", table, {
-        "billing_mode": definition["BillingMode"],
-        "key_schema": key_schema_text(definition),
-        "point_in_time_recovery": True,
-        "ttl_attribute": TTL_ATTRIBUTE,
-    }, dict(tags)))
+    home, replicas = table_home(compiled, where.region)
+    if home == where.region:
+        # Several control regions: one global table, created here with a replica in each of
+        # the others (multi-Region strong consistency: no TTL there, so no ttl_attribute).
+        out.append(Resource("table", table, {
+            "billing_mode": definition["BillingMode"],
+            "key_schema": key_schema_text(definition),
+            "point_in_time_recovery": True,
+            "ttl_attribute": None if replicas else TTL_ATTRIBUTE,
+            **({"replicas": replicas, "consistency": "STRONG"} if replicas else {}),
+        }, dict(tags)))
     role_arn = where.arn("iam", f"role/{role}", regional=False)
     inline, managed = iam.package(iam.orchestrator_policy(compiled, where))
     out.append(Resource("role", role, {
@@ -154,10 +169,11 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
     }, {**tags, naming.TAG_CONTROL_REGION: where.region}, context={"arn": role_arn}))
     # Past the inline quota: managed policies under lambdafail's path, attached to the role.
     for i, doc in enumerate(managed, 1):
-        name = naming.managed_policy_name(topo, i)
-        arn = where.arn("iam", f"policy{naming.policy_path(topo)}{name}", regional=False)
+        name = naming.managed_policy_name(topo, i, mine)
+        path = naming.policy_path(topo, mine)
+        arn = where.arn("iam", f"policy{path}{name}", regional=False)
         out.append(Resource("policy", name, {"document": doc, "attached": True}, dict(tags),
-                            context={"arn": arn, "role": role}))
+                            context={"arn": arn, "role": role, "path": path}))
     fn_spec = {
         "runtime": RUNTIME, "handler": HANDLER, "timeout": function_timeout(compiled),
         "memory_size": cost.memory_for(compiled), "architecture": ARCHITECTURE,

@@ -128,17 +128,27 @@ def placement_warnings(topo: Topology) -> list[SemanticProblem]:
     protects goes down with it, and so does a router acting in the primary's region; a
     Route 53 router switches through a global control plane served from one region. One
     warning per kind of problem, naming the services."""
-    control = topo.control_region
+    controls = topo.control_regions
     out: list[SemanticProblem] = []
-    if control is None:
+    if not controls:
         return out
-    shared = [n for n, svc in topo.services.items() if (svc.primary.region or topo.region) == control]
-    if shared:
-        where = ("control", "regions") if topo.control else ("region",)
-        out.append(SemanticProblem(
-            where, f"the orchestrator runs in {control}, the region of the primary of "
-            f"{_some(shared)}: an outage of that region takes the watcher down with it",
-            "set `control: {regions: [<another region>]}` (docs/placement.md)"))
+    for i, control in enumerate(controls):
+        shared = [n for n, svc in topo.services.items()
+                  if (svc.primary.region or topo.region) == control]
+        if not shared:
+            continue
+        where: tuple[str | int, ...] = ("control", "regions", i) if topo.control else ("region",)
+        if len(controls) == 1:
+            out.append(SemanticProblem(
+                where, f"the orchestrator runs in {control}, the region of the primary of "
+                f"{_some(shared)}: an outage of that region takes the watcher down with it",
+                "set `control: {regions: [<another region>]}` (docs/placement.md)"))
+        else:
+            out.append(SemanticProblem(
+                where, f"the control region {control} is the region of the primary of "
+                f"{_some(shared)}: its outage leaves two control regions, still a majority of "
+                "the global table, but one more lost stops every write",
+                "prefer control regions apart from the primaries' (docs/placement.md)"))
     in_primary: list[str] = []
     global_plane: list[str] = []
     for name, svc in topo.services.items():

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from lambdafail.model.schedule import schedule_gaps
 
@@ -48,8 +50,17 @@ def function_name(topology: str) -> str:
     return _fit(f"{base(topology)}-orchestrator", FUNCTION_NAME_MAX)
 
 
-def role_name(topology: str) -> str:
-    return _fit(f"{base(topology)}-orchestrator", ROLE_NAME_MAX)
+def role_name(topology: str, region: str | None = None) -> str:
+    """The orchestrator's role; with several control regions one per region (`region`), so
+    each region's deploy owns its own role, policies and control-region tag."""
+    return _fit(f"{base(topology)}-orchestrator" + (f"-{region}" if region else ""),
+                ROLE_NAME_MAX)
+
+
+def own_region(compiled: Mapping[str, Any], region: str | None) -> str | None:
+    """The region global names (role, managed policies) carry: `region` when the topology
+    has several control regions, else None (one role, named as it always was)."""
+    return region if compiled.get("control_regions") else None
 
 
 def table_name(topology: str) -> str:
@@ -108,14 +119,16 @@ INLINE_POLICY = "lambdafail-orchestrator"
 MANAGED_POLICY_NAME_MAX = 128
 
 
-def policy_path(topology: str) -> str:
-    """The IAM path of the orchestrator role's managed policies: lambdafail's own."""
-    return f"/{PREFIX}/{topology}/"
+def policy_path(topology: str, region: str | None = None) -> str:
+    """The IAM path of the orchestrator role's managed policies: lambdafail's own (one per
+    control region when there are several: each region's deploy lists only its own)."""
+    return f"/{PREFIX}/{topology}/" + (f"{region}/" if region else "")
 
 
-def managed_policy_name(topology: str, index: int) -> str:
+def managed_policy_name(topology: str, index: int, region: str | None = None) -> str:
     """The `index`-th (1-based) managed policy of the orchestrator's role."""
-    return _fit(f"{base(topology)}-orchestrator-{index}", MANAGED_POLICY_NAME_MAX)
+    return _fit(f"{base(topology)}-orchestrator-" + (f"{region}-" if region else "") +
+                str(index), MANAGED_POLICY_NAME_MAX)
 TARGET_ID = "lambdafail-orchestrator"
 
 

@@ -43,6 +43,21 @@ def unknown_region_hint(region: str) -> str:
             "are accepted; a region newer than that needs `pip install -U botocore`")
 
 
+#: DynamoDB's multi-Region strong consistency (MRSC) runs a global table in three regions of one
+#: of these sets (AWS: "Region sets" of MRSC global tables).
+MRSC_REGION_SETS: dict[str, frozenset[str]] = {
+    "US": frozenset({"us-east-1", "us-east-2", "us-west-2"}),
+    "EU": frozenset({"eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1"}),
+    "AP": frozenset({"ap-northeast-1", "ap-northeast-2", "ap-northeast-3"}),
+}
+
+
+def mrsc_set_of(regions: list[str]) -> str | None:
+    """The MRSC region set holding every one of `regions`, or None."""
+    return next((name for name, members in MRSC_REGION_SETS.items()
+                 if set(regions) <= members), None)
+
+
 def longest_arn_prefix(service: str, resource: str) -> int:
     """The longest `arn:<partition>:<service>:<region>:<account>:<resource>` prefix any known
     region gives (ARN-length limits checked before the region is known)."""

@@ -248,8 +248,27 @@ class Control(Strict):
     best in a region none of the primaries is in, so the watcher outlives their region."""
 
     regions: list[RegionName] = Field(
-        min_length=1, max_length=1, description="The control region (one for now; several "
-        "need a global state table, not built yet).")
+        min_length=1, max_length=3, description="The control region, or three: an "
+        "orchestrator in each, sharing a DynamoDB global table with multi-Region strong "
+        "consistency (three regions of one MRSC region set). The first is where deploy "
+        "creates the table and where the CLI reads first.")
+
+    @field_validator("regions")
+    @classmethod
+    def _region_set(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise Invalid(f"a control region is listed twice: {v}", hint="list each once")
+        if len(v) == 2:
+            raise Invalid("two control regions cannot share strongly consistent state: DynamoDB's "
+                          "multi-Region strong consistency needs three regions",
+                          hint="list one control region, or three of one region set "
+                          "(docs/placement.md)")
+        if len(v) == 3 and regions.mrsc_set_of(v) is None:
+            sets = "; ".join(f"{k}: {', '.join(sorted(m))}"
+                             for k, m in regions.MRSC_REGION_SETS.items())
+            raise Invalid(f"{', '.join(v)} are not in one region set of DynamoDB's multi-Region "
+                          "strong consistency", hint=f"pick three of one set — {sets}")
+        return v
 
 
 class Topology(Strict):
@@ -286,8 +305,17 @@ class Topology(Strict):
 
     @property
     def control_region(self) -> str | None:
-        """Where the orchestrator and its state live: the control region, else `region`."""
+        """Where the orchestrator and its state live: the (first) control region, else
+        `region`. With several, the state table is created here and the CLI reads here
+        first."""
         return self.control.regions[0] if self.control is not None else self.region
+
+    @property
+    def control_regions(self) -> list[str]:
+        """Every region an orchestrator runs in (one, or three sharing a global table)."""
+        if self.control is not None:
+            return list(self.control.regions)
+        return [self.region] if self.region else []
 
     def health(self, service: str) -> Health:
         override = self.services[service].health.model_dump(exclude_none=True)
@@ -317,8 +345,11 @@ def _recovery_json(rec: Recovery) -> RecoveryCfg:
 
 
 def placed(topo: Topology, region: str | None) -> str | None:
-    """Where a target or router lives, when that is not the control region (None: there)."""
+    """Where a target or router lives, when that is not the control region (None: there).
+    With several control regions every orchestrator acts from its own: always explicit."""
     where = region or (topo.region if topo.control is not None else None)
+    if len(topo.control_regions) > 1:
+        return where
     return where if where is not None and where != topo.control_region else None
 
 
@@ -393,7 +424,7 @@ def compile_topology(topo: Topology) -> CompiledTopology:
             "recovery": _recovery_json(svc.recovery),
         }
     schedules = _split_schedules(schedules, services)
-    return {
+    out: CompiledTopology = {
         "format": 1,
         "topology": topo.name,
         "region": topo.control_region,
@@ -407,6 +438,10 @@ def compile_topology(topo: Topology) -> CompiledTopology:
         "schedules": schedules,
         "services": services,
     }
+    if len(topo.control_regions) > 1:
+        # Only with several: a single-region topology's document (and its hash) is unchanged.
+        out["control_regions"] = topo.control_regions
+    return out
 
 
 def compiled_document(topo: Topology, region: str | None = None) -> dict[str, Any]:

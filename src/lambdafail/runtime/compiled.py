@@ -91,6 +91,7 @@ class ScheduleCfg(TypedDict):
 
 
 class CompiledTopology(TypedDict):
+    control_regions: NotRequired[list[str]]  # several orchestrators; the table is global
     format: int
     topology: str
     region: str | None

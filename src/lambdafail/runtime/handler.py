@@ -217,6 +217,11 @@ class Orchestrator:
         # DynamoDB orders string sort keys by UTF-8 bytes, which is code point order: the
         # same order as min/max here, so the range holds every service of this round.
         loaded = self.store.load_all((min(services), max(services))) if services else {}
+        try:  # a committer that died between its commit and its log write
+            for s in self.store.repair_unlogged(loaded):
+                self.logger.info("transition log repaired", service=s)
+        except Exception as e:
+            self.logger.error("transition log repair failed; retried next round", error=str(e))
         missing = [s for s in services if s not in loaded]
         # The strongly consistent query just found no item: seed without reading first (one
         # call); reading back is needed only if someone else seeded it in between.

@@ -306,25 +306,28 @@ class StateStore:
 
     def commit(self, service: str, pending: dict[str, Any], committed_at: float,
                token: str | None = None) -> dict[str, Any]:
-        """Complete a pending switch: service item + log item in ONE transaction.
+        """Complete a pending switch: the service item, then its log item.
 
-        Conditional on the pending switch still being there (not on the version: probe ticks
-        may have recorded observations meanwhile), so a switch commits exactly once, and the log
-        item (attribute_not_exists) is written with it or not at all.
+        The service item's UpdateItem is the commit: conditional on the pending switch still
+        being there (not on the version: probe ticks may have recorded observations
+        meanwhile), so a switch commits exactly once. No transaction: DynamoDB's
+        multi-Region strongly consistent global tables (several control regions) do not
+        support them. The log item rides in `last_transition.unlogged` until it is written
+        (PutItem, attribute_not_exists: a repeat is a no-op) and the marker removed; if this
+        committer dies in between, the next `repair_unlogged` writes it. Three 1-KB writes
+        (3 WCU) where the transaction cost 4.
 
-        `token` (one per committer, ≤ 36 characters) is the transaction's ClientRequestToken and
-        is kept in `last_transition.commit_token`: when a reply is lost and botocore resends,
-        DynamoDB answers the resend with success for 10 minutes instead of failing its
-        condition, and a committer that still sees a conflict can tell its own commit
-        (`committed_by`) from somebody else's.
+        `token` (one per committer) is kept in `last_transition.commit_token`: when a reply is
+        lost and botocore resends, the resend fails its condition, and the committer tells
+        its own commit (`committed_by`) from somebody else's by the token.
         """
         at = iso(committed_at)
-        last = {"id": pending["id"], "at": at, "from": pending["from"], "to": pending["to"],
-                "reason": pending["reason"], "actor": pending["actor"]}
-        if token:
-            last["commit_token"] = token
         log_item = transition_log_item(service, pending, committed_at,
                                        self.log_expires_at(committed_at))
+        last = {"id": pending["id"], "at": at, "from": pending["from"], "to": pending["to"],
+                "reason": pending["reason"], "actor": pending["actor"], "unlogged": log_item}
+        if token:
+            last["commit_token"] = token
         values = {":to": pending["to"], ":steady": "steady", ":prev": pending["from"],
                   ":last": last, ":since": at, ":one": 1, ":switching": "switching",
                   ":id": pending["id"]}
@@ -338,23 +341,53 @@ class StateStore:
             update_expr = ("SET active = :to, phase = :steady, previous_active = :prev, "
                            "last_transition = :last, since = :since, version = version + :one "
                            "REMOVE pending, blocked, recovery")
-        extra: dict[str, Any] = {"ClientRequestToken": token} if token else {}
         try:
-            self.ddb.transact_write_items(**extra, TransactItems=[
-                {"Update": {
-                    "TableName": self.table, "Key": ddb_item({"pk": "service", "sk": service}),
-                    "UpdateExpression": update_expr,
-                    "ConditionExpression": "phase = :switching AND pending.id = :id",
-                    "ExpressionAttributeValues": ddb_item(values)}},
-                {"Put": {"TableName": self.table, "Item": ddb_item(log_item),
-                         "ConditionExpression": "attribute_not_exists(pk)"}},
-            ])
+            self.ddb.update_item(
+                TableName=self.table, Key=ddb_item({"pk": "service", "sk": service}),
+                UpdateExpression=update_expr,
+                ConditionExpression="phase = :switching AND pending.id = :id",
+                ExpressionAttributeValues=ddb_item(values))
         except Exception as e:
             if conditional_failed(e):
                 raise StateConflict(f"{service}: switch {pending['id']} already committed or "
                                     "replaced") from e
             raise
+        with contextlib.suppress(Exception):  # committed; a missed log write is repaired
+            self.write_log(service, log_item)
         return log_item
+
+    def write_log(self, service: str, log_item: dict[str, Any]) -> None:
+        """Write a committed transition's log item and drop the `unlogged` marker."""
+        try:
+            self.ddb.put_item(TableName=self.table, Item=ddb_item(log_item),
+                              ConditionExpression="attribute_not_exists(pk)")
+        except Exception as e:
+            if not conditional_failed(e):  # already written: a repeat
+                raise
+        try:
+            self.ddb.update_item(
+                TableName=self.table, Key=ddb_item({"pk": "service", "sk": service}),
+                # UNLOGGED is one of DynamoDB's reserved words: named by placeholder.
+                UpdateExpression="REMOVE last_transition.#u",
+                ConditionExpression="last_transition.id = :id",
+                ExpressionAttributeNames={"#u": "unlogged"},
+                ExpressionAttributeValues=ddb_item({":id": log_item["transition_id"]}))
+        except Exception as e:
+            if not conditional_failed(e):  # a newer transition replaced it: nothing to drop
+                raise
+
+    def repair_unlogged(self, states: dict[str, ServiceState]) -> list[str]:
+        """Write the log items of commits whose committer died before writing them; the
+        services repaired. Costs nothing when there are none (the marker is in the item)."""
+        repaired = []
+        for name, st in states.items():
+            pending_log = (st.last_transition or {}).get("unlogged")
+            if isinstance(pending_log, dict):
+                self.write_log(name, pending_log)
+                st.last_transition = {k: v for k, v in (st.last_transition or {}).items()
+                                      if k != "unlogged"}
+                repaired.append(name)
+        return repaired
 
     def heartbeat(self, now: float, config_sha256: str = "", function_version: str = "",
                   rule: str | None = None) -> None:

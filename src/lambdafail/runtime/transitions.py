@@ -3,13 +3,14 @@
 Rules: `request_switch` is the only way traffic moves — used by the orchestrator (automatic:
 cooldown applies) and by the CLI (manual: no cooldown, `force` skips the target-health check and
 is recorded). A switch is written as `switching` (conditional on the version read) BEFORE the
-router acts; the router is idempotent and read back; the commit (service item + log item) is one
-transaction conditional on that pending switch, so a transition is never lost and never applied
-twice. The pure decisions that precede it live in `decisions.py`. stdlib + boto3 only.
+router acts; the router is idempotent and read back; the commit is one write of the service item conditional
+on that pending switch (its log item follows, repaired if the committer dies), so a transition
+is never lost and never applied twice. The pure decisions that precede it live in `decisions.py`. stdlib + boto3 only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 import uuid
@@ -246,7 +247,7 @@ def abandon_pending(store: StateStore, service: str, st: ServiceState, *, actor:
 
 
 def _committed(store: StateStore, service: str, pending_id: str, token: str) -> bool:
-    """Did this committer's own transaction commit the switch (its reply was lost)? A commit
+    """Did this committer's own write commit the switch (its reply was lost)? A commit
     of the same pending switch by somebody else (a tick resuming it) is theirs: they notify."""
     try:
         st = store.get(service)
@@ -367,6 +368,8 @@ def _drive(store: StateStore, router: Router, service: str, st: ServiceState, *,
                 # that AWS did not match to it, or an attempt of ours that raised).
                 item = transition_log_item(service, pending, committed_at,
                                            store.log_expires_at(committed_at))
+                with contextlib.suppress(Exception):  # else the next round's repair
+                    store.write_log(service, item)
                 break
             return SwitchResult("lost_race", service, "the switch was already committed", None,
                                 pending)

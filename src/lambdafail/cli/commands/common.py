@@ -27,9 +27,33 @@ def load_topology(path: str) -> Topology:
 
 
 def aws_for(topo: Topology | None) -> AwsContext:
+    """Where the topology's state is. With several control regions: the one --region names
+    (it must be one of them), else the first whose state table answers — so on-call works
+    from a surviving region while another is out."""
     from lambdafail.aws import AwsContext
 
-    return AwsContext.from_settings(default_region=topo.control_region if topo else None)
+    regions = topo.control_regions if topo else []
+    if topo is None or len(regions) < 2:
+        return AwsContext.from_settings(default_region=topo.control_region if topo else None)
+    from lambdafail.base import settings as settings_mod
+    from lambdafail.base.errors import UsageError
+    from lambdafail.model import naming
+
+    chosen = settings_mod.current().region
+    if chosen is not None:
+        if chosen not in regions:
+            raise UsageError(f"--region {chosen} is not one of the topology's control regions "
+                             f"({', '.join(regions)})", hint="drop --region, or name one of them")
+        return AwsContext.from_settings(default_region=chosen)
+    home = AwsContext.from_settings(default_region=regions[0])
+    return home.answering(regions, naming.table_name(topo.name))
+
+
+def control_contexts(topo: Topology, ctx: AwsContext) -> list[AwsContext]:
+    """One context per control region, the table's home first (deploy, plan and destroy
+    walk them in this order; destroy in reverse)."""
+    regions = topo.control_regions if len(topo.control_regions) > 1 else [ctx.region]
+    return [ctx.in_region(r) for r in regions]
 
 
 def open_topology(path: str) -> tuple[Topology, AwsContext, dict[str, Any]]:

@@ -23,32 +23,49 @@ from lambdafail.cli.main import global_options, topology_file_option
 @click.option("--force", is_flag=True, default=False, help=FORCE_HELP)
 @global_options
 def command(file: str, yes: bool, dry_run: bool, allow_missing: bool, force: bool) -> int:
-    from lambdafail.cli.commands.common import aws_for, console, is_json, load_topology
+    from lambdafail.cli.commands.common import (
+        aws_for,
+        console,
+        control_contexts,
+        emit_json,
+        is_json,
+        load_topology,
+    )
     from lambdafail.cli.commands.plan import show_confirm_apply
     from lambdafail.cli.render_plan import summary_line
     from lambdafail.deploy.inventory import plan_for
 
     topo = load_topology(file)
     ctx = aws_for(topo)
-    plan, pkg = plan_for(ctx, topo, force=force)
-    outcome = show_confirm_apply(ctx, plan, pkg, yes=yes, dry_run=dry_run,
-                                 allow_missing=allow_missing,
-                                 question=f"Deploy topology {topo.name!r} ({summary_line(plan)})?")
-    if outcome is not None:
-        from lambdafail.deploy.audit import record
-        from lambdafail.oncall.common import compiled_for
+    contexts = control_contexts(topo, ctx)
+    several = len(contexts) > 1
+    docs: list[dict[str, object]] | None = [] if several and is_json() else None
+    for rctx in contexts:  # the table's home region first: the replicas come with it
+        plan, pkg = plan_for(rctx, topo, force=force)
+        where = f" in {rctx.region}" if several else ""
+        outcome = show_confirm_apply(rctx, plan, pkg, yes=yes, dry_run=dry_run,
+                                     allow_missing=allow_missing, collect=docs,
+                                     question=f"Deploy topology {topo.name!r}{where} "
+                                              f"({summary_line(plan)})?")
+        if outcome is not None:
+            from lambdafail.deploy.audit import record
+            from lambdafail.oncall.common import compiled_for
 
-        n = plan.counts()
-        compiled = compiled_for(topo, ctx.region)
-        record(ctx, str(compiled["table"]), "deploy",
-               retention_days=compiled.get("history_retention_days"),
-               detail={"created": n["create"], "updated": n["update"], "deleted": n["delete"],
-                       "note": summary_line(plan),
-                       **({"forced": [h.forced for h in plan.hazards]} if plan.hazards else {})})
-    if outcome is not None and not is_json():
-        n = plan.counts()
-        console().print(f"[bold green]deployed[/] topology {topo.name!r}: {n['create']} created, "
-                        f"{n['update']} updated, {n['delete']} deleted in "
-                        f"{outcome.seconds:.1f}s ({len(ctx.mutating_calls())} changing AWS "
-                        f"calls, {len(ctx.calls)} in all)")
+            n = plan.counts()
+            compiled = compiled_for(topo, rctx.region)
+            record(rctx, str(compiled["table"]), "deploy",
+                   retention_days=compiled.get("history_retention_days"),
+                   detail={"created": n["create"], "updated": n["update"],
+                           "deleted": n["delete"], "note": summary_line(plan),
+                           **({"region": rctx.region} if several else {}),
+                           **({"forced": [h.forced for h in plan.hazards]}
+                              if plan.hazards else {})})
+        if outcome is not None and not is_json():
+            n = plan.counts()
+            console().print(f"[bold green]deployed[/] topology {topo.name!r}{where}: "
+                            f"{n['create']} created, {n['update']} updated, {n['delete']} "
+                            f"deleted in {outcome.seconds:.1f}s ({len(ctx.mutating_calls())} "
+                            f"changing AWS calls, {len(ctx.calls)} in all)")
+    if docs is not None:
+        emit_json({"regions": docs})
     return 0

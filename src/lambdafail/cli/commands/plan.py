@@ -149,13 +149,22 @@ def refuse_missing(plan: Plan) -> None:
 
 def show_confirm_apply(ctx: AwsContext, plan: Plan, pkg: Package | None, *, question: str,
                        yes: bool, dry_run: bool, conflicts_fatal: bool = True,
-                       allow_missing: bool = True) -> Outcome | None:
+                       allow_missing: bool = True,
+                       collect: list[dict[str, Any]] | None = None) -> Outcome | None:
     """What deploy and destroy share: show the plan (or, with -o json, the one document),
     refuse name conflicts (deploy; destroy only leaves foreign resources alone), stop on
     --dry-run or nothing to do, confirm, apply.
 
-    Returns the outcome when something was applied (the caller prints its own summary)."""
+    Returns the outcome when something was applied (the caller prints its own summary).
+    With `collect` (several control regions) the JSON document is appended there, for the
+    caller to emit one document for every region."""
     from lambdafail.cli.commands.common import confirm, emit_json, is_json
+
+    def emit(doc: dict[str, Any]) -> None:
+        if collect is None:
+            emit_json(doc)
+        else:
+            collect.append({"region": ctx.region, **doc})
 
     json_out = is_json()
     if not json_out:
@@ -166,14 +175,14 @@ def show_confirm_apply(ctx: AwsContext, plan: Plan, pkg: Package | None, *, ques
     refuse_hazards(plan)
     if dry_run or not plan.pending:
         if json_out:
-            emit_json(outcome_json(plan, None, ctx, applied=False))
+            emit(outcome_json(plan, None, ctx, applied=False))
         return None
     if not allow_missing:
         refuse_missing(plan)
     confirm(question, yes)
     outcome = execute(ctx, plan, pkg)
     if json_out:
-        emit_json(outcome_json(plan, outcome, ctx, applied=True))
+        emit(outcome_json(plan, outcome, ctx, applied=True))
     return outcome
 
 
@@ -198,24 +207,39 @@ def outcome_json(plan: Plan, outcome: Outcome | None, ctx: AwsContext,
 @global_options
 def command(file: str, detailed_exitcode: bool, show_unchanged: bool, force: bool) -> int:
     from lambdafail.base.errors import ExitCode
-    from lambdafail.cli.commands.common import aws_for, emit_json, is_json, load_topology
+    from lambdafail.cli.commands.common import (
+        aws_for,
+        control_contexts,
+        emit_json,
+        is_json,
+        load_topology,
+    )
     from lambdafail.cli.render_plan import plan_to_json
     from lambdafail.deploy.inventory import plan_for
 
     topo = load_topology(file)
     ctx = aws_for(topo)
-    plan, _ = plan_for(ctx, topo, force=force)
+    contexts = control_contexts(topo, ctx)
+    plans = [(rctx.region, plan_for(rctx, topo, force=force)[0]) for rctx in contexts]
     estimate = cost_estimate(topo)
     if is_json():
-        emit_json({**plan_to_json(plan), "cost": estimate.to_json()})
+        if len(plans) == 1:
+            emit_json({**plan_to_json(plans[0][1]), "cost": estimate.to_json()})
+        else:
+            emit_json({"regions": [{"region": r, **plan_to_json(p)} for r, p in plans],
+                       "cost": estimate.to_json()})
     else:
         from lambdafail.cli.commands.common import console
 
-        show_plan(plan, show_noop=show_unchanged)
+        for region, plan in plans:
+            if len(plans) > 1:
+                console().print(f"[bold]control region {region}[/]")
+            show_plan(plan, show_noop=show_unchanged)
         console().print(estimate.line(), style="dim", soft_wrap=True)
-    refuse_moved_control(plan)
-    refuse_conflicts(plan)
-    refuse_hazards(plan)
-    if detailed_exitcode and plan.pending:
+    for _, plan in plans:
+        refuse_moved_control(plan)
+        refuse_conflicts(plan)
+        refuse_hazards(plan)
+    if detailed_exitcode and any(plan.pending for _, plan in plans):
         return int(ExitCode.CHANGES_PENDING)
     return 0
