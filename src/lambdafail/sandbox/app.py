@@ -2,10 +2,12 @@
 
 Rule: it intercepts only EventBridge PutEvents (delivery.py), Lambda Invoke (lambda_runner.py),
 CloudWatch SetAlarmState (alarms.py), DynamoDB TransactWriteItems with a ClientRequestToken
-(idempotency.py), what recovery steps need and moto lacks (recovery_apis.py), the region-outage
-control path (outages.py) — and checks IAM (iam_enforce.py, with --enforce-iam), IAM's and the
-services' quotas (quotas.py, service_quotas.py) and eventual consistency (consistency.py)
-before moto sees a request; everything else goes to moto untouched.
+(idempotency.py), DynamoDB requests naming a global table, answered by the table's home
+Region (global_tables.py), what recovery steps need and moto lacks (recovery_apis.py), the
+region-outage control path (outages.py) — and checks IAM (iam_enforce.py, with
+--enforce-iam), IAM's and the services' quotas (quotas.py, service_quotas.py) and eventual
+consistency (consistency.py) before moto sees a request; everything else goes to moto
+untouched.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from lambdafail.sandbox import (
     service_quotas,
 )
 from lambdafail.sandbox.consistency import Consistency
+from lambdafail.sandbox.global_tables import GlobalTables
 from lambdafail.sandbox.iam_enforce import Enforcer, Verdict
 from lambdafail.sandbox.recovery_apis import RecoveryApis
 
@@ -108,6 +111,7 @@ class SandboxApp:
         self._pitr_seen: set[str] = set()
         self.consistency = Consistency(sandbox.time_scale)
         self.recovery = RecoveryApis(moto_app, sandbox.region, sandbox.time_scale)
+        self.global_tables = GlobalTables(sandbox.outages.dark)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "") == outages.CONTROL_PATH:
@@ -126,6 +130,10 @@ class SandboxApp:
         over = self._service_quota(environ)
         if over is not None:
             return _respond(start_response, *over)
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith(_DYNAMODB_TARGET):
+            replicated = self._global_table(environ, start_response)
+            if replicated is not None:
+                return replicated
         settled = self._eventually(environ, start_response)
         if settled is not None:
             return settled
@@ -204,6 +212,53 @@ class SandboxApp:
                 body = b"".join(self.moto_app(environ, capture))
         else:
             body = b"".join(self.moto_app(environ, capture))
+        return str(got.get("status", "500")), got.get("headers", []), body
+
+    def _global_table(self, environ: dict[str, Any],
+                      start_response: StartResponse) -> list[bytes] | None:
+        """global_tables.py: a request naming a global table, answered by its home Region."""
+        op = environ.get("HTTP_X_AMZ_TARGET", "")[len(_DYNAMODB_TARGET):]
+        if environ.get("REQUEST_METHOD") != "POST" or (
+                op != "UpdateTable" and not self.global_tables.registry.all()):
+            return None
+        try:
+            doc = json.loads(_read_body(environ) or b"{}")
+        except ValueError:
+            return None
+        if not isinstance(doc, dict):
+            return None
+        region = _region_and_service(environ, self.sandbox.region)[0]
+        with self._ddb_lock:
+            got = self.global_tables.answer(
+                op, region, doc, lambda home, action, req: self._moto_as(environ, home, action,
+                                                                         req))
+        if got is None:
+            return None
+        status, headers, out = got
+        start_response(status, headers)
+        return [out]
+
+    def _moto_as(self, request: dict[str, Any], region: str, op: str,
+                 doc: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+        """moto's answer to DynamoDB `op` with `doc`, signed for `region` (the caller holds the
+        DynamoDB lock): the current request, re-addressed."""
+        env = dict(request)
+        m = _SCOPE.search(env.get("HTTP_AUTHORIZATION", ""))
+        auth = env.get("HTTP_AUTHORIZATION", "")
+        env["HTTP_AUTHORIZATION"] = (
+            auth[:m.start("region")] + region + auth[m.end("region"):] if m else
+            f"AWS4-HMAC-SHA256 Credential=testing/20000101/{region}/dynamodb/aws4_request, "
+            "SignedHeaders=host, Signature=0")
+        raw = json.dumps(doc).encode()
+        env.update({"wsgi.input": io.BytesIO(raw), "CONTENT_LENGTH": str(len(raw)),
+                    "HTTP_X_AMZ_TARGET": _DYNAMODB_TARGET + op})
+        got: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            got.update(status=status, headers=list(headers))
+            return lambda data: None
+
+        body = b"".join(self.moto_app(env, capture))
         return str(got.get("status", "500")), got.get("headers", []), body
 
     def _service_quota(self, environ: dict[str, Any]) -> service_quotas.Refusal | None:

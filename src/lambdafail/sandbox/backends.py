@@ -146,3 +146,17 @@ def autoscaling_group(region: str, name: str) -> Any | None:
     from moto.autoscaling.models import autoscaling_backends
 
     return autoscaling_backends[ACCOUNT_ID][region].autoscaling_groups.get(name)
+
+
+def dynamodb_table(region: str, name: str) -> Any | None:
+    """moto's DynamoDB Table of that name in `region` (`len()`: its items), or None."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    return dynamodb_backends[ACCOUNT_ID][region].tables.get(name)
+
+
+def dynamodb_table_names(region: str) -> list[str]:
+    """The table names moto has in `region`, in ListTables's order."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    return list(dynamodb_backends[ACCOUNT_ID][region].tables)
