@@ -908,3 +908,34 @@ def test_runtime_250_healthy_services_never_fail_over(aws: None) -> None:
                  if not (st.active == "primary" and st.health["primary"].ok
                          and st.health["standby"].ok)}
     assert unhealthy == {}, f"{len(unhealthy)} unhealthy, e.g. {next(iter(unhealthy.items()))}"
+
+
+def test_runtime_a_write_lost_to_another_region_is_re_read_and_retried(aws: None) -> None:
+    """On a multi-Region strongly consistent table a write of the same item from another
+    region at the same moment fails with ReplicatedWriteConflictException (nothing written):
+    the tick re-reads and decides again, as after a lost condition, instead of failing."""
+    env = make_env(compiled({"checkout": service_cfg(failure_threshold=1)}))
+    env.tick()
+    seen = [0]
+
+    class _Http:
+        status_code = 400
+
+    marks: list[dict[str, Any]] = []
+
+    def conflict_once(**_: Any) -> Any:
+        request = marks[-1] if marks else {}
+        if request.get("ConditionExpression") == "version = :v" and seen[0] == 0:
+            seen[0] += 1
+            return _Http(), {"Error": {"Code": "ReplicatedWriteConflictException",
+                                       "Message": "modified by a request in another Region"}}
+        return None
+
+    env.store.ddb.meta.events.register(
+        "before-parameter-build.dynamodb.UpdateItem", lambda params, **_: marks.append(params))
+    env.store.ddb.meta.events.register("before-call.dynamodb.UpdateItem", conflict_once)
+    env.prober.set("checkout", primary=False)
+    out = env.tick()
+    assert seen[0] == 1
+    assert [a["status"] for a in out["actions"]] == ["switched"]
+    assert env.active() == "standby" and len(env.store.log()) == 1

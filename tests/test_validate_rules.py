@@ -96,6 +96,7 @@ def test_validate_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     warnings = doc.pop("warnings")
     assert doc == {"valid": True, "file": str(tmp_path / "topology.yaml"),
                    "topology": "shop", "region": "us-east-1", "control_region": "us-east-1",
+                   "control_regions": ["us-east-1"],
                    "services": ["checkout"], "signals": 2}
     # The watcher and the router live where the primary does: said, not refused
     # (docs/placement.md).

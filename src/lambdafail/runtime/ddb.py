@@ -52,6 +52,14 @@ def ddb_item(d: dict[str, Any]) -> dict[str, Any]:
     return {k: to_ddb(v) for k, v in d.items()}
 
 
+def replicated_conflict(err: Exception) -> bool:
+    """Did a write lose to a concurrent write of the same item from another region (a
+    multi-Region strongly consistent global table)? Nothing was written; a re-read and retry
+    may succeed."""
+    resp = getattr(err, "response", None) or {}
+    return bool(resp.get("Error", {}).get("Code") == "ReplicatedWriteConflictException")
+
+
 def conditional_failed(err: Exception) -> bool:
     """Did a condition fail (someone else wrote first)? Timeouts and throttling did not."""
     # Network errors carry `response = None`, not a missing attribute.

@@ -16,7 +16,7 @@ from lambdafail.runtime.clock import iso as iso
 from lambdafail.runtime.clock import parse_iso as parse_iso
 from lambdafail.runtime.config import SIDES
 from lambdafail.runtime.ddb import conditional_failed as conditional_failed
-from lambdafail.runtime.ddb import ddb_item, from_ddb_item
+from lambdafail.runtime.ddb import ddb_item, from_ddb_item, replicated_conflict
 from lambdafail.runtime.service_state import VOLATILE_HEALTH as VOLATILE_HEALTH
 from lambdafail.runtime.service_state import ServiceState as ServiceState
 from lambdafail.runtime.service_state import SideHealth as SideHealth
@@ -240,7 +240,9 @@ class StateStore:
         try:
             self.ddb.update_item(**kwargs)
         except Exception as e:
-            if conditional_failed(e):
+            # Another region writing the item at the same moment is a concurrent change too:
+            # the caller re-reads and decides again.
+            if conditional_failed(e) or replicated_conflict(e):
                 raise StateConflict(f"{service}: the state changed concurrently") from e
             raise
 

@@ -40,7 +40,8 @@ def command(file: str) -> int:
     signals = sum(len(s.signals) for s in topo.services.values())
     if is_json():
         emit_json({"valid": True, "file": file, "topology": topo.name, "region": topo.region,
-                   "control_region": topo.control_region, "services": names,
+                   "control_region": topo.control_region,
+                   "control_regions": topo.control_regions, "services": names,
                    "signals": signals, "warnings": warnings})
     else:
         click.echo(f"{file}: valid — topology {topo.name!r}, {n} service{'s' if n != 1 else ''}"
@@ -58,6 +59,8 @@ def _check_quotas(topo: Any, file: str) -> None:
     from lambdafail.deploy import iam
     from lambdafail.model.topology import compiled_document
 
-    region = topo.control_region or max((r for rs in known_regions().values() for r in rs), key=len)
-    compiled = compiled_document(topo, region)
-    iam.check_quotas(compiled, iam.Where(partition_for_region(region), region, "0" * 12), file)
+    for region in topo.control_regions or [max((r for rs in known_regions().values()
+                                                 for r in rs), key=len)]:
+        compiled = compiled_document(topo, region)
+        iam.check_quotas(compiled, iam.Where(partition_for_region(region), region, "0" * 12),
+                         file)
