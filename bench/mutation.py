@@ -46,9 +46,15 @@ SRC = ROOT / "src"
 #: module key -> (path under src/, the fast test files that exercise it, fastest killers first)
 MODULES: dict[str, tuple[str, list[str]]] = {
     "loader": ("lambdafail/model/loader.py",
-               ["tests/test_guards.py", "tests/test_validate_rules.py"]),
+               ["tests/test_guards.py", "tests/test_validate_rules.py",
+                "tests/test_loader_mutants.py", "tests/test_validate_fuzz.py",
+                "tests/test_placement.py"]),
     "planner": ("lambdafail/deploy/planner.py",
-                ["tests/test_guards.py", "tests/test_deploy_pure.py", "tests/test_schedule.py"]),
+                ["tests/test_guards.py", "tests/test_deploy_pure.py", "tests/test_schedule.py",
+                 "tests/test_planner_mutants.py", "tests/test_recovery_pure.py",
+                 "tests/test_recovery_kinds_pure.py", "tests/test_cost.py",
+                 "tests/test_placement.py", "tests/test_capacity.py",
+                 "tests/test_edit_safety.py", "tests/test_deploy_roundtrip.py"]),
     "schedule": ("lambdafail/model/schedule.py",
                  ["tests/test_schedule.py", "tests/test_guards.py",
                   "tests/test_validate_rules.py"]),
