@@ -1,10 +1,12 @@
 """The loss of the region it protects, end to end through the real CLI on the sandbox: the
 primaries live in us-east-1, the orchestrator, its state and the router in us-west-2
-(`control:`); us-east-1 goes dark (`lambdafail outage`) and its primary with it; the watcher in
+(`control:`); us-east-1 goes dark (`lambdafail outage`) and its primary with it — a regional
+web endpoint of the sandbox (`lambdafail web`), cut off by the outage itself; the watcher in
 us-west-2 fails over, and status and history answer from us-west-2 during the outage.
 
 Rule: nothing is faked — the orchestrator is the deployed zip the sandbox runs in us-west-2,
-the outage cuts off every request for us-east-1, the primary's socket really closes.
+the outage cuts off every request for us-east-1, its web endpoints' connections included; the
+primary is never stopped separately.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
 from conftest import run_cli, wait_until
 from lambdafail.model import naming
 from lambdafail.runtime.state import StateStore
+from lambdafail.sandbox import regional_web
 from lambdafail.sandbox.webservice import WebService
 from sandbox_fixtures import PROC_TIME_SCALE, state_waiter
 
@@ -79,8 +82,13 @@ def test_the_watcher_in_another_region_fails_over_while_the_primarys_region_is_d
     param = f"/{name}/web/active"
     wait = state_waiter(StateStore(naming.table_name(name),
                                    _client(endpoint, "dynamodb", CONTROL)), "web")
-    with WebService("primary") as primary, WebService("standby") as standby:
-        f = _topology(tmp_path / "lambdafail.yaml", name, primary.url, standby.url)
+    # The primary lives in us-east-1: the sandbox serves it, and cuts it off with its region.
+    r = run_cli("--sandbox", "web", PROTECTED, name, env=env)
+    assert r.returncode == 0, r.stderr
+    primary_url = r.stdout.strip()
+    assert primary_url == regional_web.url(endpoint, PROTECTED, name)
+    with WebService("standby") as standby:
+        f = _topology(tmp_path / "lambdafail.yaml", name, primary_url, standby.url)
         r = run_cli("validate", "-f", f)
         assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
         r = run_cli("--sandbox", "deploy", "-f", f, "--yes", env=env)
@@ -93,11 +101,10 @@ def test_the_watcher_in_another_region_fails_over_while_the_primarys_region_is_d
         wait(lambda st: st.health["primary"].ok and st.health["standby"].ok, 30,
              "the first probe tick")
 
-        # us-east-1 goes dark, and its primary with it.
+        # us-east-1 goes dark, and its primary with it: nothing else is stopped.
         r = run_cli("--sandbox", "outage", PROTECTED, env=env)
         assert r.returncode == 0, r.stderr
         t0 = time.monotonic()
-        primary.stop()
         with pytest.raises((ConnectionClosedError, EndpointConnectionError)):
             _client(endpoint, "ssm", PROTECTED).describe_parameters()
         wait_until(lambda: ssm.get_parameter(Name=param)["Parameter"]["Value"] == standby.url,
@@ -105,6 +112,10 @@ def test_the_watcher_in_another_region_fails_over_while_the_primarys_region_is_d
         switched_after = time.monotonic() - t0
         wait(lambda st: st.active == "standby" and st.phase == "steady", DEADLINE_S,
              "the transition to be committed")
+        st = StateStore(naming.table_name(name), _client(endpoint, "dynamodb", CONTROL)).get(
+            "web")
+        assert st is not None and st.health["primary"].ok is False
+        assert "HTTP" not in (st.health["primary"].detail or "")  # cut off, never answered
 
         # On-call reads it from the surviving region during the outage.
         r = run_cli("--sandbox", "status", "-f", f, "-o", "json", env=env, timeout=60)
@@ -118,15 +129,14 @@ def test_the_watcher_in_another_region_fails_over_while_the_primarys_region_is_d
         print(f"\nregion outage → router on the standby: {switched_after:.2f} s "
               f"(floor {FLOOR_S:.1f} s, RTO 30 s)")
 
-        # The region comes back; traffic goes home by hand.
+        # The region comes back — and the primary with it; traffic goes home by hand.
         r = run_cli("--sandbox", "outage", PROTECTED, "--end", env=env)
         assert r.returncode == 0, r.stderr
-        primary.start()
         wait(lambda st: st.health["primary"].ok is True, 30, "the primary probed ok again")
         r = run_cli("--sandbox", "rollback", "web", "-f", f, "--reason", "region back",
                     "--yes", env=env)
         assert r.returncode == 0, r.stderr
-        assert ssm.get_parameter(Name=param)["Parameter"]["Value"] == primary.url
+        assert ssm.get_parameter(Name=param)["Parameter"]["Value"] == primary_url
 
 
 def test_break_glass_switches_without_the_state_table_and_is_reconciled_after(

@@ -41,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "sandbox": "Run a local AWS emulation (moto) that runs lambdafail for real.",
     "demo": "Run the whole loop on the local sandbox in one command.",
     "outage": "Sandbox only: black a region out, or light it again.",
+    "web": "Sandbox only: regional web endpoints that fail with their region.",
 }
 
 
@@ -76,6 +77,9 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "demo": ("lambdafail demo",),
     "outage": ("lambdafail --sandbox outage us-east-1 --for 5m",
                "lambdafail --sandbox outage us-east-1 --end", "lambdafail --sandbox outage"),
+    "web": ("lambdafail --sandbox web us-east-1 checkout",
+            "lambdafail --sandbox web us-east-1 checkout --status 503",
+            "lambdafail --sandbox web us-east-1 checkout --healthy", "lambdafail --sandbox web"),
 }
 
 

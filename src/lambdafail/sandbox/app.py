@@ -4,14 +4,15 @@ Rule: it intercepts only EventBridge PutEvents (delivery.py), Lambda Invoke (lam
 CloudWatch SetAlarmState (alarms.py), DynamoDB TransactWriteItems with a ClientRequestToken
 (idempotency.py), DynamoDB requests naming a global table, answered by the table's home
 Region (global_tables.py), what recovery steps need and moto lacks (recovery_apis.py), the
-region-outage control path (outages.py) — and checks IAM (iam_enforce.py, with
---enforce-iam), IAM's and the services' quotas (quotas.py, service_quotas.py) and eventual
-consistency (consistency.py) before moto sees a request; everything else goes to moto
-untouched.
+region-outage control path (outages.py), the regional web endpoints and their control
+(regional_web.py) — and checks IAM (iam_enforce.py, with --enforce-iam), IAM's and the
+services' quotas (quotas.py, service_quotas.py) and eventual consistency (consistency.py)
+before moto sees a request; everything else goes to moto untouched.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -28,6 +29,7 @@ from lambdafail.sandbox import (
     metric_alarms,
     outages,
     quotas,
+    regional_web,
     service_quotas,
 )
 from lambdafail.sandbox.consistency import Consistency
@@ -64,8 +66,13 @@ def _read_body(environ: dict[str, Any]) -> bytes:
 
 def _respond(start_response: StartResponse, status: int, body: bytes,
              headers: dict[str, str] | None = None) -> list[bytes]:
+    from http import HTTPStatus
+
     reason = {200: "OK", 202: "Accepted", 204: "No Content", 400: "Bad Request",
               403: "Forbidden", 404: "Not Found", 409: "Conflict"}.get(status, "")
+    if not reason:
+        with contextlib.suppress(ValueError):
+            reason = HTTPStatus(status).phrase
     hdrs = {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())}
     hdrs.update(headers or {})
     hdrs["Content-Length"] = str(len(body))
@@ -114,8 +121,11 @@ class SandboxApp:
         self.global_tables = GlobalTables(sandbox.outages.dark)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO", "") == outages.CONTROL_PATH:
+        path = environ.get("PATH_INFO", "")
+        if path == outages.CONTROL_PATH:
             return self.outage_control(environ, start_response)
+        if path == regional_web.WEB_PATH or path.startswith(regional_web.WEB_PATH + "/"):
+            return self.regional_web(environ, start_response, path)
         if self.sandbox.enforcer is not None:
             verdict = self._authorize(environ, self.sandbox.enforcer)
             if verdict.refusal is not None:
@@ -316,6 +326,56 @@ class SandboxApp:
                                        + (f" for {float(seconds):g} s" if seconds else ""))
         answer["outages"] = dark.snapshot()
         return _respond(start_response, 200, json.dumps(answer).encode())
+
+    def regional_web(self, environ: dict[str, Any], start_response: StartResponse,
+                     path: str) -> list[bytes]:
+        """regional_web.py: GET WEB_PATH lists the endpoints; a path below WEB_PATH/<region>/
+        <name>/ is the endpoint (its status, `ok` or `failing`; a dark region's requests never
+        get here: server.py cuts them off); WEB_PATH/<region>/<name> is its control (GET reads
+        it, POST {"status": N} sets it)."""
+        from lambdafail.model import regions
+
+        web = self.sandbox.web
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path in (regional_web.WEB_PATH, regional_web.WEB_PATH + "/"):
+            if method != "GET":
+                return _respond(start_response, 405, json.dumps(
+                    {"error": f"{method} {path}: only GET lists the endpoints"}).encode())
+            return _respond(start_response, 200, json.dumps(
+                {"endpoints": web.snapshot()}).encode())
+        got = regional_web.split(path)
+        try:
+            if got is None:
+                raise ValueError(f"expected {regional_web.WEB_PATH}/<region>/<name>[/healthz]")
+            region, name, served = got
+            if regions.partition_of(region) is None:
+                raise ValueError(f"not an AWS region: {region!r}; "
+                                 + regions.unknown_region_hint(region))
+            regional_web.check_name(name)
+        except ValueError as e:
+            return _respond(start_response, 404, json.dumps({"error": str(e)}).encode())
+        if served:
+            status = web.answer(region, name)
+            body = (b"ok\n" if status < 400 else b"failing\n")
+            return _respond(start_response, status, b"" if method == "HEAD" else body,
+                            {"Content-Type": "text/plain"})
+        if method == "POST":
+            try:
+                req = json.loads(_read_body(environ) or b"{}")
+                if not isinstance(req, dict) or set(req) != {"status"}:
+                    raise ValueError('expected {"status": N}')
+                status = regional_web.check_status(req["status"])
+            except ValueError as e:
+                why = "the body is not JSON" if isinstance(e, json.JSONDecodeError) else str(e)
+                return _respond(start_response, 400, json.dumps({"error": why}).encode())
+            web.set(region, name, status)
+            self.sandbox.log.write("WEB", f"{region}/{name} answers {status}")
+        elif method != "GET":
+            return _respond(start_response, 405, json.dumps(
+                {"error": f"{method} {path}: GET reads the endpoint, POST sets it"}).encode())
+        return _respond(start_response, 200, json.dumps(
+            {"endpoint": web.describe(region, name),
+             "url": regional_web.url(self.sandbox.endpoint_url, region, name)}).encode())
 
     def _dynamodb(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         """One DynamoDB request at a time, answered in full inside the lock. DynamoDB applies

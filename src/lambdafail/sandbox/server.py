@@ -21,9 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from lambdafail.base.errors import UsageError
-from lambdafail.sandbox import backends, metric_alarms, outages
+from lambdafail.sandbox import backends, metric_alarms, outages, regional_web
 from lambdafail.sandbox.activity import ActivityLog
 from lambdafail.sandbox.app import _SCOPE, SandboxApp
 from lambdafail.sandbox.delivery import Delivered, Dispatcher
@@ -85,6 +86,7 @@ class Sandbox:
         self.endpoint_url = ""
         self.log = ActivityLog()
         self.outages = outages.Outages(self.time_scale)
+        self.web = regional_web.WebEndpoints()
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._runner: LambdaRunner | None = None
@@ -117,9 +119,13 @@ class Sandbox:
                 log.write("HTTP", format % args)
 
             def run_wsgi(self) -> None:
-                # A dark region's endpoint does not answer: the connection is closed unanswered.
+                # A dark region's endpoint does not answer: the connection is closed unanswered
+                # — an AWS request signed for it, or a request to one of its regional web
+                # endpoints (regional_web.py).
                 m = _SCOPE.search(self.headers.get("Authorization", ""))
-                if m and dark.refuse(m.group("region")):
+                region = (m.group("region") if m else
+                          regional_web.served_region(unquote(urlsplit(self.path).path)))
+                if region and dark.refuse(region):
                     self.close_connection = True
                     with contextlib.suppress(OSError):
                         self.connection.shutdown(socket.SHUT_RDWR)

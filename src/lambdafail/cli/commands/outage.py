@@ -21,23 +21,15 @@ from lambdafail.cli.main import global_options
 @click.option("--end", is_flag=True, help="Light REGION again.")
 @global_options
 def command(dark_region: str | None, duration: str | None, end: bool) -> int:
-    from lambdafail.base import durations, settings
+    from lambdafail.base import durations
     from lambdafail.base.errors import UsageError
     from lambdafail.cli.commands.common import console, emit_json, is_json
     from lambdafail.sandbox import control
     from lambdafail.sandbox.outages import MAX_SECONDS
 
-    s = settings.current()
-    if s.sandbox:
-        from lambdafail.sandbox.statefile import read_state
-
-        endpoint = str(read_state(s.sandbox_state_file)["endpoint_url"])
-    elif s.endpoint_url:
-        endpoint = s.endpoint_url
-    else:
-        raise UsageError("region outages exist only in the sandbox",
-                         hint="run `lambdafail sandbox`, then `lambdafail --sandbox outage "
-                              "REGION`; on AWS, rehearse with `lambdafail drill`")
+    endpoint = control.endpoint_from_settings(
+        "region outages", "run `lambdafail sandbox`, then `lambdafail --sandbox outage REGION`; "
+        "on AWS, rehearse with `lambdafail drill`")
     region = dark_region
     if region is not None:
         from lambdafail.model import regions
