@@ -36,7 +36,7 @@ def test_demo_runs_the_whole_loop_and_exits_0(tmp_path: Path) -> None:
     assert "Traceback" not in out
     # Every step ran, in order, through the real commands.
     steps = [int(n) for n in re.findall(r"^step (\d) ·", r.stderr, re.M)]
-    assert steps == [1, 2, 3, 4, 5, 6, 7], r.stderr
+    assert steps == [1, 2, 3, 4, 5, 6, 7, 8], r.stderr
     for cmd in ("deploy --yes", "status", "history", "rollback web", "drill web"):
         assert f"lambdafail --sandbox {cmd}" in r.stderr
     # The failover happened for real and was measured (how fast is bench/'s business).
@@ -60,6 +60,15 @@ def test_demo_runs_the_whole_loop_and_exits_0(tmp_path: Path) -> None:
     parts = [float(s) for s, _ in timed]
     assert abs(sum(parts[:-1]) - parts[-1]) < 0.02  # the phases add up to the total
     assert "lambdafail --sandbox history pilot" in act
+    # The region act: us-east-1 goes dark for real, the watcher in us-west-2 moves traffic.
+    act = r.stderr.split("step 7 ·", 1)[1].split("step 8 ·", 1)[0]
+    assert "lambdafail --sandbox outage us-east-1" in act
+    m = re.search(r"shop: router on the standby in us-east-2 (\d+\.\d) s after us-east-1 went "
+                  r"dark — within its RTO of 30 s, decided in us-west-2", act)
+    assert m, act
+    assert "lambdafail --sandbox outage us-east-1 --end" in act
+    assert "lambdafail --sandbox rollback shop" in act
+    assert "region outage: us-east-1 dark → router on the standby in" in r.stdout
     assert "pilot light: detect" in r.stdout
     assert "✓ demo finished in" in r.stdout
     assert "Try it against AWS" in r.stdout and "lambdafail sandbox" in r.stdout

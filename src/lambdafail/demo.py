@@ -92,6 +92,8 @@ class DemoResult:
     standby_url: str = ""
     #: The pilot-light act's phases (name, seconds), from the orchestrator's own times.
     pilot_phases: list[tuple[str, float]] = field(default_factory=list)
+    #: The region act: its primary's region dark → router on the standby (s).
+    region_switch_seconds: float | None = None
 
 
 def default_workdir(now: datetime | None = None) -> Path:
@@ -162,6 +164,7 @@ class Demo:
              "status and history, restore the primary, roll back",
              "rehearse an outage with a drill",
              "pilot light: a Lambda step starts the standby, then traffic moves",
+             "region outage: us-east-1 goes dark, the watcher in us-west-2 moves traffic",
              "summary")
 
     def __init__(self, opts: DemoOptions, run_command: RunCommand, listener: Listener):
@@ -244,6 +247,11 @@ class Demo:
         self._pilot_light()
 
         self._begin(7)
+        from lambdafail import demo_region
+
+        self.result.region_switch_seconds = demo_region.run_act(self)
+
+        self._begin(8)
         self.result.wall_seconds = time.monotonic() - self._started
         return self.result
 
@@ -431,11 +439,17 @@ class Demo:
         st: ServiceState | None = self._store.get(SERVICE)
         return st
 
-    def wait_for(self, what: str, ok: Callable[[ServiceState], bool], timeout: float) -> None:
-        """Poll the state table until `ok(state)`, with a deadline, showing progress."""
+    @property
+    def step(self) -> int:
+        return self._step
+
+    def wait_for(self, what: str, ok: Callable[[ServiceState], bool], timeout: float,
+                 store: Any = None, service: str = SERVICE) -> None:
+        """Poll the state table (the demo topology's, or `store`'s item of `service`) until
+        `ok(state)`, with a deadline, showing progress."""
         t0 = time.monotonic()
         while True:
-            st = self.state()
+            st = self.state() if store is None else store.get(service)
             elapsed = time.monotonic() - t0
             if st is not None and ok(st):
                 self.emit(DemoEvent("waited", f"{what}: {elapsed:.1f} s", step=self._step,
@@ -448,9 +462,13 @@ class Demo:
                                 elapsed=elapsed))
             time.sleep(POLL_SECONDS)
 
-    def command(self, args: list[str], expect: ExitCode = ExitCode.OK) -> None:
-        """Run `lambdafail --sandbox ARGS -f FILE` through the CLI; check its exit code."""
-        argv = ["--sandbox", *args, "-f", str(self.topology_file)]
+    def command(self, args: list[str], expect: ExitCode = ExitCode.OK,
+                file: Path | bool | None = True) -> None:
+        """Run `lambdafail --sandbox ARGS -f FILE` through the CLI (FILE: the demo's topology,
+        or `file`; None: no file, e.g. `outage`); check its exit code."""
+        topology = self.topology_file if file is True else file
+        argv = ["--sandbox", *args, *(["-f", str(topology)] if isinstance(topology, Path)
+                                      else [])]
         if self.opts.no_color:
             argv.append("--no-color")
         self.emit(DemoEvent("command", "lambdafail " + shlex.join(argv), step=self._step))

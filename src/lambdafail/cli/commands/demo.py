@@ -154,6 +154,9 @@ def _summary(out: Console, r: DemoResult) -> None:
     if r.pilot_phases:
         say("  pilot light: " + ", ".join(f"{p(name.split(' (')[0])} {s:.2f} s"
                                            for name, s in r.pilot_phases))
+    if r.region_switch_seconds is not None:
+        say(f"  region outage: us-east-1 dark → router on the standby in "
+            f"{r.region_switch_seconds:.1f} s, decided in us-west-2")
     say(f"  drill reports: {p(r.report_dir)}/ "
               f"({', '.join(p(n) for n in r.reports) or 'none'})")
     say(f"  topology: {p(r.topology_file)}")
