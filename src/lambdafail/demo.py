@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lambdafail.base.errors import ExitCode, LambdafailError
+from lambdafail.base.errors import ExitCode
 
 if TYPE_CHECKING:
     from lambdafail.aws import AwsContext
@@ -30,36 +30,19 @@ if TYPE_CHECKING:
     from lambdafail.sandbox.server import Sandbox
     from lambdafail.sandbox.webservice import WebService
 
-TOPOLOGY_NAME = "demo"
-SERVICE = "web"
-REGION = "us-east-1"
-ROUTER_PARAMETER = "/demo/web/active"
-INTERVAL_SECONDS = 60  # rate(1 minute): the schedule floor on AWS
-FAILURE_THRESHOLD = 2
-# Automatic failovers honour the cooldown in REAL seconds from any transition, the rollback
-# included: the drill right after the rollback waits this long.
-COOLDOWN_SECONDS = 2
-RTO_SECONDS = 30
-DEFAULT_TIME_SCALE = 60.0  # rate(1 minute) ticks every second
-POLL_SECONDS = 0.1
-SANDBOX_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-
-
-class DemoStepFailed(LambdafailError):
-    """A demo step did not end as expected. Exit code: the step's own, else 5 (like a drill)."""
-
-    exit_code = ExitCode.DRILL_FAILED
-
-
-@dataclass(frozen=True)
-class DemoEvent:
-    """One thing to show. kind: step | command | wait | waited | info | warning."""
-
-    kind: str
-    text: str
-    step: int = 0
-    elapsed: float = 0.0
-
+from lambdafail.demo_stage import COOLDOWN_SECONDS as COOLDOWN_SECONDS
+from lambdafail.demo_stage import DEFAULT_TIME_SCALE as DEFAULT_TIME_SCALE
+from lambdafail.demo_stage import FAILURE_THRESHOLD as FAILURE_THRESHOLD
+from lambdafail.demo_stage import INTERVAL_SECONDS as INTERVAL_SECONDS
+from lambdafail.demo_stage import POLL_SECONDS as POLL_SECONDS
+from lambdafail.demo_stage import REGION as REGION
+from lambdafail.demo_stage import ROUTER_PARAMETER as ROUTER_PARAMETER
+from lambdafail.demo_stage import RTO_SECONDS as RTO_SECONDS
+from lambdafail.demo_stage import SANDBOX_CREDENTIALS as SANDBOX_CREDENTIALS
+from lambdafail.demo_stage import SERVICE as SERVICE
+from lambdafail.demo_stage import TOPOLOGY_NAME as TOPOLOGY_NAME
+from lambdafail.demo_stage import DemoEvent as DemoEvent
+from lambdafail.demo_stage import DemoStepFailed as DemoStepFailed
 
 Listener = Callable[[DemoEvent], None]
 RunCommand = Callable[[Sequence[str]], int]
@@ -244,7 +227,7 @@ class Demo:
                                if p.is_file()}
 
         self._begin(6)
-        self._pilot_light()
+        self.result.pilot_phases = demo_pilot.run_act(self)
 
         self._begin(7)
         from lambdafail import demo_region
@@ -352,58 +335,22 @@ class Demo:
                                 elapsed=now - t0))
             time.sleep(POLL_SECONDS)
 
-    def _pilot_light(self) -> None:
-        """The primary of a pilot-light service dies; its failover plan starts the standby
-        (lambda), sees it healthy (wait), then the router moves. Every phase timed."""
-        from lambdafail import demo_pilot
-        from lambdafail.aws import call
-
-        assert self.pilot_primary is not None and self.pilot_standby is not None
-        if self.pilot_standby.running:
-            raise self.failed("the pilot standby is already running")
-        stopped_at = time.time()
-        self.pilot_primary.stop()
-        self.info(f"{demo_pilot.SERVICE}: primary stopped; its standby "
-                  f"{self.pilot_standby.url} is off too")
-        ssm = self.ctx.client("ssm")
-        standby_url = self.pilot_standby.url
-
-        def routed() -> bool:
-            value = call(ssm, "get_parameter", Name=demo_pilot.ROUTER_PARAMETER)
-            return str(value["Parameter"]["Value"]) == standby_url
-
-        t0 = time.monotonic()
-        deadline = t0 + self.opts.switch_timeout + 30  # + the plan: start, 2 healthy probes
-        while not routed():
-            if time.monotonic() >= deadline:
-                raise self.failed(f"{demo_pilot.SERVICE}'s router did not move within "
-                                  f"{deadline - t0:.0f} s",
-                                  hint=f"see the sandbox log {self.result.sandbox_log_file}")
-            st = self._store_get(demo_pilot.SERVICE)
-            step = ((st.pending or {}).get("recovery") or {}).get("step") if st else None
-            self.emit(DemoEvent("wait", "waiting for the plan: " + (
-                f"step {step} running…" if step else "detecting the outage…"),
-                step=self._step, elapsed=time.monotonic() - t0))
-            time.sleep(POLL_SECONDS)
-        self.wait_for_service(demo_pilot.SERVICE, "the switch to be committed",
-                              lambda st: st.phase == "steady" and st.active == "standby")
-        item = next(e for e in self._store.log(demo_pilot.SERVICE, kind="transition")
-                    if e.get("to") == "standby")  # newest first
-        self.result.pilot_phases = demo_pilot.phases(item, stopped_at)
-        for name, seconds in self.result.pilot_phases:
-            self.info(f"{seconds:6.2f} s  {name}")
-        self.command(["history", demo_pilot.SERVICE])
-
-    def _store_get(self, service: str) -> ServiceState | None:
+    def store_get(self, service: str) -> ServiceState | None:
         self.state()  # builds the store
         st: ServiceState | None = self._store.get(service)
         return st
+
+    def log(self, service: str) -> list[dict[str, Any]]:
+        """The demo topology's transition log of `service`, newest first."""
+        self.state()  # builds the store
+        entries: list[dict[str, Any]] = self._store.log(service, kind="transition")
+        return entries
 
     def wait_for_service(self, service: str, what: str,
                          ok: Callable[[ServiceState], bool], timeout: float = 30) -> None:
         t0 = time.monotonic()
         while True:
-            st = self._store_get(service)
+            st = self.store_get(service)
             if st is not None and ok(st):
                 return
             if time.monotonic() - t0 >= timeout:

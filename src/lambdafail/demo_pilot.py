@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 import zipfile
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +22,7 @@ from lambdafail.runtime.clock import parse_iso
 
 if TYPE_CHECKING:
     from lambdafail.aws import AwsContext
+    from lambdafail.demo_stage import Stage
     from lambdafail.sandbox.webservice import WebService
 
 SERVICE = "pilot"
@@ -134,3 +136,47 @@ def phases(item: Mapping[str, Any], stopped_at: float) -> list[tuple[str, float]
     out.append(("switch (router moved, read back, committed)", committed - mark))
     out.append(("total (primary down → traffic on the standby)", committed - stopped_at))
     return out
+
+
+def run_act(demo: Stage) -> list[tuple[str, float]]:
+    """The primary of a pilot-light service dies; its failover plan starts the standby
+    (lambda), sees it healthy (wait), then the router moves. Every phase timed."""
+    from lambdafail import demo_stage as d
+    from lambdafail.aws import call
+    from lambdafail.demo_stage import DemoEvent
+
+    assert demo.pilot_primary is not None and demo.pilot_standby is not None
+    if demo.pilot_standby.running:
+        raise demo.failed("the pilot standby is already running")
+    stopped_at = time.time()
+    demo.pilot_primary.stop()
+    demo.info(f"{SERVICE}: primary stopped; its standby "
+              f"{demo.pilot_standby.url} is off too")
+    ssm = demo.ctx.client("ssm")
+    standby_url = demo.pilot_standby.url
+
+    def routed() -> bool:
+        value = call(ssm, "get_parameter", Name=ROUTER_PARAMETER)
+        return str(value["Parameter"]["Value"]) == standby_url
+
+    t0 = time.monotonic()
+    deadline = t0 + demo.opts.switch_timeout + 30  # + the plan: start, 2 healthy probes
+    while not routed():
+        if time.monotonic() >= deadline:
+            raise demo.failed(f"{SERVICE}'s router did not move within "
+                              f"{deadline - t0:.0f} s",
+                              hint=f"see the sandbox log {demo.result.sandbox_log_file}")
+        st = demo.store_get(SERVICE)
+        step = ((st.pending or {}).get("recovery") or {}).get("step") if st else None
+        demo.emit(DemoEvent("wait", "waiting for the plan: " + (
+            f"step {step} running…" if step else "detecting the outage…"),
+            step=demo.step, elapsed=time.monotonic() - t0))
+        time.sleep(d.POLL_SECONDS)
+    demo.wait_for_service(SERVICE, "the switch to be committed",
+                          lambda st: st.phase == "steady" and st.active == "standby")
+    item = next(e for e in demo.log(SERVICE) if e.get("to") == "standby")  # newest first
+    timed = phases(item, stopped_at)
+    for name, seconds in timed:
+        demo.info(f"{seconds:6.2f} s  {name}")
+    demo.command(["history", SERVICE])
+    return timed

@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lambdafail.demo import Demo
+    from lambdafail.demo_stage import Stage
 
 TOPOLOGY_NAME = "demo-dr"
 SERVICE = "shop"
@@ -48,13 +48,13 @@ services:
 """
 
 
-def run_act(demo: Demo) -> float:
+def run_act(demo: Stage) -> float:
     """Deploy `demo-dr`, black its primary's region out, time the switch decided from the
     control region, then light the region and roll back. Returns the switch time (s)."""
-    from lambdafail import demo as d
+    from lambdafail import demo_stage as d
     from lambdafail.aws import call
     from lambdafail.base.errors import ExitCode
-    from lambdafail.demo import DemoEvent
+    from lambdafail.demo_stage import DemoEvent
     from lambdafail.model import naming
     from lambdafail.runtime.state import StateStore
     from lambdafail.sandbox import regional_web
