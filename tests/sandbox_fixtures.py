@@ -77,6 +77,17 @@ def sandbox_proc(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]
 Wait = Callable[[Callable[[ServiceState], Any], float, str], None]
 
 
+def region_client(endpoint: str, service: str, region: str) -> Any:
+    """A plain boto3 client (not lambdafail's) for `service` in `region` of the sandbox at
+    `endpoint`: one attempt, the sandbox's root keys."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(service, endpoint_url=endpoint, region_name=region,
+                        aws_access_key_id="testing", aws_secret_access_key="testing",
+                        config=Config(retries={"mode": "standard", "max_attempts": 1}))
+
+
 def state_waiter(store: StateStore, service: str) -> Wait:
     """Wait on the state table directly (cheap, in-process) before asking the CLI once:
     every CLI call is a fresh interpreter, too slow to poll with on a loaded 2-core box."""

@@ -17,17 +17,14 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from conftest import run_cli, wait_until
 from lambdafail.model import naming
 from lambdafail.runtime.state import StateStore
 from lambdafail.sandbox.webservice import WebService
-from sandbox_fixtures import state_waiter
+from sandbox_fixtures import region_client, state_waiter
 
 pytestmark = pytest.mark.slow
 
@@ -36,12 +33,6 @@ PROTECTED = "eu-west-1"
 ROUTER = "eu-west-3"  # lit while the table's home (eu-west-2) is dark
 EVENTS = 20
 DEADLINE_S = 90.0  # three regions' orchestrators on a loaded 2-core machine
-
-
-def _client(endpoint: str, service: str, region: str) -> Any:
-    return boto3.client(service, endpoint_url=endpoint, region_name=region,
-                        aws_access_key_id="testing", aws_secret_access_key="testing",
-                        config=Config(retries={"mode": "standard", "max_attempts": 1}))
 
 
 def _topology(path: Path, name: str, primary: str, standby: str) -> str:
@@ -72,7 +63,7 @@ def test_three_control_regions_switch_exactly_once_and_answer_with_one_dark(
     name = f"mr{uuid.uuid4().hex[:8]}"
     table = naming.table_name(name)
     param = f"/{name}/web/active"
-    ssm = _client(endpoint, "ssm", ROUTER)
+    ssm = region_client(endpoint, "ssm", ROUTER)
     with WebService("primary") as primary, WebService("standby") as standby:
         f = _topology(tmp_path / "lambdafail.yaml", name, primary.url, standby.url)
         r = run_cli("validate", "-f", f)
@@ -83,21 +74,21 @@ def test_three_control_regions_switch_exactly_once_and_answer_with_one_dark(
                     for line in r.stdout.splitlines() if line.startswith("deployed")]
         assert [m.group(1) for m in deployed if m] == CONTROL, r.stdout  # the home first
         # One table, made global in its home region; a watcher in every control region.
-        home = _client(endpoint, "dynamodb", CONTROL[0]).describe_table(TableName=table)["Table"]
+        home = region_client(endpoint, "dynamodb", CONTROL[0]).describe_table(TableName=table)["Table"]
         assert sorted(x["RegionName"] for x in home["Replicas"]) == sorted(CONTROL[1:])
         assert home["MultiRegionConsistency"] == "STRONG"
         for region in CONTROL:
-            fn = _client(endpoint, "lambda", region).get_function(
+            fn = region_client(endpoint, "lambda", region).get_function(
                 FunctionName=naming.function_name(name))
             assert fn["Configuration"]["Role"].endswith(
                 f"role/{naming.role_name(name, region)}")
-        assert table not in _client(endpoint, "dynamodb", PROTECTED).list_tables()["TableNames"]
+        assert table not in region_client(endpoint, "dynamodb", PROTECTED).list_tables()["TableNames"]
         # A re-deploy of every region changes nothing.
         r = run_cli("--sandbox", "plan", "-f", f, "--detailed-exitcode", env=env, timeout=300)
         assert r.returncode == 0, r.stdout + r.stderr
 
         # 20 failure events at once, spread over the three regions' buses.
-        buses = {region: _client(endpoint, "events", region) for region in CONTROL}
+        buses = {region: region_client(endpoint, "events", region) for region in CONTROL}
         barrier = threading.Barrier(EVENTS)
         errors: list[str] = []
 
@@ -117,12 +108,12 @@ def test_three_control_regions_switch_exactly_once_and_answer_with_one_dark(
         for t in threads:
             t.join(timeout=60)
         assert errors == []
-        store = StateStore(table, _client(endpoint, "dynamodb", CONTROL[1]))
+        store = StateStore(table, region_client(endpoint, "dynamodb", CONTROL[1]))
         wait = state_waiter(store, "web")
         wait(lambda st: st.active == "standby" and st.phase == "steady", DEADLINE_S,
              "the transition to be committed")
         switched_after = time.monotonic() - t0
-        ddb = _client(endpoint, "dynamodb", CONTROL[2])
+        ddb = region_client(endpoint, "dynamodb", CONTROL[2])
 
         def handled() -> int:
             items = ddb.query(TableName=table, ConsistentRead=True,

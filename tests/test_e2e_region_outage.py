@@ -18,9 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
 
 from conftest import run_cli, wait_until
@@ -28,7 +26,7 @@ from lambdafail.model import naming
 from lambdafail.runtime.state import StateStore
 from lambdafail.sandbox import regional_web
 from lambdafail.sandbox.webservice import WebService
-from sandbox_fixtures import PROC_TIME_SCALE, state_waiter
+from sandbox_fixtures import PROC_TIME_SCALE, region_client, state_waiter
 
 pytestmark = pytest.mark.slow
 
@@ -37,12 +35,6 @@ FLOOR_S = THRESHOLD * 60 / PROC_TIME_SCALE  # failure_threshold × rate(1 minute
 DEADLINE_S = 10 * FLOOR_S + 20  # generous on a loaded 2-core machine
 CONTROL, PROTECTED = "us-west-2", "us-east-1"
 THIRD = "us-east-2"  # the standby and its router: neither the watcher's region nor the primary's
-
-
-def _client(endpoint: str, service: str, region: str) -> Any:
-    return boto3.client(service, endpoint_url=endpoint, region_name=region,
-                        aws_access_key_id="testing", aws_secret_access_key="testing",
-                        config=Config(retries={"mode": "standard", "max_attempts": 1}))
 
 
 def _topology(path: Path, name: str, primary: str, standby: str) -> str:
@@ -78,10 +70,10 @@ def test_the_watcher_in_another_region_fails_over_while_the_primarys_region_is_d
     env = {"LAMBDAFAIL_SANDBOX_STATE": str(state), "AWS_MAX_ATTEMPTS": "1"}
     endpoint = json.loads(state.read_text())["endpoint_url"]
     name = f"dr{uuid.uuid4().hex[:8]}"
-    ssm = _client(endpoint, "ssm", THIRD)  # the orchestrator in us-west-2 switches it there
+    ssm = region_client(endpoint, "ssm", THIRD)  # the orchestrator in us-west-2 switches it there
     param = f"/{name}/web/active"
     wait = state_waiter(StateStore(naming.table_name(name),
-                                   _client(endpoint, "dynamodb", CONTROL)), "web")
+                                   region_client(endpoint, "dynamodb", CONTROL)), "web")
     # The primary lives in us-east-1: the sandbox serves it, and cuts it off with its region.
     r = run_cli("--sandbox", "web", PROTECTED, name, env=env)
     assert r.returncode == 0, r.stderr
@@ -94,9 +86,9 @@ def test_the_watcher_in_another_region_fails_over_while_the_primarys_region_is_d
         r = run_cli("--sandbox", "deploy", "-f", f, "--yes", env=env)
         assert r.returncode == 0, r.stderr
         # Everything lambdafail owns is in the control region, nothing in the protected one.
-        assert naming.table_name(name) in _client(endpoint, "dynamodb", CONTROL).list_tables()[
+        assert naming.table_name(name) in region_client(endpoint, "dynamodb", CONTROL).list_tables()[
             "TableNames"]
-        assert naming.table_name(name) not in _client(
+        assert naming.table_name(name) not in region_client(
             endpoint, "dynamodb", PROTECTED).list_tables()["TableNames"]
         wait(lambda st: st.health["primary"].ok and st.health["standby"].ok, 30,
              "the first probe tick")
@@ -106,13 +98,13 @@ def test_the_watcher_in_another_region_fails_over_while_the_primarys_region_is_d
         assert r.returncode == 0, r.stderr
         t0 = time.monotonic()
         with pytest.raises((ConnectionClosedError, EndpointConnectionError)):
-            _client(endpoint, "ssm", PROTECTED).describe_parameters()
+            region_client(endpoint, "ssm", PROTECTED).describe_parameters()
         wait_until(lambda: ssm.get_parameter(Name=param)["Parameter"]["Value"] == standby.url,
                    timeout=DEADLINE_S, interval=0.05, what="the router to switch")
         switched_after = time.monotonic() - t0
         wait(lambda st: st.active == "standby" and st.phase == "steady", DEADLINE_S,
              "the transition to be committed")
-        st = StateStore(naming.table_name(name), _client(endpoint, "dynamodb", CONTROL)).get(
+        st = StateStore(naming.table_name(name), region_client(endpoint, "dynamodb", CONTROL)).get(
             "web")
         assert st is not None and st.health["primary"].ok is False
         assert "HTTP" not in (st.health["primary"].detail or "")  # cut off, never answered
@@ -147,10 +139,10 @@ def test_break_glass_switches_without_the_state_table_and_is_reconciled_after(
            "LAMBDAFAIL_BREAK_GLASS_JOURNAL": str(journal)}
     endpoint = json.loads(state.read_text())["endpoint_url"]
     name = f"bg{uuid.uuid4().hex[:8]}"
-    ssm = _client(endpoint, "ssm", THIRD)  # the router's region: it stays lit
+    ssm = region_client(endpoint, "ssm", THIRD)  # the router's region: it stays lit
     param = f"/{name}/web/active"
     wait = state_waiter(StateStore(naming.table_name(name),
-                                   _client(endpoint, "dynamodb", CONTROL)), "web")
+                                   region_client(endpoint, "dynamodb", CONTROL)), "web")
     with WebService("primary") as primary, WebService("standby") as standby:
         f = _topology(tmp_path / "lambdafail.yaml", name, primary.url, standby.url)
         _deploy_and_wait(f, env, wait)
@@ -208,9 +200,9 @@ def test_a_region_outage_drill_blacks_the_primarys_region_out_and_always_lights_
     env = {"LAMBDAFAIL_SANDBOX_STATE": str(state), "AWS_MAX_ATTEMPTS": "1"}
     endpoint = json.loads(state.read_text())["endpoint_url"]
     name = f"rd{uuid.uuid4().hex[:8]}"
-    ssm = _client(endpoint, "ssm", THIRD)
+    ssm = region_client(endpoint, "ssm", THIRD)
     wait = state_waiter(StateStore(naming.table_name(name),
-                                   _client(endpoint, "dynamodb", CONTROL)), "web")
+                                   region_client(endpoint, "dynamodb", CONTROL)), "web")
     with WebService("primary") as primary, WebService("standby") as standby:
         f = _topology(tmp_path / "lambdafail.yaml", name, primary.url, standby.url)
         _deploy_and_wait(f, env, wait)
