@@ -23,8 +23,8 @@ from types import TracebackType
 from typing import Any
 
 from lambdafail.base.errors import UsageError
-from lambdafail.sandbox import backends, metric_alarms, outages
-from lambdafail.sandbox.activity import ActivityLog
+from lambdafail.sandbox import backends, dns, metric_alarms, outages
+from lambdafail.sandbox.activity import ActivityLog, RequestLog
 from lambdafail.sandbox.app import _SCOPE, SandboxApp
 from lambdafail.sandbox.delivery import Delivered, Dispatcher
 from lambdafail.sandbox.iam_enforce import Enforcer
@@ -84,6 +84,7 @@ class Sandbox:
         self.enforcer: Enforcer | None = Enforcer() if enforce_iam else None
         self.endpoint_url = ""
         self.log = ActivityLog()
+        self.requests = RequestLog()
         self.outages = outages.Outages(self.time_scale)
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -103,6 +104,7 @@ class Sandbox:
             self.notes.append(note)
         self._refuse_if_running()
         self._lambda_config = backends.disable_lambda_docker()
+        dns.install()  # health checks that follow their alarm (moto evaluates none)
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import WSGIRequestHandler, make_server
 
