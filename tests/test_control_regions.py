@@ -138,3 +138,16 @@ def test_a_single_region_topology_keeps_its_names_and_table() -> None:
     assert "replicas" not in table.spec and table.spec["ttl_attribute"] == "expires_at"
     assert planner.table_home(compiled_document(load("[eu-west-2]"), "eu-west-2"),
                               "eu-west-2") == ("eu-west-2", [])
+
+
+def test_a_dns_failover_router_with_several_control_regions_is_refused() -> None:
+    text = (TEXT % THREE).replace(
+        "    router: {ssm_parameter: /shop/web/active, region: eu-west-2}\n",
+        "    router:\n      dns_failover: {zone_id: Z0123456789ABCDEFGHIJ, record: web.example.com,"
+        " primary: web.euw1.example.com, standby: web.euw2.example.com}\n")
+    with pytest.raises(TopologyError) as info:
+        load_text(text, "t.yaml")
+    [p] = info.value.problems
+    assert (p.path, p.line) == ("services.web.router", 9)
+    assert p.message.startswith("a dns_failover router with several control regions is not "
+                                "supported yet")

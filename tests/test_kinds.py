@@ -14,7 +14,7 @@ WHERE = iam.Where("aws", "us-east-1", "123456789012")
 
 def test_every_model_kind_has_a_runtime_router_and_back() -> None:
     assert [k.kind for k in kinds.ROUTERS] == list(routers.ROUTERS)
-    assert [k.kind for k in kinds.ROUTERS] == ["ssm", "route53", "rules", "hook"]
+    assert [k.kind for k in kinds.ROUTERS] == ["ssm", "route53", "dns_failover", "rules", "hook"]
     # Only the hook reads back the committed side.
     assert [c.kind for c in routers.ROUTERS.values() if c.reads_committed] == ["hook"]
 

@@ -1,9 +1,10 @@
-"""Apply a plan: with its parts `apply_iam` and `apply_lambda`, the only code that changes
-infrastructure at deploy time.
+"""Apply a plan: with its parts `apply_iam`, `apply_lambda`, `apply_watch` and `apply_dns`, the
+only code that changes infrastructure at deploy time.
 
 Rules: changes run in the plan's order (deletions in reverse dependency order, then creations
 and updates in dependency order); each resource is created together with its tags in one call,
-so a crash never leaves an untagged resource we would later refuse to touch; every step is
+so a crash never leaves an untagged resource we would later refuse to touch (Route 53 health
+checks, tagged only after they exist, are adopted by the alarm they follow: apply_dns.py); every step is
 safe to repeat, so a deploy that died after any call converges when re-run. Sub-resources go
 before their parent: targets before a rule, permissions before a function, inline policies
 before a role. Progress is reported through a callback (no rich here).
@@ -23,6 +24,7 @@ from lambdafail.deploy import settle, stored_config
 from lambdafail.deploy.apply_base import ROLE_PROPAGATION_SECONDS as ROLE_PROPAGATION_SECONDS
 from lambdafail.deploy.apply_base import Progress as Progress
 from lambdafail.deploy.apply_base import _tag_list, _wait
+from lambdafail.deploy.apply_dns import DnsChanges
 from lambdafail.deploy.apply_iam import IamChanges
 from lambdafail.deploy.apply_lambda import LambdaChanges
 from lambdafail.deploy.apply_watch import WatchChanges
@@ -40,7 +42,7 @@ class Outcome:
     seconds: float = 0.0
 
 
-class Executor(IamChanges, LambdaChanges, WatchChanges):
+class Executor(IamChanges, LambdaChanges, WatchChanges, DnsChanges):
     def apply(self) -> Outcome:
         out = Outcome()
         start = time.monotonic()

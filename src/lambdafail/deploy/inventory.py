@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from lambdafail.aws import AwsContext, call
 from lambdafail.base.errors import AwsError
-from lambdafail.deploy import bus_policy, iam, planner
+from lambdafail.deploy import bus_policy, dns_observe, iam, planner
 from lambdafail.deploy.planner import CONFIG_SHA_ENV, VERSION_PREFIX, Actual, Plan, Resource
 from lambdafail.model import naming
 from lambdafail.model.kinds import router_kind
@@ -102,6 +102,9 @@ def observe(ctx: AwsContext, compiled: dict[str, Any], where: iam.Where,
             put(Resource("item", planner.config_item_name(sha), {}))
         actual.deployed_config = configs.get(deployed_sha)
         actual.drills = _drill_locks(ctx, compiled["table"])
+    # After the deployed config: a removed service's dns_failover resources are found by it.
+    for r in dns_observe.observe(ctx, compiled, actual.deployed_config):
+        put(r)
     return actual
 
 

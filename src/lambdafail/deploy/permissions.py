@@ -65,6 +65,11 @@ DEPLOY_CALLS: tuple[tuple[str, str], ...] = (
     ("cloudwatch", "PutMetricAlarm"), ("cloudwatch", "TagResource"),
     ("cloudwatch", "DeleteAlarms"), ("cloudwatch", "GetDashboard"),
     ("cloudwatch", "PutDashboard"), ("cloudwatch", "DeleteDashboards"),
+    # what a dns_failover router needs made ahead of time (deploy/apply_dns.py)
+    ("cloudwatch", "PutMetricData"), ("route53", "ListHealthChecks"),
+    ("route53", "ListTagsForResources"), ("route53", "CreateHealthCheck"),
+    ("route53", "UpdateHealthCheck"), ("route53", "DeleteHealthCheck"),
+    ("route53", "ChangeTagsForResource"), ("route53", "ChangeResourceRecordSets"),
 )
 
 # The recovery steps' calls beyond `lambda` and `ecs` (a manual switch runs the plan).
@@ -91,7 +96,7 @@ ONCALL_CALLS: tuple[tuple[str, str], ...] = (
     ("ssm", "GetParameter"), ("ssm", "PutParameter"), ("ssm", "AddTagsToResource"),
     ("route53", "ListResourceRecordSets"), ("route53", "ChangeResourceRecordSets"),
     ("route53", "GetChange"),
-    ("cloudwatch", "DescribeAlarms"),
+    ("cloudwatch", "DescribeAlarms"), ("cloudwatch", "PutMetricData"),
     ("sns", "Publish"), ("events", "PutEvents"),
     ("ecs", "UpdateService"), ("ecs", "DescribeServices"),
     # The CLI's own probes resolve probe headers (status --probe, failover/rollback checks);
@@ -129,6 +134,9 @@ _SIDS = {A.FUNCTION: "Orchestrator", A.ROLE: "Role", A.PASS_ROLE: "PassRoleToLam
          A.RULES: "Rules", A.QUEUE: "DeadLetterQueue", A.PARAMETERS: "RouterParameters",
          A.LOG_GROUP: "LogGroup", A.ALARMS: "Alarms", A.WATCH_ALARMS: "WatchAlarms",
          A.DASHBOARD: "Dashboard", A.ZONES: "RouterZones",
+         A.ROUTE_ALARMS: "RouterAlarms", A.METRICS: "RouterMetrics",
+         A.FAILOVER_ZONES: "FailoverZones", A.HEALTH_CHECKS: "HealthChecks",
+         A.HEALTH_CHECKS_ANY: "HealthChecksCreate",
          A.CHANGES: "RouterZoneChanges", A.ROUTER_RULES: "RouterRules",
          A.INVOKE: "InvokeTargets", A.ECS_SERVICES: "RecoveryEcsServices",
          A.TOPIC: "Notify", A.ANY: "Unscoped", A.PROBE_SECRETS: "ProbeSecrets",
@@ -143,10 +151,19 @@ _PROBE_SCOPES = (A.PROBE_SECRETS, A.PROBE_SECRETS_BATCH, A.PROBE_PARAMETERS)
 # DescribeAlarms by their name prefix) and, in plan's pre-flight, the signals' alarms; on-call
 # and drills only the signals'.
 _NOT_FOR_ROLE = {("oncall", "cloudwatch:DescribeAlarms", A.WATCH_ALARMS),
-                 ("drill", "cloudwatch:DescribeAlarms", A.WATCH_ALARMS)}
+                 ("drill", "cloudwatch:DescribeAlarms", A.WATCH_ALARMS),
+                 # deploy writes only dns_failover records; on-call and drills none of them
+                 # (their switch is the metric) and only route53 routers' records.
+                 ("deploy", "route53:ChangeResourceRecordSets", A.ZONES),
+                 *((role, action, A.FAILOVER_ZONES) for role in ("oncall", "drill")
+                   for action in ("route53:ChangeResourceRecordSets",
+                                  "route53:ListResourceRecordSets"))}
 
 # A conditioned action gets its own statement (the condition must not narrow the others).
 _CONDITIONED_SIDS = {"route53:ChangeResourceRecordSets": "RouterRecordChanges"}
+# Scopes whose conditioned action has a condition of its own (not the orchestrator's).
+_OWN_CONDITION_SIDS = {(A.FAILOVER_ZONES, "route53:ChangeResourceRecordSets"):
+                       "FailoverRecordChanges"}
 
 # Which action of the orchestrator's policy names each routed scope's resources.
 _FROM_ORCHESTRATOR = {A.PARAMETERS: "ssm:PutParameter", A.ALARMS: "cloudwatch:DescribeAlarms",
@@ -156,6 +173,7 @@ _FROM_ORCHESTRATOR = {A.PARAMETERS: "ssm:PutParameter", A.ALARMS: "cloudwatch:De
                       A.PROBE_SECRETS: "secretsmanager:GetSecretValue",
                       A.PROBE_SECRETS_BATCH: "secretsmanager:BatchGetSecretValue",
                       A.PROBE_PARAMETERS: "ssm:GetParameters",
+                      A.METRICS: "cloudwatch:PutMetricData",
                       **{scope: action for scope, (_, action) in _RECOVERY_SCOPES.items()}}
 
 
@@ -207,11 +225,47 @@ def scopes(compiled: dict[str, Any], where: iam.Where) -> dict[str, list[str]]:
     out[A.PASS_ROLE] = out[A.ROLE]
     routed, _ = _routed(iam.orchestrator_policy(compiled, where))
     out.update(routed)
+    out.update(_dns_failover_scopes(compiled, where))
     # Router parameters are also the ones deploy seeds: the compiled topology names them.
     out[A.PARAMETERS] = sorted(set(out[A.PARAMETERS]) | {
         iam.parameter_arn(where.at(s["router"].get("region")), s["router"]["parameter"])
         for s in compiled["services"].values() if s["router"]["kind"] == "ssm"})
     return out
+
+
+def _dns_failover_scopes(compiled: dict[str, Any], where: iam.Where) -> dict[str, list[str]]:
+    """What deploy makes for dns_failover routers: their alarms, health checks and zones."""
+    from lambdafail.deploy import dns_plan
+
+    routers = list(dns_plan.routers(compiled).values())
+    if not routers:
+        return {}
+    return {A.ROUTE_ALARMS: sorted({where.arn("cloudwatch", f"alarm:{r['alarm']}")
+                                    for r in routers}),
+            A.FAILOVER_ZONES: sorted({where.arn("route53", f"hostedzone/{r['zone_id']}",
+                                                regional=False, account=False)
+                                      for r in routers}),
+            # A health check's id exists only once it is created: no narrower ARN.
+            A.HEALTH_CHECKS: [where.arn("route53", "healthcheck/*", regional=False,
+                                        account=False)],
+            A.HEALTH_CHECKS_ANY: ["*"]}
+
+
+def _own_conditions(compiled: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Deploy's failover records: only their names, their types, UPSERT and DELETE."""
+    from lambdafail.deploy import dns_plan
+    from lambdafail.model.arns import normalized_record_name
+
+    routers = list(dns_plan.routers(compiled).values())
+    if not routers:
+        return {}
+    return {(A.FAILOVER_ZONES, "route53:ChangeResourceRecordSets"): {
+        "ForAllValues:StringEquals": {
+            "route53:ChangeResourceRecordSetsNormalizedRecordNames": sorted(
+                {normalized_record_name(r["record"]) for r in routers}),
+            "route53:ChangeResourceRecordSetsRecordTypes": sorted(
+                {str(r["type"]) for r in routers}),
+            "route53:ChangeResourceRecordSetsActions": ["DELETE", "UPSERT"]}}}
 
 
 def operator_policy(compiled: dict[str, Any], where: iam.Where, role: str) -> dict[str, Any]:
@@ -221,6 +275,7 @@ def operator_policy(compiled: dict[str, Any], where: iam.Where, role: str) -> di
     conditions = dict(conditions)
     conditions["iam:PassRole"] = {"StringEquals": {"iam:PassedToService":
                                                    "lambda.amazonaws.com"}}
+    own = _own_conditions(compiled)
     grouped: dict[tuple[str, str], set[str]] = {}  # (scope, conditioned action or "") -> actions
     for service, op in CALLS[role]:
         got = A.needs(service, op)
@@ -232,16 +287,17 @@ def operator_policy(compiled: dict[str, Any], where: iam.Where, role: str) -> di
             if (scope in _PROBE_SCOPES and role not in _PROBING_ROLES) or (
                     (role, action, scope) in _NOT_FOR_ROLE):
                 continue
-            key = (scope, action if action in conditions else "")
+            key = (scope, action if action in conditions or (scope, action) in own else "")
             grouped.setdefault(key, set()).add(action)
     statements = []
     for (scope, conditioned), acts in grouped.items():
-        sid = _CONDITIONED_SIDS.get(conditioned, _SIDS[scope])
+        sid = _OWN_CONDITION_SIDS.get((scope, conditioned)) or _CONDITIONED_SIDS.get(
+            conditioned, _SIDS[scope])
         res = resources[scope]
         st: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": sorted(acts),
                               "Resource": res if len(res) > 1 else res[0]}
         if conditioned:
-            st["Condition"] = conditions[conditioned]
+            st["Condition"] = own.get((scope, conditioned)) or conditions[conditioned]
         statements.append(st)
     if role == "deploy" and compiled.get("vpc"):
         # CreateFunction / UpdateFunctionConfiguration with a VpcConfig: Lambda checks that the

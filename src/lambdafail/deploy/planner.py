@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lambdafail.deploy import cost, iam, watch
+from lambdafail.deploy import cost, dns_plan, iam, watch
 from lambdafail.deploy.bus_policy import bus_policy
 from lambdafail.deploy.resources import Actual as Actual
 from lambdafail.deploy.resources import Change as Change
@@ -28,11 +28,14 @@ from lambdafail.model.kinds.steps import step_kind
 from lambdafail.runtime.table import TTL_ATTRIBUTE, key_schema_text, table_definition
 
 # Dependency order. Creation walks it forwards, deletion backwards.
+# route_alarm → healthcheck → record: what a dns_failover router switches (deploy/dns_plan.py).
 KINDS = ("queue", "bus", "table", "role", "policy", "loggroup", "function", "alias",
-         "permission", "rule", "alarm", "dashboard", "item", "parameter")
+         "permission", "rule", "alarm", "route_alarm", "healthcheck", "record", "dashboard",
+         "item", "parameter")
 TAGGED = frozenset({"queue", "bus", "table", "role", "policy", "loggroup", "function", "rule",
-                    "alarm", "parameter"})
-STATE_KINDS = frozenset({"table", "parameter"})  # kept by `destroy` unless --delete-state
+                    "alarm", "route_alarm", "healthcheck", "parameter"})
+# Kept by `destroy` unless --delete-state: the state, and what applications resolve through.
+STATE_KINDS = frozenset({"table", "parameter", "route_alarm", "healthcheck", "record"})
 CREATE_ONLY = frozenset({"item", "parameter"})  # seeded once, never overwritten
 # Lambda's resource-based policy is capped at 20 KB; keep a margin for what others add.
 POLICY_BUDGET = 18_000
@@ -63,7 +66,10 @@ def function_timeout(compiled: dict[str, Any]) -> int:
                  if step_kind(str(st["kind"])).holds_invocation)
              for svc in compiled["services"].values() for steps in svc["recovery"].values()]
     longest_plan = max(plans, default=0.0)
-    return max(_tick_timeout(compiled), int(min(900, longest_plan + 10)))
+    # A router that waits for its read-back (dns_failover: the alarm's move) waits inside a tick.
+    wait = max((router_kind(str(svc["router"]["kind"])).switch_wait_seconds
+                for svc in compiled["services"].values()), default=0.0)
+    return max(min(900, _tick_timeout(compiled) + int(wait)), int(min(900, longest_plan + 10)))
 
 
 def _tick_timeout(compiled: dict[str, Any]) -> int:
@@ -217,6 +223,9 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
     out.extend(rules)
     # Watching the watcher: alarms on the orchestrator and its dashboard (deploy/watch.py).
     out.extend(watch.desired(compiled, lambda n: where.arn("cloudwatch", f"alarm:{n}")))
+    # dns_failover routers: their alarm, health check and failover records, made ahead of time.
+    out.extend(dns_plan.desired(compiled, where.region,
+                                lambda n: where.arn("cloudwatch", f"alarm:{n}")))
 
     for svc_name, svc in sorted(compiled["services"].items()):
         out.append(Resource("item", svc_name, {"active": "primary"}, service=svc_name,
@@ -424,8 +433,10 @@ def plan(want: list[Resource], actual: Actual, *, mode: str = "deploy",
     # tags and belong to us when their parent does (the inventory only reports ours).
     def ours(r: Resource) -> bool:
         # The log group named after our function, untagged, is the one Lambda made for it
-        # (before deploy created it itself): adopted, tagged by the update.
-        adopted = r.kind == "loggroup" and r.owner is None
+        # (before deploy created it itself): adopted, tagged by the update. So is a health
+        # check following our alarm, untagged: Route 53 tags only after CreateHealthCheck,
+        # and a deploy stopped in between left it so.
+        adopted = r.kind in ("loggroup", "healthcheck") and r.owner is None
         return r.kind not in TAGGED or r.owner == topo or adopted
 
     updates: list[Change] = []
@@ -436,6 +447,10 @@ def plan(want: list[Resource], actual: Actual, *, mode: str = "deploy",
                 continue
             if w.kind == "parameter":
                 w = seed_at_state_side(w, actual)
+            if w.kind == "route_alarm":
+                side, _ = _state_side(w.service, actual)
+                w = Resource(w.kind, w.name, w.spec, w.tags, service=w.service,
+                             context={**w.context, "seed": side})
             updates.append(Change("create", w.kind, w.name, w.service, desired=w,
                                   note=str(w.context.get("note") or "")))
             continue

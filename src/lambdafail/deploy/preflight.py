@@ -63,7 +63,7 @@ def _referenced(compiled: dict[str, Any]) -> dict[str, dict[str, tuple[str, str 
             if sig.get("kind") == "alarm":
                 add("alarm", str(sig["alarm_name"]), f"{who}: signal", sig.get("region"))
         router = svc["router"]
-        if router["kind"] == "route53":
+        if router["kind"] in ("route53", "dns_failover"):
             add("hosted zone", str(router["zone_id"]), f"{who}: router")
         elif router["kind"] == "hook":
             add("function", str(router["function"]), f"{who}: router", router.get("region"))

@@ -108,7 +108,22 @@ def _placement_problems(topo: Topology) -> list[SemanticProblem]:
         if svc.router.region is not None and not kind.regional:
             out.append(SemanticProblem(
                 ("services", name, "router", "region"), f"a {kind.key} router acts through a "
-                "global API, not in a region", "remove `region:` from the router"))
+                "global API, not in a region", "remove `region:` from the router, or use a "
+                "dns_failover router: its switch is a data-plane call in the control region "
+                "(docs/placement.md)"))
+        elif svc.router.region is not None and kind.acts_in_control:
+            out.append(SemanticProblem(
+                ("services", name, "router", "region"), f"a {kind.key} router acts in the "
+                "control region (its alarm lives beside the orchestrator), not in a region of "
+                "its own", "remove `region:` from the router; choose the control region with "
+                "`control:` (docs/placement.md)"))
+        if kind.acts_in_control and len(topo.control_regions) > 1:
+            out.append(SemanticProblem(
+                ("services", name, "router"), f"a {kind.key} router with several control "
+                "regions is not supported yet: its health check follows one alarm, and each "
+                "control region's deploy would make its own",
+                "use one control region for this topology, or an ssm_parameter router "
+                "(docs/placement.md)"))
         for side in ("primary", "standby"):
             target = getattr(svc, side)
             if target_kind_of(target).invokes(target_kind_of(target).compile(target)) and \
@@ -155,6 +170,8 @@ def placement_warnings(topo: Topology) -> list[SemanticProblem]:
         kind = router_kind_of(svc.router)
         if not kind.regional:
             global_plane.append(name)
+        elif kind.acts_in_control:
+            continue  # in the control region: the warning about the watcher's region covers it
         elif (svc.router.region or topo.region) == (svc.primary.region or topo.region):
             in_primary.append(name)
     if in_primary:
@@ -169,7 +186,8 @@ def placement_warnings(topo: Topology) -> list[SemanticProblem]:
             ("services", first, "router"), f"the route53 router of {_some(global_plane)} "
             "switches with ChangeResourceRecordSets, a control-plane call served from "
             "us-east-1: AWS advises against depending on it during recovery",
-            "weigh it in docs/placement.md; an SSM router in the standby's region needs none"))
+            "use a dns_failover router (the same record, switched by a metric in the control "
+            "region: docs/placement.md), or an SSM router in the standby's region"))
     return out
 
 

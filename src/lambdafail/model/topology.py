@@ -360,10 +360,13 @@ def _target_json(topo: Topology, t: Target) -> TargetCfg:
     return cfg
 
 
-def _router_json(topo: Topology, svc: Service) -> dict[str, Any]:
+def _router_json(topo: Topology, name: str, svc: Service) -> dict[str, Any]:
     targets = {"primary": target_value(svc.primary), "standby": target_value(svc.standby)}
-    cfg = router_kind_of(svc.router).compile(svc.router, targets)
-    if router_kind_of(svc.router).regional and (where := placed(topo, svc.router.region)):
+    kind = router_kind_of(svc.router)
+    cfg = kind.with_names(kind.compile(svc.router, targets), topo.name, name)
+    if kind.acts_in_control:
+        return cfg  # the orchestrator's own region, whatever `region:` the topology has
+    if kind.regional and (where := placed(topo, svc.router.region)):
         cfg["region"] = where  # the runtime's clients and IAM's ARNs for it use this region
     return cfg
 
@@ -420,7 +423,7 @@ def compile_topology(topo: Topology) -> CompiledTopology:
             "policy": {"cooldown_seconds": p.cooldown_seconds, "failback": p.failback,
                        "rto_seconds": p.rto_seconds},
             "signals": signals,
-            "router": _router_json(topo, svc),
+            "router": _router_json(topo, name, svc),
             "recovery": _recovery_json(svc.recovery),
         }
     schedules = _split_schedules(schedules, services)

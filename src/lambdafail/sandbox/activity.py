@@ -1,4 +1,5 @@
-"""The sandbox's activity log: deliveries, invocations and function output, for debugging.
+"""The sandbox's activity log (deliveries, invocations and function output, for debugging) and
+its request log (every AWS API call served: service, operation, region, caller).
 
 Rule: thread-safe, bounded in memory (the last `keep` lines per function and overall), and
 appended to a log file next to the state file when one is given. Never raises: a full disk
@@ -41,3 +42,28 @@ class ActivityLog:
             if function is None:
                 return list(self._all)
             return list(self._by_function.get(function, ()))
+
+
+class RequestLog:
+    """Every signed AWS API request the sandbox served: (seq, epoch seconds, service,
+    operation, region, caller's access key), the last `keep` of them, oldest first.
+
+    Rule: the record of what was called, not of what it did; `seq` only grows, so a reader
+    asks for what came after the last one it saw. Thread-safe; never raises."""
+
+    def __init__(self, keep: int = 50_000):
+        self._lock = threading.Lock()
+        self._rows: deque[dict[str, object]] = deque(maxlen=keep)
+        self._seq = 0
+
+    def write(self, service: str, operation: str, region: str, caller: str) -> None:
+        import time
+
+        with self._lock:
+            self._seq += 1
+            self._rows.append({"seq": self._seq, "at": time.time(), "service": service,
+                               "operation": operation, "region": region, "caller": caller})
+
+    def since(self, seq: int = 0) -> list[dict[str, object]]:
+        with self._lock:
+            return [dict(r) for r in self._rows if int(str(r["seq"])) > seq]

@@ -5,7 +5,9 @@ CloudWatch SetAlarmState (alarms.py), DynamoDB TransactWriteItems with a ClientR
 (idempotency.py), DynamoDB requests naming a global table, answered by the table's home
 Region (global_tables.py), what recovery steps need and moto lacks (recovery_apis.py), the
 region-outage control path (outages.py), the regional web endpoints and their control
-(regional_web.py) — and checks IAM (iam_enforce.py, with --enforce-iam), IAM's and the
+(regional_web.py), the sandbox-only DNS answer and request log (dns.py, activity.py), Route
+53's health checks (dns.py patches moto's handlers) — and checks IAM (iam_enforce.py, with
+--enforce-iam), IAM's and the
 services' quotas (quotas.py, service_quotas.py) and eventual consistency (consistency.py)
 before moto sees a request; everything else goes to moto untouched.
 """
@@ -46,6 +48,9 @@ WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 _DYNAMODB_TARGET = "DynamoDB_20120810."
 _SCOPE = re.compile(r"Credential=(?P<key>[^/]+)/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/")
+# Sandbox-only endpoints (not AWS APIs): what Route 53 would answer, and the request log.
+DNS_PATH = "/_lambdafail/dns"
+REQUESTS_PATH = "/_lambdafail/requests"
 
 
 def _region_and_service(environ: dict[str, Any], default: str) -> tuple[str, str]:
@@ -126,6 +131,11 @@ class SandboxApp:
             return self.outage_control(environ, start_response)
         if path == regional_web.WEB_PATH or path.startswith(regional_web.WEB_PATH + "/"):
             return self.regional_web(environ, start_response, path)
+        if path == DNS_PATH:
+            return self.dns_answer(environ, start_response)
+        if path == REQUESTS_PATH:
+            return self.request_log(environ, start_response)
+        self._log_request(environ)
         if self.sandbox.enforcer is not None:
             verdict = self._authorize(environ, self.sandbox.enforcer)
             if verdict.refusal is not None:
@@ -171,6 +181,57 @@ class SandboxApp:
             if target.startswith(_DYNAMODB_TARGET):
                 return self._dynamodb(environ, start_response)
         return self.moto_app(environ, start_response)
+
+    def _log_request(self, environ: dict[str, Any]) -> None:
+        """The request log (activity.RequestLog): every signed request, by its operation."""
+        from lambdafail.sandbox.iam_request import SERVICES, identify
+
+        m = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        if not m:
+            return
+        headers = {"X-Amz-Target": environ.get("HTTP_X_AMZ_TARGET", ""),
+                   "Content-Type": environ.get("CONTENT_TYPE", "")}
+        try:
+            got = identify(m.group("service"), environ.get("REQUEST_METHOD", "GET"),
+                           environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""),
+                           headers, _read_body(environ))
+        except Exception:  # an unparsable request is still a request
+            got = None
+        service = SERVICES.get(m.group("service"), (m.group("service"), ""))[0]
+        self.sandbox.requests.write(service, got.operation if got else "?", m.group("region"),
+                                    m.group("key"))
+
+    def request_log(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        """GET ?since=SEQ: the requests served after SEQ (all by default), oldest first."""
+        raw = (parse_qs(environ.get("QUERY_STRING", "")).get("since") or ["0"])[0]
+        try:
+            since = int(raw)
+        except ValueError:
+            return _respond(start_response, 400, json.dumps(
+                {"error": f"since must be an integer, got {raw!r}"}).encode())
+        return _respond(start_response, 200, json.dumps(
+            {"requests": self.sandbox.requests.since(since)}).encode())
+
+    def dns_answer(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        """GET ?zone=Z…&name=app.example.com&type=CNAME: what Route 53 would answer (dns.py)."""
+        from lambdafail.sandbox import dns
+
+        q = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        missing = [k for k in ("zone", "name") if not q.get(k)]
+        if missing:
+            return _respond(start_response, 400, json.dumps(
+                {"error": f"missing {', '.join(missing)}: ?zone=Z…&name=…&type=CNAME"}).encode())
+        rtype = q.get("type", "CNAME").upper()
+        try:
+            got = dns.answer(q["zone"].removeprefix("/hostedzone/"), q["name"], rtype,
+                             self.sandbox.outages.dark)
+        except Exception as e:
+            if type(e).__name__ != "NoSuchHostedZone":
+                raise
+            return _respond(start_response, 404, json.dumps(
+                {"error": f"no hosted zone {q['zone']}"}).encode())
+        return _respond(start_response, 200, json.dumps(
+            {"zone": q["zone"], "name": q["name"], "type": rtype, **got}).encode())
 
     def _authorize(self, environ: dict[str, Any], enforcer: Enforcer) -> Verdict:
         """--enforce-iam: the request's caller must be allowed every action it needs. An

@@ -32,6 +32,7 @@ KNOWN_KEYS = frozenset({
     "route53:changeresourcerecordsetsnormalizedrecordnames",
     "route53:changeresourcerecordsetsrecordtypes",
     "route53:changeresourcerecordsetsactions",
+    "cloudwatch:namespace",
 })
 
 

@@ -291,8 +291,13 @@ def _cloudwatch(call: Call, a: _Arns, p: dict[str, Any], op: str, _rp: Any) -> l
         names = [v for k, v in p.items() if k.startswith("AlarmNames.member.")]
     if names:
         return [Need(f"cloudwatch:{op}", (a("cloudwatch", f"alarm:{n}"),)) for n in names]
-    return [Need(f"cloudwatch:{op}", ("*",) if op in ("PutMetricData", "GetMetricData",
-                                                      "ListMetrics") else None)]
+    if op == "PutMetricData":
+        # The namespace condition key: PutMetricData's only scope.
+        namespace = p.get("Namespace")
+        return [Need("cloudwatch:PutMetricData", ("*",),
+                     {"cloudwatch:namespace": (str(namespace),)} if namespace else {})]
+    return [Need(f"cloudwatch:{op}", ("*",) if op in ("GetMetricData", "ListMetrics")
+                 else None)]
 
 
 def _route53(call: Call, a: _Arns, p: dict[str, Any], op: str, _rp: Any) -> list[Need]:

@@ -24,8 +24,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from lambdafail.base.errors import UsageError
-from lambdafail.sandbox import backends, metric_alarms, outages, regional_web
-from lambdafail.sandbox.activity import ActivityLog
+from lambdafail.sandbox import backends, dns, metric_alarms, outages, regional_web
+from lambdafail.sandbox.activity import ActivityLog, RequestLog
 from lambdafail.sandbox.app import _SCOPE, SandboxApp
 from lambdafail.sandbox.delivery import Delivered, Dispatcher
 from lambdafail.sandbox.iam_enforce import Enforcer
@@ -85,6 +85,7 @@ class Sandbox:
         self.enforcer: Enforcer | None = Enforcer() if enforce_iam else None
         self.endpoint_url = ""
         self.log = ActivityLog()
+        self.requests = RequestLog()
         self.outages = outages.Outages(self.time_scale)
         self.web = regional_web.WebEndpoints()
         self._server: Any = None
@@ -105,6 +106,7 @@ class Sandbox:
             self.notes.append(note)
         self._refuse_if_running()
         self._lambda_config = backends.disable_lambda_docker()
+        dns.install()  # health checks that follow their alarm (moto evaluates none)
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import WSGIRequestHandler, make_server
 

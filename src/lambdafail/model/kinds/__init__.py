@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdafail.model.kinds import hook, route53, rules, ssm
+from lambdafail.model.kinds import dns_failover, hook, route53, rules, ssm
 from lambdafail.model.kinds.base import RouterKind, RouterSpec
 
 #: In the order the schema, the discriminator and error messages list them.
-ROUTERS: tuple[RouterKind[Any], ...] = (ssm.KIND, route53.KIND, rules.KIND, hook.KIND)
+ROUTERS: tuple[RouterKind[Any], ...] = (ssm.KIND, route53.KIND, dns_failover.KIND, rules.KIND,
+                                         hook.KIND)
 
 _BY_KIND = {k.kind: k for k in ROUTERS}
 _BY_MODEL = {k.model: k for k in ROUTERS}

@@ -39,10 +39,21 @@ class RouterKind(Generic[M]):
     model: type[M]
     #: Whether the router acts in a region (Route 53's API is global: it does not).
     regional: ClassVar[bool] = True
+    #: Whether the router always acts in the control region (beside the orchestrator):
+    #: `region:` is refused and no router-in-the-primary's-region warning applies.
+    acts_in_control: ClassVar[bool] = False
+    #: How long the runtime router may wait for its read-back after an apply (the deployed
+    #: function's timeout makes room for it).
+    switch_wait_seconds: ClassVar[float] = 0.0
 
     def compile(self, router: M, targets: dict[str, str]) -> dict[str, Any]:
         """The compiled router (JSON-ready); `targets`: each side's target URL or function."""
         raise NotImplementedError
+
+    def with_names(self, cfg: dict[str, Any], topology: str, service: str) -> dict[str, Any]:
+        """The compiled router with the names it needs that only the topology and service
+        give (a router that creates nothing of its own: unchanged)."""
+        return cfg
 
     def route_key(self, router: M) -> str | None:
         """What the router switches, for the check that no two services share it; None when

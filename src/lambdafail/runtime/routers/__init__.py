@@ -2,7 +2,7 @@
 
 Rules: `apply(side)` may run any number of times with the same result; `read_back()` answers
 from what AWS now holds, never from what we meant to set; failures raise a RouterError subclass
-(base.py). One module per kind (ssm, route53, rules, hook), each registered once in ROUTERS
+(base.py). One module per kind (ssm, route53, dns_failover, rules, hook), each registered once in ROUTERS
 below by its compiled `kind`; its model, compile and IAM twin is `lambdafail/model/kinds/<kind>.py`.
 stdlib + boto3 only.
 """
@@ -22,6 +22,7 @@ from lambdafail.runtime.routers.base import (
     RouterTimeout,
     router_error,
 )
+from lambdafail.runtime.routers.dns_failover import DnsFailoverSwitch
 from lambdafail.runtime.routers.hook import HookSwitch
 from lambdafail.runtime.routers.route53 import Route53Switch
 from lambdafail.runtime.routers.rules import RulesSwitch
@@ -40,7 +41,8 @@ class _Builder(Protocol):
 
 #: compiled router `kind` → its runtime class.
 ROUTERS: dict[str, _Builder] = {cls.kind: cls for cls in (SsmSwitch, Route53Switch,
-                                                           RulesSwitch, HookSwitch)}
+                                                           DnsFailoverSwitch, RulesSwitch,
+                                                           HookSwitch)}
 
 
 def reads_committed(router_cfg: dict[str, Any]) -> bool:
@@ -78,6 +80,6 @@ def read_all(routers: dict[str, dict[str, Any]], clients: Clients) -> dict[str, 
     return out
 
 
-__all__ = ["ROUTERS", "TAG_SERVICE", "TAG_TOPOLOGY", "HookSwitch", "Reading", "Route53Switch", "Router", "RouterError", "RouterNotFound",
+__all__ = ["ROUTERS", "TAG_SERVICE", "TAG_TOPOLOGY", "DnsFailoverSwitch", "HookSwitch", "Reading", "Route53Switch", "Router", "RouterError", "RouterNotFound",
            "RouterRefused", "RouterTimeout", "RulesSwitch", "SsmSwitch", "make_router",
            "owner_tags", "read_all", "reads_committed", "router_error"]
