@@ -152,7 +152,9 @@ def placement_warnings(topo: Topology) -> list[SemanticProblem]:
                   if (svc.primary.region or topo.region) == control]
         if not shared:
             continue
-        where: tuple[str | int, ...] = ("control", "regions", i) if topo.control else ("region",)
+        where: tuple[str | int, ...] = (
+            ("region",) if topo.control is None
+            else ("control", "regions") if len(controls) == 1 else ("control", "regions", i))
         if len(controls) == 1:
             out.append(SemanticProblem(
                 where, f"the orchestrator runs in {control}, the region of the primary of "
