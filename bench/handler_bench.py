@@ -7,8 +7,8 @@ Run: .venv/bin/python bench/handler_bench.py [--events N] [--imports N]
   with click/rich/yaml/pydantic blocked (median of N), and boto3's own import for comparison
   (the handler defers it to the first AWS call);
 - failure event: `Orchestrator.handle()` of a matching failure event against in-process moto
-  (median of N): the failover path (dedup, read, `switching` write, SSM put + read-back, commit
-  transaction) and the duplicate path; with the AWS calls each makes. moto's own request
+  (median of N): the failover path (dedup, read, `switching` write, SSM put + read-back, the
+  commit and its log entry) and the duplicate path; with the AWS calls each makes. moto's own request
   handling is inside these numbers, so they are an upper bound of the handler's own work.
 """
 
