@@ -147,3 +147,18 @@ def test_three_control_regions_switch_exactly_once_and_answer_with_one_dark(
         assert ssm.get_parameter(Name=param)["Parameter"]["Value"] == primary.url
         r = run_cli("--sandbox", "outage", CONTROL[0], "--end", env=env)
         assert r.returncode == 0, r.stderr
+
+        # Destroy with its state: every region's watcher, then the global table (its
+        # replicas first: AWS refuses to delete a table that has them).
+        r = run_cli("--sandbox", "destroy", "-f", f, "--delete-state", "--yes", env=env,
+                    timeout=300)
+        assert r.returncode == 0, r.stderr
+        destroyed = [re.match(r"destroyed topology '\w+' in (\S+):", line)
+                     for line in r.stdout.splitlines() if line.startswith("destroyed")]
+        assert [m.group(1) for m in destroyed if m] == CONTROL[::-1], r.stdout
+        for region in CONTROL:
+            assert table not in region_client(endpoint, "dynamodb", region).list_tables()[
+                "TableNames"], region
+            names = [fn["FunctionName"] for fn in region_client(
+                endpoint, "lambda", region).list_functions()["Functions"]]
+            assert naming.function_name(name) not in names, region
