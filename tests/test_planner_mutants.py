@@ -39,7 +39,8 @@ def _compiled(timeout: float = 3, probes: int = 1, services: int = 1,
               schedules: bool = True) -> dict[str, Any]:
     """The fields function_timeout and _tick_timeout read, made by hand."""
     svc = {"health": {"timeout_seconds": timeout, "probes_per_tick": probes},
-           "recovery": {"failover": steps or [], "failback": []}}
+           "recovery": {"failover": steps or [], "failback": []},
+           "router": {"kind": "ssm"}}
     names = [f"s{i}" for i in range(services)]
     return {"services": {"s0": svc},
             "schedules": {"tick": {"services": names}} if schedules else {}}
@@ -116,7 +117,8 @@ def test_managed_policies_are_global_numbered_from_one_and_attached() -> None:
     assert [p.name for p in policies] == names
     assert [p.context for p in policies] == [
         {"arn": f"arn:aws:iam::{ACCOUNT}:policy/lambdafail/multi/{n}",
-         "role": "lambdafail-multi-orchestrator"} for n in names]
+         "role": "lambdafail-multi-orchestrator", "path": "/lambdafail/multi/"}
+        for n in names]
     assert all(p.spec["attached"] is True for p in policies)
 
 
