@@ -12,7 +12,10 @@ primary is never stopped separately.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -22,9 +25,10 @@ import pytest
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
 
 from conftest import run_cli, wait_until
+from lambdafail.drill.journal import read_journal
 from lambdafail.model import naming
 from lambdafail.runtime.state import StateStore
-from lambdafail.sandbox import regional_web
+from lambdafail.sandbox import control, regional_web
 from lambdafail.sandbox.webservice import WebService
 from sandbox_fixtures import PROC_TIME_SCALE, region_client, state_waiter
 
@@ -229,3 +233,177 @@ def test_a_region_outage_drill_blacks_the_primarys_region_out_and_always_lights_
         r = run_cli("--sandbox", "drill", "web", "-f", str(same), "--scenario",
                     "region-outage", "--yes", "--timeout", "30", env=env, timeout=120)
         assert r.returncode == 5 and "take the watcher down too" in r.stderr, r.stderr
+
+
+def _region_topology(path: Path, name: str, endpoint: str, standby: str,
+                     threshold: int = THRESHOLD) -> str:
+    """Two services whose primaries are the sandbox's regional endpoints in us-east-1 (RTOs 30
+    and 45 s), a third whose primary is in us-east-2; the watcher in us-west-2."""
+    def url(region: str, svc: str) -> str:
+        return regional_web.url(endpoint, region, f"{name}-{svc}")
+
+    path.write_text(f"""\
+version: 1
+name: {name}
+region: {PROTECTED}
+control: {{regions: [{CONTROL}]}}
+defaults:
+  health: {{interval: rate(1 minute), timeout_seconds: 1, failure_threshold: {threshold},
+           recovery_threshold: 2}}
+  policy: {{cooldown_seconds: 1, failback: manual, rto_seconds: 30}}
+services:
+  web:
+    primary: {{url: "{url(PROTECTED, 'web')}"}}
+    standby: {{url: "{standby}", region: {THIRD}}}
+    router: {{ssm_parameter: /{name}/web/active, region: {THIRD}}}
+  api:
+    primary: {{url: "{url(PROTECTED, 'api')}"}}
+    standby: {{url: "{standby}?api", region: {THIRD}}}
+    router: {{ssm_parameter: /{name}/api/active, region: {THIRD}}}
+    policy: {{rto_seconds: 45}}
+  other:
+    primary: {{url: "{url(THIRD, 'other')}", region: {THIRD}}}
+    standby: {{url: "{standby}?other", region: {THIRD}}}
+    router: {{ssm_parameter: /{name}/other/active, region: {THIRD}}}
+""")
+    return str(path)
+
+
+def test_a_region_drill_fails_every_primary_of_the_region_over_at_once_and_restores_all(
+        tmp_path: Path, sandbox_proc: tuple[subprocess.Popen[str], Path]) -> None:
+    _, state = sandbox_proc
+    env = {"LAMBDAFAIL_SANDBOX_STATE": str(state), "AWS_MAX_ATTEMPTS": "1"}
+    endpoint = json.loads(state.read_text())["endpoint_url"]
+    name = f"rg{uuid.uuid4().hex[:8]}"
+    ssm = region_client(endpoint, "ssm", THIRD)
+    store = StateStore(naming.table_name(name), region_client(endpoint, "dynamodb", CONTROL))
+    with WebService("standby") as standby:
+        f = _region_topology(tmp_path / "lambdafail.yaml", name, endpoint, standby.url)
+        r = run_cli("--sandbox", "deploy", "-f", f, "--yes", env=env)
+        assert r.returncode == 0, r.stderr
+        for svc in ("web", "api", "other"):
+            state_waiter(store, svc)(lambda st: st.health["primary"].ok and st.health[
+                "standby"].ok, 30, f"the first probe tick of {svc}")
+        # A dry run pre-checks both and changes nothing (--scenario implied).
+        r = run_cli("--sandbox", "-o", "json", "drill", "-f", f, "--outage-region", PROTECTED,
+                    "--dry-run", env=env, timeout=120)
+        assert r.returncode == 0, r.stderr
+        dry = json.loads(r.stdout)
+        assert (dry["dry_run"], dry["outage"]["blacked_out"], sorted(dry["drills"])) == (
+            True, False, ["api", "web"])
+        assert all(store.drill_lock(svc) is None for svc in ("web", "api"))
+        reports = tmp_path / "reports"
+        r = run_cli("--sandbox", "-o", "json", "drill", "-f", f, "--scenario",
+                    "region-outage", "--outage-region", PROTECTED, "--yes", "--timeout", "30",
+                    "--report-dir", str(reports), env=env, timeout=240)
+        assert r.returncode == 0, r.stderr
+        doc = json.loads(r.stdout)
+        assert doc["schema"] == "lambdafail.drill.region/1"
+        assert (doc["region"], doc["control_region"]) == (PROTECTED, CONTROL)
+        assert doc["outage"] == {"sandbox": True, "blacked_out": True, "lit_again": True}
+        assert doc["grade"] == {"result": "pass", "passed": True, "exit_code": 0,
+                                "reasons": []}
+        rows = {row["service"]: row for row in doc["services"]}
+        assert sorted(rows) == ["api", "web"]  # `other`'s primary is in us-east-2
+        for svc, rto in (("web", 30.0), ("api", 45.0)):
+            row = rows[svc]
+            assert (row["result"], row["exit_code"], row["switched"], row["restored"],
+                    row["rto_met"], row["rto_seconds"]) == ("pass", 0, True, True, True, rto)
+            assert row["total_s"] is not None and 0 < row["total_s"] <= rto
+            assert row["time_to_switch_s"] is not None and row["time_to_switch_s"] >= 0
+            assert row["report_dir"] == str(reports / svc)
+            one = json.loads((reports / svc / "report.json").read_text())
+            assert one["service"] == svc and one["grade"]["result"] == "pass"
+            checks = json.dumps(one["phases"])
+            # One outage for both: each drill saw the region dark and lit again.
+            assert "one outage for 2 service(s)" in checks and "region lit again" in checks
+            # The sibling is not an "other service"; `other` is, and stayed put.
+            assert one["other_services"] == {"checked": ["other"], "changed": []}
+            assert doc["drills"][svc] == one
+        assert json.loads((reports / "region.json").read_text())["services"] == doc["services"]
+        # Restored: both routers home, the region answers, nothing dark, nothing drilled.
+        for svc in ("web", "api", "other"):
+            value = ssm.get_parameter(Name=f"/{name}/{svc}/active")["Parameter"]["Value"]
+            assert value == regional_web.url(endpoint, THIRD if svc == "other" else PROTECTED,
+                                             f"{name}-{svc}")
+            st = store.get(svc)
+            assert st is not None and (st.active, st.phase, st.faults) == (
+                "primary", "steady", {})
+            assert store.drill_lock(svc) is None
+        r = run_cli("--sandbox", "outage", "-o", "json", env=env)
+        assert json.loads(r.stdout)["outages"] == []
+        moves = [(e["service"], e["from"], e["to"], e["reason"])
+                 for e in store.log(kind="transition")]
+        assert sorted(moves) == sorted([("web", "primary", "standby", "drill"),
+                                        ("web", "standby", "primary", "rollback"),
+                                        ("api", "primary", "standby", "drill"),
+                                        ("api", "standby", "primary", "rollback")])
+
+        # The watcher in the drilled region: refused, as a single region-outage drill is.
+        same = tmp_path / "same.yaml"
+        same.write_text(Path(f).read_text().replace(f"[{CONTROL}]", f"[{PROTECTED}]")
+                        .replace(name, f"{name}x"))
+        assert run_cli("--sandbox", "deploy", "-f", str(same), "--yes",
+                       env=env).returncode == 0
+        r = run_cli("--sandbox", "-o", "json", "drill", "-f", str(same), "--scenario",
+                    "region-outage", "--outage-region", PROTECTED, "--yes", "--timeout", "30",
+                    "--report-dir", str(tmp_path / "same-reports"), env=env, timeout=120)
+        assert r.returncode == 5 and "take the watcher down too" in r.stderr, r.stderr
+        refused = json.loads(r.stdout)
+        assert refused["outage"]["blacked_out"] is False
+        assert [(row["service"], row["switched"]) for row in refused["services"]] == [
+            ("api", False), ("web", False)]
+
+
+def test_a_region_drill_interrupted_while_it_observes_restores_every_service(
+        tmp_path: Path, sandbox_proc: tuple[subprocess.Popen[str], Path]) -> None:
+    _, state = sandbox_proc
+    env = {"LAMBDAFAIL_SANDBOX_STATE": str(state), "AWS_MAX_ATTEMPTS": "1"}
+    endpoint = json.loads(state.read_text())["endpoint_url"]
+    name = f"ri{uuid.uuid4().hex[:8]}"
+    store = StateStore(naming.table_name(name), region_client(endpoint, "dynamodb", CONTROL))
+    with WebService("standby") as standby:
+        # 50 failed probes to switch: the drill is still observing when the signal comes.
+        f = _region_topology(tmp_path / "lambdafail.yaml", name, endpoint, standby.url,
+                             threshold=50)
+        assert run_cli("--sandbox", "deploy", "-f", f, "--yes", env=env).returncode == 0
+        for svc in ("web", "api"):
+            state_waiter(store, svc)(lambda st: st.health["primary"].ok and st.health[
+                "standby"].ok, 30, f"the first probe tick of {svc}")
+        reports = tmp_path / "reports"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lambdafail", "--sandbox", "-o", "json", "drill", "-f", f,
+             "--scenario", "region-outage", "--outage-region", PROTECTED, "--yes",
+             "--timeout", "60", "--report-dir", str(reports)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, **env})
+
+        def observing() -> bool:
+            journals = [reports / svc / "journal.jsonl" for svc in ("web", "api")]
+            return all(j.exists() and any(
+                rec.get("kind") == "phase-start" and rec.get("phase") == "observe"
+                for rec in read_journal(j)) for j in journals)
+
+        try:
+            wait_until(observing, timeout=60, interval=0.05, what="both drills observing")
+            assert [o["region"] for o in control.outages(endpoint)["outages"]] == [PROTECTED]
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 130, err
+        doc = json.loads(out)
+        assert doc["grade"]["exit_code"] == 130 and doc["grade"]["result"] == "fail"
+        assert doc["outage"] == {"sandbox": True, "blacked_out": True, "lit_again": True}
+        assert [(row["service"], row["exit_code"], row["switched"], row["restored"])
+                for row in doc["services"]] == [("api", 130, False, True),
+                                                ("web", 130, False, True)], err
+        for svc in ("web", "api"):
+            phases = {p["name"]: p["status"] for p in doc["drills"][svc]["phases"]}
+            assert (phases["observe"], phases["restore"]) == ("interrupted", "passed")
+            st = store.get(svc)
+            assert st is not None and (st.active, st.faults) == ("primary", {})
+            assert store.drill_lock(svc) is None
+        assert control.outages(endpoint)["outages"] == []

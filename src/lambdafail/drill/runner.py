@@ -104,6 +104,8 @@ class Drill:
         self.injected = False
         self.scenario: Scenario = SCENARIOS[opts.scenario](self)
         self.snapshot: dict[str, dict[str, Any]] = {}
+        # Services drilled together with this one (drill/region.py): not "other services".
+        self.siblings: frozenset[str] = frozenset()
         self.poll = max(0.02, POLL_SECONDS / max(1.0, time_scale()))
         self.journal: Journal | None = None
         self.report_dir: str | None = None
@@ -286,7 +288,7 @@ class Drill:
                       f"drill {lock.get('drill_id', '?')} by {lock.get('owner', '?')} since "
                       f"{lock.get('started_at', '?')}")
             for name, other in states.items():
-                if name != svc:
+                if name != svc and name not in self.siblings:
                     self.snapshot[name] = {"active": other.active, "phase": other.phase}
             if not all(c.ok for c in ph.checks):
                 raise PhaseFailed("steady state not met: " + "; ".join(
@@ -452,7 +454,8 @@ class Drill:
                     changed.append(f"{name}: {before} → {after}")
             others_in_log = [e for e in self.store.log(since=self.rec.origin,
                                                           kind="transition")
-                             if e.get("service") != self.opts.service]
+                             if e.get("service") != self.opts.service
+                             and e.get("service") not in self.siblings]
             changed += [f"{e.get('service')}: transition {e.get('transition_id')} "
                         f"({e.get('from')} → {e.get('to')})" for e in others_in_log]
             self.others_changed = changed

@@ -1,9 +1,11 @@
-"""`lambdafail drill`: rehearse an outage of one service and grade it against its RTO.
+"""`lambdafail drill`: rehearse an outage of one service — or, with `--scenario region-outage
+--outage-region REGION`, of every service whose primary is in REGION at once
+(drill/region.py) — and grade each against its RTO.
 
 Thin: confirmation, live phase progress on stderr, the four report files, the exit code (0 pass,
 5 fail, 6 restore incomplete, 130 interrupted and restored). `--abort` undoes what a drill left. The drill itself is `lambdafail.drill.runner`; the
 reports are `lambdafail.drill.report`. `--output json` prints report.json's document
-alone on stdout.
+alone on stdout (for a region: region.json's, with every service's report under `drills`).
 
 Rule: the restore always runs (finally), and a pass is only reported when earned.
 """
@@ -30,14 +32,20 @@ if TYPE_CHECKING:
                "fault, watch the orchestrator detect it and switch, verify, restore, and grade "
                "the time against the service's rto_seconds. Exit 0 pass, 5 fail, 6 restore "
                "incomplete (act by hand), 130 interrupted (restored). `--abort --reason TEXT` "
-               "undoes what a drill left, from any machine.")
+               "undoes what a drill left, from any machine. `--scenario region-outage "
+               "--outage-region REGION` (no SERVICE) drills every service whose primary is "
+               "in REGION at once.")
 @topology_file_option
-@click.argument("service")
+@click.argument("service", required=False)
 @click.option("--scenario", type=click.Choice(list(SCENARIOS)),
               default="primary-down", show_default=True,
               help="primary-down: force the primary's probes to fail; event: put a failure "
               "event on the bus; alarm: set one of the service's alarms to ALARM; command: run "
               "--inject-cmd.")
+@click.option("--outage-region", metavar="REGION",
+              help="With --scenario region-outage and no SERVICE: drill every service whose "
+              "primary is in REGION at once (one outage of the region; each graded against "
+              "its own RTO). Not --region: that is the AWS region of the control plane.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), callback=require_finite, default=300.0, show_default=True,
               help="Seconds to wait for the switch after injecting (and for the restore).")
 @click.option("--no-restore", is_flag=True, help="Leave the service FAILED OVER on purpose.")
@@ -57,10 +65,10 @@ if TYPE_CHECKING:
               help="With --abort: why (recorded in the transition log).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @global_options
-def command(file: str, service: str, scenario: str, timeout: float, no_restore: bool,
-            report_dir: str | None, inject_cmd: str | None, restore_cmd: str | None,
-            check_url: str | None, dry_run: bool, abort: bool, reason: str | None,
-            yes: bool) -> int:
+def command(file: str, service: str | None, scenario: str, outage_region: str | None,
+            timeout: float, no_restore: bool, report_dir: str | None, inject_cmd: str | None,
+            restore_cmd: str | None, check_url: str | None, dry_run: bool, abort: bool,
+            reason: str | None, yes: bool) -> int:
     from lambdafail.base.errors import UsageError
     from lambdafail.cli.commands.common import (
         confirm,
@@ -73,6 +81,15 @@ def command(file: str, service: str, scenario: str, timeout: float, no_restore: 
     from lambdafail.drill import report
     from lambdafail.drill.runner import Drill, DrillOptions
 
+    if outage_region is not None or service is None:
+        typed = click.get_current_context().get_parameter_source("scenario")
+        _region_usage(service, outage_region, scenario,
+                      typed is click.core.ParameterSource.COMMANDLINE,
+                      {"--no-restore": no_restore, "--inject-cmd": inject_cmd,
+                       "--restore-cmd": restore_cmd, "--check-url": check_url,
+                       "--abort": abort, "--reason": reason})
+        assert outage_region is not None
+        return _region(file, outage_region, timeout, report_dir, dry_run, yes)
     if abort and not reason:
         raise UsageError("--abort needs --reason", hint="e.g. --reason \"drill over, INC-123\" "
                          "(recorded in the transition log)")
@@ -110,6 +127,118 @@ def command(file: str, service: str, scenario: str, timeout: float, no_restore: 
     return int(doc["grade"]["exit_code"])
 
 
+def _region_usage(service: str | None, outage_region: str | None, scenario: str,
+                  scenario_typed: bool, others: dict[str, Any]) -> None:
+    """A drill of a whole region: SERVICE or --outage-region (not both), the region-outage
+    scenario, a known region, none of the options that belong to one service."""
+    from lambdafail.base.errors import UsageError
+    from lambdafail.model import regions
+
+    example = "lambdafail drill -f FILE --scenario region-outage --outage-region us-east-1"
+    if outage_region is None:
+        raise UsageError("give SERVICE (or --scenario region-outage --outage-region REGION for "
+                         "every service whose primary is in REGION)",
+                         hint="lambdafail drill -f FILE checkout")
+    if service is not None:
+        raise UsageError(f"give SERVICE or --outage-region, not both (got {service!r} and "
+                         f"--outage-region {outage_region})",
+                         hint=f"{example}  # every service of the region; or drop "
+                         "--outage-region to drill one service")
+    if scenario_typed and scenario != "region-outage":
+        raise UsageError(f"--outage-region drills a region outage, not --scenario {scenario}",
+                         hint=example)
+    given = [flag for flag, value in others.items() if value]
+    if given:
+        raise UsageError(f"{', '.join(given)} apply to the drill of one SERVICE, not to "
+                         "--outage-region", hint="a region drill always restores every "
+                         "service; abort a service's drill with `lambdafail drill -f FILE "
+                         "SERVICE --abort --reason TEXT`")
+    if regions.partition_of(outage_region) is None:
+        raise UsageError(f"not an AWS region: {outage_region!r}",
+                         hint=regions.unknown_region_hint(outage_region))
+
+
+def _region(file: str, outage_region: str, timeout: float, report_dir: str | None,
+            dry_run: bool, yes: bool) -> int:
+    """`drill --scenario region-outage --outage-region REGION`: drill/region.py."""
+    from lambdafail.base import settings
+    from lambdafail.cli.commands.common import (
+        confirm,
+        connection_flags,
+        console,
+        emit_json,
+        is_json,
+        open_topology,
+    )
+    from lambdafail.drill import report
+    from lambdafail.drill.region import RegionDrill, services_in, write_region
+    from lambdafail.drill.runner import DrillOptions
+
+    topo, ctx, compiled = open_topology(file)
+    services_in(compiled, outage_region)  # none there: a usage error before any AWS call
+    operator = ctx.caller_arn()
+    opts = DrillOptions(service="", scenario="region-outage", timeout=timeout,
+                        report_dir=report_dir, dry_run=dry_run, operator=operator,
+                        topology_file=file, connection=connection_flags(ctx),
+                        region=ctx.region, environment=_environment(operator))
+    err = console(stderr=True)
+    drill = RegionDrill(compiled, ctx, outage_region, opts,
+                        listener=lambda name: _Progress(err, prefix=name),
+                        sandbox=settings.current().sandbox)
+    names = ", ".join(drill.services)
+    warning = drill.warning()
+    if not dry_run:
+        confirm(f"Drill region-outage of {outage_region} on {topo.name}: {len(drill.services)} "
+                f"service(s) ({names}) fail over for REAL at once, watched from "
+                f"{compiled['region']}{'; ' + warning if warning else ''}. Go?", yes)
+    doc = drill.run()
+    if dry_run:
+        for name, one in doc["drills"].items():
+            err.print(f"[bold]{escape(name)}[/bold]")
+            _show_plan(err, one)
+    else:
+        for d in drill.drills:
+            if d.report is not None:
+                report.write_all(d.report, d.report_dir or ".")
+        write_region(doc, drill.report_dir)
+        _show_region(err, doc)
+    if is_json():
+        emit_json(doc)
+    return int(doc["grade"]["exit_code"])
+
+
+def _show_region(out: Console, doc: dict[str, Any]) -> None:
+    def s(v: Any) -> str:
+        return "—" if v is None else f"{v:.2f} s"
+
+    out.print()
+    o = doc["outage"]
+    out.print(f"region {doc['region']}: " + (
+        "blacked out once" + (", lit again" if o["lit_again"] else
+                              ", [bold red]STILL DARK[/bold red]" if o["lit_again"] is False
+                              else "")
+        if o["blacked_out"] else "not blacked out (on AWS: every primary forced unhealthy)"
+        if not o["sandbox"] else "not blacked out"))
+    for row in doc["services"]:
+        style = {"pass": "green", "fail": "red"}.get(row["result"], "bold red reverse")
+        switched = "switched" if row["switched"] else "NOT switched"
+        restored = {True: "restored", False: "NOT RESTORED", None: "nothing to restore"}[
+            row["restored"]]
+        out.print(f"  [{style}]{row['result']:<18}[/{style}] {escape(row['service'])}: "
+                  f"{switched}, total {s(row['total_s'])} (switch {s(row['time_to_switch_s'])}) "
+                  f"vs RTO {row['rto_seconds']:g} s, {restored}")
+    g = doc["grade"]
+    style = {"pass": "bold green", "fail": "bold red"}.get(g["result"], "bold red reverse")
+    out.print(f"[{style}]REGION DRILL {g['result'].upper()}[/{style}] (exit {g['exit_code']})")
+    for reason in g["reasons"]:
+        out.print(f"  - {escape(reason)}")
+    for row in doc["services"]:
+        if row["restored"] is False and row["service"] in doc["drills"]:
+            _show_left(out, doc["drills"][row["service"]]["restore"])
+    out.print(f"Reports: {escape(str(doc['report_dir']))}/region.json and one directory per "
+              "service (report.md, report.json, junit.xml, timeline.svg)")
+
+
 def _environment(caller_arn: str) -> str:
     """Where the drill ran, for the report: the sandbox, an emulator's endpoint, or the AWS
     account (from the caller's ARN)."""
@@ -139,12 +268,13 @@ _STYLE = {"passed": "green", "failed": "bold red", "skipped": "dim", "interrupte
 class _Progress:
     """Live phase progress, one line per event, on stderr (stdout stays for --output json)."""
 
-    def __init__(self, out: Console) -> None:
+    def __init__(self, out: Console, prefix: str = "") -> None:
         self.out = out
+        self.prefix = f"[bold]{escape(prefix)}[/bold] " if prefix else ""
 
     def __call__(self, rec: dict[str, Any]) -> None:
         kind = rec["kind"]
-        t = f"[dim]+{rec['offset_s']:7.2f}s[/dim]"
+        t = f"{self.prefix}[dim]+{rec['offset_s']:7.2f}s[/dim]"
         if kind == "phase-start":
             self.out.print(f"{t} [bold]▶ {rec['phase']}[/bold]")
         elif kind == "phase-end":
