@@ -151,3 +151,16 @@ def test_a_dns_failover_router_with_several_control_regions_is_refused() -> None
     assert (p.path, p.line) == ("services.web.router", 9)
     assert p.message.startswith("a dns_failover router with several control regions is not "
                                 "supported yet")
+
+
+def test_the_router_hint_says_where_the_router_acts() -> None:
+    from lambdafail.oncall.switch import router_hint
+
+    router = compile_topology(load(THREE))["services"]["web"]["router"]
+    assert router_hint(dict(router), "standby") == (
+        "the SSM parameter /shop/web/active (for standby it holds "
+        "'https://web.euw2.example.com/healthz') in eu-west-2")
+    route53 = {"kind": "route53", "zone_id": "Z1", "record": "a.example.com.", "type": "CNAME",
+               "values": {"primary": "p", "standby": "s"}}
+    assert router_hint(route53, "primary").endswith(
+        "(for primary: 'p') (a global API, served from us-east-1)")

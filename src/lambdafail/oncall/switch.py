@@ -27,10 +27,14 @@ if TYPE_CHECKING:
 
 
 def router_hint(router_cfg: dict[str, Any], side: str) -> str:
-    """Where to look by hand to see (or set) which side the router points at."""
+    """Where to look by hand to see (or set) which side the router points at — and in which
+    region (a router placed outside the control region says so; a global one says that)."""
     from lambdafail.model.kinds import router_kind
 
-    return router_kind(str(router_cfg.get("kind"))).hint(router_cfg, side)
+    kind = router_kind(str(router_cfg.get("kind")))
+    where = ("" if kind.regional else " (a global API, served from us-east-1)") if not \
+        router_cfg.get("region") else f" in {router_cfg['region']}"
+    return kind.hint(router_cfg, side) + where
 
 
 def _service_cfg(compiled: dict[str, Any], service: str) -> dict[str, Any]:
