@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 from lambdafail.aws import AwsContext
-from lambdafail.deploy import inventory
+from lambdafail.deploy import inventory_table
 from lambdafail.deploy.executor import Executor
 from lambdafail.deploy.inventory import plan_for
 from lambdafail.deploy.planner import Change
@@ -112,7 +112,7 @@ def test_a_new_tables_missing_tags_are_read_again(sandbox: Sandbox, tmp_path: Pa
     assert note.endswith("tags found")
 
     # Without the re-read, the same moment makes our own table look foreign.
-    monkeypatch.setattr(inventory, "TAG_RETRY_DELAYS", ())
+    monkeypatch.setattr(inventory_table, "TAG_RETRY_DELAYS", ())
     name2, f2 = _topology(tmp_path)
     ddb.create_table(**table_definition(naming.table_name(name2)),
                      Tags=[{"Key": k, "Value": v} for k, v in naming.tags(name2).items()])
