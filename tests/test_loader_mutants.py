@@ -170,3 +170,34 @@ def test_a_problem_deep_in_a_service_is_located_at_its_nearest_mark() -> None:
     found = [p for p in problems(text) if p.path.startswith("services.checkout.router")]
     assert found, problems(text)
     assert all(p.line == 8 for p in found)
+
+
+SIGNALS = """\
+version: 1
+name: shop
+region: us-east-1
+services:
+  checkout:
+    primary: {url: "https://checkout.example.com/healthz"}
+    standby: {url: "https://checkout.example.com/healthz"}
+    signals:
+      - alarm: ""
+      - event: {source: [shop.checkout]}
+    router: {ssm_parameter: /shop/checkout/active}
+"""
+
+
+def test_a_bad_first_list_item_is_dropped_and_the_checks_across_fields_still_run() -> None:
+    # signals[0] is invalid: the repair drops it (index 0 of a list) and validates the rest,
+    # so the cross-field check (standby == primary) is reported as well.
+    found = [(p.line, p.column, p.path, p.message.split(" (")[0]) for p in problems(SIGNALS)]
+    assert found == [
+        (7, 5, "services.checkout.standby", "standby is the same target as primary"),
+        (9, 9, "services.checkout.signals[0].alarm", "alarm names are 1-255 characters")]
+
+
+def test_a_missing_key_is_located_at_its_parent() -> None:
+    # `standby` is not in the file: its problem takes the mark of the nearest parent that is.
+    text = SIGNALS.replace('    standby: {url: "https://checkout.example.com/healthz"}\n', "")
+    found = [(p.line, p.column, p.path, p.message) for p in problems(text)]
+    assert found[0] == (5, 3, "services.checkout.standby", "missing required key `standby`")
