@@ -36,11 +36,11 @@ def _step(kind: str, timeout: float, retries: int) -> dict[str, Any]:
 
 def _compiled(timeout: float = 3, probes: int = 1, services: int = 1,
               steps: list[dict[str, Any]] | None = None,
-              schedules: bool = True) -> dict[str, Any]:
+              schedules: bool = True, router: str = "ssm") -> dict[str, Any]:
     """The fields function_timeout and _tick_timeout read, made by hand."""
     svc = {"health": {"timeout_seconds": timeout, "probes_per_tick": probes},
            "recovery": {"failover": steps or [], "failback": []},
-           "router": {"kind": "ssm"}}
+           "router": {"kind": router}}
     names = [f"s{i}" for i in range(services)]
     return {"services": {"s0": svc},
             "schedules": {"tick": {"services": names}} if schedules else {}}
@@ -53,6 +53,13 @@ def test_function_timeout_covers_the_longest_recovery_plan_with_its_retries() ->
     assert planner.function_timeout(_compiled(steps=[_step("lambda", 890, 0)])) == 900
     assert planner.function_timeout(_compiled(steps=[_step("lambda", 500, 1)])) == 900
     assert planner.function_timeout(_compiled()) == 30  # no steps: the tick's
+
+
+def test_a_router_that_waits_for_its_read_back_lengthens_the_tick_up_to_the_cap() -> None:
+    # dns_failover waits up to 20 s for its alarm inside the tick: 30 + 20; capped at 900.
+    assert planner.function_timeout(_compiled(router="dns_failover")) == 50
+    assert planner.function_timeout(_compiled(timeout=60, services=833,
+                                              router="dns_failover")) == 900
 
 
 def test_tick_timeout_for_rounds_spread_over_the_interval() -> None:
