@@ -397,3 +397,27 @@ def test_the_dns_endpoint_refuses_bad_queries(sandbox: Any) -> None:
             urllib.request.urlopen(f"{sandbox.endpoint_url}/_lambdafail/dns?{query}", timeout=5)
         assert e.value.code == code
         assert json.loads(e.value.read()) == {"error": error}
+
+
+def test_a_created_route_alarm_is_seeded_at_the_side_the_state_says() -> None:
+    """A route alarm created while the state says standby (a redeploy after a failover, its
+    alarm deleted meanwhile) is seeded with the standby: creating it must not move DNS."""
+    from lambdafail.deploy import planner
+    from lambdafail.deploy.resources import Actual, Resource
+    from lambdafail.model.topology import compiled_document
+
+    compiled = compiled_document(load_text(_text(), "t.yaml"), "us-west-2")
+    want = planner.desired(compiled, where=WHERE, code_sha256="c", config_sha256="s")
+
+    def seeds(state: dict[str, str] | None) -> list[str]:
+        actual = Actual("shop", "aws", "us-west-2", "123456789012")
+        if state is not None:
+            actual.resources[("item", "web")] = Resource(
+                "item", "web", {"active": state["active"]}, context={"phase": state["phase"]})
+        made = planner.plan(want, actual)
+        return [str((c.desired.context if c.desired else {}).get("seed"))
+                for c in made.changes if c.kind == "route_alarm"]
+
+    assert seeds({"active": "standby", "phase": "steady"}) == ["standby"]
+    assert seeds({"active": "primary", "phase": "steady"}) == ["primary"]
+    assert seeds(None) == ["primary"]
