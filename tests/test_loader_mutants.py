@@ -172,19 +172,10 @@ def test_a_problem_deep_in_a_service_is_located_at_its_nearest_mark() -> None:
     assert all(p.line == 8 for p in found)
 
 
-SIGNALS = """\
-version: 1
-name: shop
-region: us-east-1
-services:
-  checkout:
-    primary: {url: "https://checkout.example.com/healthz"}
-    standby: {url: "https://checkout.example.com/healthz"}
-    signals:
-      - alarm: ""
-      - event: {source: [shop.checkout]}
-    router: {ssm_parameter: /shop/checkout/active}
-"""
+# VALID with the standby equal to the primary (a cross-field problem) and a bad first signal.
+SIGNALS = VALID.replace("checkout-dr.example.com", "checkout.example.com").replace(
+    "    router:", '    signals:\n      - alarm: ""\n      - event: {source: [shop.checkout]}\n'
+    "    router:")
 
 
 def test_a_bad_first_list_item_is_dropped_and_the_checks_across_fields_still_run() -> None:
