@@ -58,3 +58,49 @@ def test_each_kind_compiles_hints_and_grants_through_its_module() -> None:
         "/shop/web/active": "https://a.example.com/"}
     assert kinds.router_kind("hook").invokes(_topo(cases["hook"])) == {"switch-fn"}
     assert kinds.router_kind("rules").seeded_parameters(_topo(cases["rules"])) == {}
+
+
+def test_no_module_outside_a_kind_dispatches_on_a_router_kind_name() -> None:
+    """Comparisons with a router kind's name live only in that kind's modules."""
+    import re
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parent.parent / "src" / "lambdafail"
+    homes = {src / "model" / "kinds", src / "runtime" / "routers", src / "deploy" / "kinds"}
+    # A probe header's `ssm` reference (runtime/secrets.py) is not the router kind.
+    elsewhere = {src / "runtime" / "secrets.py"}
+    names = "|".join(re.escape(k.kind) for k in kinds.ROUTERS)
+    # `router["kind"] == "ssm"`, `.get("kind") in ("route53", ...)`, `k.kind != "hook"`
+    pattern = re.compile(rf"""kind\W{{0,4}}\s*(==|!=|\bin\b)\s*\(?[^\n)]*["']({names})["']""")
+    found = [f"{p.relative_to(src)}:{n}: {line.strip()}"
+             for p in sorted(src.rglob("*.py"))
+             if not any(h in p.parents for h in homes) and p not in elsewhere
+             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+             if pattern.search(line)]
+    assert found == []
+
+
+def test_what_a_router_kind_brings_to_deploy_falls_into_the_planners_order() -> None:
+    from lambdafail.deploy import kinds as owned
+    from lambdafail.deploy import planner
+
+    assert [k.router for k in owned.OWNED] == ["dns_failover"]
+    assert planner.KINDS[planner.KINDS.index("alarm"):planner.KINDS.index("dashboard") + 1] == (
+        "alarm", "route_alarm", "healthcheck", "record", "dashboard")
+    assert {"route_alarm", "healthcheck"} <= planner.TAGGED
+    assert "record" not in planner.TAGGED
+    assert {"route_alarm", "healthcheck", "record"} <= planner.STATE_KINDS
+    assert planner.ADOPTED_UNTAGGED == {"loggroup", "healthcheck"}
+    assert planner.SEEDED == {"route_alarm"}
+    assert owned.owner_of("healthcheck") is owned.OWNED[0]
+    assert owned.owner_of("function") is None
+
+
+def test_the_access_denied_hint_names_what_a_kinds_own_call_needs() -> None:
+    from lambdafail.aws import actions, denied_hint
+    from lambdafail.deploy import executor  # noqa: F401  (registers the kinds' needs)
+
+    assert "route53:CreateHealthCheck" in denied_hint("route53", "create_health_check")
+    # The shared calls keep their own scopes and gain the kind's.
+    scopes = {scope for _, scope in actions.needs("cloudwatch", "PutMetricAlarm") or ()}
+    assert scopes == {"watch-alarms", "route-alarms"}

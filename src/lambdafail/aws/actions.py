@@ -28,11 +28,7 @@ ALARMS = "alarms"  # the topology's CloudWatch alarms
 WATCH_ALARMS = "watch-alarms"  # the alarms deploy puts on the orchestrator (deploy/watch.py)
 DASHBOARD = "dashboard"  # the topology's CloudWatch dashboard
 ZONES = "zones"  # Route 53 hosted zones of route53 routers
-ROUTE_ALARMS = "route-alarms"  # the alarms of dns_failover routers (deploy creates them)
 METRICS = "metrics"  # PutMetricData, "*" under the condition cloudwatch:namespace = lambdafail
-FAILOVER_ZONES = "failover-zones"  # hosted zones of dns_failover routers (deploy's records)
-HEALTH_CHECKS = "health-checks"  # Route 53 health checks (ids unknown before they exist)
-HEALTH_CHECKS_ANY = "health-checks-any"  # "*": CreateHealthCheck, ListHealthChecks
 CHANGES = "changes"  # Route 53 change ids
 ROUTER_RULES = "router-rules"  # rules a `rules` router enables and disables
 INVOKE = "invoke"  # Lambda targets (probes), hook routers and recovery-step functions
@@ -211,36 +207,21 @@ ACTIONS: dict[tuple[str, str], tuple[Need, ...]] = {
     # The signals' alarms (routed), and deploy's own watch alarms (read by name prefix).
     ("cloudwatch", "DescribeAlarms"): (("cloudwatch:DescribeAlarms", ALARMS),
                                        ("cloudwatch:DescribeAlarms", WATCH_ALARMS)),
-    ("cloudwatch", "ListTagsForResource"): (("cloudwatch:ListTagsForResource", WATCH_ALARMS),
-                                            ("cloudwatch:ListTagsForResource", ROUTE_ALARMS)),
+    # What router kinds bring add their own scopes to these (deploy/kinds/: `needs`).
+    ("cloudwatch", "ListTagsForResource"): (("cloudwatch:ListTagsForResource", WATCH_ALARMS),),
     ("cloudwatch", "PutMetricAlarm"): (("cloudwatch:PutMetricAlarm", WATCH_ALARMS),
-                                       ("cloudwatch:TagResource", WATCH_ALARMS),
-                                       ("cloudwatch:PutMetricAlarm", ROUTE_ALARMS),
-                                       ("cloudwatch:TagResource", ROUTE_ALARMS)),
-    ("cloudwatch", "TagResource"): (("cloudwatch:TagResource", WATCH_ALARMS),
-                                    ("cloudwatch:TagResource", ROUTE_ALARMS)),
-    ("cloudwatch", "DeleteAlarms"): (("cloudwatch:DeleteAlarms", WATCH_ALARMS),
-                                     ("cloudwatch:DeleteAlarms", ROUTE_ALARMS)),
+                                       ("cloudwatch:TagResource", WATCH_ALARMS)),
+    ("cloudwatch", "TagResource"): (("cloudwatch:TagResource", WATCH_ALARMS),),
+    ("cloudwatch", "DeleteAlarms"): (("cloudwatch:DeleteAlarms", WATCH_ALARMS),),
     # A dns_failover router's switch (and deploy's one seed of it).
     ("cloudwatch", "PutMetricData"): (("cloudwatch:PutMetricData", METRICS),),
     ("cloudwatch", "GetDashboard"): (("cloudwatch:GetDashboard", DASHBOARD),),
     ("cloudwatch", "PutDashboard"): (("cloudwatch:PutDashboard", DASHBOARD),),
     ("cloudwatch", "DeleteDashboards"): (("cloudwatch:DeleteDashboards", DASHBOARD),),
     ("cloudwatch", "SetAlarmState"): (("cloudwatch:SetAlarmState", ALARMS),),
-    ("route53", "ListResourceRecordSets"): (("route53:ListResourceRecordSets", ZONES),
-                                            ("route53:ListResourceRecordSets", FAILOVER_ZONES)),
-    ("route53", "ChangeResourceRecordSets"): (("route53:ChangeResourceRecordSets", ZONES),
-                                              ("route53:ChangeResourceRecordSets",
-                                               FAILOVER_ZONES)),
+    ("route53", "ListResourceRecordSets"): (("route53:ListResourceRecordSets", ZONES),),
+    ("route53", "ChangeResourceRecordSets"): (("route53:ChangeResourceRecordSets", ZONES),),
     ("route53", "GetChange"): (("route53:GetChange", CHANGES),),
-    # What deploy makes for a dns_failover router: a health check (no resource until it
-    # exists: created and listed on "*"), its tags, and the failover records of the zone.
-    ("route53", "CreateHealthCheck"): (("route53:CreateHealthCheck", HEALTH_CHECKS_ANY),),
-    ("route53", "ListHealthChecks"): (("route53:ListHealthChecks", HEALTH_CHECKS_ANY),),
-    ("route53", "UpdateHealthCheck"): (("route53:UpdateHealthCheck", HEALTH_CHECKS),),
-    ("route53", "DeleteHealthCheck"): (("route53:DeleteHealthCheck", HEALTH_CHECKS),),
-    ("route53", "ChangeTagsForResource"): (("route53:ChangeTagsForResource", HEALTH_CHECKS),),
-    ("route53", "ListTagsForResources"): (("route53:ListTagsForResources", HEALTH_CHECKS),),
     ("sns", "Publish"): (("sns:Publish", TOPIC),),
     ("sns", "GetTopicAttributes"): (("sns:GetTopicAttributes", TOPIC),),
     # -- Secrets Manager (probe headers). BatchGetSecretValue returns a secret only to a caller
@@ -252,12 +233,27 @@ ACTIONS: dict[tuple[str, str], tuple[Need, ...]] = {
 }
 
 
+# What router kinds that bring resources add (deploy/kinds/: each module's `needs`, with its
+# own scopes), registered when that registry is imported: this table stays below deploy.
+_CONTRIBUTED: dict[tuple[str, str], tuple[Need, ...]] = {}
+
+
+def contribute(table: dict[tuple[str, str], tuple[Need, ...]]) -> None:
+    """Add a kind's needs (idempotent: a need already known is not added twice)."""
+    for key, extra in table.items():
+        have = _CONTRIBUTED.get(key, ())
+        _CONTRIBUTED[key] = have + tuple(n for n in extra if n not in have)
+
+
 def needs(service: str, operation: str) -> tuple[Need, ...] | None:
     """What calling `operation` of `service` needs; None for a call this table does not know.
     Without a service, the first service with that operation (routers name only theirs)."""
     if not service:
-        return next((v for (_, op), v in ACTIONS.items() if op == operation), None)
-    return ACTIONS.get((service, operation))
+        service = next((s for s, op in (*ACTIONS, *_CONTRIBUTED) if op == operation), "")
+    core, extra = ACTIONS.get((service, operation)), _CONTRIBUTED.get((service, operation))
+    if core is None and extra is None:
+        return None
+    return (*(core or ()), *(extra or ()))
 
 
 def actions_for(service: str, operation: str) -> list[str]:

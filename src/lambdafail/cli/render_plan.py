@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from lambdafail.deploy.planner import Change, Plan
+from lambdafail.deploy.resources import Change, Plan
 
 if TYPE_CHECKING:
     from rich.console import RenderableType

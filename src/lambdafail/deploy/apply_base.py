@@ -10,10 +10,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from lambdafail.aws import AwsContext
+from lambdafail.aws import AwsContext, call
 from lambdafail.base.errors import AwsError
 from lambdafail.deploy.package import Package
-from lambdafail.deploy.planner import Change, Plan, Resource
+from lambdafail.deploy.resources import Change, Plan, Resource
 
 # status: "start" | "done" | "failed" | "wait: <what is being waited for>"
 Progress = Callable[[Change, str], None]
@@ -65,6 +65,10 @@ class ExecutorBase:
         self.progress = progress or (lambda c, s: None)
         actual = plan.actual
         self._actual = actual.resources if actual else {}
+
+    def call(self, client: Any, operation: str, *, resource: str = "", **kwargs: Any) -> Any:
+        """`aws.call`, lent to the appliers of router kinds (deploy/kinds/)."""
+        return call(client, operation, resource=resource, **kwargs)
 
     # -- helpers ---------------------------------------------------------------------------
 

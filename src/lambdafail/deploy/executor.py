@@ -1,12 +1,13 @@
-"""Apply a plan: with its parts `apply_iam`, `apply_lambda`, `apply_watch` and `apply_dns`, the
-only code that changes infrastructure at deploy time.
+"""Apply a plan: with its parts `apply_iam`, `apply_lambda`, `apply_watch` and what router
+kinds bring (`deploy/kinds/`: each kind's applier), the only code that changes infrastructure
+at deploy time.
 
 Rules: changes run in the plan's order (deletions in reverse dependency order, then creations
 and updates in dependency order); each resource is created together with its tags in one call,
 so a crash never leaves an untagged resource we would later refuse to touch (Route 53 health
-checks, tagged only after they exist, are adopted by the alarm they follow: apply_dns.py); every step is
-safe to repeat, so a deploy that died after any call converges when re-run. Sub-resources go
-before their parent: targets before a rule, permissions before a function, inline policies
+checks, tagged only after they exist, are adopted by the alarm they follow:
+deploy/kinds/dns_failover.py); every step is safe to repeat, so a deploy that died after any
+call converges when re-run. Sub-resources go before their parent: targets before a rule, permissions before a function, inline policies
 before a role. Progress is reported through a callback (no rich here).
 """
 
@@ -18,13 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from lambdafail.aws import call
+from lambdafail.aws import actions, call
 from lambdafail.base.errors import AwsError
-from lambdafail.deploy import settle, stored_config
+from lambdafail.deploy import kinds, settle, stored_config
 from lambdafail.deploy.apply_base import ROLE_PROPAGATION_SECONDS as ROLE_PROPAGATION_SECONDS
 from lambdafail.deploy.apply_base import Progress as Progress
 from lambdafail.deploy.apply_base import _tag_list, _wait
-from lambdafail.deploy.apply_dns import DnsChanges
 from lambdafail.deploy.apply_iam import IamChanges
 from lambdafail.deploy.apply_lambda import LambdaChanges
 from lambdafail.deploy.apply_watch import WatchChanges
@@ -34,6 +34,8 @@ from lambdafail.model import naming
 from lambdafail.runtime.table import TTL_ATTRIBUTE, table_definition
 
 PITR_WAIT_SECONDS = 120.0
+# What router kinds' calls need, for the AccessDenied hint (aws sits below deploy).
+actions.contribute(kinds.needs())
 
 
 @dataclass
@@ -42,14 +44,15 @@ class Outcome:
     seconds: float = 0.0
 
 
-class Executor(IamChanges, LambdaChanges, WatchChanges, DnsChanges):
+class Executor(IamChanges, LambdaChanges, WatchChanges):
     def apply(self) -> Outcome:
         out = Outcome()
         start = time.monotonic()
+        self._appliers: dict[str, Any] = {}
         for change in self.plan.pending:
             self.progress(change, "start")
             try:
-                getattr(self, f"_{change.action}_{change.kind}")(change)
+                self._runner(change)(change)
             except BaseException:
                 self.progress(change, "failed")
                 raise
@@ -57,6 +60,17 @@ class Executor(IamChanges, LambdaChanges, WatchChanges, DnsChanges):
             out.done.append(change)
         out.seconds = time.monotonic() - start
         return out
+
+    def _runner(self, change: Change) -> Any:
+        """`_<action>_<kind>` of this executor, or of the applier of the router kind that owns
+        the resource kind (one per run: it may keep what it made, such as ids)."""
+        name = f"_{change.action}_{change.kind}"
+        owner = kinds.owner_of(change.kind)
+        if owner is None:
+            return getattr(self, name)
+        if owner.router not in self._appliers:
+            self._appliers[owner.router] = owner.applier(self)
+        return getattr(self._appliers[owner.router], name)
 
     # -- SQS dead-letter queue -------------------------------------------------------------
 

@@ -13,8 +13,8 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from lambdafail.aws import AwsContext, call
-from lambdafail.deploy import bus_policy, dns_observe, iam, planner
+from lambdafail.aws import AwsContext, actions, call
+from lambdafail.deploy import bus_policy, iam, kinds, planner
 from lambdafail.deploy.inventory_base import get_or_none as _get
 from lambdafail.deploy.inventory_base import tag_map as _tag_list
 from lambdafail.deploy.inventory_table import config_items as config_items
@@ -26,6 +26,10 @@ from lambdafail.model.kinds import router_kind
 if TYPE_CHECKING:
     from lambdafail.deploy.package import Package
     from lambdafail.model.topology import Topology
+
+# What router kinds' calls need, for the AccessDenied hint (aws sits below deploy).
+actions.contribute(kinds.needs())
+
 
 def where_of(ctx: AwsContext) -> iam.Where:
     ident = call(ctx.client("sts"), "get_caller_identity")
@@ -84,8 +88,8 @@ def observe(ctx: AwsContext, compiled: dict[str, Any], where: iam.Where,
             put(Resource("item", planner.config_item_name(sha), {}))
         actual.deployed_config = configs.get(deployed_sha)
         actual.drills = drill_locks(ctx, compiled["table"])
-    # After the deployed config: a removed service's dns_failover resources are found by it.
-    for r in dns_observe.observe(ctx, compiled, actual.deployed_config):
+    # After the deployed config: what a removed service's router brought is found by it.
+    for r in kinds.observe(ctx, compiled, actual.deployed_config, call):
         put(r)
     return actual
 

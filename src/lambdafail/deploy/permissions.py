@@ -14,8 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from lambdafail.aws import actions as A
-from lambdafail.deploy import iam, watch
+from lambdafail.deploy import iam, kinds, watch
 from lambdafail.model import naming
+from lambdafail.model.kinds import router_kind
+
+# What router kinds' deploy calls need (deploy/kinds/), in the one table of aws.actions.
+A.contribute(kinds.needs())
 
 ROLES = ("deploy", "oncall", "drill")
 
@@ -65,11 +69,8 @@ DEPLOY_CALLS: tuple[tuple[str, str], ...] = (
     ("cloudwatch", "PutMetricAlarm"), ("cloudwatch", "TagResource"),
     ("cloudwatch", "DeleteAlarms"), ("cloudwatch", "GetDashboard"),
     ("cloudwatch", "PutDashboard"), ("cloudwatch", "DeleteDashboards"),
-    # what a dns_failover router needs made ahead of time (deploy/apply_dns.py)
-    ("cloudwatch", "PutMetricData"), ("route53", "ListHealthChecks"),
-    ("route53", "ListTagsForResources"), ("route53", "CreateHealthCheck"),
-    ("route53", "UpdateHealthCheck"), ("route53", "DeleteHealthCheck"),
-    ("route53", "ChangeTagsForResource"), ("route53", "ChangeResourceRecordSets"),
+    # what router kinds need made ahead of time (deploy/kinds/)
+    *dict.fromkeys(call for k in kinds.OWNED for call in k.calls),
 )
 
 # The recovery steps' calls beyond `lambda` and `ecs` (a manual switch runs the plan).
@@ -134,9 +135,7 @@ _SIDS = {A.FUNCTION: "Orchestrator", A.ROLE: "Role", A.PASS_ROLE: "PassRoleToLam
          A.RULES: "Rules", A.QUEUE: "DeadLetterQueue", A.PARAMETERS: "RouterParameters",
          A.LOG_GROUP: "LogGroup", A.ALARMS: "Alarms", A.WATCH_ALARMS: "WatchAlarms",
          A.DASHBOARD: "Dashboard", A.ZONES: "RouterZones",
-         A.ROUTE_ALARMS: "RouterAlarms", A.METRICS: "RouterMetrics",
-         A.FAILOVER_ZONES: "FailoverZones", A.HEALTH_CHECKS: "HealthChecks",
-         A.HEALTH_CHECKS_ANY: "HealthChecksCreate",
+         A.METRICS: "RouterMetrics", **{s: sid for k in kinds.OWNED for s, sid in k.sids.items()},
          A.CHANGES: "RouterZoneChanges", A.ROUTER_RULES: "RouterRules",
          A.INVOKE: "InvokeTargets", A.ECS_SERVICES: "RecoveryEcsServices",
          A.TOPIC: "Notify", A.ANY: "Unscoped", A.PROBE_SECRETS: "ProbeSecrets",
@@ -152,18 +151,14 @@ _PROBE_SCOPES = (A.PROBE_SECRETS, A.PROBE_SECRETS_BATCH, A.PROBE_PARAMETERS)
 # and drills only the signals'.
 _NOT_FOR_ROLE = {("oncall", "cloudwatch:DescribeAlarms", A.WATCH_ALARMS),
                  ("drill", "cloudwatch:DescribeAlarms", A.WATCH_ALARMS),
-                 # deploy writes only dns_failover records; on-call and drills none of them
-                 # (their switch is the metric) and only route53 routers' records.
+                 # deploy writes no route53 router's records (only what router kinds bring).
                  ("deploy", "route53:ChangeResourceRecordSets", A.ZONES),
-                 *((role, action, A.FAILOVER_ZONES) for role in ("oncall", "drill")
-                   for action in ("route53:ChangeResourceRecordSets",
-                                  "route53:ListResourceRecordSets"))}
+                 *(x for k in kinds.OWNED for x in k.not_for_role)}
 
 # A conditioned action gets its own statement (the condition must not narrow the others).
 _CONDITIONED_SIDS = {"route53:ChangeResourceRecordSets": "RouterRecordChanges"}
 # Scopes whose conditioned action has a condition of its own (not the orchestrator's).
-_OWN_CONDITION_SIDS = {(A.FAILOVER_ZONES, "route53:ChangeResourceRecordSets"):
-                       "FailoverRecordChanges"}
+_OWN_CONDITION_SIDS = {key: sid for k in kinds.OWNED for key, sid in k.condition_sids.items()}
 
 # Which action of the orchestrator's policy names each routed scope's resources.
 _FROM_ORCHESTRATOR = {A.PARAMETERS: "ssm:PutParameter", A.ALARMS: "cloudwatch:DescribeAlarms",
@@ -225,47 +220,14 @@ def scopes(compiled: dict[str, Any], where: iam.Where) -> dict[str, list[str]]:
     out[A.PASS_ROLE] = out[A.ROLE]
     routed, _ = _routed(iam.orchestrator_policy(compiled, where))
     out.update(routed)
-    out.update(_dns_failover_scopes(compiled, where))
+    for k in kinds.OWNED:
+        out.update(k.scopes(compiled, where))
     # Router parameters are also the ones deploy seeds: the compiled topology names them.
     out[A.PARAMETERS] = sorted(set(out[A.PARAMETERS]) | {
-        iam.parameter_arn(where.at(s["router"].get("region")), s["router"]["parameter"])
-        for s in compiled["services"].values() if s["router"]["kind"] == "ssm"})
+        iam.parameter_arn(where.at(s["router"].get("region")), param)
+        for s in compiled["services"].values()
+        for param in router_kind(str(s["router"]["kind"])).seeded_parameters(s["router"])})
     return out
-
-
-def _dns_failover_scopes(compiled: dict[str, Any], where: iam.Where) -> dict[str, list[str]]:
-    """What deploy makes for dns_failover routers: their alarms, health checks and zones."""
-    from lambdafail.deploy import dns_plan
-
-    routers = list(dns_plan.routers(compiled).values())
-    if not routers:
-        return {}
-    return {A.ROUTE_ALARMS: sorted({where.arn("cloudwatch", f"alarm:{r['alarm']}")
-                                    for r in routers}),
-            A.FAILOVER_ZONES: sorted({where.arn("route53", f"hostedzone/{r['zone_id']}",
-                                                regional=False, account=False)
-                                      for r in routers}),
-            # A health check's id exists only once it is created: no narrower ARN.
-            A.HEALTH_CHECKS: [where.arn("route53", "healthcheck/*", regional=False,
-                                        account=False)],
-            A.HEALTH_CHECKS_ANY: ["*"]}
-
-
-def _own_conditions(compiled: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    """Deploy's failover records: only their names, their types, UPSERT and DELETE."""
-    from lambdafail.deploy import dns_plan
-    from lambdafail.model.arns import normalized_record_name
-
-    routers = list(dns_plan.routers(compiled).values())
-    if not routers:
-        return {}
-    return {(A.FAILOVER_ZONES, "route53:ChangeResourceRecordSets"): {
-        "ForAllValues:StringEquals": {
-            "route53:ChangeResourceRecordSetsNormalizedRecordNames": sorted(
-                {normalized_record_name(r["record"]) for r in routers}),
-            "route53:ChangeResourceRecordSetsRecordTypes": sorted(
-                {str(r["type"]) for r in routers}),
-            "route53:ChangeResourceRecordSetsActions": ["DELETE", "UPSERT"]}}}
 
 
 def operator_policy(compiled: dict[str, Any], where: iam.Where, role: str) -> dict[str, Any]:
@@ -275,7 +237,7 @@ def operator_policy(compiled: dict[str, Any], where: iam.Where, role: str) -> di
     conditions = dict(conditions)
     conditions["iam:PassRole"] = {"StringEquals": {"iam:PassedToService":
                                                    "lambda.amazonaws.com"}}
-    own = _own_conditions(compiled)
+    own = {key: cond for k in kinds.OWNED for key, cond in k.conditions(compiled).items()}
     grouped: dict[tuple[str, str], set[str]] = {}  # (scope, conditioned action or "") -> actions
     for service, op in CALLS[role]:
         got = A.needs(service, op)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lambdafail.deploy import cost, dns_plan, iam, watch
+from lambdafail.deploy import cost, iam, kinds, watch
 from lambdafail.deploy.bus_policy import bus_policy
 from lambdafail.deploy.resources import Actual as Actual
 from lambdafail.deploy.resources import Change as Change
@@ -27,15 +27,23 @@ from lambdafail.model.kinds.signals import signal_kind
 from lambdafail.model.kinds.steps import step_kind
 from lambdafail.runtime.table import TTL_ATTRIBUTE, key_schema_text, table_definition
 
-# Dependency order. Creation walks it forwards, deletion backwards.
-# route_alarm → healthcheck → record: what a dns_failover router switches (deploy/dns_plan.py).
-KINDS = ("queue", "bus", "table", "role", "policy", "loggroup", "function", "alias",
-         "permission", "rule", "alarm", "route_alarm", "healthcheck", "record", "dashboard",
-         "item", "parameter")
+# Dependency order. Creation walks it forwards, deletion backwards. What router kinds bring
+# (deploy/kinds/: a dns_failover router's alarm, health check and records) goes where each of
+# its kinds says.
+KINDS = kinds.ordered(("queue", "bus", "table", "role", "policy", "loggroup", "function",
+                       "alias", "permission", "rule", "alarm", "dashboard", "item",
+                       "parameter"))
 TAGGED = frozenset({"queue", "bus", "table", "role", "policy", "loggroup", "function", "rule",
-                    "alarm", "route_alarm", "healthcheck", "parameter"})
+                    "alarm", "parameter"} | {k.name for k in kinds.resource_kinds() if k.tagged})
 # Kept by `destroy` unless --delete-state: the state, and what applications resolve through.
-STATE_KINDS = frozenset({"table", "parameter", "route_alarm", "healthcheck", "record"})
+STATE_KINDS = frozenset({"table", "parameter"}
+                        | {k.name for k in kinds.resource_kinds() if k.state})
+# Ours although untagged: the log group Lambda made for our function before deploy created it
+# itself, and what a router kind's AWS API tags only after creating it.
+ADOPTED_UNTAGGED = frozenset({"loggroup"}
+                             | {k.name for k in kinds.resource_kinds() if k.adopt_untagged})
+# Created at the side the state says (their desired context gets `seed`).
+SEEDED = frozenset(k.name for k in kinds.resource_kinds() if k.seeded)
 CREATE_ONLY = frozenset({"item", "parameter"})  # seeded once, never overwritten
 # Lambda's resource-based policy is capped at 20 KB; keep a margin for what others add.
 POLICY_BUDGET = 18_000
@@ -223,9 +231,8 @@ def desired(compiled: dict[str, Any], *, where: iam.Where, code_sha256: str,
     out.extend(rules)
     # Watching the watcher: alarms on the orchestrator and its dashboard (deploy/watch.py).
     out.extend(watch.desired(compiled, lambda n: where.arn("cloudwatch", f"alarm:{n}")))
-    # dns_failover routers: their alarm, health check and failover records, made ahead of time.
-    out.extend(dns_plan.desired(compiled, where.region,
-                                lambda n: where.arn("cloudwatch", f"alarm:{n}")))
+    # What router kinds need made ahead of time (deploy/kinds/).
+    out.extend(kinds.desired(compiled, where))
 
     for svc_name, svc in sorted(compiled["services"].items()):
         out.append(Resource("item", svc_name, {"active": "primary"}, service=svc_name,
@@ -432,11 +439,8 @@ def plan(want: list[Resource], actual: Actual, *, mode: str = "deploy",
     # Resources carrying our tag are ours; sub-resources (alias, permission) and items have no
     # tags and belong to us when their parent does (the inventory only reports ours).
     def ours(r: Resource) -> bool:
-        # The log group named after our function, untagged, is the one Lambda made for it
-        # (before deploy created it itself): adopted, tagged by the update. So is a health
-        # check following our alarm, untagged: Route 53 tags only after CreateHealthCheck,
-        # and a deploy stopped in between left it so.
-        adopted = r.kind in ("loggroup", "healthcheck") and r.owner is None
+        # Adopted, tagged by the update (ADOPTED_UNTAGGED).
+        adopted = r.kind in ADOPTED_UNTAGGED and r.owner is None
         return r.kind not in TAGGED or r.owner == topo or adopted
 
     updates: list[Change] = []
@@ -447,7 +451,7 @@ def plan(want: list[Resource], actual: Actual, *, mode: str = "deploy",
                 continue
             if w.kind == "parameter":
                 w = seed_at_state_side(w, actual)
-            if w.kind == "route_alarm":
+            if w.kind in SEEDED:
                 side, _ = _state_side(w.service, actual)
                 w = Resource(w.kind, w.name, w.spec, w.tags, service=w.service,
                              context={**w.context, "seed": side})

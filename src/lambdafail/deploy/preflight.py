@@ -16,6 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from lambdafail.aws import call
 from lambdafail.base.errors import AwsError
+from lambdafail.model.kinds import router_kind
+from lambdafail.model.kinds.signals import signal_kind
+from lambdafail.model.kinds.steps import step_kind
+from lambdafail.model.kinds.targets import target_kind
 
 if TYPE_CHECKING:
     from lambdafail.aws import AwsContext
@@ -55,29 +59,19 @@ def _referenced(compiled: dict[str, Any]) -> dict[str, dict[str, tuple[str, str 
         add("topic", str(compiled["sns_topic_arn"]), "notify")
     for svc_name, svc in sorted(compiled["services"].items()):
         who = f"service {svc_name}"
+        # Each kind says what it names (model/kinds: `references`); the first user is said.
         for side in ("primary", "standby"):
-            if svc[side].get("kind") == "lambda":
-                add("function", str(svc[side]["function"]), f"{who}: {side}",
-                    svc[side].get("region"))
+            for ref in target_kind(str(svc[side]["kind"])).references(svc[side]):
+                add(*ref[:2], f"{who}: {side}", ref[2])
         for sig in svc["signals"]:
-            if sig.get("kind") == "alarm":
-                add("alarm", str(sig["alarm_name"]), f"{who}: signal", sig.get("region"))
-        router = svc["router"]
-        if router["kind"] in ("route53", "dns_failover"):
-            add("hosted zone", str(router["zone_id"]), f"{who}: router")
-        elif router["kind"] == "hook":
-            add("function", str(router["function"]), f"{who}: router", router.get("region"))
-        elif router["kind"] == "rules":
-            for rule in sorted({r for side in router["rules"].values() for r in side}):
-                add("rule", f"{router['bus']}/{rule}", f"{who}: router", router.get("region"))
+            for ref in signal_kind(str(sig["kind"])).references(sig):
+                add(*ref[:2], f"{who}: signal", ref[2])
+        for ref in router_kind(str(svc["router"]["kind"])).references(svc["router"]):
+            add(*ref[:2], f"{who}: router", ref[2])
         for plan, steps in sorted(svc["recovery"].items()):
             for step in steps:
-                if step["kind"] == "lambda":
-                    add("function", str(step["function"]), f"{who}: {plan} step",
-                        step.get("region"))
-                elif step["kind"] == "ecs":
-                    add("ecs service", f"{step['cluster']}/{step['service']}",
-                        f"{who}: {plan} step", step.get("region"))
+                for ref in step_kind(str(step["kind"])).references(step):
+                    add(*ref[:2], f"{who}: {plan} step", ref[2])
     return out
 
 

@@ -20,6 +20,12 @@ BUS_NAME_RE = re.compile(r"^([/.\-_A-Za-z0-9]{1,256}|arn:aws[a-z-]*:events:[a-z0
 SSM_NAME_RE = re.compile(r"^/?[A-Za-z0-9_.\-/]{1,1011}$")
 
 
+#: What a topology names but does not own, for plan's pre-flight (deploy/preflight.py):
+#: (what it is: "alarm", "hosted zone", "function", "topic", "rule" or "ecs service"; its
+#: name; its region, None for the topology's).
+Reference = tuple[str, str, "str | None"]
+
+
 class Invalid(ValueError):
     """A value AWS would refuse; `hint` says what it accepts (the loader shows both)."""
 

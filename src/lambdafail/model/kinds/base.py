@@ -15,7 +15,7 @@ from pydantic import Field, field_validator
 
 from lambdafail.model import regions
 from lambdafail.model.arns import Where
-from lambdafail.model.common import Strict
+from lambdafail.model.common import Reference, Strict
 
 
 class RouterSpec(Strict):
@@ -77,6 +77,11 @@ class RouterKind(Generic[M]):
         """SSM parameters deploy creates for the router (name → value at `side`: the side the
         state says, the primary for a new service); the inventory observes the same names."""
         return {}
+
+    def references(self, router: dict[str, Any]) -> list[Reference]:
+        """What the compiled router names but lambdafail does not create (plan's pre-flight
+        looks each one up)."""
+        return []
 
     def adopts(self, router: dict[str, Any]) -> bool:
         """Whether the topology adopts what the router switches although lambdafail did not

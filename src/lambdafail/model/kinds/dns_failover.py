@@ -18,7 +18,7 @@ from pydantic import Field, field_validator, model_validator
 
 from lambdafail.model import naming
 from lambdafail.model.arns import Where, statement
-from lambdafail.model.common import Invalid, Strict
+from lambdafail.model.common import Invalid, Reference, Strict
 from lambdafail.model.kinds.base import RouterKind, RouterSpec
 
 #: The metric the router publishes (namespace lambdafail, dimensions Topology and Service).
@@ -128,6 +128,9 @@ class DnsFailover(RouterKind[DnsFailoverRouter]):
         out += statement("RouterMetrics", ["cloudwatch:PutMetricData"], ["*"], {
             "StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}})
         return out
+
+    def references(self, router: dict[str, Any]) -> list[Reference]:
+        return [("hosted zone", str(router["zone_id"]), None)]
 
     def hint(self, router: dict[str, Any], side: str) -> str:
         value = router.get("values", {}).get(side, "?")

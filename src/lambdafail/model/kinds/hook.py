@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from lambdafail.model import naming
-from lambdafail.model.common import lambda_name
+from lambdafail.model.common import Reference, lambda_name
 from lambdafail.model.kinds.base import RouterKind, RouterSpec
 
 
@@ -44,6 +44,9 @@ class Hook(RouterKind[HookRouter]):
 
     def invokes(self, router: dict[str, Any]) -> set[str]:
         return {str(router["function"])}
+
+    def references(self, router: dict[str, Any]) -> list[Reference]:
+        return [("function", str(router["function"]), router.get("region"))]
 
     def hint(self, router: dict[str, Any], side: str) -> str:
         return f"your hook function {router.get('function')} (it was asked to switch to {side})"

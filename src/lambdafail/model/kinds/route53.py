@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from lambdafail.model.arns import Where, normalized_record_name, statement
-from lambdafail.model.common import Strict
+from lambdafail.model.common import Reference, Strict
 from lambdafail.model.kinds.base import RouterKind, RouterSpec
 
 
@@ -63,6 +63,9 @@ class Route53(RouterKind[Route53Router]):
             out += statement("RouterZoneChanges", ["route53:GetChange"],
                              [where.arn("route53", "change/*", regional=False, account=False)])
         return out
+
+    def references(self, router: dict[str, Any]) -> list[Reference]:
+        return [("hosted zone", str(router["zone_id"]), None)]
 
     def hint(self, router: dict[str, Any], side: str) -> str:
         value = router.get("values", {}).get(side, "?")

@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from lambdafail.model import naming
 from lambdafail.model.arns import Where, rule_arn, statement
-from lambdafail.model.common import BUS_NAME_RE, RULE_NAME_RE, Strict
+from lambdafail.model.common import BUS_NAME_RE, RULE_NAME_RE, Reference, Strict
 from lambdafail.model.kinds.base import RouterKind, RouterSpec
 
 
@@ -73,6 +73,10 @@ class Rules(RouterKind[RulesRouter]):
                 for side in ("primary", "standby") for name in r["rules"][side]}
         return statement("RouterRules", ["events:DescribeRule", "events:DisableRule",
                                          "events:EnableRule"], sorted(arns))
+
+    def references(self, router: dict[str, Any]) -> list[Reference]:
+        return [("rule", f"{router['bus']}/{rule}", router.get("region"))
+                for rule in sorted({r for side in router["rules"].values() for r in side})]
 
     def hint(self, router: dict[str, Any], side: str) -> str:
         rules = router.get("rules", {})

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 
 from lambdafail.model import naming
 from lambdafail.model.arns import Where, statement
+from lambdafail.model.common import Reference
 from lambdafail.model.kinds.signals.base import SignalKind, SignalRule, SignalSpec
 from lambdafail.runtime.compiled import SignalCfg
 
@@ -60,6 +61,10 @@ class Alarm(SignalKind[AlarmSignal]):
         alarms = {where.arn("cloudwatch", f"alarm:{s['alarm_name']}")  # type: ignore[typeddict-item]
                   for s in signals}
         return statement("AlarmStates", ["cloudwatch:DescribeAlarms"], sorted(alarms))
+
+    def references(self, signal: SignalCfg) -> list[Reference]:
+        # The alarm lives where its rule does: in the control region.
+        return [("alarm", str(signal["alarm_name"]), None)]  # type: ignore[typeddict-item]
 
 
 KIND = Alarm()

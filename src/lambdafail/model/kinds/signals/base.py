@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from lambdafail.model.arns import Where
-from lambdafail.model.common import Strict
+from lambdafail.model.common import Reference, Strict
 from lambdafail.runtime.compiled import SignalCfg
 
 
@@ -55,4 +55,8 @@ class SignalKind(Generic[M]):
 
     def iam_statements(self, signals: list[SignalCfg], where: Where) -> list[dict[str, Any]]:
         """The orchestrator's statements for all compiled signals of this kind (may be [])."""
+        return []
+
+    def references(self, signal: SignalCfg) -> list[Reference]:
+        """What the compiled signal names but lambdafail does not create (plan's pre-flight)."""
         return []

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from pydantic import Field
 
 from lambdafail.model.arns import Where
-from lambdafail.model.common import Strict
+from lambdafail.model.common import Reference, Strict
 
 #: A step is resumed by the next tick when an invocation ends inside it; its own budget is
 #: bounded by the orchestrator's longest run (Lambda's 900 s).
@@ -56,6 +56,10 @@ class StepKind(Generic[M]):
 
     def iam_statements(self, steps: list[dict[str, Any]], where: Where) -> list[dict[str, Any]]:
         """The orchestrator's statements for all compiled steps of this kind (may be [])."""
+        return []
+
+    def references(self, step: dict[str, Any]) -> list[Reference]:
+        """What the compiled step names but lambdafail does not create (plan's pre-flight)."""
         return []
 
     def invokes(self, step: dict[str, Any]) -> set[str]:

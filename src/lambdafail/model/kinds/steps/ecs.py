@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from lambdafail.model.arns import Where, statement
+from lambdafail.model.common import Reference
 from lambdafail.model.kinds.steps.base import StepKind, StepSpec
 
 # ECS cluster and service names: up to 255 letters, digits, hyphens and underscores.
@@ -68,6 +69,9 @@ class Ecs(StepKind[EcsStep]):
                                         f"{s['service']}") for s in steps})
         return statement("RecoveryEcsServices", ["ecs:DescribeServices", "ecs:UpdateService"],
                          arns)
+
+    def references(self, step: dict[str, Any]) -> list[Reference]:
+        return [("ecs service", f"{step['cluster']}/{step['service']}", step.get("region"))]
 
     def line(self, step: dict[str, Any]) -> str:
         return (f"ecs {cluster_name(str(step['cluster']))}/{step['service']} desired "

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from lambdafail.model.common import LAMBDA_NAME_RE
+from lambdafail.model.common import LAMBDA_NAME_RE, Reference
 from lambdafail.model.kinds.steps.base import StepKind, StepSpec
 
 
@@ -57,6 +57,9 @@ class Lambda(StepKind[LambdaStep]):
 
     def invokes(self, step: dict[str, Any]) -> set[str]:
         return {str(step["function"])}
+
+    def references(self, step: dict[str, Any]) -> list[Reference]:
+        return [("function", str(step["function"]), step.get("region"))]
 
     def line(self, step: dict[str, Any]) -> str:
         payload = json.dumps(step["payload"], sort_keys=True)

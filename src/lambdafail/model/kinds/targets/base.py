@@ -12,7 +12,7 @@ from typing import ClassVar, Generic, TypeVar
 from pydantic import Field, field_validator
 
 from lambdafail.model import regions
-from lambdafail.model.common import Strict
+from lambdafail.model.common import Reference, Strict
 from lambdafail.runtime.compiled import TargetCfg
 
 
@@ -47,3 +47,7 @@ class TargetKind(Generic[M]):
     def invokes(self, target: TargetCfg) -> set[str]:
         """Lambda functions the orchestrator invokes to probe it."""
         return set()
+
+    def references(self, target: TargetCfg) -> list[Reference]:
+        """What the compiled target names but lambdafail does not create (plan's pre-flight)."""
+        return []

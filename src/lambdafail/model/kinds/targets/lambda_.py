@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from pydantic import Field, field_validator
 
-from lambdafail.model.common import lambda_name
+from lambdafail.model.common import Reference, lambda_name
 from lambdafail.model.kinds.targets.base import TargetKind, TargetSpec
 from lambdafail.runtime.compiled import TargetCfg
 
@@ -36,6 +36,11 @@ class Lambda(TargetKind[LambdaTarget]):
 
     def invokes(self, target: TargetCfg) -> set[str]:
         return {str(target["function"])}  # type: ignore[typeddict-item]
+
+    def references(self, target: TargetCfg) -> list[Reference]:
+        region = target.get("region")
+        return [("function", str(target["function"]),  # type: ignore[typeddict-item]
+                 region if isinstance(region, str) else None)]
 
 
 KIND = Lambda()
