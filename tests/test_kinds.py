@@ -90,8 +90,8 @@ def test_what_a_router_kind_brings_to_deploy_falls_into_the_planners_order() -> 
     assert {"route_alarm", "healthcheck"} <= planner.TAGGED
     assert "record" not in planner.TAGGED
     assert {"route_alarm", "healthcheck", "record"} <= planner.STATE_KINDS
-    assert planner.ADOPTED_UNTAGGED == {"loggroup", "healthcheck"}
-    assert planner.SEEDED == {"route_alarm"}
+    assert {"loggroup", "healthcheck"} == planner.ADOPTED_UNTAGGED
+    assert {"route_alarm"} == planner.SEEDED
     assert owned.owner_of("healthcheck") is owned.OWNED[0]
     assert owned.owner_of("function") is None
 

@@ -15,7 +15,6 @@ import contextlib
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +29,8 @@ from lambdafail.drill.journal import (
     PhaseFailed,
     Recorder,
 )
+from lambdafail.drill.options import DrillOptions as DrillOptions
+from lambdafail.drill.options import RestoreOutcome as RestoreOutcome
 from lambdafail.drill.scenarios import FAULT_MARGIN_SECONDS, SCENARIOS, Scenario
 from lambdafail.drill.signals import SignalLatch, signal_latch
 from lambdafail.runtime.clock import iso
@@ -39,39 +40,6 @@ if TYPE_CHECKING:
     from lambdafail.runtime.state import ServiceState, StateStore
 
 POLL_SECONDS = 0.2
-
-
-@dataclass
-class DrillOptions:
-    service: str
-    scenario: str = "primary-down"
-    timeout: float = 300.0
-    restore: bool = True
-    report_dir: str | None = None
-    inject_cmd: str | None = None
-    restore_cmd: str | None = None
-    check_url: str | None = None
-    dry_run: bool = False
-    operator: str = ""  # the STS caller identity running the drill
-    topology_file: str = ""
-    region: str = ""
-    environment: str = ""  # "AWS account 123…", "sandbox", "endpoint http://…"
-    # The global flags that reach the same AWS (--region, --endpoint-url, --profile, --sandbox):
-    # every printed instruction carries them, so it works when pasted.
-    connection: list[str] = field(default_factory=list)
-
-
-@dataclass
-class RestoreOutcome:
-    requested: bool
-    ok: bool | None = None  # None: nothing needed restoring
-    path: str | None = None
-    left: list[str] = field(default_factory=list)
-    instructions: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"requested": self.requested, "ok": self.ok, "path": self.path,
-                "left": list(self.left), "instructions": list(self.instructions)}
 
 
 class Drill:

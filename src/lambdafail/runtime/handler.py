@@ -19,10 +19,12 @@ from typing import Any, TypeVar
 
 from lambdafail import __version__
 from lambdafail.runtime import decisions as dc
-from lambdafail.runtime import drill_guard, matching, notify, telemetry
+from lambdafail.runtime import drill_guard, notify, telemetry
 from lambdafail.runtime import transitions as tr
 from lambdafail.runtime.clock import time_scale
 from lambdafail.runtime.config import SIDES, Clients, LoadedConfig, load_config
+from lambdafail.runtime.events import CLAIM_SECONDS as CLAIM_SECONDS
+from lambdafail.runtime.events import Events, remaining_ms
 from lambdafail.runtime.log import HEARTBEAT_METRIC, Logger
 from lambdafail.runtime.probes import ProbeResult, probe_all
 from lambdafail.runtime.routers import Router, make_router, owner_tags
@@ -37,8 +39,6 @@ _T = TypeVar("_T")
 # without a Lambda context (tests, a direct call), "function:<name>" (the same short form).
 ACTOR_PREFIX = "function:"
 MAX_ATTEMPTS = 5  # re-reads after losing a conditional write to a concurrent writer
-# How long an event claim lasts when the invocation's remaining time is unknown (tests, CLI).
-CLAIM_SECONDS = 60.0
 ROUND_WINDOW_MARGIN = 10.0  # probe rounds spread over min(interval, 60 s) minus this
 MIN_REMAINING_MS = 5000  # stop probing rounds when the invocation has less time than this
 # Services of a round are seeded and decided this many at a time. Each one's work is a few
@@ -53,7 +53,7 @@ Prober = Callable[[Mapping[Hashable, tuple[Mapping[str, Any], float]]],
                   dict[Hashable, ProbeResult]]
 
 
-class Orchestrator:
+class Orchestrator(Events):
     """One cold start's worth of configuration, clients and collaborators."""
 
     def __init__(self, config: LoadedConfig, clients: Clients | None = None, *,
@@ -129,7 +129,7 @@ class Orchestrator:
                     or self.probe_side(service, pending_to))
 
         def build(plan: str, transition_id: str) -> StepEnv:
-            remaining = _remaining_ms(self._context)
+            remaining = remaining_ms(self._context)
             deadline = (self.clock() + STEP_WINDOW_SECONDS if remaining is None
                         else self.clock() + (remaining - MIN_REMAINING_MS) / 1000)
             return StepEnv(service=service, transition_id=transition_id, plan=plan,
@@ -182,7 +182,7 @@ class Orchestrator:
         for i, offset in enumerate(sorted(offsets)):
             if i:
                 delay = max(0.0, offset - (self.clock() - start))
-                remaining = _remaining_ms(context)
+                remaining = remaining_ms(context)
                 longest = max(float(self.config.services[s]["health"]["timeout_seconds"])
                               for s in offsets[offset])
                 # The wait before the round counts too: never sleep into the Lambda timeout.
@@ -312,77 +312,6 @@ class Orchestrator:
             return {"service": service, "status": "error", "message": str(e)}
         return res
 
-    def _reconcile_alarms(self, services: list[str]) -> dict[str, dict[str, str]]:
-        """Current states of the services' alarms (one cheap DescribeAlarms per 100 names)."""
-        names = matching.alarm_names(self.config.services, services)
-        if not names:
-            return {}
-        current: dict[str, str] = {}
-        try:
-            cw = self.clients.get("cloudwatch")
-            for i in range(0, len(names), 100):
-                # DescribeAlarms pages at 50 by default; 100 is its maximum, so one page each.
-                resp = cw.describe_alarms(AlarmNames=names[i:i + 100], MaxRecords=100,
-                                          AlarmTypes=["MetricAlarm", "CompositeAlarm"])
-                for a in resp.get("MetricAlarms", []) + resp.get("CompositeAlarms", []):
-                    current[a["AlarmName"]] = a["StateValue"]
-        except Exception as e:
-            self.logger.error("alarm reconcile failed", error=str(e))
-            return {}
-        return matching.alarm_states_by_service(self.config.services, services, current)
-
-    # -- events --
-
-    def alarm_event(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-        detail = event.get("detail") or {}
-        name = detail.get("alarmName")
-        value = (detail.get("state") or {}).get("value")
-        if not name or not value:
-            return {"ok": False, "error": "alarm event without alarmName/state"}
-        targets = matching.alarm_services(self.config.services, str(name))
-        if not targets:
-            self.logger.info("alarm concerns no service", alarm=name)
-            return {"ok": True, "skipped": "no service watches this alarm"}
-        return self._once(event, lambda: [
-            self.process(s, alarm_states={name: str(value)}, event_id=str(event.get("id")))
-            for s in targets], context)
-
-    def failure_event(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-        hits = matching.event_signals(self.config.services, event)
-        if not hits:
-            self.logger.info("event matches no service signal", event_id=event.get("id"),
-                             source=event.get("source"), detail_type=event.get("detail-type"))
-            return {"ok": True, "skipped": "no signal matches"}
-        evidence = matching.sender_evidence(event)
-        return self._once(event, lambda: [
-            self.process(s, trigger=dc.Trigger("event", str(sig["mode"]),
-                                               {**evidence, "rule": sig.get("rule")}))
-            for s, sig in hits], context)
-
-    def _once(self, event: dict[str, Any], work: Callable[[], list[dict[str, Any] | None]],
-              context: Any = None) -> dict[str, Any]:
-        event_id = str(event.get("id") or "")
-        # The claim lasts as long as this invocation can (Lambda's remaining time): a timeout
-        # kill leaves it behind, and it must lapse before EventBridge's retry (a minute or more).
-        remaining = _remaining_ms(context)
-        claim = (remaining / 1000.0 if remaining is not None else CLAIM_SECONDS) + 1.0
-        if event_id and not self.store.mark_event(event_id, self.clock(), claim_seconds=claim):
-            self.logger.info("duplicate event skipped", event_id=event_id)
-            return {"ok": True, "duplicate": True, "event_id": event_id}
-        try:
-            actions = [a for a in work() if a]
-            if event_id:
-                self.store.finish_event(event_id, self.clock())
-        except Exception:
-            if event_id:
-                # Let EventBridge's retry process it: a crash must not swallow the event.
-                try:
-                    self.store.unmark_event(event_id)
-                except Exception as e:
-                    self.logger.error("could not unmark event", event_id=event_id, error=str(e))
-            raise
-        return {"ok": True, "event_id": event_id, "actions": actions}
-
     # -- the per-service step shared by every input --
 
     def process(self, service: str, *, observations: Mapping[str, ProbeResult] | None = None,
@@ -504,16 +433,6 @@ def _parallel(work: Callable[[str], _T], items: list[str]) -> list[_T]:
 def _with_version(st: ServiceState, version: int) -> ServiceState:
     st.version = version
     return st
-
-
-def _remaining_ms(context: Any) -> int | None:
-    fn = getattr(context, "get_remaining_time_in_millis", None)
-    if fn is None:
-        return None
-    try:
-        return int(fn())
-    except Exception:
-        return None
 
 
 _orchestrator: Orchestrator | None = None
