@@ -259,8 +259,10 @@ def _parse_lines(text: str | None) -> set[int] | None:
 
 def run_module(snapshot: Path, key: str, *, sample: int | None, seed: int,
                lines: set[int] | None, timeout: float | None, jobs: int,
-               only: set[int] | None = None) -> Iterator[Result]:
+               only: set[int] | None = None,
+               tests_override: list[str] | None = None) -> Iterator[Result]:
     rel, tests = MODULES[key]
+    tests = tests_override or tests
     source = (snapshot / "src" / rel).read_text(encoding="utf-8")
     original = source.splitlines()
     chosen = [s for s in sites(source) if (lines is None or s.line in lines)
@@ -300,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", help="only these mutant numbers (#N in the output), e.g. 7,14")
     ap.add_argument("--timeout", type=float, help="seconds per mutant (default 3 x the tests)")
     ap.add_argument("--jobs", type=int, default=1, help="mutants run at once (default 1)")
+    ap.add_argument("--tests", help="comma-separated test files instead of the module's list "
+                    "(a quick first pass: re-run its survivors with --only and the full list)")
     ap.add_argument("--json", type=Path, help="write every result here")
     ap.add_argument("--list", action="store_true", help="only list the mutants")
     args = ap.parse_args(argv)
@@ -329,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for key in keys:
             for r in run_module(snapshot, key, sample=args.sample, seed=args.seed, lines=lines,
-                                timeout=args.timeout, jobs=args.jobs, only=only):
+                                timeout=args.timeout, jobs=args.jobs, only=only,
+                                tests_override=args.tests.split(",") if args.tests else None):
                 results.append(r)
                 print(f"  {r.status:8} {key}:{r.line} #{r.index} {r.what}  ({r.seconds} s)",
                       file=sys.stderr, flush=True)

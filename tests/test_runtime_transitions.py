@@ -226,3 +226,49 @@ def test_an_automatic_request_within_the_cooldown_is_refused(aws: None) -> None:
                          reason="probe", actor="orchestrator", automatic=True, now=1300.0,
                          probe=lambda side: up)
     assert res.status == "switched"
+
+
+# -- a switch while a drill holds the service ------------------------------------------------
+
+def test_a_switch_while_a_drill_holds_the_lock_is_the_drills(aws: None) -> None:
+    store, cfg = _store()
+    now = 1_700_000_000.0
+    assert store.acquire_drill_lock("checkout", "drill-7", "op", 600, now=now)
+    res = request_switch(store, Router(), cfg, "checkout", "standby", reason="probe",
+                         actor="fn", force=True, automatic=True, now=now)
+    assert res.status == "switched" and res.transition is not None
+    # The orchestrator reacting to the injected fault: logged as the drill's, what detected
+    # it kept.
+    assert res.transition["reason"] == "drill"
+    assert res.transition["evidence"]["drill_id"] == "drill-7"
+    assert res.transition["evidence"]["detected_by"] == "probe"
+
+
+def test_a_manual_switch_during_a_drill_keeps_its_reason_and_names_the_drill(aws: None) -> None:
+    store, cfg = _store()
+    now = 1_700_000_000.0
+    assert store.acquire_drill_lock("checkout", "drill-8", "op", 600, now=now)
+    res = _switch(store, cfg, Router(), now=now)
+    assert res.status == "switched" and res.transition is not None
+    assert res.transition["reason"] == "manual"
+    assert res.transition["evidence"]["drill_id"] == "drill-8"
+    assert "detected_by" not in res.transition["evidence"]
+
+
+def test_a_lapsed_drill_lock_claims_nothing(aws: None) -> None:
+    store, cfg = _store()
+    now = 1_700_000_000.0
+    assert store.acquire_drill_lock("checkout", "drill-9", "op", 60, now=now - 120)
+    res = request_switch(store, Router(), cfg, "checkout", "standby", reason="probe",
+                         actor="fn", force=True, automatic=True, now=now)
+    assert res.status == "switched" and res.transition is not None
+    assert res.transition["reason"] == "probe"
+    assert "drill_id" not in res.transition["evidence"]
+
+
+def test_only_a_switch_or_a_noop_is_ok() -> None:
+    from lambdafail.runtime.transitions import SwitchResult
+
+    statuses = ("switched", "noop", "lost_race", "refused", "router_failed", "recovering",
+                "blocked", "abandoned")
+    assert [s for s in statuses if SwitchResult(s, "checkout", "").ok] == ["switched", "noop"]

@@ -53,8 +53,6 @@ RUNTIME = "python3.12"
 HANDLER = "lambdafail.runtime.handler.handle"
 
 
-
-
 def table_home(compiled: dict[str, Any], region: str | None) -> tuple[str | None, list[str]]:
     """Where the state table is created, and its replica regions ([] for a single-region
     table). A deploy in a replica region leaves the table to the home region's deploy."""
@@ -67,8 +65,6 @@ def table_home(compiled: dict[str, Any], region: str | None) -> tuple[str | None
 def function_timeout(compiled: dict[str, Any]) -> int:
     """Enough for one tick, and for the longest recovery plan to run in one invocation (see
     docs/commands.md, "deploy"; a plan that outlives it is resumed by the next tick)."""
-    from lambdafail.model.kinds.steps import step_kind
-
     # A step that waits for people (approval) checks once a round and holds no invocation.
     plans = [sum(float(st["timeout_seconds"]) * (1 + int(st["retries"])) for st in steps
                  if step_kind(str(st["kind"])).holds_invocation)
