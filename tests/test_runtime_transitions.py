@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from lambdafail.runtime.decisions import target_healthy
+from lambdafail.runtime.decisions import record_probe, target_healthy
 from lambdafail.runtime.notify import Notifier
 from lambdafail.runtime.probes import ProbeResult
 from lambdafail.runtime.routers import HookSwitch
@@ -255,10 +255,11 @@ def test_a_manual_switch_during_a_drill_keeps_its_reason_and_names_the_drill(aws
     assert "detected_by" not in res.transition["evidence"]
 
 
-def test_a_lapsed_drill_lock_claims_nothing(aws: None) -> None:
+@pytest.mark.parametrize("ago", [120, 60])  # long lapsed; lapsing this very second
+def test_a_lapsed_drill_lock_claims_nothing(aws: None, ago: int) -> None:
     store, cfg = _store()
     now = 1_700_000_000.0
-    assert store.acquire_drill_lock("checkout", "drill-9", "op", 60, now=now - 120)
+    assert store.acquire_drill_lock("checkout", "drill-9", "op", 60, now=now - ago)
     res = request_switch(store, Router(), cfg, "checkout", "standby", reason="probe",
                          actor="fn", force=True, automatic=True, now=now)
     assert res.status == "switched" and res.transition is not None
@@ -272,3 +273,49 @@ def test_only_a_switch_or_a_noop_is_ok() -> None:
     statuses = ("switched", "noop", "lost_race", "refused", "router_failed", "recovering",
                 "blocked", "abandoned")
     assert [s for s in statuses if SwitchResult(s, "checkout", "").ok] == ["switched", "noop"]
+
+
+# -- what a request checks before it starts a switch -------------------------------------------
+
+def test_a_request_for_the_side_already_active_is_a_noop(aws: None) -> None:
+    store, cfg = _store()
+    res = request_switch(store, Router(), cfg, "checkout", "primary", reason="manual",
+                         actor="op", now=1_700_000_000.0)
+    assert (res.status, res.message) == ("noop", "checkout already on primary")
+
+
+def test_a_request_for_an_unhealthy_target_is_refused_and_does_not_probe_again(
+        aws: None) -> None:
+    store, cfg = _store()
+    now = 1_700_000_000.0
+    st = store.get_or_seed("checkout", now)
+    record_probe(st, "standby", ProbeResult(ok=False, latency_ms=1.0, detail="HTTP 503"), now)
+    store.save(st, st.version)
+    probed: list[str] = []
+
+    def probe(side: str) -> ProbeResult:
+        probed.append(side)
+        return ProbeResult(ok=True, latency_ms=1.0, detail="up")
+
+    router = Router()
+    res = request_switch(store, router, cfg, "checkout", "standby", reason="manual",
+                         actor="op", now=now, probe=probe)
+    assert res.status == "refused"
+    assert res.message.startswith("standby is not healthy (HTTP 503)")
+    assert probed == [] and router.applied == []
+
+
+def test_a_forced_switch_says_so_in_its_evidence(aws: None) -> None:
+    store, cfg = _store()
+    res = _switch(store, cfg, Router(), now=1_700_000_000.0)
+    assert res.status == "switched" and res.transition is not None
+    assert res.transition["evidence"]["forced"] is True
+
+
+def test_a_stuck_switch_whose_lease_ends_this_second_is_cancelled_not_raced(aws: None) -> None:
+    store, cfg = _store()
+    now = 1_700_000_000.0
+    pending = _stuck(store, cfg, now)
+    lease_end = float(pending["lease_until"])
+    res = _switch(store, cfg, Router(side="standby"), to="primary", now=lease_end)
+    assert res.status == "switched", res.message
