@@ -21,10 +21,6 @@ Progress = Callable[[Change, str], None]
 ROLE_PROPAGATION_SECONDS = 90.0
 
 
-def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
-
-
 def _wait(check: Callable[[], bool], what: str, timeout: float = 300.0) -> None:
     """Poll until `check()` is true; AWS provisioning is asynchronous."""
     deadline = time.monotonic() + timeout
@@ -73,18 +69,15 @@ class ExecutorBase:
     # -- helpers ---------------------------------------------------------------------------
 
     def _want(self, c: Change) -> Resource:
-        assert c.desired is not None
-        return c.desired
+        return c.want
 
     def _have(self, c: Change) -> Resource:
-        assert c.actual is not None
-        return c.actual
+        return c.have
 
     @staticmethod
     def _changed(c: Change, *prefixes: str) -> bool:
-        return any(d.field == p or d.field.startswith(p + ".") or d.field.startswith(p + "[")
-                   for d in c.diffs for p in prefixes)
+        return c.changed(*prefixes)
 
     @staticmethod
     def _tags_changed(c: Change) -> bool:
-        return any(d.field.startswith("tags.") for d in c.diffs)
+        return c.tags_changed()

@@ -10,8 +10,9 @@ import json
 
 from lambdafail.aws import call
 from lambdafail.base.errors import AwsError
-from lambdafail.deploy.apply_base import ExecutorBase, _tag_list
+from lambdafail.deploy.apply_base import ExecutorBase
 from lambdafail.deploy.planner import Change, Resource
+from lambdafail.deploy.resources import tag_list as _tag_list
 from lambdafail.model import naming
 
 

@@ -14,8 +14,9 @@ from typing import Any
 from lambdafail.aws import call
 from lambdafail.base.errors import AwsError
 from lambdafail.deploy import watch
-from lambdafail.deploy.apply_base import ExecutorBase, _tag_list
+from lambdafail.deploy.apply_base import ExecutorBase
 from lambdafail.deploy.planner import Change
+from lambdafail.deploy.resources import tag_list as _tag_list
 
 
 class WatchChanges(ExecutorBase):

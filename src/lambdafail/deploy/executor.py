@@ -7,8 +7,8 @@ and updates in dependency order); each resource is created together with its tag
 so a crash never leaves an untagged resource we would later refuse to touch (Route 53 health
 checks, tagged only after they exist, are adopted by the alarm they follow:
 deploy/kinds/dns_failover.py); every step is safe to repeat, so a deploy that died after any
-call converges when re-run. Sub-resources go before their parent: targets before a rule, permissions before a function, inline policies
-before a role. Progress is reported through a callback (no rich here).
+call converges when re-run. Sub-resources go before their parent: targets before a rule,
+permissions before a function, inline policies before a role. Progress is reported through a callback (no rich here).
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ from lambdafail.base.errors import AwsError
 from lambdafail.deploy import kinds, settle, stored_config
 from lambdafail.deploy.apply_base import ROLE_PROPAGATION_SECONDS as ROLE_PROPAGATION_SECONDS
 from lambdafail.deploy.apply_base import Progress as Progress
-from lambdafail.deploy.apply_base import _tag_list, _wait
+from lambdafail.deploy.apply_base import _wait
 from lambdafail.deploy.apply_iam import IamChanges
 from lambdafail.deploy.apply_lambda import LambdaChanges
 from lambdafail.deploy.apply_watch import WatchChanges
 from lambdafail.deploy.package import canonical_json
 from lambdafail.deploy.planner import CONFIG_ITEM_PREFIX, Change, Resource
+from lambdafail.deploy.resources import tag_list as _tag_list
 from lambdafail.model import naming
 from lambdafail.runtime.table import TTL_ATTRIBUTE, table_definition
 

@@ -1,5 +1,5 @@
-"""What every inventory reader shares: a read that answers None for a missing resource, and
-AWS's tag lists as a mapping.
+"""What every inventory reader shares: a read that answers None for a missing resource (and,
+from deploy/resources.py, AWS's tag lists as a mapping).
 
 Rule: read-only helpers; no resource kind here.
 """
@@ -10,6 +10,7 @@ from typing import Any
 
 from lambdafail.aws import call
 from lambdafail.base.errors import AwsError
+from lambdafail.deploy.resources import tag_map as tag_map
 
 _MISSING = frozenset({"ResourceNotFoundException", "NoSuchEntity",
                       "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist",
@@ -25,6 +26,3 @@ def get_or_none(client: Any, op: str, *, resource: str, **kw: Any) -> Any:
             return None
         raise
 
-
-def tag_map(tags: list[dict[str, str]] | None) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in tags or []}

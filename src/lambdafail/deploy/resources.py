@@ -13,6 +13,16 @@ from lambdafail.model import naming
 from lambdafail.model.arns import Where
 
 
+def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    """Tags as AWS's create calls take them ([{Key, Value}], sorted)."""
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+def tag_map(tags: list[dict[str, str]] | None) -> dict[str, str]:
+    """AWS's tag list as a mapping."""
+    return {t["Key"]: t["Value"] for t in tags or []}
+
+
 @dataclass
 class Resource:
     """One thing a topology owns (desired) or that the inventory found (actual)."""
@@ -51,6 +61,24 @@ class Change:
     desired: Resource | None = None
     actual: Resource | None = None
     note: str = ""
+
+    @property
+    def want(self) -> Resource:
+        assert self.desired is not None
+        return self.desired
+
+    @property
+    def have(self) -> Resource:
+        assert self.actual is not None
+        return self.actual
+
+    def changed(self, *prefixes: str) -> bool:
+        """Whether a diff touches one of the fields (or what is under them)."""
+        return any(d.field == p or d.field.startswith(p + ".") or d.field.startswith(p + "[")
+                   for d in self.diffs for p in prefixes)
+
+    def tags_changed(self) -> bool:
+        return any(d.field.startswith("tags.") for d in self.diffs)
 
 
 @dataclass(frozen=True)

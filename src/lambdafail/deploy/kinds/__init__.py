@@ -37,6 +37,7 @@ def needs() -> dict[tuple[str, str], tuple[Need, ...]]:
             out[key] = out.get(key, ()) + extra
     return out
 
+
 _BY_RESOURCE = {rk.name: (k, rk) for k in OWNED for rk in k.kinds}
 
 
@@ -68,5 +69,5 @@ def observe(ctx: Clients, compiled: dict[str, Any], deployed: dict[str, Any] | N
         yield from k.observe(ctx, compiled, deployed, call)
 
 
-__all__ = ["OWNED", "Applying", "Call", "Clients", "Need", "ResourceKind", "RouterResources", "desired", "needs", "observe",
-           "ordered", "owner_of", "resource_kinds"]
+__all__ = ["OWNED", "Applying", "Call", "Clients", "Need", "ResourceKind", "RouterResources",
+           "desired", "needs", "observe", "ordered", "owner_of", "resource_kinds"]

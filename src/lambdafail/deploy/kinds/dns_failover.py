@@ -35,7 +35,7 @@ from lambdafail.deploy.kinds.base import (
     ResourceKind,
     RouterResources,
 )
-from lambdafail.deploy.resources import Change, Resource
+from lambdafail.deploy.resources import Change, Resource, tag_list, tag_map
 from lambdafail.model import naming
 from lambdafail.model.arns import normalized_record_name
 from lambdafail.model.kinds import dns_failover as kind
@@ -96,10 +96,6 @@ def seed_value(side: str) -> float:
     return 1.0 if side == "primary" else 0.0
 
 
-def _tags(tags: list[dict[str, str]] | None) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in tags or []}
-
-
 class DnsFailoverResources(RouterResources):
     router = kind.KIND.kind
     # route_alarm → healthcheck → record, after the watch alarms. All three are what
@@ -138,8 +134,8 @@ class DnsFailoverResources(RouterResources):
     not_for_role = frozenset((role, action, FAILOVER_ZONES) for role in ("oncall", "drill")
                              for action in ("route53:ChangeResourceRecordSets",
                                             "route53:ListResourceRecordSets"))
-    condition_sids: ClassVar[dict[tuple[str, str], str]] = {(FAILOVER_ZONES, "route53:ChangeResourceRecordSets"):
-                      "FailoverRecordChanges"}
+    condition_sids: ClassVar[dict[tuple[str, str], str]] = {
+        (FAILOVER_ZONES, "route53:ChangeResourceRecordSets"): "FailoverRecordChanges"}
 
     def desired(self, compiled: dict[str, Any], where: Where) -> list[Resource]:
         topo = compiled["topology"]
@@ -216,7 +212,7 @@ def _alarms(ctx: Clients, call: Call, names: list[str]) -> Iterator[Resource]:
         page = call(cw, "describe_alarms", resource=f"alarms {', '.join(chunk)}",
                     AlarmNames=chunk, AlarmTypes=["MetricAlarm"])
         for a in page.get("MetricAlarms", []):
-            tags = _tags(call(cw, "list_tags_for_resource", resource=a["AlarmName"],
+            tags = tag_map(call(cw, "list_tags_for_resource", resource=a["AlarmName"],
                               ResourceARN=a["AlarmArn"]).get("Tags"))
             yield Resource("route_alarm", a["AlarmName"], watch.alarm_spec_of(a), tags,
                            service=tags.get(naming.TAG_SERVICE),
@@ -245,7 +241,7 @@ def _health_checks(ctx: Clients, call: Call, alarms: set[str]) -> Iterator[Resou
         got = call(r53, "list_tags_for_resources", resource="health check tags",
                    ResourceType="healthcheck", ResourceIds=ids[i:i + 10])
         for t in got.get("ResourceTagSets", []):
-            tags[t["ResourceId"]] = _tags(t.get("Tags"))
+            tags[t["ResourceId"]] = tag_map(t.get("Tags"))
     for hc in mine:
         name = hc["HealthCheckConfig"]["AlarmIdentifier"]["Name"]
         have = found.get(name)
@@ -294,29 +290,6 @@ def _records(ctx: Clients, call: Call, service: str, router: dict[str, Any],
 
 # -- apply (the executor's part) ----------------------------------------------------------------
 
-def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
-
-
-def _changed(c: Change, field: str) -> bool:
-    return any(d.field == field or d.field.startswith((field + ".", field + "["))
-               for d in c.diffs)
-
-
-def _tags_changed(c: Change) -> bool:
-    return any(d.field.startswith("tags.") for d in c.diffs)
-
-
-def _want(c: Change) -> Resource:
-    assert c.desired is not None
-    return c.desired
-
-
-def _have(c: Change) -> Resource:
-    assert c.actual is not None
-    return c.actual
-
-
 class DnsChanges:
     """The executor's part for the routers' alarm, health check and records."""
 
@@ -336,25 +309,25 @@ class DnsChanges:
     # -- the alarm the switch moves --------------------------------------------------
 
     def _create_route_alarm(self, c: Change) -> None:
-        w = _want(c)
+        w = c.want
         kw = watch.put_metric_alarm_args(w.name, w.spec)
-        kw["Tags"] = _tag_list(w.tags)
+        kw["Tags"] = tag_list(w.tags)
         self.call(self._cw_here(), "put_metric_alarm", resource=w.name, **kw)
         side = str(w.context.get("seed") or "primary")
         dims = w.spec["dimensions"]
         self.call(self._cw_here(), "put_metric_data", resource=f"{kind.METRIC_NAMESPACE}/"
-             f"{kind.METRIC} ({w.name})", Namespace=kind.METRIC_NAMESPACE, MetricData=[{
-                 "MetricName": kind.METRIC, "Value": seed_value(side),
-                 "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(dims.items())]}])
+                  f"{kind.METRIC} ({w.name})", Namespace=kind.METRIC_NAMESPACE, MetricData=[{
+                      "MetricName": kind.METRIC, "Value": seed_value(side),
+                      "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(dims.items())]}])
 
     def _update_route_alarm(self, c: Change) -> None:
-        w, a = _want(c), _have(c)
+        w, a = c.want, c.have
         if any(not d.field.startswith("tags.") for d in c.diffs):
             self.call(self._cw_here(), "put_metric_alarm", resource=w.name,
-                 **watch.put_metric_alarm_args(w.name, w.spec))
-        if _tags_changed(c):
+                      **watch.put_metric_alarm_args(w.name, w.spec))
+        if c.tags_changed():
             self.call(self._cw_here(), "tag_resource", resource=w.name,
-                 ResourceARN=a.context["arn"], Tags=_tag_list(w.tags))
+                      ResourceARN=a.context["arn"], Tags=tag_list(w.tags))
 
     def _delete_route_alarm(self, c: Change) -> None:
         self.call(self._cw_here(), "delete_alarms", resource=c.name, AlarmNames=[c.name])
@@ -369,24 +342,24 @@ class DnsChanges:
 
     def _tag_health_check(self, hc_id: str, tags: dict[str, str]) -> None:
         self.call(self._r53(), "change_tags_for_resource", resource=f"health check {hc_id}",
-             ResourceType="healthcheck", ResourceId=hc_id, AddTags=_tag_list(tags))
+                  ResourceType="healthcheck", ResourceId=hc_id, AddTags=tag_list(tags))
 
     def _create_healthcheck(self, c: Change) -> None:
-        w = _want(c)
+        w = c.want
         digest = hashlib.sha256(w.name.encode()).hexdigest()[:16]
         ref = f"lambdafail-{digest}-{uuid.uuid4().hex}"[:CALLER_REFERENCE_MAX]
         got = self.call(self._r53(), "create_health_check",
-                   resource=f"health check on {w.name}", CallerReference=ref,
-                   HealthCheckConfig={"Type": "CLOUDWATCH_METRIC",
-                                      **self._hc_config(w.spec)})
+                        resource=f"health check on {w.name}", CallerReference=ref,
+                        HealthCheckConfig={"Type": "CLOUDWATCH_METRIC",
+                                           **self._hc_config(w.spec)})
         hc_id = str(got["HealthCheck"]["Id"])
         self._ids()[w.name] = hc_id
         self._tag_health_check(hc_id, w.tags)
 
     def _update_healthcheck(self, c: Change) -> None:
-        w, a = _want(c), _have(c)
+        w, a = c.want, c.have
         hc_id = str(a.context["id"])
-        if _changed(c, "type"):
+        if c.changed("type"):
             raise AwsError(f"health check {hc_id} on {w.name} is of type "
                            f"{a.spec['type']}, lambdafail needs CLOUDWATCH_METRIC",
                            hint="a health check's type cannot change: delete it by hand, "
@@ -394,16 +367,16 @@ class DnsChanges:
         if any(not d.field.startswith("tags.") for d in c.diffs):
             cfg = self._hc_config(w.spec)
             self.call(self._r53(), "update_health_check", resource=f"health check {hc_id}",
-                 HealthCheckId=hc_id, HealthCheckVersion=a.context.get("version") or 1,
-                 **cfg)
-        if _tags_changed(c):
+                      HealthCheckId=hc_id, HealthCheckVersion=a.context.get("version") or 1,
+                      **cfg)
+        if c.tags_changed():
             self._tag_health_check(hc_id, w.tags)
 
     def _delete_healthcheck(self, c: Change) -> None:
-        hc_id = str(_have(c).context["id"])
+        hc_id = str(c.have.context["id"])
         try:
             self.call(self._r53(), "delete_health_check", resource=f"health check {hc_id}",
-                 HealthCheckId=hc_id)
+                      HealthCheckId=hc_id)
         except AwsError as e:
             if e.code != "NoSuchHealthCheck":
                 raise
@@ -428,9 +401,9 @@ class DnsChanges:
                        what: str) -> None:
         try:
             self.call(self._r53(), "change_resource_record_sets", resource=what,
-                 HostedZoneId=zone,
-                 ChangeBatch={"Comment": f"lambdafail {self.ex.plan.topology}: deploy",
-                              "Changes": [{"Action": action, "ResourceRecordSet": rrs}]})
+                      HostedZoneId=zone,
+                      ChangeBatch={"Comment": f"lambdafail {self.ex.plan.topology}: deploy",
+                                   "Changes": [{"Action": action, "ResourceRecordSet": rrs}]})
         except AwsError as e:
             if action == "DELETE" and e.code == "InvalidChangeBatch" and "not found" in \
                     e.message.lower():
@@ -443,7 +416,7 @@ class DnsChanges:
             raise
 
     def _upsert_record(self, c: Change) -> None:
-        w = _want(c)
+        w = c.want
         s = w.spec
         rrs: dict[str, Any] = {"Name": s["name"], "Type": s["type"],
                                "SetIdentifier": s["set_identifier"],
@@ -457,7 +430,7 @@ class DnsChanges:
     _update_record = _upsert_record
 
     def _delete_record(self, c: Change) -> None:
-        a = _have(c)
+        a = c.have
         self._change_record("DELETE", dict(a.context["record_set"]),
                             str(a.spec["zone_id"]), a.name)
 
